@@ -1,0 +1,51 @@
+//! `orama-gateway`: loads the node config, binds its listeners and hands over to the library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use orama_service::args::ProcessArgs;
+use orama_service::config::NodeConfig;
+use orama_service::paths::Dirs;
+
+/// The public HTTP API of an Orama node (normally started by `orama-supervisor`).
+#[derive(Debug, Parser)]
+#[command(name = "orama-gateway", version)]
+struct Cli {
+    #[command(flatten)]
+    process: ProcessArgs,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Cli::parse().process;
+    let config = match NodeConfig::load_or_default(args.config.as_deref()) {
+        Ok(config) => config,
+        Err(err) => return fail(&err.to_string()),
+    };
+    let dirs = match Dirs::resolve(&args, &config.node) {
+        Ok(dirs) => dirs,
+        Err(err) => return fail(&err.to_string()),
+    };
+    orama_service::telemetry::init("gateway", &config.log);
+    let shutdown = match orama_service::shutdown::on_signals() {
+        Ok(token) => token,
+        Err(err) => return fail(&format!("cannot install signal handlers: {err}")),
+    };
+    let internal = match orama_ipc::bind(&dirs.socket("gateway")) {
+        Ok(listener) => listener,
+        Err(err) => return fail(&format!("internal socket: {err}")),
+    };
+    let public = match tokio::net::TcpListener::bind(config.gateway.listen).await {
+        Ok(listener) => listener,
+        Err(err) => return fail(&format!("cannot listen on {}: {err}", config.gateway.listen)),
+    };
+    orama_gateway::run(public, internal, shutdown).await;
+    orama_ipc::socket::remove_socket(&dirs.socket("gateway"));
+    ExitCode::SUCCESS
+}
+
+fn fail(message: &str) -> ExitCode {
+    tracing::error!("{message}");
+    eprintln!("orama-gateway: {message}");
+    ExitCode::FAILURE
+}

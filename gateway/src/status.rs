@@ -1,0 +1,120 @@
+//! `GET /health`, `/v1/health`, `/v1/version`, `/v1/status`: the public, unauthenticated
+//! status routes, in the shapes of REFERENCE-API §4.1.
+
+use std::time::{Instant, SystemTime};
+
+use serde::Serialize;
+
+use crate::wire::{go_duration, rfc3339};
+
+/// Build identity reported by `/v1/version`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// When this gateway started, for uptime fields.
+#[derive(Debug, Clone)]
+pub struct Started {
+    wall: SystemTime,
+    mono: Instant,
+}
+
+impl Started {
+    /// Now.
+    pub fn now() -> Started {
+        Started { wall: SystemTime::now(), mono: Instant::now() }
+    }
+
+    fn started_at(&self) -> String {
+        rfc3339(self.wall)
+    }
+
+    fn uptime(&self) -> String {
+        go_duration(self.mono.elapsed())
+    }
+}
+
+/// Body of `/health` and `/v1/health`.
+#[derive(Debug, Serialize)]
+pub struct HealthBody {
+    status: &'static str,
+    server: ServerHealth,
+    /// The reference's libp2p client health; this gateway holds no such client, so `null`.
+    client: Option<()>,
+}
+
+#[derive(Debug, Serialize)]
+struct ServerHealth {
+    status: &'static str,
+    started_at: String,
+    uptime: String,
+}
+
+/// Body of `/v1/version`.
+#[derive(Debug, Serialize)]
+pub struct VersionBody {
+    version: &'static str,
+    commit: &'static str,
+    build_time: &'static str,
+    started_at: String,
+    uptime: String,
+}
+
+/// Body of `/v1/status`.
+#[derive(Debug, Serialize)]
+pub struct StatusBody {
+    server: ServerStatus,
+    network: NetworkStatus,
+}
+
+#[derive(Debug, Serialize)]
+struct ServerStatus {
+    started_at: String,
+    uptime: String,
+}
+
+/// The reference's NetworkStatus. Peer identity and counts come with the pub/sub bridge; until
+/// then they are empty and `connected` is false rather than a claim we cannot back.
+#[derive(Debug, Serialize)]
+struct NetworkStatus {
+    node_id: String,
+    peer_id: String,
+    connected: bool,
+    peer_count: u32,
+    database_size: u64,
+    /// Nanoseconds, as Go serialises a `time.Duration`.
+    uptime: u128,
+}
+
+/// `/health`.
+pub fn health(started: &Started) -> HealthBody {
+    HealthBody {
+        status: "ok",
+        server: ServerHealth { status: "ok", started_at: started.started_at(), uptime: started.uptime() },
+        client: None,
+    }
+}
+
+/// `/v1/version`.
+pub fn version(started: &Started) -> VersionBody {
+    VersionBody {
+        version: VERSION,
+        commit: option_env!("ORAMA_COMMIT").unwrap_or(""),
+        build_time: option_env!("ORAMA_BUILD_TIME").unwrap_or(""),
+        started_at: started.started_at(),
+        uptime: started.uptime(),
+    }
+}
+
+/// `/v1/status`.
+pub fn status(started: &Started) -> StatusBody {
+    StatusBody {
+        server: ServerStatus { started_at: started.started_at(), uptime: started.uptime() },
+        network: NetworkStatus {
+            node_id: String::new(),
+            peer_id: String::new(),
+            connected: false,
+            peer_count: 0,
+            database_size: 0,
+            uptime: started.mono.elapsed().as_nanos(),
+        },
+    }
+}

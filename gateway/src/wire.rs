@@ -1,0 +1,73 @@
+//! Formats the reference gateway puts on the wire, so SDKs that parse them keep working:
+//! Go's `time.Duration.String()` ("1h2m3.5s", "850.3ms") and RFC 3339 timestamps.
+
+use std::time::{Duration, SystemTime};
+
+/// A duration as Go's `Duration.String()` prints it.
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(orama_gateway::wire::go_duration(Duration::from_millis(3_723_500)), "1h2m3.5s");
+/// assert_eq!(orama_gateway::wire::go_duration(Duration::from_micros(850_300)), "850.3ms");
+/// ```
+pub fn go_duration(d: Duration) -> String {
+    let nanos = d.as_nanos();
+    if nanos == 0 {
+        return "0s".to_owned();
+    }
+    if nanos < 1_000 {
+        return format!("{nanos}ns");
+    }
+    if nanos < 1_000_000 {
+        return format!("{}µs", decimal(nanos, 1_000));
+    }
+    if nanos < 1_000_000_000 {
+        return format!("{}ms", decimal(nanos, 1_000_000));
+    }
+    let total_secs = d.as_secs();
+    let (hours, minutes) = (total_secs / 3600, (total_secs / 60) % 60);
+    let seconds = decimal(nanos % 60_000_000_000, 1_000_000_000);
+    match (hours, minutes) {
+        (0, 0) => format!("{seconds}s"),
+        (0, m) => format!("{m}m{seconds}s"),
+        (h, m) => format!("{h}h{m}m{seconds}s"),
+    }
+}
+
+/// `value / unit` with the fraction's trailing zeros trimmed, as Go does.
+fn decimal(value: u128, unit: u128) -> String {
+    let (whole, frac) = (value / unit, value % unit);
+    if frac == 0 {
+        return whole.to_string();
+    }
+    let digits = unit.ilog10() as usize;
+    let frac = format!("{frac:0digits$}");
+    format!("{whole}.{}", frac.trim_end_matches('0'))
+}
+
+/// An RFC 3339 UTC timestamp with nanoseconds.
+pub fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_nanos(t).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_print_like_go() {
+        let cases = [
+            (Duration::ZERO, "0s"),
+            (Duration::from_nanos(100), "100ns"),
+            (Duration::from_nanos(1_500), "1.5µs"),
+            (Duration::from_micros(850_300), "850.3ms"),
+            (Duration::from_secs(1), "1s"),
+            (Duration::from_millis(61_500), "1m1.5s"),
+            (Duration::from_secs(3600), "1h0m0s"),
+            (Duration::new(3723, 456_789_012), "1h2m3.456789012s"),
+        ];
+        for (d, expected) in cases {
+            assert_eq!(go_duration(d), expected, "{d:?}");
+        }
+    }
+}

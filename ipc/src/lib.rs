@@ -1,0 +1,28 @@
+//! The one internal transport of an Orama node: HTTP/1.1 over Unix sockets.
+//!
+//! Every process serves its internal API (at least `GET /health` and `GET /ready`) on
+//! `<runtime_dir>/<process>.sock`, and every internal client talks to it through [`IpcClient`].
+//! Keeping the transport in one small crate gives the whole node the same guarantees:
+//! owner-only sockets, peers of another uid refused, a protocol-version header on every
+//! exchange, bounded timeouts and graceful shutdown.
+//!
+//! This crate depends on no process crate (an invariant of `ARCHITECTURE.md`).
+
+pub mod body;
+pub mod client;
+mod error;
+pub mod server;
+pub mod socket;
+
+pub use body::{Body, error_response, json_response};
+pub use client::IpcClient;
+pub use error::IpcError;
+pub use server::{Handler, serve};
+pub use socket::{bind, socket_path};
+
+/// Name of the header carrying the internal protocol version on requests and responses.
+pub const VERSION_HEADER: &str = "x-orama-ipc-version";
+
+/// The internal protocol version spoken by this build. Bumped on any incompatible change to
+/// an internal API; a server refuses requests that announce another version.
+pub const PROTOCOL_VERSION: u32 = 1;

@@ -1,0 +1,279 @@
+//! Reading each section of the tree into its typed form, defaults for whatever is absent.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::read::{Field, Problems, Table};
+use super::types::*;
+use super::yaml::Node;
+
+const MS: Duration = Duration::from_millis(1);
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// Reads the whole document.
+pub fn node_config(tree: &Node, p: &mut Problems) -> NodeConfig {
+    let mut root = Table::open(tree, "", p);
+    let mut config = NodeConfig::default();
+    if let Some(f) = root.take("node") {
+        config.node = node_section(&f, p);
+    }
+    if let Some(f) = root.take("log") {
+        config.log = log_section(&f, p);
+    }
+    if let Some(f) = root.take("supervisor") {
+        config.supervisor = supervisor_section(&f, p);
+    }
+    if let Some(f) = root.take("gateway") {
+        config.gateway = gateway_section(&f, p);
+    }
+    let mut externals = Vec::new();
+    if let Some(f) = root.take("externals") {
+        externals = f
+            .items(p)
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| Some((i, item.node.line, external(item, p)?)))
+            .collect();
+    }
+    root.finish(p);
+    check_children(&config.gateway.child, &externals, p);
+    config.externals = externals.into_iter().map(|(_, _, e)| e).collect();
+    p.0.sort_by_key(|problem| if problem.line == 0 { u64::MAX } else { problem.line });
+    config
+}
+
+fn node_section(f: &Field, p: &mut Problems) -> NodeSection {
+    let mut t = f.table(p);
+    let section = NodeSection {
+        data_dir: t.take("data_dir").and_then(|f| absolute_path(&f, p)),
+        runtime_dir: t.take("runtime_dir").and_then(|f| absolute_path(&f, p)),
+    };
+    t.finish(p);
+    section
+}
+
+fn log_section(f: &Field, p: &mut Problems) -> LogConfig {
+    let mut t = f.table(p);
+    let mut log = LogConfig::default();
+    if let Some(f) = t.take("level")
+        && let Some(level) = f.non_empty_string(p)
+    {
+        match tracing_subscriber::EnvFilter::try_new(&level) {
+            Ok(_) => log.level = level,
+            Err(err) => f.problem(p, format!("invalid log filter {level:?}: {err}")),
+        }
+    }
+    if let Some(f) = t.take("format") {
+        log.format = match f.one_of(p, &["auto", "json", "text", "journald"]) {
+            Some("json") => LogFormat::Json,
+            Some("text") => LogFormat::Text,
+            Some("journald") => LogFormat::Journald,
+            _ => LogFormat::Auto,
+        };
+    }
+    t.finish(p);
+    log
+}
+
+fn supervisor_section(f: &Field, p: &mut Problems) -> SupervisorConfig {
+    let mut t = f.table(p);
+    let mut s = SupervisorConfig::default();
+    let span = |f: Field, p: &mut Problems, min, max, out: &mut Duration| {
+        if let Some(d) = f.duration_in(p, min, max) {
+            *out = d;
+        }
+    };
+    if let Some(f) = t.take("grace_period") {
+        span(f, p, MS, HOUR, &mut s.grace_period);
+    }
+    if let Some(f) = t.take("startup_timeout") {
+        span(f, p, MS, HOUR, &mut s.startup_timeout);
+    }
+    if let Some(f) = t.take("crashloop_after") {
+        s.crashloop_after = f.int_in(p, 1, 1000).map_or(s.crashloop_after, |n| n as u32);
+    }
+    if let Some(f) = t.take("log_lines") {
+        s.log_lines = f.int_in(p, 1, 1_000_000).map_or(s.log_lines, |n| n as usize);
+    }
+    if let Some(f) = t.take("backoff") {
+        let mut b = f.table(p);
+        if let Some(f) = b.take("initial") {
+            span(f, p, MS, HOUR, &mut s.backoff.initial);
+        }
+        if let Some(f) = b.take("max") {
+            span(f, p, MS, HOUR, &mut s.backoff.max);
+        }
+        if let Some(f) = b.take("reset_after") {
+            span(f, p, MS, 24 * HOUR, &mut s.backoff.reset_after);
+        }
+        b.finish(p);
+        if s.backoff.initial > s.backoff.max {
+            f.problem(p, "backoff.initial must not exceed backoff.max");
+        }
+    }
+    if let Some(f) = t.take("probe") {
+        let mut probe = f.table(p);
+        if let Some(f) = probe.take("interval") {
+            span(f, p, 10 * MS, HOUR, &mut s.probe.interval);
+        }
+        if let Some(f) = probe.take("timeout") {
+            span(f, p, 10 * MS, HOUR, &mut s.probe.timeout);
+        }
+        if let Some(f) = probe.take("failure_threshold") {
+            s.probe.failure_threshold = f.int_in(p, 1, 1000).map_or(s.probe.failure_threshold, |n| n as u32);
+        }
+        probe.finish(p);
+    }
+    t.finish(p);
+    s
+}
+
+fn gateway_section(f: &Field, p: &mut Problems) -> GatewayConfig {
+    let mut t = f.table(p);
+    let mut g = GatewayConfig::default();
+    child_settings(&mut t, &mut g.child, p);
+    g.command = t.take("command").and_then(|f| f.non_empty_string(p)).map(PathBuf::from);
+    if let Some(addr) = t.take("listen").and_then(|f| f.socket_addr(p)) {
+        g.listen = addr;
+    }
+    t.finish(p);
+    g
+}
+
+/// Reads the keys every child has: enabled, restart, depends_on, env.
+fn child_settings(t: &mut Table, child: &mut ChildSettings, p: &mut Problems) {
+    if let Some(enabled) = t.take("enabled").and_then(|f| f.bool(p)) {
+        child.enabled = enabled;
+    }
+    if let Some(f) = t.take("restart") {
+        child.restart = match f.one_of(p, &["always", "on-failure", "never"]) {
+            Some("on-failure") => RestartPolicy::OnFailure,
+            Some("never") => RestartPolicy::Never,
+            _ => RestartPolicy::Always,
+        };
+    }
+    if let Some(deps) = t.take("depends_on").and_then(|f| f.string_list(p)) {
+        child.depends_on = deps;
+    }
+    if let Some(f) = t.take("env") {
+        let env = f.string_map(p).unwrap_or_default();
+        for key in env.keys().filter(|k| k.is_empty() || k.contains('=') || k.contains('\0')) {
+            f.problem(p, format!("invalid environment variable name {key:?}"));
+        }
+        child.env = env;
+    }
+}
+
+fn external(f: &Field, p: &mut Problems) -> Option<ExternalConfig> {
+    let mut t = f.table(p);
+    let mut child = ChildSettings { enabled: true, ..ChildSettings::default() };
+    child_settings(&mut t, &mut child, p);
+    let name_field = t.take("name");
+    if name_field.is_none() {
+        p.add(&f.path, f.node.line, "missing required key `name`");
+    }
+    let name = name_field.and_then(|f| child_name(&f, p));
+    let command = t.take("command").and_then(|f| f.non_empty_string(p));
+    if command.is_none() {
+        p.add(&f.path, f.node.line, "missing required key `command`");
+    }
+    let args = t.take("args").and_then(|f| f.string_list(p)).unwrap_or_default();
+    let working_dir = t.take("working_dir").and_then(|f| absolute_path(&f, p));
+    let health = t.take("health").and_then(|f| health_probe(&f, p));
+    t.finish(p);
+    Some(ExternalConfig { name: name?, child, command: command?, args, working_dir, health })
+}
+
+fn child_name(f: &Field, p: &mut Problems) -> Option<String> {
+    let name = f.non_empty_string(p)?;
+    let valid = name.len() <= 40
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !valid {
+        f.problem(p, format!("invalid name {name:?}: use 1-40 of a-z, 0-9 and '-', starting with a letter or digit"));
+        return None;
+    }
+    if OWN_PROCESSES.contains(&name.as_str()) || name == "supervisor" {
+        f.problem(p, format!("name {name:?} is reserved for an Orama process"));
+        return None;
+    }
+    Some(name)
+}
+
+fn health_probe(f: &Field, p: &mut Problems) -> Option<HealthProbe> {
+    let mut t = f.table(p);
+    let mut found = Vec::new();
+    if let Some(f) = t.take("http") {
+        found.extend(f.non_empty_string(p).and_then(|url| http_url(&f, url, p)).map(HealthProbe::Http));
+    }
+    if let Some(f) = t.take("tcp") {
+        found.extend(f.non_empty_string(p).and_then(|addr| tcp_addr(&f, addr, p)).map(HealthProbe::Tcp));
+    }
+    if let Some(f) = t.take("unix") {
+        found.extend(absolute_path(&f, p).map(HealthProbe::Unix));
+    }
+    if let Some(f) = t.take("command") {
+        match f.string_list(p) {
+            Some(argv) if argv.is_empty() => f.problem(p, "must name a program"),
+            Some(argv) => found.push(HealthProbe::Command(argv)),
+            None => {}
+        }
+    }
+    let key_count = t.drain().len();
+    if key_count > 0 || found.len() > 1 {
+        p.add(&f.path, f.node.line, "give exactly one of http, tcp, unix, command");
+    }
+    found.pop()
+}
+
+fn http_url(f: &Field, url: String, p: &mut Problems) -> Option<String> {
+    let rest = url.strip_prefix("http://");
+    let authority = rest.map(|r| r.split('/').next().unwrap_or_default());
+    if authority.is_none_or(str::is_empty) {
+        f.problem(p, format!("invalid URL {url:?}: expected http://HOST:PORT/PATH (https is not probed)"));
+        return None;
+    }
+    Some(url)
+}
+
+fn tcp_addr(f: &Field, addr: String, p: &mut Problems) -> Option<String> {
+    match addr.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|n| n > 0) => Some(addr),
+        _ => {
+            f.problem(p, format!("invalid address {addr:?}: expected HOST:PORT"));
+            None
+        }
+    }
+}
+
+fn absolute_path(f: &Field, p: &mut Problems) -> Option<PathBuf> {
+    let path = PathBuf::from(f.non_empty_string(p)?);
+    if !path.is_absolute() {
+        f.problem(p, format!("must be an absolute path, found {:?}", path.display().to_string()));
+        return None;
+    }
+    Some(path)
+}
+
+/// Cross-field checks: unique names and dependencies that exist. `externals` carry their
+/// index and line in the file, so problems point at the right entry.
+fn check_children(gateway: &ChildSettings, externals: &[(usize, u64, ExternalConfig)], p: &mut Problems) {
+    let mut names: BTreeSet<&str> = OWN_PROCESSES.iter().copied().collect();
+    for (i, line, ext) in externals {
+        if !names.insert(&ext.name) {
+            p.add(&format!("externals[{i}].name"), *line, format!("duplicate child name {:?}", ext.name));
+        }
+    }
+    let ours = ("gateway".to_owned(), 0, "gateway", gateway);
+    let theirs = externals.iter().map(|(i, line, e)| (format!("externals[{i}]"), *line, e.name.as_str(), &e.child));
+    for (path, line, name, child) in std::iter::once(ours).chain(theirs) {
+        for dep in &child.depends_on {
+            if dep == name {
+                p.add(&format!("{path}.depends_on"), line, "a child cannot depend on itself");
+            } else if !names.contains(dep.as_str()) {
+                p.add(&format!("{path}.depends_on"), line, format!("unknown child {dep:?}"));
+            }
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! The typed configuration, with the defaults a node runs on when nothing is configured.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// The names of Orama's own processes that the config has a section for, in start order.
+pub const OWN_PROCESSES: &[&str] = &["gateway"];
+
+/// The whole node configuration (`orama.yaml`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct NodeConfig {
+    /// Where data and sockets live (command-line flags override these).
+    pub node: NodeSection,
+    /// Logging of every process.
+    pub log: LogConfig,
+    /// How the supervisor treats its children.
+    pub supervisor: SupervisorConfig,
+    /// The public HTTP API process.
+    pub gateway: GatewayConfig,
+    /// External daemons the supervisor runs beside our processes.
+    pub externals: Vec<ExternalConfig>,
+}
+
+/// The `node` section.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct NodeSection {
+    /// Data directory (default `~/.orama`, or `/var/lib/orama` as root under systemd).
+    pub data_dir: Option<PathBuf>,
+    /// Runtime directory for sockets (default `$XDG_RUNTIME_DIR/orama` or `<data_dir>/run`).
+    pub runtime_dir: Option<PathBuf>,
+}
+
+/// Where logs go.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// journald under systemd, JSON lines on stderr otherwise.
+    #[default]
+    Auto,
+    /// JSON lines on stderr.
+    Json,
+    /// Human-readable lines on stderr.
+    Text,
+    /// The systemd journal.
+    Journald,
+}
+
+/// The `log` section.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogConfig {
+    /// A tracing filter such as `info` or `info,orama_gateway=debug`; `RUST_LOG` wins.
+    pub level: String,
+    /// Output format.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { level: "info".into(), format: LogFormat::Auto }
+    }
+}
+
+/// The `supervisor` section.
+#[derive(Debug, Clone, Serialize)]
+pub struct SupervisorConfig {
+    /// Time a child gets between SIGTERM and SIGKILL.
+    #[serde(with = "humantime_serde")]
+    pub grace_period: Duration,
+    /// Time a child gets to become ready before it is restarted.
+    #[serde(with = "humantime_serde")]
+    pub startup_timeout: Duration,
+    /// Restart delays.
+    pub backoff: BackoffConfig,
+    /// Quick failures in a row that put a child into the crash-loop state.
+    pub crashloop_after: u32,
+    /// Health probing of ready children.
+    pub probe: ProbeConfig,
+    /// Lines of output kept per child for `ctl logs`.
+    pub log_lines: usize,
+}
+
+impl Default for SupervisorConfig {
+    fn default() -> Self {
+        SupervisorConfig {
+            grace_period: Duration::from_secs(10),
+            startup_timeout: Duration::from_secs(30),
+            backoff: BackoffConfig::default(),
+            crashloop_after: 5,
+            probe: ProbeConfig::default(),
+            log_lines: 1000,
+        }
+    }
+}
+
+/// Exponential restart backoff.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackoffConfig {
+    /// Delay after the second quick failure in a row (the first restarts at once).
+    #[serde(with = "humantime_serde")]
+    pub initial: Duration,
+    /// The cap on the delay (crash-looping children are retried at this interval).
+    #[serde(with = "humantime_serde")]
+    pub max: Duration,
+    /// A run at least this long after becoming ready counts as stable and resets the backoff.
+    #[serde(with = "humantime_serde")]
+    pub reset_after: Duration,
+}
+
+impl Default for BackoffConfig {
+    fn default() -> Self {
+        BackoffConfig {
+            initial: Duration::from_millis(200),
+            max: Duration::from_secs(30),
+            reset_after: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Liveness and readiness probing.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeConfig {
+    /// Time between probes of a ready child.
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// Bound on one probe.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Failed probes in a row after which a ready child is restarted.
+    pub failure_threshold: u32,
+}
+
+impl Default for ProbeConfig {
+    fn default() -> Self {
+        ProbeConfig { interval: Duration::from_secs(2), timeout: Duration::from_secs(2), failure_threshold: 3 }
+    }
+}
+
+/// When a child that exited is started again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartPolicy {
+    /// Whatever the exit.
+    #[default]
+    Always,
+    /// Only after a non-zero exit, a signal or a failed probe.
+    OnFailure,
+    /// Never: a stopped child stays stopped until `ctl start`.
+    Never,
+}
+
+/// Supervision settings shared by every child, ours or external.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ChildSettings {
+    /// False to not run this child at all.
+    pub enabled: bool,
+    /// Restart policy.
+    pub restart: RestartPolicy,
+    /// Children that must be ready before this one starts.
+    pub depends_on: Vec<String>,
+    /// Extra environment variables.
+    pub env: BTreeMap<String, String>,
+}
+
+/// The `gateway` section.
+#[derive(Debug, Clone, Serialize)]
+pub struct GatewayConfig {
+    /// Supervision of the gateway process.
+    #[serde(flatten)]
+    pub child: ChildSettings,
+    /// Override of the program to run (default: `orama-gateway` beside the supervisor).
+    pub command: Option<PathBuf>,
+    /// Address of the public HTTP API.
+    pub listen: SocketAddr,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            child: ChildSettings { enabled: true, ..ChildSettings::default() },
+            command: None,
+            listen: SocketAddr::from(([127, 0, 0, 1], 6001)),
+        }
+    }
+}
+
+/// One external daemon (`externals:` list).
+#[derive(Debug, Clone, Serialize)]
+pub struct ExternalConfig {
+    /// Unique child name (`[a-z0-9-]`, not one of ours).
+    pub name: String,
+    /// Supervision settings.
+    #[serde(flatten)]
+    pub child: ChildSettings,
+    /// Program to run (a path, or a name looked up in `PATH`).
+    pub command: String,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// Working directory (default: the child's own directory under the data dir).
+    pub working_dir: Option<PathBuf>,
+    /// How readiness and liveness are judged; without one, a running process is ready.
+    pub health: Option<HealthProbe>,
+}
+
+/// How to tell that an external daemon is healthy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthProbe {
+    /// An `http://` URL answering 2xx.
+    Http(String),
+    /// A TCP address accepting connections (`host:port`).
+    Tcp(String),
+    /// A Unix socket accepting connections.
+    Unix(PathBuf),
+    /// A command exiting 0 (program and arguments).
+    Command(Vec<String>),
+}
+
+mod humantime_serde {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&humantime::format_duration(*d))
+    }
+}

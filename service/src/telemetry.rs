@@ -1,0 +1,60 @@
+//! Logging set-up shared by every process: journald under systemd (or when configured), JSON
+//! lines on stderr otherwise, which the supervisor captures and forwards. The filter comes from
+//! `RUST_LOG` when set, else from the config.
+
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+use crate::config::{LogConfig, LogFormat};
+
+/// Where this process's logs ended up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogSink {
+    /// The systemd journal.
+    Journald,
+    /// JSON lines on stderr.
+    JsonStderr,
+    /// Human-readable lines on stderr.
+    TextStderr,
+}
+
+/// Installs the global subscriber for `process` (its journald identity is `orama-<process>`).
+/// Falls back to JSON on stderr when journald was asked for but cannot be reached, and says so.
+pub fn init(process: &str, log: &LogConfig) -> LogSink {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&log.level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let want_journald = match log.format {
+        LogFormat::Journald => true,
+        LogFormat::Auto => crate::paths::under_systemd(),
+        LogFormat::Json | LogFormat::Text => false,
+    };
+    let registry = tracing_subscriber::registry().with(filter);
+    let mut journald_error = None;
+    if want_journald {
+        match tracing_journald::layer() {
+            Ok(layer) => {
+                let _ = registry.with(layer.with_syslog_identifier(format!("orama-{process}"))).try_init();
+                return LogSink::Journald;
+            }
+            Err(err) => journald_error = Some(err),
+        }
+    }
+    let sink = if log.format == LogFormat::Text {
+        let _ = registry.with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr)).try_init();
+        LogSink::TextStderr
+    } else {
+        let json = tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_writer(std::io::stderr);
+        let _ = registry.with(json).try_init();
+        LogSink::JsonStderr
+    };
+    if let Some(err) = journald_error {
+        tracing::warn!(error = %err, "journald is not reachable; logging JSON to stderr instead");
+    }
+    sink
+}

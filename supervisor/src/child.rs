@@ -1,0 +1,317 @@
+//! One child's actor: owns its [`ChildState`], its process and its timers, and carries out
+//! the state machine's actions. Everything else talks to it through [`ChildHandle`]: commands
+//! in over a bounded channel, status out through a watch channel.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use orama_service::config::SupervisorConfig;
+use rustix::process::Signal;
+use serde::Serialize;
+use tokio::process::Child;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::forward::{Forwarder, Sink};
+use crate::output::{LogBuffer, capture};
+use crate::probe::{ProbeReport, Prober, probe_loop};
+use crate::process;
+use crate::spec::ChildSpec;
+use crate::state::{Action, ChildState, Event, Exit, Phase};
+
+/// A request to a child's actor; the reply comes once it has been applied.
+#[derive(Debug)]
+pub struct Request {
+    /// `Start`, `Stop` or `Restart`.
+    pub event: Event,
+    /// Answered after the event was applied.
+    pub applied: oneshot::Sender<()>,
+}
+
+/// What is known of a child at one moment.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChildStatus {
+    /// The child's name.
+    pub name: String,
+    /// Its phase.
+    pub state: Phase,
+    /// Pid of the running process.
+    pub pid: Option<u32>,
+    /// Restarts since the supervisor started.
+    pub restarts: u32,
+    /// When the running process was spawned.
+    #[serde(skip)]
+    pub started_at: Option<Instant>,
+    /// How the last process ended.
+    pub last_exit: Option<String>,
+}
+
+/// The handle everyone else holds on a child.
+#[derive(Debug, Clone)]
+pub struct ChildHandle {
+    /// The child's spec.
+    pub spec: Arc<ChildSpec>,
+    requests: mpsc::Sender<Request>,
+    status: watch::Receiver<ChildStatus>,
+    /// Its recent output.
+    pub logs: Arc<LogBuffer>,
+}
+
+impl ChildHandle {
+    /// The child's name.
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    /// Sends `event` (Start, Stop or Restart) and waits until the actor applied it.
+    pub async fn send(&self, event: Event) {
+        let (applied, done) = oneshot::channel();
+        if self.requests.send(Request { event, applied }).await.is_ok() {
+            let _ = done.await;
+        }
+    }
+
+    /// The current status.
+    pub fn status(&self) -> ChildStatus {
+        self.status.borrow().clone()
+    }
+
+    /// A receiver of status changes.
+    pub fn watch(&self) -> watch::Receiver<ChildStatus> {
+        self.status.clone()
+    }
+
+    /// Waits until the child's phase satisfies `predicate`.
+    pub async fn wait_for(&self, predicate: impl Fn(Phase) -> bool) {
+        self.wait_until(|s| predicate(s.state)).await;
+    }
+
+    /// Waits until the child's status satisfies `predicate`.
+    pub async fn wait_until(&self, predicate: impl Fn(&ChildStatus) -> bool) {
+        let mut rx = self.status.clone();
+        let _ = rx.wait_for(|s| predicate(s)).await;
+    }
+}
+
+/// Starts the actor of `spec` (its process is not started until a `Start`).
+pub fn launch(spec: ChildSpec, config: &SupervisorConfig, sink: Sink) -> ChildHandle {
+    let spec = Arc::new(spec);
+    let (requests, requests_rx) = mpsc::channel(16);
+    let (reports_tx, reports_rx) = mpsc::channel(16);
+    let state = ChildState::default();
+    let (status_tx, status) = watch::channel(snapshot(&spec.name, &state));
+    let logs = Arc::new(LogBuffer::new(config.log_lines));
+    let actor = Actor {
+        spec: spec.clone(),
+        config: config.clone(),
+        forwarder: Forwarder::new(&spec.name, sink),
+        prober: Prober::new(spec.probe.clone()),
+        logs: logs.clone(),
+        state,
+        running: None,
+        generation: 0,
+        retry_at: None,
+        kill_at: None,
+        requests: requests_rx,
+        reports_tx,
+        reports: reports_rx,
+        status: status_tx,
+    };
+    tokio::spawn(actor.run());
+    ChildHandle { spec, requests, status, logs }
+}
+
+fn snapshot(name: &str, state: &ChildState) -> ChildStatus {
+    ChildStatus {
+        name: name.to_owned(),
+        state: state.phase,
+        pid: state.pid,
+        restarts: state.restarts,
+        started_at: state.started_at.filter(|_| state.pid.is_some()),
+        last_exit: state.last_exit.clone(),
+    }
+}
+
+struct Running {
+    child: Child,
+    pid: u32,
+    probe: JoinHandle<()>,
+}
+
+struct Actor {
+    spec: Arc<ChildSpec>,
+    config: SupervisorConfig,
+    forwarder: Forwarder,
+    prober: Prober,
+    logs: Arc<LogBuffer>,
+    state: ChildState,
+    running: Option<Running>,
+    generation: u64,
+    retry_at: Option<tokio::time::Instant>,
+    kill_at: Option<tokio::time::Instant>,
+    requests: mpsc::Receiver<Request>,
+    reports_tx: mpsc::Sender<ProbeReport>,
+    reports: mpsc::Receiver<ProbeReport>,
+    status: watch::Sender<ChildStatus>,
+}
+
+impl Actor {
+    async fn run(mut self) {
+        loop {
+            let startup_deadline = self.startup_deadline();
+            let (event, applied) = tokio::select! {
+                request = self.requests.recv() => match request {
+                    Some(Request { event, applied }) => (event, Some(applied)),
+                    None if self.running.is_none() => return,
+                    None => (Event::Stop, None),
+                },
+                Some(report) = self.reports.recv() => {
+                    if report.generation != self.generation { continue; }
+                    (report.event, None)
+                }
+                status = wait_exit(&mut self.running) => {
+                    let exit = match status {
+                        Ok(status) => Exit { success: status.success(), description: process::describe_exit(status) },
+                        Err(err) => Exit { success: false, description: format!("wait failed: {err}") },
+                    };
+                    self.reap();
+                    (Event::Exited { exit, at: Instant::now() }, None)
+                }
+                _ = sleep_until(self.retry_at) => {
+                    self.retry_at = None;
+                    (Event::RetryDue, None)
+                }
+                _ = sleep_until(startup_deadline) => (Event::StartupTimedOut { after: self.config.startup_timeout }, None),
+                _ = sleep_until(self.kill_at) => {
+                    self.kill_at = None;
+                    if let Some(running) = &self.running {
+                        tracing::warn!(child = %self.spec.name, pid = running.pid, "grace period over: SIGKILL");
+                        process::signal_group(running.pid, Signal::KILL);
+                    }
+                    continue;
+                }
+            };
+            self.handle(event);
+            if let Some(applied) = applied {
+                let _ = applied.send(());
+            }
+        }
+    }
+
+    /// Applies an event and every action it leads to, then publishes the new status.
+    fn handle(&mut self, event: Event) {
+        let before = self.state.phase;
+        let mut queue: VecDeque<Action> = self.state.step(event, &self.spec.policy).into();
+        while let Some(action) = queue.pop_front() {
+            queue.extend(self.apply(action));
+        }
+        if before != self.state.phase {
+            self.log_transition(before);
+        }
+        self.status.send_replace(snapshot(&self.spec.name, &self.state));
+    }
+
+    fn apply(&mut self, action: Action) -> Vec<Action> {
+        match action {
+            Action::Spawn => self.spawn(),
+            Action::Terminate { reason } => {
+                if let Some(running) = &self.running {
+                    tracing::info!(child = %self.spec.name, pid = running.pid, %reason, "stopping child");
+                    process::signal_group(running.pid, Signal::TERM);
+                    self.kill_at = Some(tokio::time::Instant::now() + self.config.grace_period);
+                }
+                Vec::new()
+            }
+            Action::RetryIn(delay) => {
+                self.retry_at = Some(tokio::time::Instant::now() + delay);
+                tracing::info!(child = %self.spec.name, delay = %humantime::format_duration(delay), "restart scheduled");
+                Vec::new()
+            }
+        }
+    }
+
+    fn spawn(&mut self) -> Vec<Action> {
+        self.retry_at = None;
+        if let Some(socket) = &self.spec.socket {
+            orama_ipc::socket::remove_socket(socket);
+        }
+        let mut child = match process::spawn(&self.spec) {
+            Ok(child) => child,
+            Err(err) => {
+                tracing::error!(child = %self.spec.name, program = ?self.spec.program, error = %err, "cannot start child");
+                return self
+                    .state
+                    .step(Event::SpawnFailed { reason: err.to_string(), at: Instant::now() }, &self.spec.policy);
+            }
+        };
+        let pid = child.id().unwrap_or_default();
+        if let Some(stdout) = child.stdout.take() {
+            tokio::spawn(capture(stdout, "stdout", self.logs.clone(), self.forwarder.clone()));
+        }
+        if let Some(stderr) = child.stderr.take() {
+            tokio::spawn(capture(stderr, "stderr", self.logs.clone(), self.forwarder.clone()));
+        }
+        self.generation += 1;
+        let probe_config = self.config.probe.clone();
+        let probe =
+            tokio::spawn(probe_loop(self.prober.clone(), probe_config, self.generation, self.reports_tx.clone()));
+        self.running = Some(Running { child, pid, probe });
+        tracing::info!(child = %self.spec.name, pid, "child started");
+        self.state.step(Event::Spawned { pid, at: Instant::now() }, &self.spec.policy)
+    }
+
+    /// Cleans up after the process exited: probe stopped, stragglers of its group killed,
+    /// its socket removed so the next start binds a fresh one.
+    fn reap(&mut self) {
+        self.kill_at = None;
+        if let Some(running) = self.running.take() {
+            running.probe.abort();
+            process::signal_group(running.pid, Signal::KILL);
+        }
+        if let Some(socket) = &self.spec.socket {
+            orama_ipc::socket::remove_socket(socket);
+        }
+    }
+
+    fn startup_deadline(&self) -> Option<tokio::time::Instant> {
+        let started = self.state.started_at?;
+        let waiting = self.state.phase == Phase::Starting && self.running.is_some() && self.state.terminating.is_none();
+        waiting.then(|| tokio::time::Instant::from_std(started + self.config.startup_timeout))
+    }
+
+    fn log_transition(&self, before: Phase) {
+        let (name, phase, exit) = (&self.spec.name, self.state.phase, self.state.last_exit.as_deref());
+        match phase {
+            Phase::Ready => tracing::info!(child = %name, pid = self.state.pid.unwrap_or_default(), "child ready"),
+            Phase::Crashloop => {
+                tracing::error!(child = %name, last_exit = exit.unwrap_or("-"), restarts = self.state.restarts, "child is crash-looping")
+            }
+            Phase::Unhealthy => tracing::warn!(child = %name, "child failed its liveness probe"),
+            Phase::Backoff | Phase::Stopped => {
+                let (before, phase) = (crate::control::phase_name(before), crate::control::phase_name(phase));
+                tracing::info!(child = %name, before, phase, last_exit = exit.unwrap_or("-"), "child not running")
+            }
+            Phase::Starting => {}
+        }
+    }
+}
+
+async fn wait_exit(running: &mut Option<Running>) -> std::io::Result<std::process::ExitStatus> {
+    match running {
+        Some(running) => running.child.wait().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// How long ago `instant` was, for status reports.
+pub fn since(instant: Option<Instant>) -> Option<Duration> {
+    instant.map(|t| t.elapsed())
+}

@@ -1,0 +1,163 @@
+//! Where children's output lines go besides the ring buffer: the supervisor's own sink.
+//!
+//! On stderr, a child's JSON log line is passed on as JSON with a `child` field added, and any
+//! other line is wrapped into a JSON event, so the stream stays one JSON object per line. Under
+//! journald each line is sent with the child's own identity `orama-<name>` and the priority its
+//! level implies, which is what `journalctl -t orama-gateway` expects.
+
+use std::io::Write;
+use std::os::unix::net::UnixDatagram;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use serde_json::{Map, Value};
+
+/// The default socket of the systemd journal's native protocol.
+const JOURNAL_SOCKET: &str = "/run/systemd/journal/socket";
+
+/// Forwards the lines of one child.
+#[derive(Clone, Debug)]
+pub struct Forwarder {
+    child: Arc<str>,
+    sink: Sink,
+}
+
+/// The supervisor's log sink.
+#[derive(Clone, Debug)]
+pub enum Sink {
+    /// One JSON object per line on stderr.
+    JsonStderr,
+    /// `name| line` on stderr, for people.
+    TextStderr,
+    /// The systemd journal's native socket.
+    Journald(Arc<UnixDatagram>, PathBuf),
+}
+
+impl Sink {
+    /// A journald sink, or the JSON one if no journal socket can be used.
+    pub fn journald() -> Sink {
+        match UnixDatagram::unbound() {
+            Ok(socket) => Sink::Journald(Arc::new(socket), PathBuf::from(JOURNAL_SOCKET)),
+            Err(_) => Sink::JsonStderr,
+        }
+    }
+}
+
+impl Forwarder {
+    /// A forwarder for `child` into `sink`.
+    pub fn new(child: &str, sink: Sink) -> Forwarder {
+        Forwarder { child: child.into(), sink }
+    }
+
+    /// Forwards one line that `child` wrote on `stream`.
+    pub fn forward(&self, stream: &str, line: &str) {
+        match &self.sink {
+            Sink::TextStderr => {
+                let _ = writeln!(std::io::stderr().lock(), "{}| {line}", self.child);
+            }
+            Sink::JsonStderr => {
+                let mut text = self.as_json(stream, line).to_string();
+                text.push('\n');
+                let _ = std::io::stderr().lock().write_all(text.as_bytes());
+            }
+            Sink::Journald(socket, path) => {
+                let event = self.as_json(stream, line);
+                let message = event.get("message").and_then(Value::as_str).unwrap_or(line);
+                let level = event.get("level").and_then(Value::as_str).unwrap_or("INFO");
+                let identifier = format!("orama-{}", self.child);
+                let fields = [
+                    ("MESSAGE", message),
+                    ("PRIORITY", priority(level)),
+                    ("SYSLOG_IDENTIFIER", identifier.as_str()),
+                    ("ORAMA_CHILD", &self.child),
+                    ("ORAMA_STREAM", stream),
+                ];
+                let _ = socket.send_to(&journal_datagram(&fields), path);
+            }
+        }
+    }
+
+    /// The line as a JSON event carrying `child`: the child's own event if it wrote JSON.
+    fn as_json(&self, stream: &str, line: &str) -> Value {
+        let mut event = match serde_json::from_str::<Value>(line) {
+            Ok(Value::Object(map)) => map,
+            _ => {
+                let mut map = Map::new();
+                map.insert("timestamp".into(), humantime::format_rfc3339_micros(SystemTime::now()).to_string().into());
+                map.insert("level".into(), if stream == "stderr" { "WARN" } else { "INFO" }.into());
+                map.insert("message".into(), line.into());
+                map.insert("stream".into(), stream.into());
+                map
+            }
+        };
+        event.insert("child".into(), Value::String(self.child.to_string()));
+        Value::Object(event)
+    }
+}
+
+/// syslog priority of a tracing level.
+fn priority(level: &str) -> &'static str {
+    match level.to_ascii_uppercase().as_str() {
+        "ERROR" => "3",
+        "WARN" | "WARNING" => "4",
+        "INFO" => "6",
+        _ => "7",
+    }
+}
+
+/// Encodes fields in the journal's native protocol: `KEY=value\n`, or for values holding a
+/// newline `KEY\n` + little-endian u64 length + bytes + `\n`.
+pub fn journal_datagram(fields: &[(&str, &str)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (key, value) in fields {
+        out.extend_from_slice(key.as_bytes());
+        if value.contains('\n') {
+            out.push(b'\n');
+            out.extend_from_slice(&(value.len() as u64).to_le_bytes());
+        } else {
+            out.push(b'=');
+        }
+        out.extend_from_slice(value.as_bytes());
+        out.push(b'\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_lines_keep_their_fields_and_gain_the_child() {
+        let f = Forwarder::new("gateway", Sink::JsonStderr);
+        let event = f.as_json("stderr", r#"{"level":"INFO","message":"listening"}"#);
+        assert_eq!(event["child"], "gateway");
+        assert_eq!(event["message"], "listening");
+        let plain = f.as_json("stdout", "hello");
+        assert_eq!((plain["message"].as_str(), plain["stream"].as_str()), (Some("hello"), Some("stdout")));
+    }
+
+    #[test]
+    fn journal_datagrams_follow_the_native_protocol() {
+        let bytes = journal_datagram(&[("MESSAGE", "a\nb"), ("PRIORITY", "6")]);
+        let mut expected = b"MESSAGE\n".to_vec();
+        expected.extend_from_slice(&3u64.to_le_bytes());
+        expected.extend_from_slice(b"a\nb\nPRIORITY=6\n");
+        assert_eq!(bytes, expected);
+    }
+
+    #[test]
+    fn journald_forwarding_uses_the_child_identity() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("journal.sock");
+        let receiver = UnixDatagram::bind(&path).expect("bind");
+        let sink = Sink::Journald(Arc::new(UnixDatagram::unbound().expect("socket")), path);
+        Forwarder::new("redis", sink).forward("stdout", r#"{"level":"ERROR","message":"boom"}"#);
+        let mut buf = vec![0u8; 4096];
+        let n = receiver.recv(&mut buf).expect("recv");
+        let text = String::from_utf8_lossy(&buf[..n]);
+        assert!(text.contains("SYSLOG_IDENTIFIER=orama-redis\n"), "{text}");
+        assert!(text.contains("PRIORITY=3\n") && text.contains("MESSAGE=boom\n"), "{text}");
+    }
+}

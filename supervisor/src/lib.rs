@@ -1,0 +1,152 @@
+//! The Orama node supervisor: one per machine, it spawns the node's processes and external
+//! daemons in dependency order, probes them, restarts them with backoff, stops them in reverse
+//! order, and answers `orama-supervisor ctl` on its control socket.
+//!
+//! Map: [`spec`] (what to run) → [`plan`] (in which order) → [`children`] (the set) →
+//! [`child`] (one actor per child, driving the pure [`state`] machine with [`process`],
+//! [`probe`] and [`output`]) ; [`control`]/[`ctl`] (operator API) ; [`notify`] (systemd).
+
+pub mod check;
+pub mod child;
+pub mod children;
+pub mod cli;
+pub mod control;
+pub mod ctl;
+pub mod forward;
+pub mod notify;
+pub mod output;
+pub mod plan;
+pub mod probe;
+pub mod process;
+pub mod spec;
+pub mod state;
+pub mod stats;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use orama_ipc::IpcError;
+use orama_service::args::ProcessArgs;
+use orama_service::config::NodeConfig;
+use orama_service::health::Health;
+use orama_service::paths::Dirs;
+use orama_service::readiness::Readiness;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::children::Children;
+use crate::control::Control;
+use crate::forward::Sink;
+use crate::notify::Notifier;
+use crate::state::Phase;
+
+/// Why the supervisor could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum SupervisorError {
+    /// The dependencies admit no start order.
+    #[error(transparent)]
+    Plan(#[from] plan::PlanError),
+    /// The control socket could not be bound (e.g. another supervisor runs here).
+    #[error("control socket: {0}")]
+    Control(#[from] IpcError),
+    /// The data directory could not be created.
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// Runs the node until `shutdown` is cancelled, then stops every child in reverse dependency
+/// order and removes the control socket. `args` are passed on to our own processes.
+pub async fn run(
+    config: NodeConfig,
+    dirs: Dirs,
+    args: ProcessArgs,
+    sink: Sink,
+    shutdown: CancellationToken,
+) -> Result<(), SupervisorError> {
+    std::fs::create_dir_all(&dirs.data_dir)
+        .map_err(|source| SupervisorError::DataDir { path: dirs.data_dir.clone(), source })?;
+    let specs = spec::child_specs(&config, &dirs, &args);
+    let socket = dirs.socket("supervisor");
+    let listener = orama_ipc::bind(&socket)?;
+    let children = Children::launch(specs, &config.supervisor, &sink)?;
+    tracing::info!(
+        data_dir = %dirs.data_dir.display(),
+        runtime_dir = %dirs.runtime_dir.display(),
+        children = %children.all().iter().map(|c| c.name()).collect::<Vec<_>>().join(","),
+        "supervisor starting"
+    );
+
+    let readiness = Readiness::new();
+    let health = Health::new("supervisor", readiness.clone());
+    let settle = config.supervisor.grace_period + Duration::from_secs(5);
+    let control = Arc::new(Control::new(children.clone(), health, settle));
+    let server_stop = CancellationToken::new();
+    let server = tokio::spawn(orama_ipc::serve(listener, control, server_stop.clone()));
+
+    let notifier = Arc::new(Notifier::from_env());
+    if let Some(period) = Notifier::watchdog_interval() {
+        tokio::spawn(notify::watchdog(notifier.clone(), period, shutdown.clone()));
+    }
+    let reporter = tokio::spawn(report_status(children.clone(), notifier.clone(), readiness));
+
+    tokio::select! {
+        _ = children.start_all() => {}
+        _ = shutdown.cancelled() => {}
+    }
+    shutdown.cancelled().await;
+
+    tracing::info!("stopping children");
+    notifier.notify("STOPPING=1\nSTATUS=stopping children");
+    reporter.abort();
+    children.stop_all().await;
+    server_stop.cancel();
+    let _ = server.await;
+    orama_ipc::socket::remove_socket(&socket);
+    tracing::info!("supervisor stopped");
+    Ok(())
+}
+
+/// Keeps systemd's STATUS= line current and sends READY=1 (and releases our own readiness)
+/// the first time every child is ready.
+async fn report_status(children: Children, notifier: Arc<Notifier>, readiness: Readiness) {
+    let mut pending = Some(readiness.pending("children starting"));
+    let (changed_tx, mut changed) = mpsc::channel::<()>(1);
+    for child in children.all() {
+        let mut rx = child.watch();
+        let tx = changed_tx.clone();
+        tokio::spawn(async move {
+            while rx.changed().await.is_ok() {
+                let _ = tx.try_send(());
+            }
+        });
+    }
+    drop(changed_tx);
+    let mut last = String::new();
+    loop {
+        let statuses = children.statuses();
+        let ready = statuses.iter().filter(|s| s.state == Phase::Ready).count();
+        let mut line = format!("{ready}/{} children ready", statuses.len());
+        for s in statuses.iter().filter(|s| s.state != Phase::Ready) {
+            line.push_str(&format!("; {}: {}", s.name, control::phase_name(s.state)));
+        }
+        if ready == statuses.len()
+            && let Some(pending) = pending.take()
+        {
+            pending.ready();
+            notifier.notify("READY=1");
+            tracing::info!("all children ready");
+        }
+        if line != last {
+            notifier.notify(&format!("STATUS={line}"));
+            last = line;
+        }
+        if changed.recv().await.is_none() {
+            return;
+        }
+    }
+}

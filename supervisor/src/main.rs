@@ -1,0 +1,80 @@
+//! `orama-supervisor`: parses the command line and hands over to the library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use orama_service::args::ProcessArgs;
+use orama_service::config::NodeConfig;
+use orama_service::paths::Dirs;
+use orama_service::telemetry::{self, LogSink};
+use orama_supervisor::cli::{Cli, Command};
+use orama_supervisor::forward::Sink;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // One thread: children's PR_SET_PDEATHSIG is tied to the thread that forked them, and this
+    // one lives as long as the process (see `process`).
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => return fail(&format!("cannot start the async runtime: {err}")),
+    };
+    match cli.command {
+        None => runtime.block_on(run_node(cli.process)),
+        Some(Command::CheckConfig { file }) => match orama_supervisor::check::check_config(&file) {
+            Ok(summary) => {
+                println!("{summary}");
+                ExitCode::SUCCESS
+            }
+            Err(problems) => fail(&problems),
+        },
+        Some(Command::Ctl { runtime_dir, data_dir, config, command }) => {
+            let args = ProcessArgs {
+                config: config.or(cli.process.config),
+                runtime_dir: runtime_dir.or(cli.process.runtime_dir),
+                data_dir: data_dir.or(cli.process.data_dir),
+            };
+            let dirs = match load(&args) {
+                Ok((_, dirs)) => dirs,
+                Err(message) => return fail(&message),
+            };
+            match runtime.block_on(orama_supervisor::ctl::run(&dirs.socket("supervisor"), command)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => fail(&err.to_string()),
+            }
+        }
+    }
+}
+
+async fn run_node(args: ProcessArgs) -> ExitCode {
+    let (config, dirs) = match load(&args) {
+        Ok(loaded) => loaded,
+        Err(message) => return fail(&message),
+    };
+    let sink = match telemetry::init("supervisor", &config.log) {
+        LogSink::Journald => Sink::journald(),
+        LogSink::JsonStderr => Sink::JsonStderr,
+        LogSink::TextStderr => Sink::TextStderr,
+    };
+    let shutdown = match orama_service::shutdown::on_signals() {
+        Ok(token) => token,
+        Err(err) => return fail(&format!("cannot install signal handlers: {err}")),
+    };
+    match orama_supervisor::run(config, dirs, args, sink, shutdown).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = %err, "supervisor failed");
+            fail(&err.to_string())
+        }
+    }
+}
+
+fn load(args: &ProcessArgs) -> Result<(NodeConfig, Dirs), String> {
+    let config = NodeConfig::load_or_default(args.config.as_deref()).map_err(|e| e.to_string())?;
+    let dirs = Dirs::resolve(args, &config.node).map_err(|e| e.to_string())?;
+    Ok((config, dirs))
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("orama-supervisor: {message}");
+    ExitCode::FAILURE
+}

@@ -1,0 +1,121 @@
+//! What the supervisor runs: each child of the config turned into a [`ChildSpec`] with its
+//! program, arguments, environment, probe and dependencies, all resolved up front.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use orama_service::args::ProcessArgs;
+use orama_service::config::{ChildSettings, HealthProbe, NodeConfig};
+use orama_service::paths::Dirs;
+
+use crate::state::Policy;
+
+/// How the supervisor judges a child's readiness and liveness.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    /// One of our processes: `GET /ready` then `GET /health` on its internal socket.
+    Internal(PathBuf),
+    /// An external daemon's configured probe.
+    External(HealthProbe),
+    /// No probe: a running process counts as ready and alive.
+    Running,
+}
+
+/// Everything needed to run one child.
+#[derive(Debug, Clone)]
+pub struct ChildSpec {
+    /// Unique name (`gateway`, or the external's name).
+    pub name: String,
+    /// Program to execute.
+    pub program: OsString,
+    /// Its arguments.
+    pub args: Vec<OsString>,
+    /// Environment added to the supervisor's own (minus systemd's variables).
+    pub env: BTreeMap<String, String>,
+    /// Working directory (created if missing).
+    pub working_dir: PathBuf,
+    /// Children that must be ready before this one starts.
+    pub depends_on: Vec<String>,
+    /// Readiness and liveness.
+    pub probe: Probe,
+    /// Socket file this child serves, removed after it exits.
+    pub socket: Option<PathBuf>,
+    /// Lifecycle rules.
+    pub policy: Policy,
+    /// Signal sent to the child if the supervisor dies: SIGTERM for our processes (they clean
+    /// up their sockets and exit under a deadline), SIGKILL for externals.
+    pub death_signal: rustix::process::Signal,
+}
+
+/// Builds the specs of every enabled child, ours first, in config order.
+pub fn child_specs(config: &NodeConfig, dirs: &Dirs, args: &ProcessArgs) -> Vec<ChildSpec> {
+    let mut specs = Vec::new();
+    if config.gateway.child.enabled {
+        let program =
+            config.gateway.command.clone().map_or_else(|| own_binary("orama-gateway"), PathBuf::into_os_string);
+        specs.push(own_process("gateway", program, &config.gateway.child, config, dirs, args));
+    }
+    for ext in config.externals.iter().filter(|e| e.child.enabled) {
+        specs.push(ChildSpec {
+            name: ext.name.clone(),
+            program: ext.command.clone().into(),
+            args: ext.args.iter().map(OsString::from).collect(),
+            env: ext.child.env.clone(),
+            working_dir: ext.working_dir.clone().unwrap_or_else(|| dirs.process_data(&ext.name)),
+            depends_on: ext.child.depends_on.clone(),
+            probe: ext.health.clone().map_or(Probe::Running, Probe::External),
+            socket: None,
+            policy: policy(&ext.child, config),
+            death_signal: rustix::process::Signal::KILL,
+        });
+    }
+    specs
+}
+
+fn own_process(
+    name: &str,
+    program: OsString,
+    child: &ChildSettings,
+    config: &NodeConfig,
+    dirs: &Dirs,
+    args: &ProcessArgs,
+) -> ChildSpec {
+    let resolved = ProcessArgs {
+        config: args.config.clone(),
+        data_dir: Some(dirs.data_dir.clone()),
+        runtime_dir: Some(dirs.runtime_dir.clone()),
+    };
+    let socket = dirs.socket(name);
+    ChildSpec {
+        name: name.to_owned(),
+        program,
+        args: resolved.to_argv(),
+        env: child.env.clone(),
+        working_dir: dirs.process_data(name),
+        depends_on: child.depends_on.clone(),
+        probe: Probe::Internal(socket.clone()),
+        socket: Some(socket),
+        policy: policy(child, config),
+        death_signal: rustix::process::Signal::TERM,
+    }
+}
+
+fn policy(child: &ChildSettings, config: &NodeConfig) -> Policy {
+    Policy {
+        restart: child.restart,
+        backoff: config.supervisor.backoff.clone(),
+        crashloop_after: config.supervisor.crashloop_after,
+        failure_threshold: config.supervisor.probe.failure_threshold,
+    }
+}
+
+/// Our binary `name`: beside the supervisor's own executable when it is there (an install or
+/// a cargo target dir), else looked up in `PATH`.
+fn own_binary(name: &str) -> OsString {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join(name)))
+        .filter(|candidate| candidate.is_file())
+        .map_or_else(|| name.into(), PathBuf::into_os_string)
+}

@@ -1,0 +1,233 @@
+//! Harness for end-to-end tests: a real `orama-supervisor` with its real children in a temp
+//! dir, on free loopback ports, driven through the real `ctl` command.
+//!
+//! Waits poll a condition with a deadline (never a fixed sleep); a failed wait panics with the
+//! supervisor's status and log so the failure explains itself. Dropping a [`Node`] SIGKILLs the
+//! supervisor, and its children die with it.
+//!
+//! The binaries are found beside the test executable's target dir; `cargo nextest run
+//! --workspace` builds them (the supervisor and gateway packages have tests of their own).
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// Default bound on a wait.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// Path of one of our binaries in the target dir this test was built into.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target profile dir");
+    let path = profile_dir.join(name);
+    assert!(path.is_file(), "{} is missing: build the workspace (cargo nextest run --workspace)", path.display());
+    path
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// True while `pid` exists and is not a zombie.
+pub fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// Sends `signal` to `pid`.
+pub fn signal(pid: u32, signal: rustix::process::Signal) {
+    let pid = rustix::process::Pid::from_raw(pid as i32).expect("pid");
+    rustix::process::kill_process(pid, signal).expect("kill");
+}
+
+/// `GET path` over the Unix socket at `socket`; the raw response, or `None` if it cannot connect.
+pub fn unix_get(socket: &Path, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::os::unix::net::UnixStream::connect(socket).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: local\r\nConnection: close\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    Some(response)
+}
+
+/// Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held.
+pub fn eventually(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A running supervisor in its own temp dir.
+pub struct Node {
+    dir: Option<TempDir>,
+    /// Where sockets live.
+    pub runtime_dir: PathBuf,
+    /// The supervisor process.
+    pub process: Child,
+    log_path: PathBuf,
+}
+
+impl Node {
+    /// Starts a supervisor on `config` (YAML; `{dir}` is replaced by the temp dir path).
+    pub fn start(config: &str) -> Node {
+        let dir = tempfile::Builder::new().prefix("orama").tempdir().expect("tempdir");
+        let config = config.replace("{dir}", &dir.path().display().to_string());
+        Node::start_in(dir, &config)
+    }
+
+    /// Starts a supervisor on `config` in an existing dir (e.g. after a previous one died).
+    pub fn start_in(dir: TempDir, config: &str) -> Node {
+        let config_path = dir.path().join("orama.yaml");
+        std::fs::write(&config_path, config).expect("write config");
+        let runtime_dir = dir.path().join("run");
+        let log_path = dir.path().join(format!("supervisor-{}.log", std::process::id()));
+        let log = File::options().create(true).append(true).open(&log_path).expect("log file");
+        let process = Command::new(bin("orama-supervisor"))
+            .arg("--config")
+            .arg(&config_path)
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .arg("--runtime-dir")
+            .arg(&runtime_dir)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn supervisor");
+        Node { dir: Some(dir), runtime_dir, process, log_path }
+    }
+
+    /// The temp dir holding config, data, sockets and the log.
+    pub fn path(&self) -> &Path {
+        self.dir.as_ref().map_or(Path::new("/nonexistent"), TempDir::path)
+    }
+
+    /// Kills the supervisor (if still running) and hands back its dir for a new one.
+    pub fn into_dir(mut self) -> TempDir {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+        self.dir.take().expect("dir present until dropped")
+    }
+
+    /// Runs `orama-supervisor ctl --runtime-dir <ours> <args>`.
+    pub fn ctl(&self, args: &[&str]) -> Output {
+        Command::new(bin("orama-supervisor"))
+            .arg("ctl")
+            .arg("--runtime-dir")
+            .arg(&self.runtime_dir)
+            .args(args)
+            .output()
+            .expect("run ctl")
+    }
+
+    /// `ctl status --json`, or `None` while the supervisor does not answer.
+    pub fn try_status(&self) -> Option<Vec<Value>> {
+        let output = self.ctl(&["status", "--json"]);
+        if !output.status.success() {
+            return None;
+        }
+        serde_json::from_slice::<Vec<Value>>(&output.stdout).ok()
+    }
+
+    /// The status of child `name` (panics if the supervisor does not answer).
+    pub fn child(&self, name: &str) -> Value {
+        let status = self.try_status().unwrap_or_else(|| self.fail("ctl status failed"));
+        status.into_iter().find(|c| c["name"] == name).unwrap_or_else(|| self.fail(&format!("no child {name}")))
+    }
+
+    /// Waits until child `name`'s status satisfies `condition`; returns that status.
+    pub fn wait_child(&self, name: &str, what: &str, condition: impl Fn(&Value) -> bool) -> Value {
+        let mut seen = Value::Null;
+        let held = eventually(WAIT, || {
+            let status = self.try_status().and_then(|all| all.into_iter().find(|c| c["name"] == name));
+            match status {
+                Some(status) if condition(&status) => {
+                    seen = status;
+                    true
+                }
+                _ => false,
+            }
+        });
+        if !held {
+            self.fail(&format!("{name} never became {what}"));
+        }
+        seen
+    }
+
+    /// Waits until every named child is ready.
+    pub fn wait_ready(&self, names: &[&str]) {
+        for name in names {
+            self.wait_child(name, "ready", |c| c["state"] == "ready");
+        }
+    }
+
+    /// Pid of child `name` (which must be running).
+    pub fn pid(&self, name: &str) -> u32 {
+        self.child(name)["pid"].as_u64().unwrap_or_else(|| self.fail(&format!("{name} has no pid"))) as u32
+    }
+
+    /// Waits for the supervisor to exit.
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let mut status = None;
+        let process = &mut self.process;
+        let exited = eventually(timeout, || {
+            status = process.try_wait().ok().flatten();
+            status.is_some()
+        });
+        match status {
+            Some(status) if exited => status,
+            _ => self.fail("supervisor did not exit"),
+        }
+    }
+
+    /// The supervisor's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Panics with `message`, the children's status and the supervisor's log.
+    pub fn fail(&self, message: &str) -> ! {
+        let status = self.ctl(&["status"]);
+        panic!(
+            "{message}\n--- ctl status ---\n{}{}\n--- supervisor log ---\n{}",
+            String::from_utf8_lossy(&status.stdout),
+            String::from_utf8_lossy(&status.stderr),
+            self.log()
+        );
+    }
+
+    /// The socket files left in the runtime dir.
+    pub fn sockets(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(&self.runtime_dir) else { return Vec::new() };
+        let mut names: Vec<String> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".sock"))
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}

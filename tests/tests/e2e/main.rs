@@ -1,0 +1,54 @@
+//! End-to-end tests of the supervised node: real `orama-supervisor`, real `orama-gateway`, real
+//! `redis-server`, real shell children, temp dirs and free loopback ports.
+//!
+//! Index:
+//! - `start`: dependency-ordered start of the gateway after redis; `ctl status --json`.
+//! - `restart`: SIGKILLed gateway restarted with a fresh socket; crash-loop and its reset;
+//!   a hung child restarted by its liveness probe.
+//! - `ctl`: stop, start, restart, logs (also `-f`), and the one-line errors.
+//! - `shutdown`: SIGTERM stops children in reverse order and leaves nothing; SIGKILL of the
+//!   supervisor takes its children with it.
+
+mod ctl;
+mod restart;
+mod shutdown;
+mod start;
+
+/// The supervisor settings every test uses: quick probes, short grace, visible backoff.
+pub const FAST_SUPERVISOR: &str = "
+supervisor:
+  grace_period: 2s
+  startup_timeout: 10s
+  backoff: { initial: 1s, max: 5s, reset_after: 1s }
+  crashloop_after: 3
+  probe: { interval: 100ms, timeout: 300ms, failure_threshold: 2 }
+";
+
+/// A config with the gateway on `gateway_port` depending on a redis-server on `redis_port`.
+pub fn gateway_and_redis(gateway_port: u16, redis_port: u16) -> String {
+    format!(
+        "{FAST_SUPERVISOR}
+gateway:
+  listen: 127.0.0.1:{gateway_port}
+  depends_on: [redis]
+externals:
+  - name: redis
+    command: redis-server
+    args: [--port, '{redis_port}', --bind, 127.0.0.1, --save, '', --appendonly, 'no', --dir, '{{dir}}']
+    health: {{ tcp: '127.0.0.1:{redis_port}' }}
+"
+    )
+}
+
+/// `GET path` on 127.0.0.1:`port` with a raw HTTP/1.1 request; returns status and body.
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split(' ').nth(1)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    Some((status, body))
+}
