@@ -158,13 +158,21 @@ struct Actor {
 
 impl Actor {
     async fn run(mut self) {
+        let mut orphaned = false;
         loop {
+            if orphaned && self.running.is_none() {
+                return;
+            }
             let startup_deadline = self.startup_deadline();
             let (event, applied) = tokio::select! {
-                request = self.requests.recv() => match request {
+                // Every handle is gone: stop the process, then end. The branch is disabled from
+                // then on, since a closed channel would answer at once on every turn.
+                request = self.requests.recv(), if !orphaned => match request {
                     Some(Request { event, applied }) => (event, Some(applied)),
-                    None if self.running.is_none() => return,
-                    None => (Event::Stop, None),
+                    None => {
+                        orphaned = true;
+                        (Event::Stop, None)
+                    }
                 },
                 Some(report) = self.reports.recv() => {
                     if report.generation != self.generation { continue; }

@@ -19,13 +19,14 @@ use tempfile::TempDir;
 /// Default bound on a wait.
 pub const WAIT: Duration = Duration::from_secs(20);
 
-/// Path of one of our binaries in the target dir this test was built into.
+/// Path of one of our binaries in the target dir this executable was built into: beside it
+/// (a bench binary) or one level up (a test, which lives in `deps/`).
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target profile dir");
-    let path = profile_dir.join(name);
-    assert!(path.is_file(), "{} is missing: build the workspace (cargo nextest run --workspace)", path.display());
-    path
+    let dir = exe.parent().expect("exe dir");
+    let candidates = [dir.join(name), dir.parent().map(|d| d.join(name)).unwrap_or_default()];
+    let found = candidates.iter().find(|p| p.is_file());
+    found.cloned().unwrap_or_else(|| panic!("{name} is missing beside {}: build the workspace first", exe.display()))
 }
 
 /// A free TCP port on 127.0.0.1.
@@ -92,6 +93,11 @@ impl Node {
 
     /// Starts a supervisor on `config` in an existing dir (e.g. after a previous one died).
     pub fn start_in(dir: TempDir, config: &str) -> Node {
+        Node::start_with_env(dir, config, &[])
+    }
+
+    /// Starts a supervisor on `config` in `dir` with extra environment variables.
+    pub fn start_with_env(dir: TempDir, config: &str, env: &[(&str, &std::ffi::OsStr)]) -> Node {
         let config_path = dir.path().join("orama.yaml");
         std::fs::write(&config_path, config).expect("write config");
         let runtime_dir = dir.path().join("run");
@@ -105,6 +111,7 @@ impl Node {
             .arg("--runtime-dir")
             .arg(&runtime_dir)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -143,6 +150,15 @@ impl Node {
             return None;
         }
         serde_json::from_slice::<Vec<Value>>(&output.stdout).ok()
+    }
+
+    /// `GET /v1/children` straight from the control socket (no `ctl` process): for loops that
+    /// poll fast, such as benchmarks.
+    pub fn status_direct(&self) -> Option<Vec<Value>> {
+        let response = unix_get(&self.runtime_dir.join("supervisor.sock"), "/v1/children")?;
+        let (_, body) = response.split_once("\r\n\r\n")?;
+        let body: Value = serde_json::from_str(body).ok()?;
+        body["children"].as_array().cloned()
     }
 
     /// The status of child `name` (panics if the supervisor does not answer).

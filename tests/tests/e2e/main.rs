@@ -6,10 +6,13 @@
 //! - `restart`: SIGKILLed gateway restarted with a fresh socket; crash-loop and its reset;
 //!   a hung child restarted by its liveness probe.
 //! - `ctl`: stop, start, restart, logs (also `-f`), and the one-line errors.
+//! - `notify`: READY=1 once all children are ready, WATCHDOG=1, STOPPING=1; systemd's
+//!   variables do not leak into children.
 //! - `shutdown`: SIGTERM stops children in reverse order and leaves nothing; SIGKILL of the
 //!   supervisor takes its children with it.
 
 mod ctl;
+mod notify;
 mod restart;
 mod shutdown;
 mod start;
