@@ -39,7 +39,7 @@ async fn main() -> ExitCode {
         Ok(listener) => listener,
         Err(err) => return fail(&format!("cannot listen on {}: {err}", config.gateway.listen)),
     };
-    orama_gateway::run(public, internal, shutdown).await;
+    orama_gateway::run(&config.gateway, public, internal, shutdown).await;
     orama_ipc::socket::remove_socket(&dirs.socket("gateway"));
     ExitCode::SUCCESS
 }

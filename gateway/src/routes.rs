@@ -2,15 +2,37 @@
 //! (`warp::test::request()`), and the one place rejections become `{"error"}` replies.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use warp::http::StatusCode;
 use warp::{Filter, Rejection, Reply};
 
+use crate::error::ApiError;
+use crate::http::observe::ClientIp;
 use crate::status::{self, Started};
 
+/// What the routes need from the gateway's config and state.
+#[derive(Debug, Clone)]
+pub struct RouteContext {
+    /// When the gateway started.
+    pub started: Started,
+    /// Networks allowed to read `/metrics` on the public listener.
+    pub metrics_allow: Arc<[ipnet::IpNet]>,
+}
+
 /// Every public route, with errors mapped to the node's JSON error shape.
-pub fn routes(started: Started) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
+pub fn routes(context: RouteContext) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
+    let started = context.started.clone();
     let with_started = warp::any().map(move || started.clone());
+    // The reference answers any OPTIONS with 204 before authentication (§2.2); CORS preflights
+    // are answered by the CORS layer before they get here.
+    let options = options_only().map(|| warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT));
+    let allow = context.metrics_allow.clone();
+    let metrics = warp::path("metrics")
+        .and(warp::path::end())
+        .and(warp::get())
+        .and(warp::ext::optional::<ClientIp>())
+        .map(move |client: Option<ClientIp>| metrics_reply(client, &allow));
     let health = warp::path("health")
         .or(warp::path!("v1" / "health"))
         .unify()
@@ -26,20 +48,52 @@ pub fn routes(started: Started) -> impl Filter<Extract = (impl Reply,), Error = 
         .unify()
         .and(with_started)
         .map(|s: Started| warp::reply::json(&status::status(&s)));
-    health.or(version).or(status).recover(rejection_reply)
+    options.or(health).or(version).or(status).or(metrics).recover(rejection_reply)
 }
 
-/// Maps a rejection to its status and `{"error": "..."}` body.
-async fn rejection_reply(rejection: Rejection) -> Result<warp::reply::Response, Infallible> {
+/// Prometheus text for allowed clients; 403 for anyone else.
+fn metrics_reply(client: Option<ClientIp>, allow: &[ipnet::IpNet]) -> warp::reply::Response {
+    let allowed = client.is_some_and(|ClientIp(ip)| allow.iter().any(|net| net.contains(&ip)));
+    if !allowed {
+        return error_reply(StatusCode::FORBIDDEN, "metrics are not served to this address");
+    }
+    let text = crate::http::metrics::handle().render();
+    warp::reply::with_header(text, "content-type", "text/plain; version=0.0.4").into_response()
+}
+
+/// Matches OPTIONS requests; any other method is "not here" (404), not "wrong method" (405),
+/// so this catch-all does not turn every unknown path into a 405.
+fn options_only() -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    warp::method()
+        .and_then(|method: warp::http::Method| async move {
+            if method == warp::http::Method::OPTIONS { Ok(()) } else { Err(warp::reject::not_found()) }
+        })
+        .untuple_one()
+}
+
+/// Maps a rejection to its status and `{"error": "..."}` body: the one place errors become HTTP.
+pub async fn rejection_reply(rejection: Rejection) -> Result<warp::reply::Response, Infallible> {
+    if let Some(err) = rejection.find::<ApiError>() {
+        err.log();
+        let mut reply = error_reply(err.status(), &err.to_string());
+        if let ApiError::RateLimited { retry_after_secs } = err {
+            reply.headers_mut().insert("retry-after", (*retry_after_secs).into());
+        }
+        return Ok(reply);
+    }
     let (status, message) = if rejection.is_not_found() {
-        (StatusCode::NOT_FOUND, "not found".to_owned())
+        (StatusCode::NOT_FOUND, "not found")
     } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
-        (StatusCode::METHOD_NOT_ALLOWED, "method not allowed".to_owned())
+        (StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+    } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
+        (StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
+    } else if rejection.find::<warp::reject::UnsupportedMediaType>().is_some() {
+        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported content type")
     } else {
-        tracing::warn!(?rejection, "unhandled rejection");
-        (StatusCode::BAD_REQUEST, "bad request".to_owned())
+        tracing::debug!(?rejection, "unclassified rejection");
+        (StatusCode::BAD_REQUEST, "bad request")
     };
-    Ok(error_reply(status, &message))
+    Ok(error_reply(status, message))
 }
 
 /// `{"error": message}` with `status`.
@@ -52,7 +106,8 @@ mod tests {
     use super::*;
 
     async fn get(path: &str) -> (StatusCode, serde_json::Value) {
-        let response = warp::test::request().path(path).reply(&routes(Started::now())).await;
+        let context = RouteContext { started: Started::now(), metrics_allow: Arc::from([]) };
+        let response = warp::test::request().path(path).reply(&routes(context)).await;
         let body = serde_json::from_slice(response.body()).unwrap_or(serde_json::Value::Null);
         (response.status(), body)
     }

@@ -52,6 +52,20 @@ fn serves_status_and_internal_health_then_stops_cleanly() {
     assert!(version.starts_with("HTTP/1.1 200"), "{version}");
     assert!(version.contains(r#""version":""#), "{version}");
 
+    let tcp = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let secret = request(tcp, "/v1/health?api_key=ak_SECRETSECRET:ns");
+    assert!(secret.starts_with("HTTP/1.1 200"), "{secret}");
+    let tcp = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let metrics = request(tcp, "/metrics");
+    assert!(metrics.starts_with("HTTP/1.1 200"), "loopback may read metrics: {metrics}");
+    assert!(
+        metrics.contains(r#"orama_http_requests_total{route="/v1/version",method="GET",status="200"} 1"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains("orama_http_request_duration_seconds_bucket"), "{metrics}");
+    let internal = UnixStream::connect(&socket).map(|s| request(s, "/metrics")).expect("internal metrics");
+    assert!(internal.contains("orama_http_requests_in_flight"), "{internal}");
+
     let pid = rustix::process::Pid::from_raw(gateway.id() as i32).expect("pid");
     rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
     let status = gateway.wait().expect("wait");
@@ -60,4 +74,16 @@ fn serves_status_and_internal_health_then_stops_cleanly() {
     assert!(status.success(), "{status:?}\n{stderr}");
     assert!(!socket.exists(), "the socket is removed on a clean stop");
     assert!(stderr.lines().all(|l| l.starts_with('{')), "logs are JSON lines: {stderr}");
+    assert!(!stderr.contains("SECRETSECRET"), "credentials never reach the log: {stderr}");
+    let access: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["message"] == "request")
+        .collect();
+    let version = access.iter().find(|e| e["route"] == "/v1/version").expect("access event for /v1/version");
+    assert_eq!(version["status"], 200);
+    assert_eq!(version["method"], "GET");
+    assert_eq!(version["client"], "127.0.0.1");
+    assert!(version["request_id"].as_str().is_some_and(|id| id.len() == 24), "{version}");
+    assert!(version["duration_ms"].is_number() && version["bytes"].is_number(), "{version}");
 }

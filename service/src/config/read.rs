@@ -97,6 +97,24 @@ impl<'a> Table<'a> {
     }
 }
 
+/// `65536`, `64KiB`, `10MiB`, `1GiB`, `64KB`, `1MB` (decimal units are powers of 1000).
+fn parse_bytes(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let factor: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "KB" | "kB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        _ => return None,
+    };
+    digits.parse::<u64>().ok()?.checked_mul(factor)
+}
+
 fn join(path: &str, key: &str) -> String {
     if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") }
 }
@@ -165,6 +183,44 @@ impl Field<'_> {
                 None
             }
         }
+    }
+
+    /// A size in bytes within `min..=max`: an integer, or a string such as `64KiB`, `10MiB`,
+    /// `1GB`.
+    pub fn bytes_in(&self, problems: &mut Problems, min: u64, max: u64) -> Option<u64> {
+        let parsed = match &self.node.value {
+            Value::Int(i) => u64::try_from(*i).ok(),
+            Value::Str(s) => parse_bytes(s),
+            _ => return self.mismatch(problems, "a size such as 65536 or 10MiB"),
+        };
+        match parsed {
+            Some(n) if (min..=max).contains(&n) => Some(n),
+            Some(n) => {
+                self.problem(problems, format!("must be between {min} and {max} bytes, found {n}"));
+                None
+            }
+            None => {
+                self.problem(problems, "invalid size (examples: 65536, 64KiB, 10MiB, 1GB)");
+                None
+            }
+        }
+    }
+
+    /// A list of networks in CIDR form (`10.0.0.0/8`, `::1/128`); a bare address is one host.
+    pub fn networks(&self, problems: &mut Problems) -> Option<Vec<ipnet::IpNet>> {
+        let Value::Seq(items) = &self.node.value else { return self.mismatch(problems, "a list of networks") };
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let field = Field { path: format!("{}[{i}]", self.path), node: item };
+            let Some(text) = field.string(problems) else { continue };
+            let parsed =
+                text.parse::<ipnet::IpNet>().ok().or_else(|| text.parse::<std::net::IpAddr>().ok().map(Into::into));
+            match parsed {
+                Some(net) => out.push(net),
+                None => field.problem(problems, format!("invalid network {text:?} (expected CIDR such as 10.0.0.0/8)")),
+            }
+        }
+        Some(out)
     }
 
     /// A socket address such as `127.0.0.1:6001` or `[::1]:6001`.

@@ -137,8 +137,38 @@ fn gateway_section(f: &Field, p: &mut Problems) -> GatewayConfig {
     if let Some(addr) = t.take("listen").and_then(|f| f.socket_addr(p)) {
         g.listen = addr;
     }
+    if let Some(origins) = t.take("cors_origins").and_then(|f| f.string_list(p)) {
+        g.cors_origins = origins;
+    }
+    if let Some(f) = t.take("limits") {
+        http_limits(&f, &mut g.limits, p);
+    }
+    if let Some(nets) = t.take("trusted_proxies").and_then(|f| f.networks(p)) {
+        g.trusted_proxies = nets;
+    }
+    if let Some(nets) = t.take("metrics_allow").and_then(|f| f.networks(p)) {
+        g.metrics_allow = nets;
+    }
     t.finish(p);
     g
+}
+
+fn http_limits(f: &Field, limits: &mut HttpLimits, p: &mut Problems) {
+    const KIB: u64 = 1024;
+    let mut t = f.table(p);
+    if let Some(n) = t.take("max_body_bytes").and_then(|f| f.bytes_in(p, 1, 64 * KIB * KIB * KIB)) {
+        limits.max_body_bytes = n;
+    }
+    if let Some(d) = t.take("request_timeout").and_then(|f| f.duration_in(p, 10 * MS, HOUR)) {
+        limits.request_timeout = d;
+    }
+    if let Some(d) = t.take("header_read_timeout").and_then(|f| f.duration_in(p, 10 * MS, HOUR)) {
+        limits.header_read_timeout = d;
+    }
+    if let Some(n) = t.take("max_header_bytes").and_then(|f| f.bytes_in(p, 8 * KIB, 16 * KIB * KIB)) {
+        limits.max_header_bytes = n;
+    }
+    t.finish(p);
 }
 
 /// Reads the keys every child has: enabled, restart, depends_on, env.

@@ -175,14 +175,54 @@ pub struct GatewayConfig {
     pub command: Option<PathBuf>,
     /// Address of the public HTTP API.
     pub listen: SocketAddr,
+    /// Origins allowed by CORS; `*` (the reference's default) allows any.
+    pub cors_origins: Vec<String>,
+    /// Bounds on requests.
+    pub limits: HttpLimits,
+    /// Proxies whose `X-Forwarded-For` is believed (none by default: the peer is the client).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Networks allowed to read `GET /metrics` on the public listener (the internal socket
+    /// always serves it).
+    pub metrics_allow: Vec<ipnet::IpNet>,
 }
 
 impl Default for GatewayConfig {
     fn default() -> Self {
+        let loopback = ["127.0.0.0/8", "::1/128"].iter().filter_map(|n| n.parse().ok()).collect();
         GatewayConfig {
             child: ChildSettings { enabled: true, ..ChildSettings::default() },
             command: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 6001)),
+            cors_origins: vec!["*".to_owned()],
+            limits: HttpLimits::default(),
+            trusted_proxies: Vec::new(),
+            metrics_allow: loopback,
+        }
+    }
+}
+
+/// Bounds on each HTTP request of the public API.
+#[derive(Debug, Clone, Serialize)]
+pub struct HttpLimits {
+    /// Largest request body, in bytes (413 beyond).
+    pub max_body_bytes: u64,
+    /// Time a request may take from its head to the end of its response head (503 beyond).
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Time a client gets to send a request head (slow clients are disconnected).
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// Largest request head, in bytes (431 beyond).
+    pub max_header_bytes: u64,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            max_body_bytes: 10 * 1024 * 1024,
+            request_timeout: Duration::from_secs(60),
+            header_read_timeout: Duration::from_secs(10),
+            max_header_bytes: 64 * 1024,
         }
     }
 }

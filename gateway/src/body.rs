@@ -1,0 +1,80 @@
+//! Reading request bodies: warp's own body filters turn every read failure into a generic 400,
+//! so an over-limit body (cut off by the body-limit layer while streaming) would not read as
+//! 413. These filters classify the failure and parse JSON with a message that says what is wrong.
+
+use bytes::{Buf, Bytes, BytesMut};
+use futures_util::TryStreamExt;
+use serde::de::DeserializeOwned;
+use warp::Filter;
+
+use crate::error::ApiError;
+
+/// The whole body as bytes.
+pub fn bytes() -> impl Filter<Extract = (Bytes,), Error = warp::Rejection> + Clone {
+    warp::body::stream().and_then(collect)
+}
+
+async fn collect<S, B>(stream: S) -> Result<Bytes, warp::Rejection>
+where
+    S: futures_util::Stream<Item = Result<B, warp::Error>>,
+    B: Buf,
+{
+    let collected = stream.try_fold(BytesMut::new(), |acc, chunk| async move { Ok(append(acc, chunk)) }).await;
+    collected.map(BytesMut::freeze).map_err(|err| warp::reject::custom(classify(&err)))
+}
+
+fn append(mut acc: BytesMut, mut chunk: impl Buf) -> BytesMut {
+    while chunk.has_remaining() {
+        let part = chunk.chunk();
+        let n = part.len();
+        acc.extend_from_slice(part);
+        chunk.advance(n);
+    }
+    acc
+}
+
+/// The body parsed as JSON into `T`.
+pub fn json<T: DeserializeOwned + Send>() -> impl Filter<Extract = (T,), Error = warp::Rejection> + Clone {
+    bytes().and_then(|bytes: Bytes| async move { parse_json(&bytes).map_err(warp::reject::custom) })
+}
+
+/// Parses `bytes` as JSON, with a message naming the problem and where it is.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::BadRequest("request body is empty; expected JSON".into()));
+    }
+    serde_json::from_slice(bytes).map_err(|err| ApiError::BadRequest(format!("invalid JSON body: {err}")))
+}
+
+/// A body read failure: over the limit (413) or a broken upload (400).
+fn classify(err: &warp::Error) -> ApiError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(current) = source {
+        if current.is::<http_body_util::LengthLimitError>() {
+            return ApiError::PayloadTooLarge;
+        }
+        source = current.source();
+    }
+    ApiError::BadRequest(format!("cannot read request body: {err}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Sample {
+        #[allow(dead_code)]
+        name: String,
+    }
+
+    #[test]
+    fn json_problems_are_named() {
+        let err = parse_json::<Sample>(b"{\"name\": 3}").expect_err("wrong type");
+        assert!(err.to_string().starts_with("invalid JSON body: invalid type: integer `3`"), "{err}");
+        let err = parse_json::<Sample>(b"  ").expect_err("empty");
+        assert_eq!(err.to_string(), "request body is empty; expected JSON");
+        let err = parse_json::<Sample>(b"{}").expect_err("missing");
+        assert!(err.to_string().contains("missing field `name`"), "{err}");
+    }
+}

@@ -1,0 +1,64 @@
+//! The gateway's one error type and its one mapping to HTTP: every handler and filter fails
+//! with an [`ApiError`], and [`ApiError::status`] decides the status. Who is at fault decides
+//! the log level: callers' mistakes are not logged as errors, ours are, once.
+
+use warp::http::StatusCode;
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is malformed (bad JSON, missing field, wrong type).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The body is larger than the configured limit.
+    #[error("request body too large")]
+    PayloadTooLarge,
+    /// No valid credential.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// A valid credential that may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Nothing there.
+    #[error("{0}")]
+    NotFound(String),
+    /// The caller is over its rate limit; retry after this many seconds.
+    #[error("rate limit exceeded")]
+    RateLimited {
+        /// Seconds until a request would be allowed.
+        retry_after_secs: u64,
+    },
+    /// A backend (database, cache, sidecar) cannot be reached right now.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A bug or an unexpected failure on our side; the detail is logged, not returned.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl warp::reject::Reject for ApiError {}
+
+impl ApiError {
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Logs the error at the level its cause deserves.
+    pub fn log(&self) {
+        match self {
+            ApiError::Internal(detail) => tracing::error!(%detail, "internal error"),
+            ApiError::Unavailable(detail) => tracing::warn!(%detail, "backend unavailable"),
+            _ => tracing::debug!(error = %self, "request refused"),
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! Prometheus metrics of the gateway: the recorder (installed once per process) and the route
+//! label, which names a route by its template (`/v1/storage/get/{cid}`), never by the raw path,
+//! so a client cannot grow the label set.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Latency histogram buckets, in seconds.
+const LATENCY_BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+/// Routes matched exactly.
+const EXACT: &[&str] = &[
+    "/health",
+    "/status",
+    "/metrics",
+    "/v1/health",
+    "/v1/status",
+    "/v1/version",
+    "/v1/auth/jwks",
+    "/.well-known/jwks.json",
+    "/v1/auth/login",
+    "/v1/auth/challenge",
+    "/v1/auth/verify",
+    "/v1/auth/api-key",
+    "/v1/auth/simple-key",
+    "/v1/auth/register",
+    "/v1/auth/refresh",
+    "/v1/auth/logout",
+    "/v1/auth/token",
+    "/v1/auth/whoami",
+    "/v1/network/status",
+    "/v1/network/peers",
+    "/v1/network/connect",
+    "/v1/network/disconnect",
+    "/v1/pubsub/ws",
+    "/v1/pubsub/publish",
+    "/v1/pubsub/topics",
+    "/v1/pubsub/presence",
+    "/v1/proxy/anon",
+    "/v1/storage/upload",
+    "/v1/storage/pin",
+    "/v1/functions",
+];
+
+/// Route families with one variable part: (prefix, label).
+const PREFIXED: &[(&str, &str)] = &[
+    ("/v1/rqlite/", "/v1/rqlite/{op}"),
+    ("/v1/cache/", "/v1/cache/{op}"),
+    ("/v1/storage/status/", "/v1/storage/status/{cid}"),
+    ("/v1/storage/get/", "/v1/storage/get/{cid}"),
+    ("/v1/storage/unpin/", "/v1/storage/unpin/{cid}"),
+    ("/v1/invoke/", "/v1/invoke/{namespace}/{name}"),
+    ("/.well-known/acme-challenge/", "/.well-known/acme-challenge/{token}"),
+];
+
+/// The metrics label of `path`.
+pub fn route_label(path: &str) -> &'static str {
+    if let Some(exact) = EXACT.iter().find(|r| **r == path) {
+        return exact;
+    }
+    if let Some((_, label)) = PREFIXED.iter().find(|(prefix, _)| path.starts_with(prefix)) {
+        return label;
+    }
+    if let Some(rest) = path.strip_prefix("/v1/functions/") {
+        return match rest.rsplit_once('/') {
+            Some((_, "invoke")) => "/v1/functions/{name}/invoke",
+            Some((_, "versions")) => "/v1/functions/{name}/versions",
+            Some((_, "logs")) => "/v1/functions/{name}/logs",
+            Some((_, "ws")) => "/v1/functions/{name}/ws",
+            _ => "/v1/functions/{name}",
+        };
+    }
+    "unmatched"
+}
+
+/// The process-wide Prometheus handle (the recorder is installed on first use).
+pub fn handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("duration_seconds".into()), LATENCY_BUCKETS)
+            .unwrap_or_else(|_| PrometheusBuilder::new());
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was already installed; /metrics may be empty");
+        }
+        describe();
+        handle
+    })
+}
+
+fn describe() {
+    metrics::describe_counter!("orama_http_requests_total", "HTTP requests by route, method and status");
+    metrics::describe_histogram!("orama_http_request_duration_seconds", "HTTP request latency by route");
+    metrics::describe_gauge!("orama_http_requests_in_flight", "HTTP requests being served");
+    metrics::describe_counter!("orama_http_rate_limited_total", "Requests refused by rate limits");
+    metrics::describe_gauge!("orama_backend_up", "1 when a backend answers its health check, by backend");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_templates_not_paths() {
+        assert_eq!(route_label("/v1/health"), "/v1/health");
+        assert_eq!(route_label("/v1/storage/get/QmXyz"), "/v1/storage/get/{cid}");
+        assert_eq!(route_label("/v1/functions/hello@2/invoke"), "/v1/functions/{name}/invoke");
+        assert_eq!(route_label("/v1/functions/hello"), "/v1/functions/{name}");
+        assert_eq!(route_label("/random/attacker/path"), "unmatched");
+    }
+}

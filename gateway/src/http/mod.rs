@@ -1,0 +1,18 @@
+//! The public HTTP front end: how a connection is served and which layers every request passes.
+//!
+//! Layers, outermost first (each a small module or a tower-http layer):
+//! 1. request ID: `X-Request-ID` accepted or generated, echoed on the response;
+//! 2. [`observe`]: one access-log event and the metrics of every request;
+//! 3. [`errors`]: every error reply becomes `{"error": "..."}`, whoever produced it;
+//! 4. CORS (tower-http), configured origins, the reference's methods and headers;
+//! 5. body size limit (tower-http, 413);
+//! 6. per-request timeout (tower-http, 503);
+//! 7. panic → 500 without killing the process;
+//! 8. the warp routes (authentication, namespaces and rate limits live there).
+
+pub mod client_ip;
+pub mod errors;
+pub mod metrics;
+pub mod observe;
+pub mod serve;
+pub mod stack;

@@ -1,0 +1,71 @@
+//! Serving the stack on a TCP listener: HTTP/1.1 and HTTP/2 on each connection, a deadline for
+//! request heads (slowloris), the client's address in each request, graceful drain on shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use orama_service::config::HttpLimits;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+use super::client_ip::PeerAddr;
+use super::stack::Stack;
+
+/// How long open connections may take to finish once shutdown begins.
+const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Serves `stack` on `listener` until `shutdown`, then drains for at most [`DRAIN_DEADLINE`].
+pub async fn serve(listener: TcpListener, stack: Stack, limits: &HttpLimits, shutdown: CancellationToken) {
+    let builder = Arc::new(builder(limits));
+    let graceful = GracefulShutdown::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let service = stack.clone().map_request(move |mut request: http::Request<_>| {
+            request.extensions_mut().insert(PeerAddr(peer));
+            request
+        });
+        let connection =
+            builder.serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service));
+        let connection = graceful.watch(connection.into_owned());
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(error = %err, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_DEADLINE, graceful.shutdown()).await.is_err() {
+        tracing::warn!("connections still open after the drain deadline; dropped");
+    }
+}
+
+fn builder(limits: &HttpLimits) -> Builder<TokioExecutor> {
+    let mut builder = Builder::new(TokioExecutor::new());
+    // hyper refuses heads beyond its buffer on its own; ours (JsonErrors) answers 431 in JSON
+    // below that, so the buffer leaves room above the configured limit.
+    let buffer = usize::try_from(limits.max_header_bytes.saturating_mul(2)).unwrap_or(usize::MAX).max(16 * 1024);
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout).max_buf_size(buffer);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+        .max_concurrent_streams(256);
+    builder
+}
