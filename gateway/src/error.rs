@@ -13,9 +13,12 @@ pub enum ApiError {
     /// The body is larger than the configured limit.
     #[error("request body too large")]
     PayloadTooLarge,
-    /// No valid credential.
+    /// No credential at all on a non-public route.
+    #[error("missing API key")]
+    MissingCredential,
+    /// A credential that is not valid (unknown, revoked, expired, forged).
     #[error("{0}")]
-    Unauthorized(String),
+    InvalidCredential(String),
     /// A valid credential that may not do this.
     #[error("{0}")]
     Forbidden(String),
@@ -44,12 +47,21 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::MissingCredential | ApiError::InvalidCredential(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The `WWW-Authenticate` challenge a 401 carries (as the reference sends them).
+    pub fn challenge(&self) -> Option<&'static str> {
+        match self {
+            ApiError::MissingCredential => Some(r#"Bearer realm="gateway", charset="UTF-8""#),
+            ApiError::InvalidCredential(_) => Some(r#"Bearer error="invalid_token""#),
+            _ => None,
         }
     }
 

@@ -1,22 +1,87 @@
-//! The gateway's internal socket: `/health` and `/ready` like every process, and `/metrics`
-//! for whoever can reach the socket (the node's own user).
+//! The gateway's internal socket: `/health` and `/ready` like every process, `/metrics`, and
+//! API key management for the operator (`orama-supervisor ctl apikey ...`). Only the node's own
+//! user can reach the socket, which is what makes these routes safe without a credential.
+//!
+//! - `POST /v1/apikeys` `{"namespace", "name"}` → 201 with the key (shown this once)
+//! - `GET  /v1/apikeys[?namespace=NS]` → `{"keys": [...]}` (no secrets)
+//! - `POST /v1/apikeys/{id}/revoke` → `{"revoked": true}`, or 404
 
-use http::{Request, Response, StatusCode};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use orama_ipc::body::{full, with_content_type};
-use orama_ipc::{Body, Handler, error_response};
+use orama_ipc::{Body, Handler, error_response, json_response};
 use orama_service::health::Health;
+use serde::Deserialize;
+
+use crate::auth::api_keys::ApiKeys;
+use crate::auth::valid_namespace;
+
+/// Largest request body the internal API reads.
+const MAX_BODY: usize = 64 * 1024;
 
 /// The internal API.
 #[derive(Debug)]
 pub struct InternalApi {
     health: Health,
+    api_keys: ApiKeys,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateKey {
+    namespace: String,
+    #[serde(default)]
+    name: String,
 }
 
 impl InternalApi {
-    /// The internal API reporting `health`.
-    pub fn new(health: Health) -> InternalApi {
-        InternalApi { health }
+    /// The internal API reporting `health` and managing `api_keys`.
+    pub fn new(health: Health, api_keys: ApiKeys) -> InternalApi {
+        InternalApi { health, api_keys }
+    }
+
+    async fn create_key(&self, request: Request<Incoming>) -> Response<Body> {
+        let bytes = match http_body_util::Limited::new(request.into_body(), MAX_BODY).collect().await {
+            Ok(body) => body.to_bytes(),
+            Err(_) => return error_response(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
+        };
+        let create: CreateKey = match crate::body::parse_json(&bytes) {
+            Ok(create) => create,
+            Err(err) => return error_response(StatusCode::BAD_REQUEST, &err.to_string()),
+        };
+        if !valid_namespace(&create.namespace) {
+            return error_response(StatusCode::BAD_REQUEST, "namespace must be 1-64 of A-Z a-z 0-9 . _ -");
+        }
+        match self.api_keys.create(&create.namespace, &create.name).await {
+            Ok(key) => {
+                tracing::info!(key_id = key.id, namespace = %key.namespace, "API key created");
+                json_response(StatusCode::CREATED, &key)
+            }
+            Err(err) => error_response(StatusCode::SERVICE_UNAVAILABLE, &err.to_string()),
+        }
+    }
+
+    async fn list_keys(&self, query: Option<&str>) -> Response<Body> {
+        let namespace = query.and_then(|q| q.split('&').find_map(|p| p.strip_prefix("namespace=")));
+        match self.api_keys.list(namespace).await {
+            Ok(keys) => json_response(StatusCode::OK, &serde_json::json!({ "keys": keys })),
+            Err(err) => error_response(StatusCode::SERVICE_UNAVAILABLE, &err.to_string()),
+        }
+    }
+
+    async fn revoke_key(&self, id: &str) -> Response<Body> {
+        let Ok(id) = id.parse::<i64>() else {
+            return error_response(StatusCode::BAD_REQUEST, "key id must be a number");
+        };
+        match self.api_keys.revoke(id).await {
+            Ok(true) => {
+                tracing::info!(key_id = id, "API key revoked");
+                json_response(StatusCode::OK, &serde_json::json!({ "revoked": true, "id": id }))
+            }
+            Ok(false) => error_response(StatusCode::NOT_FOUND, &format!("no live API key with id {id}")),
+            Err(err) => error_response(StatusCode::SERVICE_UNAVAILABLE, &err.to_string()),
+        }
     }
 }
 
@@ -25,11 +90,16 @@ impl Handler for InternalApi {
         if let Some(response) = self.health.respond(&request) {
             return response;
         }
-        match request.uri().path() {
-            "/metrics" => {
+        let path = request.uri().path().trim_end_matches('/').to_owned();
+        let segments: Vec<&str> = path.split('/').skip(1).collect();
+        match (request.method().clone(), segments.as_slice()) {
+            (Method::GET, ["metrics"]) => {
                 let text = crate::http::metrics::handle().render();
                 with_content_type(StatusCode::OK, full(text), "text/plain; version=0.0.4")
             }
+            (Method::POST, ["v1", "apikeys"]) => self.create_key(request).await,
+            (Method::GET, ["v1", "apikeys"]) => self.list_keys(request.uri().query()).await,
+            (Method::POST, ["v1", "apikeys", id, "revoke"]) => self.revoke_key(id).await,
             _ => error_response(StatusCode::NOT_FOUND, "no such internal route"),
         }
     }

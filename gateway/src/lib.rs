@@ -1,10 +1,13 @@
 //! `orama-gateway`: the public HTTP API of an Orama node.
 //!
 //! [`http`] is the front end every request passes (layers, serving); [`routes`] the warp
-//! filter tree; [`status`] and [`wire`] the status routes in the reference's shapes. The
-//! internal socket ([`internal`]) answers `/health`, `/ready` and `/metrics`.
+//! filter tree; [`auth`] who is calling; [`db`] the SQL layer and the system tables' migrations;
+//! [`status`] and [`wire`] the status routes in the reference's shapes. The internal socket
+//! ([`internal`]) answers `/health`, `/ready`, `/metrics` and operator key management.
 
+pub mod auth;
 pub mod body;
+pub mod db;
 pub mod error;
 pub mod http;
 pub mod internal;
@@ -12,31 +15,88 @@ pub mod routes;
 pub mod status;
 pub mod wire;
 
+use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
-use orama_service::config::GatewayConfig;
+use orama_service::config::NodeConfig;
 use orama_service::health::Health;
 use orama_service::readiness::Readiness;
 use tokio::net::{TcpListener, UnixListener};
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::api_keys::ApiKeys;
+use crate::db::{Database, DbError, QueryLimits, SqliteDb};
 use crate::routes::RouteContext;
+
+/// How often API key last-use times are written.
+const USAGE_FLUSH: Duration = Duration::from_secs(10);
+
+/// Why the gateway cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// The system store cannot be opened or migrated.
+    #[error("system store: {0}")]
+    Store(#[from] DbError),
+}
+
+/// Opens the system store in `data_dir` and brings its schema up to date.
+pub async fn open_store(config: &NodeConfig, data_dir: &Path) -> Result<Arc<dyn Database>, GatewayError> {
+    let sql = &config.backends.sql;
+    let limits = QueryLimits { max_rows: sql.max_rows, timeout: sql.query_timeout };
+    let db = SqliteDb::open(&data_dir.join("system.db"), sql.pool_size, limits)?;
+    let version = db::migrate(&db).await?;
+    tracing::info!(engine = db.engine(), path = %db.path().display(), schema = version, "system store ready");
+    Ok(Arc::new(db))
+}
 
 /// Serves the public API on `public` and the internal API on `internal` until `shutdown`.
 /// The caller binds both, so tests and the supervisor choose the addresses.
-pub async fn run(config: &GatewayConfig, public: TcpListener, internal: UnixListener, shutdown: CancellationToken) {
+pub async fn run(
+    config: &NodeConfig,
+    data_dir: &Path,
+    public: TcpListener,
+    internal: UnixListener,
+    shutdown: CancellationToken,
+) -> Result<(), GatewayError> {
     http::metrics::handle();
     let readiness = Readiness::new();
     let serving = readiness.pending("public listener not serving yet");
-    let internal_api = Arc::new(internal::InternalApi::new(Health::new("gateway", readiness)));
+    let store_ready = readiness.pending("system store not open yet");
+    let health = Health::new("gateway", readiness);
+    let store = open_store(config, data_dir).await?;
+    store_ready.ready();
+    let api_keys = ApiKeys::new(store);
+    let internal_api = Arc::new(internal::InternalApi::new(health, api_keys.clone()));
     let internal_task = tokio::spawn(orama_ipc::serve(internal, internal_api, shutdown.clone()));
+    let flusher = tokio::spawn(flush_key_usage(api_keys.clone(), shutdown.clone()));
 
-    let context = RouteContext { started: status::Started::now(), metrics_allow: config.metrics_allow.clone().into() };
-    let stack = http::stack::stack(warp::service(routes::routes(context)), config);
+    let gateway = &config.gateway;
+    let context =
+        RouteContext { api_keys, started: status::Started::now(), metrics_allow: gateway.metrics_allow.clone().into() };
+    let stack = http::stack::stack(warp::service(routes::routes(context)), gateway);
     let address = public.local_addr().map(|a| a.to_string()).unwrap_or_default();
     tracing::info!(%address, "gateway serving");
     serving.ready();
-    http::serve::serve(public, stack, &config.limits, shutdown).await;
+    http::serve::serve(public, stack, &gateway.limits, shutdown).await;
     let _ = internal_task.await;
+    let _ = flusher.await;
     tracing::info!("gateway stopped");
+    Ok(())
+}
+
+/// Writes API key last-use times every [`USAGE_FLUSH`], and once more at shutdown.
+async fn flush_key_usage(api_keys: ApiKeys, shutdown: CancellationToken) {
+    loop {
+        let stopping = tokio::select! {
+            _ = shutdown.cancelled() => true,
+            _ = tokio::time::sleep(USAGE_FLUSH) => false,
+        };
+        if let Err(err) = api_keys.flush_usage().await {
+            tracing::warn!(error = %err, "cannot record API key use");
+        }
+        if stopping {
+            return;
+        }
+    }
 }

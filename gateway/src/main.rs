@@ -39,9 +39,12 @@ async fn main() -> ExitCode {
         Ok(listener) => listener,
         Err(err) => return fail(&format!("cannot listen on {}: {err}", config.gateway.listen)),
     };
-    orama_gateway::run(&config.gateway, public, internal, shutdown).await;
+    let result = orama_gateway::run(&config, &dirs.process_data("gateway"), public, internal, shutdown).await;
     orama_ipc::socket::remove_socket(&dirs.socket("gateway"));
-    ExitCode::SUCCESS
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => fail(&err.to_string()),
+    }
 }
 
 fn fail(message: &str) -> ExitCode {

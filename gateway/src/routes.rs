@@ -7,13 +7,17 @@ use std::sync::Arc;
 use warp::http::StatusCode;
 use warp::{Filter, Rejection, Reply};
 
+use crate::auth::Principal;
+use crate::auth::api_keys::ApiKeys;
 use crate::error::ApiError;
-use crate::http::observe::ClientIp;
+use crate::http::observe::{ClientIp, Namespace};
 use crate::status::{self, Started};
 
 /// What the routes need from the gateway's config and state.
 #[derive(Debug, Clone)]
 pub struct RouteContext {
+    /// The API key store.
+    pub api_keys: ApiKeys,
     /// When the gateway started.
     pub started: Started,
     /// Networks allowed to read `/metrics` on the public listener.
@@ -33,6 +37,10 @@ pub fn routes(context: RouteContext) -> impl Filter<Extract = (impl Reply,), Err
         .and(warp::get())
         .and(warp::ext::optional::<ClientIp>())
         .map(move |client: Option<ClientIp>| metrics_reply(client, &allow));
+    let authenticated = crate::auth::authenticated(context.api_keys.clone());
+    let whoami = warp::path!("v1" / "auth" / "whoami")
+        .and(authenticated)
+        .map(|principal: Principal| in_namespace(&principal, warp::reply::json(&crate::auth::whoami(&principal))));
     let health = warp::path("health")
         .or(warp::path!("v1" / "health"))
         .unify()
@@ -48,7 +56,14 @@ pub fn routes(context: RouteContext) -> impl Filter<Extract = (impl Reply,), Err
         .unify()
         .and(with_started)
         .map(|s: Started| warp::reply::json(&status::status(&s)));
-    options.or(health).or(version).or(status).or(metrics).recover(rejection_reply)
+    options.or(health).or(version).or(status).or(metrics).or(whoami).recover(rejection_reply)
+}
+
+/// `reply` marked with the namespace it acted in, for the access log.
+pub fn in_namespace(principal: &Principal, reply: impl Reply) -> warp::reply::Response {
+    let mut response = reply.into_response();
+    response.extensions_mut().insert(Namespace(principal.namespace.clone()));
+    response
 }
 
 /// Prometheus text for allowed clients; 403 for anyone else.
@@ -79,6 +94,9 @@ pub async fn rejection_reply(rejection: Rejection) -> Result<warp::reply::Respon
         if let ApiError::RateLimited { retry_after_secs } = err {
             reply.headers_mut().insert("retry-after", (*retry_after_secs).into());
         }
+        if let Some(challenge) = err.challenge() {
+            reply.headers_mut().insert("www-authenticate", warp::http::HeaderValue::from_static(challenge));
+        }
         return Ok(reply);
     }
     let (status, message) = if rejection.is_not_found() {
@@ -106,7 +124,11 @@ mod tests {
     use super::*;
 
     async fn get(path: &str) -> (StatusCode, serde_json::Value) {
-        let context = RouteContext { started: Started::now(), metrics_allow: Arc::from([]) };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = crate::db::SqliteDb::open(&dir.path().join("t.db"), 1, Default::default()).expect("db");
+        crate::db::migrate(&db).await.expect("migrate");
+        let api_keys = ApiKeys::new(Arc::new(db));
+        let context = RouteContext { api_keys, started: Started::now(), metrics_allow: Arc::from([]) };
         let response = warp::test::request().path(path).reply(&routes(context)).await;
         let body = serde_json::from_slice(response.body()).unwrap_or(serde_json::Value::Null);
         (response.status(), body)

@@ -40,6 +40,12 @@ pub enum CtlCommand {
         /// The child's name.
         name: String,
     },
+    /// Manage API keys (through the gateway).
+    Apikey {
+        /// What to do with keys.
+        #[command(subcommand)]
+        command: crate::apikey::ApikeyCommand,
+    },
     /// Show a child's recent output.
     Logs {
         /// The child's name.
@@ -80,8 +86,13 @@ impl From<IpcError> for CtlError {
     }
 }
 
-/// Runs `command` against the supervisor whose control socket is `socket`.
-pub async fn run(socket: &Path, command: CtlCommand) -> Result<(), CtlError> {
+/// Runs `command` against the node whose sockets are in `runtime_dir`.
+pub async fn run(runtime_dir: &Path, command: CtlCommand) -> Result<(), CtlError> {
+    if let CtlCommand::Apikey { command } = command {
+        return crate::apikey::run(&orama_ipc::socket_path(runtime_dir, "gateway"), command).await;
+    }
+    let socket = orama_ipc::socket_path(runtime_dir, "supervisor");
+    let socket = socket.as_path();
     let client = IpcClient::new(socket).with_timeout(Duration::from_secs(15));
     let mut out = std::io::stdout().lock();
     match command {
@@ -105,6 +116,7 @@ pub async fn run(socket: &Path, command: CtlCommand) -> Result<(), CtlError> {
             let pid = report.pid.map_or(String::new(), |p| format!(" (pid {p})"));
             writeln!(out, "{}: {}{pid}", report.name, report.state)?;
         }
+        CtlCommand::Apikey { .. } => {}
         CtlCommand::Logs { name, lines, follow } => {
             let path = format!("/v1/children/{}/logs?lines={lines}&follow={follow}", encode(&name));
             let response = client.send(Method::GET, &path, None).await?;

@@ -6,6 +6,7 @@
 //! [`child`] (one actor per child, driving the pure [`state`] machine with [`process`],
 //! [`probe`] and [`output`]) ; [`control`]/[`ctl`] (operator API) ; [`notify`] (systemd).
 
+pub mod apikey;
 pub mod check;
 pub mod child;
 pub mod children;

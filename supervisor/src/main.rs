@@ -37,7 +37,7 @@ fn main() -> ExitCode {
                 Ok((_, dirs)) => dirs,
                 Err(message) => return fail(&message),
             };
-            match runtime.block_on(orama_supervisor::ctl::run(&dirs.socket("supervisor"), command)) {
+            match runtime.block_on(orama_supervisor::ctl::run(&dirs.runtime_dir, command)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(err) => fail(&err.to_string()),
             }

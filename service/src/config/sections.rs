@@ -27,6 +27,9 @@ pub fn node_config(tree: &Node, p: &mut Problems) -> NodeConfig {
     if let Some(f) = root.take("gateway") {
         config.gateway = gateway_section(&f, p);
     }
+    if let Some(f) = root.take("backends") {
+        config.backends = backends_section(&f, p);
+    }
     let mut externals = Vec::new();
     if let Some(f) = root.take("externals") {
         externals = f
@@ -169,6 +172,31 @@ fn http_limits(f: &Field, limits: &mut HttpLimits, p: &mut Problems) {
         limits.max_header_bytes = n;
     }
     t.finish(p);
+}
+
+fn backends_section(f: &Field, p: &mut Problems) -> BackendsConfig {
+    let mut t = f.table(p);
+    let mut backends = BackendsConfig::default();
+    if let Some(f) = t.take("sql") {
+        let sql = &mut backends.sql;
+        let mut s = f.table(p);
+        if let Some(f) = s.take("engine") {
+            // RQLite joins this list when its engine lands.
+            f.one_of(p, &["embedded"]);
+        }
+        if let Some(n) = s.take("pool_size").and_then(|f| f.int_in(p, 1, 64)) {
+            sql.pool_size = n as usize;
+        }
+        if let Some(n) = s.take("max_rows").and_then(|f| f.int_in(p, 1, 10_000_000)) {
+            sql.max_rows = n as usize;
+        }
+        if let Some(d) = s.take("query_timeout").and_then(|f| f.duration_in(p, 10 * MS, HOUR)) {
+            sql.query_timeout = d;
+        }
+        s.finish(p);
+    }
+    t.finish(p);
+    backends
 }
 
 /// Reads the keys every child has: enabled, restart, depends_on, env.

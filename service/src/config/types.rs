@@ -23,6 +23,49 @@ pub struct NodeConfig {
     pub gateway: GatewayConfig,
     /// External daemons the supervisor runs beside our processes.
     pub externals: Vec<ExternalConfig>,
+    /// Which engines back the node's services.
+    pub backends: BackendsConfig,
+}
+
+/// The `backends` section.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BackendsConfig {
+    /// The SQL store (system tables now; namespaces' databases later).
+    pub sql: SqlBackendConfig,
+}
+
+/// SQL engine and its limits.
+#[derive(Debug, Clone, Serialize)]
+pub struct SqlBackendConfig {
+    /// `embedded`: a SQLite file in the gateway's data dir.
+    pub engine: SqlEngine,
+    /// Pooled connections.
+    pub pool_size: usize,
+    /// Most rows a query may return.
+    pub max_rows: usize,
+    /// Longest a statement may run.
+    #[serde(with = "humantime_serde")]
+    pub query_timeout: Duration,
+}
+
+impl Default for SqlBackendConfig {
+    fn default() -> Self {
+        SqlBackendConfig {
+            engine: SqlEngine::Embedded,
+            pool_size: 4,
+            max_rows: 10_000,
+            query_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The SQL engines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqlEngine {
+    /// SQLite in the data dir.
+    #[default]
+    Embedded,
 }
 
 /// The `node` section.

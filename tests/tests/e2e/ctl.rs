@@ -65,10 +65,27 @@ fn logs_show_the_childs_own_output_and_follow_it() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("follow");
-    let mut lines = BufReader::new(follower.stdout.take().expect("stdout")).lines();
-    // The follower is connected once the supervisor has a subscriber; a restart then prints.
-    assert!(node.ctl(&["restart", "talker"]).status.success());
-    let line = lines.next().expect("a followed line").expect("utf8");
+    // Read the follower on a thread, so every wait below is bounded.
+    let stdout = follower.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    // The follower subscribes some time after it starts: restart the child (which prints) until
+    // a line comes through.
+    let mut followed = None;
+    for _ in 0..10 {
+        assert!(node.ctl(&["restart", "talker"]).status.success());
+        if let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(2)) {
+            followed = Some(line);
+            break;
+        }
+    }
+    let line = followed.expect("a followed line");
     assert!(line == "hello-from-talker" || line == "to-stderr", "{line}");
     let _ = follower.kill();
     let _ = follower.wait();

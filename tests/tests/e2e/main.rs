@@ -5,12 +5,15 @@
 //! - `start`: dependency-ordered start of the gateway after redis; `ctl status --json`.
 //! - `restart`: SIGKILLed gateway restarted with a fresh socket; crash-loop and its reset;
 //!   a hung child restarted by its liveness probe.
+//! - `auth`: API keys created with `ctl apikey`, read from every place the reference reads
+//!   them, confined to their namespace, revoked at once, kept across gateway restarts.
 //! - `ctl`: stop, start, restart, logs (also `-f`), and the one-line errors.
 //! - `notify`: READY=1 once all children are ready, WATCHDOG=1, STOPPING=1; systemd's
 //!   variables do not leak into children.
 //! - `shutdown`: SIGTERM stops children in reverse order and leaves nothing; SIGKILL of the
 //!   supervisor takes its children with it.
 
+mod auth;
 mod ctl;
 mod notify;
 mod restart;

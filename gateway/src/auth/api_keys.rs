@@ -1,0 +1,269 @@
+//! API keys: created by the operator (or a verified wallet), stored only as SHA-256 hashes,
+//! revocable, with their last use recorded.
+//!
+//! A key is `ak_` + 24 base64url characters (18 random bytes) + `:<namespace>`, as the
+//! reference prints it; only the part before the colon is secret and checked, and the namespace
+//! always comes from the store, so editing the suffix cannot widen a key. Keys are random with
+//! 144 bits of entropy, so a fast hash is enough (no password stretching needed).
+//!
+//! Lookups are cached for a few seconds (a revocation here empties the cache at once; another
+//! gateway sharing the store sees it within [`CACHE_TTL`]), and last-use times are written in
+//! batches, so an authenticated request costs no database write.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::db::{Database, DbError, Statement};
+
+/// How long a lookup is trusted.
+pub const CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// Most cached lookups; past this the cache starts over (guards against random-key floods).
+const CACHE_MAX: usize = 100_000;
+
+/// A key holder as authentication sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyHolder {
+    /// The key's id.
+    pub id: i64,
+    /// Its namespace.
+    pub namespace: Arc<str>,
+    /// A recognisable, non-secret prefix such as `ak_X32jj2…`.
+    pub hint: String,
+}
+
+/// A freshly created key: the only time its secret is shown.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewKey {
+    /// The key's id.
+    pub id: i64,
+    /// The full key, `ak_...:<namespace>`.
+    pub api_key: String,
+    /// Its namespace.
+    pub namespace: String,
+    /// Its label.
+    pub name: String,
+}
+
+/// A stored key, without its secret.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyInfo {
+    /// The key's id.
+    pub id: i64,
+    /// Its label.
+    pub name: String,
+    /// Its namespace.
+    pub namespace: String,
+    /// Non-secret prefix.
+    pub hint: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds, when it was last used (recorded in batches).
+    pub last_used_at: Option<i64>,
+    /// Unix seconds, when it was revoked.
+    pub revoked_at: Option<i64>,
+}
+
+/// Recent lookups by key hash: the holder (or `None` for an unknown key) and when it was read.
+type LookupCache = HashMap<String, (Option<KeyHolder>, Instant)>;
+
+/// The key store.
+#[derive(Clone)]
+pub struct ApiKeys {
+    db: Arc<dyn Database>,
+    cache: Arc<Mutex<LookupCache>>,
+    used: Arc<Mutex<HashMap<i64, i64>>>,
+}
+
+impl std::fmt::Debug for ApiKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKeys").field("engine", &self.db.engine()).finish_non_exhaustive()
+    }
+}
+
+impl ApiKeys {
+    /// Keys stored in `db`.
+    pub fn new(db: Arc<dyn Database>) -> ApiKeys {
+        ApiKeys { db, cache: Default::default(), used: Default::default() }
+    }
+
+    /// Creates a key in `namespace` (created if new), owned by that key.
+    pub async fn create(&self, namespace: &str, name: &str) -> Result<NewKey, DbError> {
+        let namespace_id = ensure_namespace(self.db.as_ref(), namespace).await?;
+        let secret = format!("ak_{}", URL_SAFE_NO_PAD.encode(random_bytes::<18>()?));
+        let now = unix_now();
+        let inserted = self
+            .db
+            .execute(
+                Statement::new(
+                    "INSERT INTO api_keys (key_hash, key_hint, name, namespace_id, created_at) VALUES (?, ?, ?, ?, ?)",
+                )
+                .bind(hash(&secret))
+                .bind(hint(&secret))
+                .bind(name)
+                .bind(namespace_id)
+                .bind(now),
+            )
+            .await?;
+        let id = inserted.last_insert_id;
+        self.db
+            .execute(
+                Statement::new("INSERT OR IGNORE INTO namespace_ownership (namespace_id, owner_type, owner_id, created_at) VALUES (?, 'api_key', ?, ?)")
+                    .bind(namespace_id)
+                    .bind(id.to_string())
+                    .bind(now),
+            )
+            .await?;
+        Ok(NewKey {
+            id,
+            api_key: format!("{secret}:{namespace}"),
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        })
+    }
+
+    /// The holder of `presented` (a full key or its secret part), if it is a live key.
+    pub async fn authenticate(&self, presented: &str) -> Result<Option<KeyHolder>, DbError> {
+        let secret = presented.split(':').next().unwrap_or_default();
+        if !(secret.len() == 27 && secret.starts_with("ak_")) {
+            return Ok(None);
+        }
+        let digest = hash(secret);
+        if let Some(cached) = self.cached(&digest) {
+            self.note_use(&cached);
+            return Ok(cached);
+        }
+        let rows = self
+            .db
+            .query(
+                Statement::new(
+                    "SELECT k.id AS id, n.name AS namespace, k.key_hint AS hint FROM api_keys k \
+                     JOIN namespaces n ON n.id = k.namespace_id WHERE k.key_hash = ? AND k.revoked_at IS NULL",
+                )
+                .bind(digest.as_str()),
+            )
+            .await?;
+        let holder = (|| {
+            Some(KeyHolder {
+                id: rows.get(0, "id")?.as_i64()?,
+                namespace: rows.get(0, "namespace")?.as_str()?.into(),
+                hint: rows.get(0, "hint")?.as_str()?.to_owned(),
+            })
+        })();
+        self.remember(digest, holder.clone());
+        self.note_use(&holder);
+        Ok(holder)
+    }
+
+    /// Every key (of `namespace` when given), newest first.
+    pub async fn list(&self, namespace: Option<&str>) -> Result<Vec<KeyInfo>, DbError> {
+        let mut sql =
+            "SELECT k.id, k.name, n.name AS namespace, k.key_hint, k.created_at, k.last_used_at, k.revoked_at \
+                       FROM api_keys k JOIN namespaces n ON n.id = k.namespace_id"
+                .to_owned();
+        if namespace.is_some() {
+            sql.push_str(" WHERE n.name = ?");
+        }
+        sql.push_str(" ORDER BY k.id DESC");
+        let mut statement = Statement::new(sql);
+        if let Some(ns) = namespace {
+            statement = statement.bind(ns);
+        }
+        let rows = self.db.query(statement).await?;
+        let text = |v: &crate::db::SqlValue| v.as_str().unwrap_or_default().to_owned();
+        Ok(rows
+            .rows
+            .iter()
+            .map(|r| KeyInfo {
+                id: r[0].as_i64().unwrap_or_default(),
+                name: text(&r[1]),
+                namespace: text(&r[2]),
+                hint: text(&r[3]),
+                created_at: r[4].as_i64().unwrap_or_default(),
+                last_used_at: r[5].as_i64(),
+                revoked_at: r[6].as_i64(),
+            })
+            .collect())
+    }
+
+    /// Revokes key `id`; false when there is no live key with that id.
+    pub async fn revoke(&self, id: i64) -> Result<bool, DbError> {
+        let statement = Statement::new("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+            .bind(unix_now())
+            .bind(id);
+        let done = self.db.execute(statement).await?;
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        Ok(done.rows_affected == 1)
+    }
+
+    /// Writes the last-use times gathered since the previous flush, in one transaction.
+    pub async fn flush_usage(&self) -> Result<(), DbError> {
+        let used: Vec<(i64, i64)> = self.used.lock().unwrap_or_else(|p| p.into_inner()).drain().collect();
+        if used.is_empty() {
+            return Ok(());
+        }
+        let statements = used
+            .iter()
+            .map(|(id, at)| Statement::new("UPDATE api_keys SET last_used_at = ? WHERE id = ?").bind(*at).bind(*id))
+            .collect();
+        self.db.transaction(statements).await.map(drop)
+    }
+
+    fn cached(&self, digest: &str) -> Option<Option<KeyHolder>> {
+        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache.get(digest).filter(|(_, at)| at.elapsed() < CACHE_TTL).map(|(holder, _)| holder.clone())
+    }
+
+    fn remember(&self, digest: String, holder: Option<KeyHolder>) {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(digest, (holder, Instant::now()));
+    }
+
+    fn note_use(&self, holder: &Option<KeyHolder>) {
+        if let Some(holder) = holder {
+            self.used.lock().unwrap_or_else(|p| p.into_inner()).insert(holder.id, unix_now());
+        }
+    }
+}
+
+/// The id of `namespace`, creating it if needed.
+pub async fn ensure_namespace(db: &dyn Database, namespace: &str) -> Result<i64, DbError> {
+    db.execute(
+        Statement::new("INSERT OR IGNORE INTO namespaces (name, created_at) VALUES (?, ?)")
+            .bind(namespace)
+            .bind(unix_now()),
+    )
+    .await?;
+    let rows = db.query(Statement::new("SELECT id FROM namespaces WHERE name = ?").bind(namespace)).await?;
+    rows.get(0, "id")
+        .and_then(|v| v.as_i64())
+        .ok_or_else(|| DbError::Internal(format!("namespace {namespace:?} vanished")))
+}
+
+fn hash(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn hint(secret: &str) -> String {
+    format!("{}…", &secret[..secret.len().min(9)])
+}
+
+fn random_bytes<const N: usize>() -> Result<[u8; N], DbError> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|e| DbError::Internal(format!("no randomness: {e}")))?;
+    Ok(bytes)
+}
+
+/// Seconds since the epoch.
+pub fn unix_now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}

@@ -1,0 +1,78 @@
+//! API keys through the supervised node: created with `ctl apikey`, accepted from every place
+//! the reference reads them, confined to their namespace, revoked at once, kept across restarts.
+
+use orama_e2e::{Node, free_port, signal};
+use rustix::process::Signal;
+
+use crate::FAST_SUPERVISOR;
+
+/// `GET path` with extra header lines; returns status, headers and body.
+fn get(port: u16, path: &str, headers: &str) -> (u16, String, serde_json::Value) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n{headers}\r\n").expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, head.to_ascii_lowercase(), serde_json::from_str(body.trim()).unwrap_or_default())
+}
+
+fn ctl_ok(node: &Node, args: &[&str]) -> String {
+    let output = node.ctl(args);
+    assert!(output.status.success(), "ctl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn api_keys_authenticate_confine_and_revoke() {
+    let port = free_port();
+    let node = Node::start(&format!("{FAST_SUPERVISOR}\ngateway: {{ listen: '127.0.0.1:{port}' }}\n"));
+    node.wait_ready(&["gateway"]);
+
+    let (status, head, body) = get(port, "/v1/auth/whoami", "");
+    assert_eq!((status, body["error"].as_str()), (401, Some("missing API key")));
+    assert!(head.contains(r#"www-authenticate: bearer realm="gateway""#), "{head}");
+
+    let key = ctl_ok(&node, &["apikey", "create", "--namespace", "alpha", "--name", "e2e"]).trim().to_owned();
+    assert!(key.starts_with("ak_") && key.ends_with(":alpha"), "{key}");
+    let secret = key.split(':').next().expect("secret").to_owned();
+    for (path, header) in [
+        ("/v1/auth/whoami".to_owned(), format!("X-API-Key: {key}\r\n")),
+        ("/v1/auth/whoami".to_owned(), format!("Authorization: Bearer {key}\r\n")),
+        ("/v1/auth/whoami".to_owned(), format!("Authorization: ApiKey {key}\r\n")),
+        (format!("/v1/auth/whoami?api_key={key}"), String::new()),
+        ("/v1/auth/whoami".to_owned(), format!("X-API-Key: {secret}:beta\r\n")),
+    ] {
+        let (status, _, body) = get(port, &path, &header);
+        assert_eq!(status, 200, "{path} {header}: {body}");
+        assert_eq!(body["namespace"], "alpha", "the key's own namespace, whatever the suffix");
+        assert_eq!(body["method"], "api_key");
+        assert!(!body["api_key"].as_str().unwrap_or_default().contains(&secret[9..]), "whoami never echoes the secret");
+    }
+    let (status, head, body) = get(port, "/v1/auth/whoami", "X-API-Key: ak_AAAAAAAAAAAAAAAAAAAAAAAA:alpha\r\n");
+    assert_eq!((status, body["error"].as_str()), (401, Some("invalid API key")));
+    assert!(head.contains(r#"www-authenticate: bearer error="invalid_token""#), "{head}");
+    assert!(node.log().contains(r#""namespace":"alpha""#), "the access log names the namespace");
+    assert!(!node.log().contains(&secret[3..]), "the secret never reaches the log");
+
+    let listing = ctl_ok(&node, &["apikey", "list"]);
+    assert!(listing.lines().any(|l| l.contains("alpha") && l.contains("e2e")), "{listing}");
+    assert!(!listing.contains(&secret[9..]), "list shows no secret: {listing}");
+
+    // Keys live in the gateway's store: a restarted gateway still knows them.
+    let old = node.pid("gateway");
+    signal(old, Signal::KILL);
+    node.wait_child("gateway", "ready again", |c| c["state"] == "ready" && c["pid"] != old);
+    assert_eq!(get(port, "/v1/auth/whoami", &format!("X-API-Key: {key}\r\n")).0, 200);
+
+    let listed: Vec<serde_json::Value> =
+        serde_json::from_str(&ctl_ok(&node, &["apikey", "list", "--json"])).expect("json");
+    let id = listed[0]["id"].to_string();
+    assert_eq!(ctl_ok(&node, &["apikey", "revoke", &id]).trim(), format!("revoked API key {id}"));
+    assert_eq!(get(port, "/v1/auth/whoami", &format!("X-API-Key: {key}\r\n")).0, 401, "revoked at once");
+
+    let bad = node.ctl(&["apikey", "create", "--namespace", "no spaces/allowed"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("namespace must be"), "{bad:?}");
+}
