@@ -26,10 +26,12 @@ pub enum ApiError {
     #[error("{0}")]
     NotFound(String),
     /// The caller is over its rate limit; retry after this many seconds.
-    #[error("rate limit exceeded")]
+    #[error("rate limit exceeded; retry in {retry_after_secs} s")]
     RateLimited {
         /// Seconds until a request would be allowed.
         retry_after_secs: u64,
+        /// The bucket size, for the `RateLimit-Limit` header.
+        limit: u32,
     },
     /// A backend (database, cache, sidecar) cannot be reached right now.
     #[error("{0}")]

@@ -11,6 +11,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod internal;
+pub mod rate_limit;
 pub mod routes;
 pub mod status;
 pub mod wire;
@@ -72,8 +73,14 @@ pub async fn run(
     let flusher = tokio::spawn(flush_key_usage(api_keys.clone(), shutdown.clone()));
 
     let gateway = &config.gateway;
-    let context =
-        RouteContext { api_keys, started: status::Started::now(), metrics_allow: gateway.metrics_allow.clone().into() };
+    let rate_limits = rate_limit::RateLimits::new(&gateway.rate_limits);
+    let housekeeping = tokio::spawn(forget_idle_buckets(rate_limits.clone(), shutdown.clone()));
+    let context = RouteContext {
+        api_keys,
+        rate_limits,
+        started: status::Started::now(),
+        metrics_allow: gateway.metrics_allow.clone().into(),
+    };
     let stack = http::stack::stack(warp::service(routes::routes(context)), gateway);
     let address = public.local_addr().map(|a| a.to_string()).unwrap_or_default();
     tracing::info!(%address, "gateway serving");
@@ -81,8 +88,19 @@ pub async fn run(
     http::serve::serve(public, stack, &gateway.limits, shutdown).await;
     let _ = internal_task.await;
     let _ = flusher.await;
+    let _ = housekeeping.await;
     tracing::info!("gateway stopped");
     Ok(())
+}
+
+/// Drops full rate-limit buckets every minute so their memory stays bounded.
+async fn forget_idle_buckets(limits: rate_limit::RateLimits, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(60)) => limits.forget_idle(),
+        }
+    }
 }
 
 /// Writes API key last-use times every [`USAGE_FLUSH`], and once more at shutdown.

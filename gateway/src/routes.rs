@@ -11,6 +11,7 @@ use crate::auth::Principal;
 use crate::auth::api_keys::ApiKeys;
 use crate::error::ApiError;
 use crate::http::observe::{ClientIp, Namespace};
+use crate::rate_limit::{Allowance, RateLimits};
 use crate::status::{self, Started};
 
 /// What the routes need from the gateway's config and state.
@@ -18,6 +19,8 @@ use crate::status::{self, Started};
 pub struct RouteContext {
     /// The API key store.
     pub api_keys: ApiKeys,
+    /// The rate limits.
+    pub rate_limits: RateLimits,
     /// When the gateway started.
     pub started: Started,
     /// Networks allowed to read `/metrics` on the public listener.
@@ -37,7 +40,7 @@ pub fn routes(context: RouteContext) -> impl Filter<Extract = (impl Reply,), Err
         .and(warp::get())
         .and(warp::ext::optional::<ClientIp>())
         .map(move |client: Option<ClientIp>| metrics_reply(client, &allow));
-    let authenticated = crate::auth::authenticated(context.api_keys.clone());
+    let authenticated = crate::auth::authenticated(context.api_keys.clone(), context.rate_limits.clone());
     let whoami = warp::path!("v1" / "auth" / "whoami")
         .and(authenticated)
         .map(|principal: Principal| in_namespace(&principal, warp::reply::json(&crate::auth::whoami(&principal))));
@@ -59,10 +62,14 @@ pub fn routes(context: RouteContext) -> impl Filter<Extract = (impl Reply,), Err
     options.or(health).or(version).or(status).or(metrics).or(whoami).recover(rejection_reply)
 }
 
-/// `reply` marked with the namespace it acted in, for the access log.
+/// `reply` marked with the namespace it acted in (for the access log) and the caller's rate
+/// limit allowance.
 pub fn in_namespace(principal: &Principal, reply: impl Reply) -> warp::reply::Response {
     let mut response = reply.into_response();
     response.extensions_mut().insert(Namespace(principal.namespace.clone()));
+    if let Some(allowance) = &principal.allowance {
+        crate::rate_limit::add_headers(response.headers_mut(), allowance);
+    }
     response
 }
 
@@ -91,8 +98,10 @@ pub async fn rejection_reply(rejection: Rejection) -> Result<warp::reply::Respon
     if let Some(err) = rejection.find::<ApiError>() {
         err.log();
         let mut reply = error_reply(err.status(), &err.to_string());
-        if let ApiError::RateLimited { retry_after_secs } = err {
+        if let ApiError::RateLimited { retry_after_secs, limit } = err {
             reply.headers_mut().insert("retry-after", (*retry_after_secs).into());
+            let allowance = Allowance { limit: *limit, remaining: 0, reset_secs: *retry_after_secs };
+            crate::rate_limit::add_headers(reply.headers_mut(), &allowance);
         }
         if let Some(challenge) = err.challenge() {
             reply.headers_mut().insert("www-authenticate", warp::http::HeaderValue::from_static(challenge));
@@ -128,7 +137,8 @@ mod tests {
         let db = crate::db::SqliteDb::open(&dir.path().join("t.db"), 1, Default::default()).expect("db");
         crate::db::migrate(&db).await.expect("migrate");
         let api_keys = ApiKeys::new(Arc::new(db));
-        let context = RouteContext { api_keys, started: Started::now(), metrics_allow: Arc::from([]) };
+        let rate_limits = RateLimits::new(&Default::default());
+        let context = RouteContext { api_keys, rate_limits, started: Started::now(), metrics_allow: Arc::from([]) };
         let response = warp::test::request().path(path).reply(&routes(context)).await;
         let body = serde_json::from_slice(response.body()).unwrap_or(serde_json::Value::Null);
         (response.status(), body)

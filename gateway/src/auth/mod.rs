@@ -13,6 +13,8 @@ use warp::Filter;
 use warp::http::HeaderMap;
 
 use crate::error::ApiError;
+use crate::http::observe::ClientIp;
+use crate::rate_limit::{Allowance, Caller, RateLimits};
 use api_keys::{ApiKeys, KeyHolder};
 
 /// An authenticated caller.
@@ -22,6 +24,8 @@ pub struct Principal {
     pub namespace: Arc<str>,
     /// How it proved who it is.
     pub credential: Credential,
+    /// What is left of its rate limit, when one applies.
+    pub allowance: Option<Allowance>,
 }
 
 /// The credential a principal presented.
@@ -31,15 +35,41 @@ pub enum Credential {
     ApiKey(KeyHolder),
 }
 
-/// Authenticates the request or rejects it: 401 without a credential or with an invalid one,
-/// 503 when the key store cannot be reached.
-pub fn authenticated(keys: ApiKeys) -> impl Filter<Extract = (Principal,), Error = warp::Rejection> + Clone {
+/// Authenticates the request or rejects it: 401 without a credential or with an invalid one
+/// (each failure charged to the client address: 429 once it is over its limit), 429 when the
+/// caller is over its own limit, 503 when the key store cannot be reached.
+pub fn authenticated(
+    keys: ApiKeys,
+    limits: RateLimits,
+) -> impl Filter<Extract = (Principal,), Error = warp::Rejection> + Clone {
     warp::header::headers_cloned()
         .and(warp::query::<HashMap<String, String>>().or(warp::any().map(HashMap::new)).unify())
-        .and_then(move |headers: HeaderMap, query: HashMap<String, String>| {
-            let keys = keys.clone();
-            async move { authenticate(&keys, &headers, &query).await.map_err(warp::reject::custom) }
+        .and(warp::ext::optional::<ClientIp>())
+        .and_then(move |headers: HeaderMap, query: HashMap<String, String>, client: Option<ClientIp>| {
+            let (keys, limits) = (keys.clone(), limits.clone());
+            async move {
+                let outcome = match authenticate(&keys, &headers, &query).await {
+                    Ok(mut principal) => limits.charge_caller(&caller_of(&principal)).map(|allowance| {
+                        principal.allowance = allowance;
+                        principal
+                    }),
+                    Err(refusal @ (ApiError::MissingCredential | ApiError::InvalidCredential(_))) => {
+                        match client.map(|ClientIp(ip)| limits.charge_ip(ip)) {
+                            Some(Err(limited)) => Err(limited),
+                            _ => Err(refusal),
+                        }
+                    }
+                    Err(other) => Err(other),
+                };
+                outcome.map_err(warp::reject::custom)
+            }
         })
+}
+
+fn caller_of(principal: &Principal) -> Caller {
+    match &principal.credential {
+        Credential::ApiKey(holder) => Caller::Key(holder.id),
+    }
 }
 
 async fn authenticate(
@@ -52,9 +82,11 @@ async fn authenticate(
     let (_jwt, api_key) = credentials::presented(headers, query);
     let Some(api_key) = api_key else { return Err(ApiError::MissingCredential) };
     match keys.authenticate(&api_key).await {
-        Ok(Some(holder)) => {
-            Ok(Principal { namespace: holder.namespace.clone(), credential: Credential::ApiKey(holder) })
-        }
+        Ok(Some(holder)) => Ok(Principal {
+            namespace: holder.namespace.clone(),
+            credential: Credential::ApiKey(holder),
+            allowance: None,
+        }),
         Ok(None) => Err(ApiError::InvalidCredential("invalid API key".into())),
         Err(err) => Err(ApiError::Unavailable(format!("key store: {err}"))),
     }

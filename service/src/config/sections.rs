@@ -152,8 +152,30 @@ fn gateway_section(f: &Field, p: &mut Problems) -> GatewayConfig {
     if let Some(nets) = t.take("metrics_allow").and_then(|f| f.networks(p)) {
         g.metrics_allow = nets;
     }
+    if let Some(f) = t.take("rate_limits") {
+        let mut r = f.table(p);
+        if let Some(f) = r.take("per_key") {
+            g.rate_limits.per_key = rate_quota(&f, p);
+        }
+        if let Some(f) = r.take("per_ip") {
+            g.rate_limits.per_ip = rate_quota(&f, p);
+        }
+        r.finish(p);
+    }
     t.finish(p);
     g
+}
+
+/// `{ per_second, burst }`; `off` (or `per_second: 0`) disables the limit.
+fn rate_quota(f: &Field, p: &mut Problems) -> Option<RateQuota> {
+    if matches!(&f.node.value, super::yaml::Value::Str(s) if s == "off") {
+        return None;
+    }
+    let mut t = f.table(p);
+    let per_second = t.take("per_second").and_then(|f| f.int_in(p, 0, 1_000_000)).unwrap_or(0) as u32;
+    let burst = t.take("burst").and_then(|f| f.int_in(p, 1, 10_000_000)).map_or(per_second.max(1), |n| n as u32);
+    t.finish(p);
+    (per_second > 0).then_some(RateQuota { per_second, burst })
 }
 
 fn http_limits(f: &Field, limits: &mut HttpLimits, p: &mut Problems) {

@@ -227,6 +227,35 @@ pub struct GatewayConfig {
     /// Networks allowed to read `GET /metrics` on the public listener (the internal socket
     /// always serves it).
     pub metrics_allow: Vec<ipnet::IpNet>,
+    /// Token buckets for callers.
+    pub rate_limits: RateLimitsConfig,
+}
+
+/// Rate limits: per credential for authenticated callers, per client address for the rest.
+#[derive(Debug, Clone, Serialize)]
+pub struct RateLimitsConfig {
+    /// Each API key (or JWT subject); `None` disables.
+    pub per_key: Option<RateQuota>,
+    /// Each client address, charged by failed authentications and public auth routes.
+    pub per_ip: Option<RateQuota>,
+}
+
+impl Default for RateLimitsConfig {
+    fn default() -> Self {
+        RateLimitsConfig {
+            per_key: Some(RateQuota { per_second: 100, burst: 200 }),
+            per_ip: Some(RateQuota { per_second: 10, burst: 50 }),
+        }
+    }
+}
+
+/// A token bucket: refills `per_second`, holds `burst`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RateQuota {
+    /// Sustained requests per second.
+    pub per_second: u32,
+    /// Requests allowed at once.
+    pub burst: u32,
 }
 
 impl Default for GatewayConfig {
@@ -240,6 +269,7 @@ impl Default for GatewayConfig {
             limits: HttpLimits::default(),
             trusted_proxies: Vec::new(),
             metrics_allow: loopback,
+            rate_limits: RateLimitsConfig::default(),
         }
     }
 }

@@ -76,3 +76,41 @@ fn api_keys_authenticate_confine_and_revoke() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("namespace must be"), "{bad:?}");
 }
+
+#[test]
+fn rate_limits_apply_per_key_and_to_failed_authentications() {
+    let port = free_port();
+    let config = format!(
+        "{FAST_SUPERVISOR}
+gateway:
+  listen: '127.0.0.1:{port}'
+  rate_limits:
+    per_key: {{ per_second: 1, burst: 3 }}
+    per_ip: {{ per_second: 1, burst: 2 }}
+"
+    );
+    let node = Node::start(&config);
+    node.wait_ready(&["gateway"]);
+    let key = ctl_ok(&node, &["apikey", "create", "--namespace", "alpha"]).trim().to_owned();
+    let other = ctl_ok(&node, &["apikey", "create", "--namespace", "beta"]).trim().to_owned();
+    let with = |key: &str| format!("X-API-Key: {key}\r\n");
+
+    let mut remaining = Vec::new();
+    for _ in 0..3 {
+        let (status, head, _) = get(port, "/v1/auth/whoami", &with(&key));
+        assert_eq!(status, 200, "{head}");
+        assert!(head.contains("ratelimit-limit: 3"), "{head}");
+        remaining.push(head.lines().find_map(|l| l.strip_prefix("ratelimit-remaining: ")).unwrap_or("?").to_owned());
+    }
+    assert_eq!(remaining, ["2", "1", "0"]);
+    let (status, head, body) = get(port, "/v1/auth/whoami", &with(&key));
+    assert_eq!(status, 429, "{head}");
+    assert!(head.contains("retry-after: 1"), "{head}");
+    assert!(body["error"].as_str().is_some_and(|e| e.starts_with("rate limit exceeded")), "{body}");
+    assert_eq!(get(port, "/v1/auth/whoami", &with(&other)).0, 200, "each key has its own bucket");
+
+    let wrong = with("ak_AAAAAAAAAAAAAAAAAAAAAAAA:alpha");
+    let statuses: Vec<u16> = (0..3).map(|_| get(port, "/v1/auth/whoami", &wrong).0).collect();
+    assert_eq!(statuses, [401, 401, 429], "guessing keys is throttled per client");
+    assert_eq!(get(port, "/v1/health", "").0, 200, "status routes stay open");
+}
