@@ -5,6 +5,7 @@
 //! - `POST /v1/apikeys` `{"namespace", "name"}` → 201 with the key (shown this once)
 //! - `GET  /v1/apikeys[?namespace=NS]` → `{"keys": [...]}` (no secrets)
 //! - `POST /v1/apikeys/{id}/revoke` → `{"revoked": true}`, or 404
+//! - `POST /v1/jwt/rotate` → `{"kid": "<new key id>", "kids": [...]}`
 
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
@@ -15,6 +16,7 @@ use orama_service::health::Health;
 use serde::Deserialize;
 
 use crate::auth::api_keys::ApiKeys;
+use crate::auth::jwt::JwtKeys;
 use crate::auth::valid_namespace;
 
 /// Largest request body the internal API reads.
@@ -25,6 +27,7 @@ const MAX_BODY: usize = 64 * 1024;
 pub struct InternalApi {
     health: Health,
     api_keys: ApiKeys,
+    jwt: JwtKeys,
 }
 
 #[derive(Debug, Deserialize)]
@@ -36,9 +39,9 @@ struct CreateKey {
 }
 
 impl InternalApi {
-    /// The internal API reporting `health` and managing `api_keys`.
-    pub fn new(health: Health, api_keys: ApiKeys) -> InternalApi {
-        InternalApi { health, api_keys }
+    /// The internal API reporting `health` and managing `api_keys` and the `jwt` keys.
+    pub fn new(health: Health, api_keys: ApiKeys, jwt: JwtKeys) -> InternalApi {
+        InternalApi { health, api_keys, jwt }
     }
 
     async fn create_key(&self, request: Request<Incoming>) -> Response<Body> {
@@ -100,6 +103,10 @@ impl Handler for InternalApi {
             (Method::POST, ["v1", "apikeys"]) => self.create_key(request).await,
             (Method::GET, ["v1", "apikeys"]) => self.list_keys(request.uri().query()).await,
             (Method::POST, ["v1", "apikeys", id, "revoke"]) => self.revoke_key(id).await,
+            (Method::POST, ["v1", "jwt", "rotate"]) => match self.jwt.rotate() {
+                Ok(kid) => json_response(StatusCode::OK, &serde_json::json!({ "kid": kid, "kids": self.jwt.kids() })),
+                Err(err) => error_response(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string()),
+            },
             _ => error_response(StatusCode::NOT_FOUND, "no such internal route"),
         }
     }

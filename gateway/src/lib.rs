@@ -27,6 +27,7 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::api_keys::ApiKeys;
+use crate::auth::jwt::{JwtError, JwtKeys};
 use crate::db::{Database, DbError, QueryLimits, SqliteDb};
 use crate::routes::RouteContext;
 
@@ -39,6 +40,9 @@ pub enum GatewayError {
     /// The system store cannot be opened or migrated.
     #[error("system store: {0}")]
     Store(#[from] DbError),
+    /// The token signing keys cannot be loaded or created.
+    #[error(transparent)]
+    Jwt(#[from] JwtError),
 }
 
 /// Opens the system store in `data_dir` and brings its schema up to date.
@@ -68,19 +72,17 @@ pub async fn run(
     let store = open_store(config, data_dir).await?;
     store_ready.ready();
     let api_keys = ApiKeys::new(store);
-    let internal_api = Arc::new(internal::InternalApi::new(health, api_keys.clone()));
+    let jwt = JwtKeys::load_or_create(&data_dir.join("jwt"))?;
+    let internal_api = Arc::new(internal::InternalApi::new(health, api_keys.clone(), jwt.clone()));
     let internal_task = tokio::spawn(orama_ipc::serve(internal, internal_api, shutdown.clone()));
     let flusher = tokio::spawn(flush_key_usage(api_keys.clone(), shutdown.clone()));
 
     let gateway = &config.gateway;
     let rate_limits = rate_limit::RateLimits::new(&gateway.rate_limits);
     let housekeeping = tokio::spawn(forget_idle_buckets(rate_limits.clone(), shutdown.clone()));
-    let context = RouteContext {
-        api_keys,
-        rate_limits,
-        started: status::Started::now(),
-        metrics_allow: gateway.metrics_allow.clone().into(),
-    };
+    let auth = auth::Authenticator { api_keys, jwt, limits: rate_limits };
+    let context =
+        RouteContext { auth, started: status::Started::now(), metrics_allow: gateway.metrics_allow.clone().into() };
     let stack = http::stack::stack(warp::service(routes::routes(context)), gateway);
     let address = public.local_addr().map(|a| a.to_string()).unwrap_or_default();
     tracing::info!(%address, "gateway serving");

@@ -7,20 +7,17 @@ use std::sync::Arc;
 use warp::http::StatusCode;
 use warp::{Filter, Rejection, Reply};
 
-use crate::auth::Principal;
-use crate::auth::api_keys::ApiKeys;
+use crate::auth::{Authenticator, Principal};
 use crate::error::ApiError;
 use crate::http::observe::{ClientIp, Namespace};
-use crate::rate_limit::{Allowance, RateLimits};
+use crate::rate_limit::Allowance;
 use crate::status::{self, Started};
 
 /// What the routes need from the gateway's config and state.
 #[derive(Debug, Clone)]
 pub struct RouteContext {
-    /// The API key store.
-    pub api_keys: ApiKeys,
-    /// The rate limits.
-    pub rate_limits: RateLimits,
+    /// Authentication: keys, tokens, rate limits.
+    pub auth: Authenticator,
     /// When the gateway started.
     pub started: Started,
     /// Networks allowed to read `/metrics` on the public listener.
@@ -40,10 +37,7 @@ pub fn routes(context: RouteContext) -> impl Filter<Extract = (impl Reply,), Err
         .and(warp::get())
         .and(warp::ext::optional::<ClientIp>())
         .map(move |client: Option<ClientIp>| metrics_reply(client, &allow));
-    let authenticated = crate::auth::authenticated(context.api_keys.clone(), context.rate_limits.clone());
-    let whoami = warp::path!("v1" / "auth" / "whoami")
-        .and(authenticated)
-        .map(|principal: Principal| in_namespace(&principal, warp::reply::json(&crate::auth::whoami(&principal))));
+    let auth = crate::auth::routes::routes(context.auth.clone());
     let health = warp::path("health")
         .or(warp::path!("v1" / "health"))
         .unify()
@@ -59,7 +53,7 @@ pub fn routes(context: RouteContext) -> impl Filter<Extract = (impl Reply,), Err
         .unify()
         .and(with_started)
         .map(|s: Started| warp::reply::json(&status::status(&s)));
-    options.or(health).or(version).or(status).or(metrics).or(whoami).recover(rejection_reply)
+    options.or(health).or(version).or(status).or(metrics).or(auth).recover(rejection_reply)
 }
 
 /// `reply` marked with the namespace it acted in (for the access log) and the caller's rate
@@ -136,9 +130,12 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = crate::db::SqliteDb::open(&dir.path().join("t.db"), 1, Default::default()).expect("db");
         crate::db::migrate(&db).await.expect("migrate");
-        let api_keys = ApiKeys::new(Arc::new(db));
-        let rate_limits = RateLimits::new(&Default::default());
-        let context = RouteContext { api_keys, rate_limits, started: Started::now(), metrics_allow: Arc::from([]) };
+        let auth = Authenticator {
+            api_keys: crate::auth::api_keys::ApiKeys::new(Arc::new(db)),
+            jwt: crate::auth::jwt::JwtKeys::load_or_create(&dir.path().join("jwt")).expect("jwt"),
+            limits: crate::rate_limit::RateLimits::new(&Default::default()),
+        };
+        let context = RouteContext { auth, started: Started::now(), metrics_allow: Arc::from([]) };
         let response = warp::test::request().path(path).reply(&routes(context)).await;
         let body = serde_json::from_slice(response.body()).unwrap_or(serde_json::Value::Null);
         (response.status(), body)

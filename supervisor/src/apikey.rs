@@ -1,4 +1,5 @@
-//! `orama-supervisor ctl apikey ...`: operator management of API keys, served by the gateway's
+//! `orama-supervisor ctl apikey ...` and `ctl jwt rotate`: operator management of API keys and
+//! token signing keys, served by the gateway's
 //! internal socket (owner-only, so being able to run this is the authorisation).
 
 use std::io::Write;
@@ -36,6 +37,25 @@ pub enum ApikeyCommand {
         /// The key's id (from `list`).
         id: i64,
     },
+}
+
+/// The `jwt` subcommands.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum JwtCommand {
+    /// Make a new signing key; tokens of the previous key stay valid until the next rotation.
+    Rotate,
+}
+
+/// Runs a `jwt` command against the gateway whose internal socket is `socket`.
+pub async fn run_jwt(socket: &Path, command: JwtCommand) -> Result<(), CtlError> {
+    let client = IpcClient::new(socket).with_timeout(Duration::from_secs(15));
+    match command {
+        JwtCommand::Rotate => {
+            let rotated: Value = client.post_json("/v1/jwt/rotate", &json!({})).await.map_err(gateway_error)?;
+            writeln!(std::io::stdout().lock(), "signing key {} is current", rotated["kid"].as_str().unwrap_or("?"))?;
+            Ok(())
+        }
+    }
 }
 
 /// Runs `command` against the gateway whose internal socket is `socket`.

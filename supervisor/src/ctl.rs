@@ -46,6 +46,12 @@ pub enum CtlCommand {
         #[command(subcommand)]
         command: crate::apikey::ApikeyCommand,
     },
+    /// Manage the gateway's token signing keys.
+    Jwt {
+        /// What to do with them.
+        #[command(subcommand)]
+        command: crate::apikey::JwtCommand,
+    },
     /// Show a child's recent output.
     Logs {
         /// The child's name.
@@ -88,9 +94,12 @@ impl From<IpcError> for CtlError {
 
 /// Runs `command` against the node whose sockets are in `runtime_dir`.
 pub async fn run(runtime_dir: &Path, command: CtlCommand) -> Result<(), CtlError> {
-    if let CtlCommand::Apikey { command } = command {
-        return crate::apikey::run(&orama_ipc::socket_path(runtime_dir, "gateway"), command).await;
-    }
+    let gateway = orama_ipc::socket_path(runtime_dir, "gateway");
+    let command = match command {
+        CtlCommand::Apikey { command } => return crate::apikey::run(&gateway, command).await,
+        CtlCommand::Jwt { command } => return crate::apikey::run_jwt(&gateway, command).await,
+        other => other,
+    };
     let socket = orama_ipc::socket_path(runtime_dir, "supervisor");
     let socket = socket.as_path();
     let client = IpcClient::new(socket).with_timeout(Duration::from_secs(15));
@@ -116,7 +125,7 @@ pub async fn run(runtime_dir: &Path, command: CtlCommand) -> Result<(), CtlError
             let pid = report.pid.map_or(String::new(), |p| format!(" (pid {p})"));
             writeln!(out, "{}: {}{pid}", report.name, report.state)?;
         }
-        CtlCommand::Apikey { .. } => {}
+        CtlCommand::Apikey { .. } | CtlCommand::Jwt { .. } => {}
         CtlCommand::Logs { name, lines, follow } => {
             let path = format!("/v1/children/{}/logs?lines={lines}&follow={follow}", encode(&name));
             let response = client.send(Method::GET, &path, None).await?;

@@ -1,14 +1,15 @@
 //! Who is calling, and in which namespace. Every non-public route takes a [`Principal`] from
-//! [`authenticated`]; its namespace comes from the credential alone, never from `?namespace=` or
-//! a header, so a request cannot act outside its credential's namespace.
+//! [`authenticated`]; its namespace comes from the credential alone (the stored key, or the
+//! signed token), never from `?namespace=` or a header, so a request cannot act outside it.
 
 pub mod api_keys;
 pub mod credentials;
+pub mod jwt;
+pub mod routes;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde::Serialize;
 use warp::Filter;
 use warp::http::HeaderMap;
 
@@ -16,6 +17,7 @@ use crate::error::ApiError;
 use crate::http::observe::ClientIp;
 use crate::rate_limit::{Allowance, Caller, RateLimits};
 use api_keys::{ApiKeys, KeyHolder};
+use jwt::{Claims, JwtKeys};
 
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,83 +35,91 @@ pub struct Principal {
 pub enum Credential {
     /// An API key.
     ApiKey(KeyHolder),
+    /// An access token we signed.
+    Jwt(Claims),
+}
+
+/// Everything authentication needs, cheap to clone into filters.
+#[derive(Debug, Clone)]
+pub struct Authenticator {
+    /// The API key store.
+    pub api_keys: ApiKeys,
+    /// The token signing keys.
+    pub jwt: JwtKeys,
+    /// The rate limits.
+    pub limits: RateLimits,
 }
 
 /// Authenticates the request or rejects it: 401 without a credential or with an invalid one
 /// (each failure charged to the client address: 429 once it is over its limit), 429 when the
 /// caller is over its own limit, 503 when the key store cannot be reached.
-pub fn authenticated(
-    keys: ApiKeys,
-    limits: RateLimits,
-) -> impl Filter<Extract = (Principal,), Error = warp::Rejection> + Clone {
+pub fn authenticated(auth: Authenticator) -> impl Filter<Extract = (Principal,), Error = warp::Rejection> + Clone {
     warp::header::headers_cloned()
         .and(warp::query::<HashMap<String, String>>().or(warp::any().map(HashMap::new)).unify())
         .and(warp::ext::optional::<ClientIp>())
         .and_then(move |headers: HeaderMap, query: HashMap<String, String>, client: Option<ClientIp>| {
-            let (keys, limits) = (keys.clone(), limits.clone());
-            async move {
-                let outcome = match authenticate(&keys, &headers, &query).await {
-                    Ok(mut principal) => limits.charge_caller(&caller_of(&principal)).map(|allowance| {
-                        principal.allowance = allowance;
-                        principal
-                    }),
-                    Err(refusal @ (ApiError::MissingCredential | ApiError::InvalidCredential(_))) => {
-                        match client.map(|ClientIp(ip)| limits.charge_ip(ip)) {
-                            Some(Err(limited)) => Err(limited),
-                            _ => Err(refusal),
-                        }
-                    }
-                    Err(other) => Err(other),
-                };
-                outcome.map_err(warp::reject::custom)
-            }
+            let auth = auth.clone();
+            async move { auth.admit(&headers, &query, client).await.map_err(warp::reject::custom) }
         })
+}
+
+impl Authenticator {
+    /// Authenticates and charges the rate limits (see [`authenticated`]).
+    async fn admit(
+        &self,
+        headers: &HeaderMap,
+        query: &HashMap<String, String>,
+        client: Option<ClientIp>,
+    ) -> Result<Principal, ApiError> {
+        match self.authenticate(headers, query).await {
+            Ok(mut principal) => {
+                principal.allowance = self.limits.charge_caller(&caller_of(&principal))?;
+                Ok(principal)
+            }
+            Err(refusal @ (ApiError::MissingCredential | ApiError::InvalidCredential(_))) => {
+                if let Some(ClientIp(ip)) = client {
+                    self.limits.charge_ip(ip)?;
+                }
+                Err(refusal)
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// A valid JWT wins; otherwise the API key decides (as the reference orders them).
+    async fn authenticate(&self, headers: &HeaderMap, query: &HashMap<String, String>) -> Result<Principal, ApiError> {
+        let (jwt, api_key) = credentials::presented(headers, query);
+        let jwt_error = match jwt.as_deref().map(|token| self.jwt.verify(token)) {
+            Some(Ok(claims)) => {
+                let namespace: Arc<str> =
+                    if claims.namespace.is_empty() { "default".into() } else { claims.namespace.as_str().into() };
+                return Ok(Principal { namespace, credential: Credential::Jwt(claims), allowance: None });
+            }
+            Some(Err(err)) => Some(err),
+            None => None,
+        };
+        let Some(api_key) = api_key else {
+            return Err(match jwt_error {
+                Some(err) => ApiError::InvalidCredential(err.to_string()),
+                None => ApiError::MissingCredential,
+            });
+        };
+        match self.api_keys.authenticate(&api_key).await {
+            Ok(Some(holder)) => Ok(Principal {
+                namespace: holder.namespace.clone(),
+                credential: Credential::ApiKey(holder),
+                allowance: None,
+            }),
+            Ok(None) => Err(ApiError::InvalidCredential("invalid API key".into())),
+            Err(err) => Err(ApiError::Unavailable(format!("key store: {err}"))),
+        }
+    }
 }
 
 fn caller_of(principal: &Principal) -> Caller {
     match &principal.credential {
         Credential::ApiKey(holder) => Caller::Key(holder.id),
-    }
-}
-
-async fn authenticate(
-    keys: &ApiKeys,
-    headers: &HeaderMap,
-    query: &HashMap<String, String>,
-) -> Result<Principal, ApiError> {
-    // JWTs are verified here once the signing keys land; until then a JWT-shaped bearer token
-    // falls through to the API key, as the reference does with an invalid JWT.
-    let (_jwt, api_key) = credentials::presented(headers, query);
-    let Some(api_key) = api_key else { return Err(ApiError::MissingCredential) };
-    match keys.authenticate(&api_key).await {
-        Ok(Some(holder)) => Ok(Principal {
-            namespace: holder.namespace.clone(),
-            credential: Credential::ApiKey(holder),
-            allowance: None,
-        }),
-        Ok(None) => Err(ApiError::InvalidCredential("invalid API key".into())),
-        Err(err) => Err(ApiError::Unavailable(format!("key store: {err}"))),
-    }
-}
-
-/// Body of `/v1/auth/whoami` for an API key (the reference's shape, minus the full secret).
-#[derive(Debug, Serialize)]
-pub struct WhoAmI {
-    authenticated: bool,
-    method: &'static str,
-    api_key: String,
-    namespace: String,
-}
-
-/// `/v1/auth/whoami`.
-pub fn whoami(principal: &Principal) -> WhoAmI {
-    match &principal.credential {
-        Credential::ApiKey(holder) => WhoAmI {
-            authenticated: true,
-            method: "api_key",
-            api_key: format!("{}:{}", holder.hint, principal.namespace),
-            namespace: principal.namespace.to_string(),
-        },
+        Credential::Jwt(claims) => Caller::Subject(format!("{}\u{0}{}", principal.namespace, claims.sub).into()),
     }
 }
 

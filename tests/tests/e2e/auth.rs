@@ -8,9 +8,16 @@ use crate::FAST_SUPERVISOR;
 
 /// `GET path` with extra header lines; returns status, headers and body.
 fn get(port: u16, path: &str, headers: &str) -> (u16, String, serde_json::Value) {
+    send(port, "GET", path, headers)
+}
+
+/// `method path` (no body) with extra header lines; returns status, headers and body.
+fn send(port: u16, method: &str, path: &str, headers: &str) -> (u16, String, serde_json::Value) {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n{headers}\r\n").expect("write");
+    let head =
+        format!("{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 0\r\n{headers}\r\n");
+    stream.write_all(head.as_bytes()).expect("write");
     let mut response = String::new();
     stream.read_to_string(&mut response).expect("read");
     let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
@@ -113,4 +120,49 @@ gateway:
     let statuses: Vec<u16> = (0..3).map(|_| get(port, "/v1/auth/whoami", &wrong).0).collect();
     assert_eq!(statuses, [401, 401, 429], "guessing keys is throttled per client");
     assert_eq!(get(port, "/v1/health", "").0, 200, "status routes stay open");
+}
+
+#[test]
+fn api_keys_exchange_for_jwts_that_outlive_restarts_and_rotations() {
+    let port = free_port();
+    let node = Node::start(&format!("{FAST_SUPERVISOR}\ngateway: {{ listen: '127.0.0.1:{port}' }}\n"));
+    node.wait_ready(&["gateway"]);
+    let key = ctl_ok(&node, &["apikey", "create", "--namespace", "alpha"]).trim().to_owned();
+
+    let (status, _, body) = send(port, "POST", "/v1/auth/token", &format!("X-API-Key: {key}\r\n"));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!((body["token_type"].as_str(), body["expires_in"].as_i64()), (Some("Bearer"), Some(900)));
+    let token = body["access_token"].as_str().expect("token").to_owned();
+    assert!(!token.contains(&key[3..12]), "the key is not inside the token");
+    let bearer = format!("Authorization: Bearer {token}\r\n");
+
+    let (status, _, me) = get(port, "/v1/auth/whoami", &bearer);
+    assert_eq!(status, 200, "{me}");
+    assert_eq!((me["method"].as_str(), me["namespace"].as_str()), (Some("jwt"), Some("alpha")));
+    assert_eq!((me["issuer"].as_str(), me["audience"].as_str()), (Some("debros-gateway"), Some("gateway")));
+    assert!(me["subject"].as_str().is_some_and(|s| s.starts_with("apikey:")), "{me}");
+
+    let (_, _, jwks) = get(port, "/.well-known/jwks.json", "");
+    let (_, _, jwks_v1) = get(port, "/v1/auth/jwks", "");
+    assert_eq!(jwks, jwks_v1);
+    assert_eq!(jwks["keys"].as_array().map(Vec::len), Some(1));
+    assert_eq!((jwks["keys"][0]["kty"].as_str(), jwks["keys"][0]["alg"].as_str()), (Some("RSA"), Some("RS256")));
+
+    let (status, head, body) = send(port, "POST", "/v1/auth/token", &bearer);
+    assert_eq!((status, body["error"].as_str()), (401, Some("missing API key")), "a JWT cannot mint JWTs");
+    assert!(head.contains("www-authenticate"), "{head}");
+    let mut tampered = token.clone();
+    tampered.insert(tampered.len() - 4, 'x');
+    let (status, head, _) = get(port, "/v1/auth/whoami", &format!("Authorization: Bearer {tampered}\r\n"));
+    assert_eq!(status, 401);
+    assert!(head.contains(r#"bearer error="invalid_token""#), "{head}");
+
+    let old = node.pid("gateway");
+    signal(old, Signal::KILL);
+    node.wait_child("gateway", "ready again", |c| c["state"] == "ready" && c["pid"] != old);
+    assert_eq!(get(port, "/v1/auth/whoami", &bearer).0, 200, "the signing key persisted");
+
+    assert!(ctl_ok(&node, &["jwt", "rotate"]).starts_with("signing key "));
+    assert_eq!(get(port, "/v1/auth/jwks", "").2["keys"].as_array().map(Vec::len), Some(2));
+    assert_eq!(get(port, "/v1/auth/whoami", &bearer).0, 200, "the previous key still verifies");
 }

@@ -1,0 +1,107 @@
+//! The authentication routes built so far: `whoami`, `token` (an API key exchanged for a
+//! JWT) and the JWKS (public, at both of the reference's paths).
+
+use serde::Serialize;
+use warp::filters::BoxedFilter;
+use warp::reply::Response;
+use warp::{Filter, Reply as _};
+
+use super::{Authenticator, Credential, Principal, authenticated};
+use crate::error::ApiError;
+use crate::routes::in_namespace;
+
+/// Body of `/v1/auth/whoami` (the reference's shapes; an API key is shown by its hint only).
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum WhoAmI {
+    /// For an API key.
+    ApiKey {
+        /// Always true.
+        authenticated: bool,
+        /// `api_key`.
+        method: &'static str,
+        /// The key's non-secret hint and namespace.
+        api_key: String,
+        /// The namespace.
+        namespace: String,
+    },
+    /// For a JWT.
+    Jwt {
+        /// Always true.
+        authenticated: bool,
+        /// `jwt`.
+        method: &'static str,
+        /// `sub`.
+        subject: String,
+        /// `iss`.
+        issuer: String,
+        /// `aud`.
+        audience: String,
+        /// `iat`.
+        issued_at: i64,
+        /// `nbf`.
+        not_before: i64,
+        /// `exp`.
+        expires_at: i64,
+        /// The namespace.
+        namespace: String,
+    },
+}
+
+/// `/v1/auth/whoami`.
+pub fn whoami(principal: &Principal) -> WhoAmI {
+    let namespace = principal.namespace.to_string();
+    match &principal.credential {
+        Credential::ApiKey(holder) => WhoAmI::ApiKey {
+            authenticated: true,
+            method: "api_key",
+            api_key: format!("{}:{namespace}", holder.hint),
+            namespace,
+        },
+        Credential::Jwt(claims) => WhoAmI::Jwt {
+            authenticated: true,
+            method: "jwt",
+            subject: claims.sub.clone(),
+            issuer: claims.iss.clone(),
+            audience: claims.aud.clone(),
+            issued_at: claims.iat,
+            not_before: claims.nbf,
+            expires_at: claims.exp,
+            namespace,
+        },
+    }
+}
+
+/// `POST /v1/auth/token`: a JWT for the API key of the request. The token's subject is
+/// `apikey:<id>`, never the key itself (the reference puts the secret in the readable payload).
+fn token(auth: &Authenticator, principal: &Principal) -> Result<Response, ApiError> {
+    let Credential::ApiKey(holder) = &principal.credential else { return Err(ApiError::MissingCredential) };
+    let (access_token, expires_in) = auth
+        .jwt
+        .issue(&format!("apikey:{}", holder.id), &principal.namespace)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let body = serde_json::json!({
+        "access_token": access_token, "token_type": "Bearer", "expires_in": expires_in, "namespace": &*principal.namespace,
+    });
+    Ok(in_namespace(principal, warp::reply::json(&body)))
+}
+
+/// Every authentication route.
+pub fn routes(auth: Authenticator) -> BoxedFilter<(Response,)> {
+    let jwks_keys = auth.jwt.clone();
+    let jwks = warp::path!("v1" / "auth" / "jwks")
+        .or(warp::path!(".well-known" / "jwks.json"))
+        .unify()
+        .map(move || warp::reply::json(&jwks_keys.jwks()).into_response());
+    let whoami = warp::path!("v1" / "auth" / "whoami")
+        .and(authenticated(auth.clone()))
+        .map(|principal: Principal| in_namespace(&principal, warp::reply::json(&whoami(&principal))));
+    let token_auth = auth.clone();
+    let token = warp::path!("v1" / "auth" / "token").and(warp::post()).and(authenticated(auth)).and_then(
+        move |principal: Principal| {
+            let auth = token_auth.clone();
+            async move { token(&auth, &principal).map_err(warp::reject::custom) }
+        },
+    );
+    jwks.or(whoami).unify().or(token).unify().boxed()
+}
