@@ -80,6 +80,7 @@ pub async fn run(
     let gateway = &config.gateway;
     let rate_limits = rate_limit::RateLimits::new(&gateway.rate_limits);
     let housekeeping = tokio::spawn(forget_idle_buckets(rate_limits.clone(), shutdown.clone()));
+    let metrics_upkeep = tokio::spawn(http::metrics::upkeep(shutdown.clone()));
     let auth = auth::Authenticator { api_keys, jwt, limits: rate_limits };
     let context =
         RouteContext { auth, started: status::Started::now(), metrics_allow: gateway.metrics_allow.clone().into() };
@@ -91,6 +92,7 @@ pub async fn run(
     let _ = internal_task.await;
     let _ = flusher.await;
     let _ = housekeeping.await;
+    let _ = metrics_upkeep.await;
     tracing::info!("gateway stopped");
     Ok(())
 }

@@ -7,6 +7,11 @@ use orama_service::args::ProcessArgs;
 use orama_service::config::NodeConfig;
 use orama_service::paths::Dirs;
 
+/// mimalloc: the request path allocates and frees many small objects across threads, which
+/// glibc's allocator serves noticeably slower (about a tenth of CPU time under load).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The public HTTP API of an Orama node (normally started by `orama-supervisor`).
 #[derive(Debug, Parser)]
 #[command(name = "orama-gateway", version)]
@@ -15,13 +20,23 @@ struct Cli {
     process: ProcessArgs,
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let args = Cli::parse().process;
     let config = match NodeConfig::load_or_default(args.config.as_deref()) {
         Ok(config) => config,
         Err(err) => return fail(&err.to_string()),
     };
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if config.gateway.worker_threads > 0 {
+        runtime.worker_threads(config.gateway.worker_threads);
+    }
+    match runtime.enable_all().build() {
+        Ok(runtime) => runtime.block_on(serve(args, config)),
+        Err(err) => fail(&format!("cannot start the async runtime: {err}")),
+    }
+}
+
+async fn serve(args: ProcessArgs, config: NodeConfig) -> ExitCode {
     let dirs = match Dirs::resolve(&args, &config.node) {
         Ok(dirs) => dirs,
         Err(err) => return fail(&err.to_string()),

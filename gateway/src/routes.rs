@@ -53,7 +53,7 @@ pub fn routes(context: RouteContext) -> impl Filter<Extract = (impl Reply,), Err
         .unify()
         .and(with_started)
         .map(|s: Started| warp::reply::json(&status::status(&s)));
-    options.or(health).or(version).or(status).or(metrics).or(auth).recover(rejection_reply)
+    health.or(version).or(status).or(metrics).or(auth).or(options).recover(rejection_reply)
 }
 
 /// `reply` marked with the namespace it acted in (for the access log) and the caller's rate

@@ -64,7 +64,8 @@ where
 
 /// Size of a request head as sent on the wire, roughly.
 fn head_size<B>(request: &Request<B>) -> usize {
-    let line = request.uri().to_string().len() + 16;
+    let target = request.uri().path_and_query().map_or(1, |p| p.as_str().len());
+    let line = target + request.uri().authority().map_or(0, |a| a.as_str().len()) + 16;
     line + request.headers().iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum::<usize>()
 }
 

@@ -54,6 +54,15 @@ const PREFIXED: &[(&str, &str)] = &[
     ("/.well-known/acme-challenge/", "/.well-known/acme-challenge/{token}"),
 ];
 
+/// The function routes' labels.
+const FUNCTION_ROUTES: &[&str] = &[
+    "/v1/functions/{name}",
+    "/v1/functions/{name}/invoke",
+    "/v1/functions/{name}/versions",
+    "/v1/functions/{name}/logs",
+    "/v1/functions/{name}/ws",
+];
+
 /// The metrics label of `path`.
 pub fn route_label(path: &str) -> &'static str {
     if let Some(exact) = EXACT.iter().find(|r| **r == path) {
@@ -64,14 +73,128 @@ pub fn route_label(path: &str) -> &'static str {
     }
     if let Some(rest) = path.strip_prefix("/v1/functions/") {
         return match rest.rsplit_once('/') {
-            Some((_, "invoke")) => "/v1/functions/{name}/invoke",
-            Some((_, "versions")) => "/v1/functions/{name}/versions",
-            Some((_, "logs")) => "/v1/functions/{name}/logs",
-            Some((_, "ws")) => "/v1/functions/{name}/ws",
-            _ => "/v1/functions/{name}",
+            Some((_, "invoke")) => FUNCTION_ROUTES[1],
+            Some((_, "versions")) => FUNCTION_ROUTES[2],
+            Some((_, "logs")) => FUNCTION_ROUTES[3],
+            Some((_, "ws")) => FUNCTION_ROUTES[4],
+            _ => FUNCTION_ROUTES[0],
         };
     }
     "unmatched"
+}
+
+/// How often histogram samples are folded into their buckets. The exporter keeps raw samples
+/// until this runs, so without it memory would grow with every request between scrapes.
+pub const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Folds recorded samples every [`UPKEEP_INTERVAL`] until `shutdown`.
+pub async fn upkeep(shutdown: tokio_util::sync::CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(UPKEEP_INTERVAL) => handle().run_upkeep(),
+        }
+    }
+}
+
+/// Handles resolved once: the per-request path then touches no registry.
+pub struct Handles {
+    in_flight: metrics::Gauge,
+    latency: std::collections::HashMap<&'static str, metrics::Histogram>,
+    requests:
+        std::sync::RwLock<std::collections::HashMap<(&'static str, &'static str, &'static str), metrics::Counter>>,
+}
+
+impl Handles {
+    /// The process-wide handles (the recorder is installed first).
+    pub fn get() -> &'static Handles {
+        static HANDLES: OnceLock<Handles> = OnceLock::new();
+        HANDLES.get_or_init(|| {
+            handle();
+            let labels =
+                EXACT.iter().copied().chain(PREFIXED.iter().map(|(_, l)| *l)).chain(FUNCTION_ROUTES.iter().copied());
+            let latency = labels
+                .chain(["unmatched"])
+                .map(|route| (route, metrics::histogram!("orama_http_request_duration_seconds", "route" => route)))
+                .collect();
+            Handles {
+                in_flight: metrics::gauge!("orama_http_requests_in_flight"),
+                latency,
+                requests: Default::default(),
+            }
+        })
+    }
+
+    /// The in-flight gauge.
+    pub fn in_flight(&self) -> &metrics::Gauge {
+        &self.in_flight
+    }
+
+    /// Records one finished request.
+    pub fn record(&self, route: &'static str, method: &'static str, status: &'static str, seconds: f64) {
+        if let Some(histogram) = self.latency.get(route) {
+            histogram.record(seconds);
+        }
+        let key = (route, method, status);
+        let known = self.requests.read().unwrap_or_else(|p| p.into_inner()).get(&key).cloned();
+        let counter = known.unwrap_or_else(|| {
+            let counter = metrics::counter!("orama_http_requests_total", "route" => route, "method" => method, "status" => status);
+            self.requests.write().unwrap_or_else(|p| p.into_inner()).insert(key, counter.clone());
+            counter
+        });
+        counter.increment(1);
+    }
+}
+
+/// The method as a static label value (no allocation per request).
+pub fn method_label(method: &http::Method) -> &'static str {
+    match *method {
+        http::Method::GET => "GET",
+        http::Method::POST => "POST",
+        http::Method::PUT => "PUT",
+        http::Method::DELETE => "DELETE",
+        http::Method::OPTIONS => "OPTIONS",
+        http::Method::HEAD => "HEAD",
+        http::Method::PATCH => "PATCH",
+        _ => "OTHER",
+    }
+}
+
+/// The status as a static label value (no allocation per request).
+pub fn status_label(status: u16) -> &'static str {
+    const CODES: &[(u16, &str)] = &[
+        (200, "200"),
+        (201, "201"),
+        (204, "204"),
+        (206, "206"),
+        (301, "301"),
+        (304, "304"),
+        (400, "400"),
+        (401, "401"),
+        (403, "403"),
+        (404, "404"),
+        (405, "405"),
+        (409, "409"),
+        (413, "413"),
+        (415, "415"),
+        (429, "429"),
+        (431, "431"),
+        (500, "500"),
+        (502, "502"),
+        (503, "503"),
+        (504, "504"),
+        (507, "507"),
+    ];
+    CODES.iter().find(|(code, _)| *code == status).map_or(
+        match status / 100 {
+            1 => "1xx",
+            2 => "2xx",
+            3 => "3xx",
+            4 => "4xx",
+            _ => "5xx",
+        },
+        |(_, label)| label,
+    )
 }
 
 /// The process-wide Prometheus handle (the recorder is installed on first use).

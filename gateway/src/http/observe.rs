@@ -16,7 +16,7 @@ use orama_ipc::Body;
 use tower::{Layer, Service};
 
 use super::client_ip::{PeerAddr, client_ip};
-use super::metrics::route_label;
+use super::metrics::{self as metrics_labels, Handles, route_label};
 
 /// The namespace a request acted in, put in the response extensions by authentication.
 #[derive(Debug, Clone)]
@@ -85,8 +85,10 @@ where
                 response.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
             });
             let namespace = response.extensions().get::<Namespace>().map(|n| n.0.clone());
-            let labels = [("route", route.to_owned()), ("method", method.to_string()), ("status", status.to_string())];
-            metrics::counter!("orama_http_requests_total", &labels).increment(1);
+            let (method_label, status_label) =
+                (metrics_labels::method_label(&method), metrics_labels::status_label(status));
+            metrics::counter!("orama_http_requests_total", "route" => route, "method" => method_label, "status" => status_label)
+                .increment(1);
             metrics::histogram!("orama_http_request_duration_seconds", "route" => route).record(elapsed.as_secs_f64());
             tracing::info!(
                 target: "orama_gateway::access",
@@ -110,13 +112,13 @@ struct InFlight;
 
 impl InFlight {
     fn enter() -> InFlight {
-        metrics::gauge!("orama_http_requests_in_flight").increment(1.0);
+        Handles::get().in_flight().increment(1.0);
         InFlight
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        metrics::gauge!("orama_http_requests_in_flight").decrement(1.0);
+        Handles::get().in_flight().decrement(1.0);
     }
 }

@@ -20,7 +20,7 @@ use super::stack::Stack;
 const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 
 /// Serves `stack` on `listener` until `shutdown`, then drains for at most [`DRAIN_DEADLINE`].
-pub async fn serve(listener: TcpListener, stack: Stack, limits: &HttpLimits, shutdown: CancellationToken) {
+pub async fn serve(listener: TcpListener, stack: impl Stack, limits: &HttpLimits, shutdown: CancellationToken) {
     let builder = Arc::new(builder(limits));
     let graceful = GracefulShutdown::new();
     loop {

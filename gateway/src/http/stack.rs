@@ -10,8 +10,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use orama_ipc::{Body, error_response};
 use orama_service::config::GatewayConfig;
-use tower::util::BoxCloneService;
-use tower::{Service, ServiceBuilder, ServiceExt};
+use tower::{Service, ServiceBuilder};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
@@ -24,11 +23,26 @@ use super::observe::ObserveLayer;
 /// The request body the routes see: the connection's body behind the size limit.
 pub type RouteBody = tower_http::body::Limited<Incoming>;
 
-/// The whole public stack as one cloneable service.
-pub type Stack = BoxCloneService<Request<Incoming>, Response<Body>, Infallible>;
+/// What the whole public stack is: a cloneable service from requests to responses. Its concrete
+/// type is kept (not boxed): the server clones the stack for every request, and a boxed clone
+/// would allocate each time.
+pub trait Stack:
+    Service<Request<Incoming>, Response = Response<Body>, Error = Infallible, Future = Self::Fut> + Clone + Send + 'static
+{
+    /// The response future.
+    type Fut: std::future::Future<Output = Result<Response<Body>, Infallible>> + Send + 'static;
+}
+
+impl<T> Stack for T
+where
+    T: Service<Request<Incoming>, Response = Response<Body>, Error = Infallible> + Clone + Send + 'static,
+    T::Future: Send + 'static,
+{
+    type Fut = T::Future;
+}
 
 /// Wraps `routes` (a `warp::service`) in every layer, configured from `config`.
-pub fn stack<S, B>(routes: S, config: &GatewayConfig) -> Stack
+pub fn stack<S, B>(routes: S, config: &GatewayConfig) -> impl Stack
 where
     S: Service<Request<RouteBody>, Response = Response<B>, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send + 'static,
@@ -56,7 +70,7 @@ where
         .map_response(box_body)
         .layer(cors(&config.cors_origins))
         .service(limited);
-    BoxCloneService::new(check::<Incoming, _>(outer))
+    check::<Incoming, _>(outer)
 }
 
 /// Pins down, at each step, that a service is what the stack needs (and where it is not).
@@ -122,13 +136,5 @@ impl MakeRequestId for RequestIds {
     fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         HeaderValue::from_str(&format!("{:016x}{n:08x}", self.prefix)).ok().map(RequestId::new)
-    }
-}
-
-/// Runs one request through `stack` (for tests that need no socket).
-pub async fn call(stack: &Stack, request: Request<Incoming>) -> Response<Body> {
-    match stack.clone().oneshot(request).await {
-        Ok(response) => response,
-        Err(never) => match never {},
     }
 }

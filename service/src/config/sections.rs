@@ -152,6 +152,9 @@ fn gateway_section(f: &Field, p: &mut Problems) -> GatewayConfig {
     if let Some(nets) = t.take("metrics_allow").and_then(|f| f.networks(p)) {
         g.metrics_allow = nets;
     }
+    if let Some(n) = t.take("worker_threads").and_then(|f| f.int_in(p, 0, 1024)) {
+        g.worker_threads = n as usize;
+    }
     if let Some(f) = t.take("rate_limits") {
         let mut r = f.table(p);
         if let Some(f) = r.take("per_key") {

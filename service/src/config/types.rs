@@ -229,6 +229,8 @@ pub struct GatewayConfig {
     pub metrics_allow: Vec<ipnet::IpNet>,
     /// Token buckets for callers.
     pub rate_limits: RateLimitsConfig,
+    /// Threads serving requests; 0 means one per CPU core.
+    pub worker_threads: usize,
 }
 
 /// Rate limits: per credential for authenticated callers, per client address for the rest.
@@ -270,6 +272,7 @@ impl Default for GatewayConfig {
             trusted_proxies: Vec::new(),
             metrics_allow: loopback,
             rate_limits: RateLimitsConfig::default(),
+            worker_threads: 0,
         }
     }
 }
