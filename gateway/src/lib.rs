@@ -71,7 +71,7 @@ pub async fn run(
     let health = Health::new("gateway", readiness);
     let store = open_store(config, data_dir).await?;
     store_ready.ready();
-    let api_keys = ApiKeys::new(store);
+    let api_keys = ApiKeys::new(store.clone());
     let jwt = JwtKeys::load_or_create(&data_dir.join("jwt"))?;
     let internal_api = Arc::new(internal::InternalApi::new(health, api_keys.clone(), jwt.clone()));
     let internal_task = tokio::spawn(orama_ipc::serve(internal, internal_api, shutdown.clone()));
@@ -81,7 +81,8 @@ pub async fn run(
     let rate_limits = rate_limit::RateLimits::new(&gateway.rate_limits);
     let housekeeping = tokio::spawn(forget_idle_buckets(rate_limits.clone(), shutdown.clone()));
     let metrics_upkeep = tokio::spawn(http::metrics::upkeep(shutdown.clone()));
-    let auth = auth::Authenticator { api_keys, jwt, limits: rate_limits };
+    let sessions = auth::sessions::Sessions::new(store.clone(), api_keys.clone());
+    let auth = auth::Authenticator { api_keys, jwt, limits: rate_limits, sessions };
     let context =
         RouteContext { auth, started: status::Started::now(), metrics_allow: gateway.metrics_allow.clone().into() };
     let stack = http::stack::stack(warp::service(routes::routes(context)), gateway);

@@ -130,8 +130,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = crate::db::SqliteDb::open(&dir.path().join("t.db"), 1, Default::default()).expect("db");
         crate::db::migrate(&db).await.expect("migrate");
+        let db: Arc<dyn crate::db::Database> = Arc::new(db);
+        let api_keys = crate::auth::api_keys::ApiKeys::new(db.clone());
         let auth = Authenticator {
-            api_keys: crate::auth::api_keys::ApiKeys::new(Arc::new(db)),
+            sessions: crate::auth::sessions::Sessions::new(db, api_keys.clone()),
+            api_keys,
             jwt: crate::auth::jwt::JwtKeys::load_or_create(&dir.path().join("jwt")).expect("jwt"),
             limits: crate::rate_limit::RateLimits::new(&Default::default()),
         };

@@ -59,6 +59,36 @@ pub fn unix_get(socket: &Path, path: &str) -> Option<String> {
     Some(response)
 }
 
+/// A reply read by [`http`].
+#[derive(Debug)]
+pub struct Reply {
+    /// Status code.
+    pub status: u16,
+    /// The head, lowercased (for header checks).
+    pub head: String,
+    /// The body as JSON (`Null` when it is not JSON).
+    pub json: Value,
+}
+
+/// `method path` on 127.0.0.1:`port` with extra header lines and an optional JSON body.
+pub fn http(port: u16, method: &str, path: &str, headers: &str, body: Option<&Value>) -> Reply {
+    use std::io::{Read, Write};
+    let body = body.map(Value::to_string).unwrap_or_default();
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let content_type = if body.is_empty() { "" } else { "Content-Type: application/json\r\n" };
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n{content_type}Content-Length: {}\r\n{headers}\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    Reply { status, head: head.to_ascii_lowercase(), json: serde_json::from_str(body.trim()).unwrap_or_default() }
+}
+
 /// Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held.
 pub fn eventually(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;

@@ -6,6 +6,9 @@ pub mod api_keys;
 pub mod credentials;
 pub mod jwt;
 pub mod routes;
+pub mod sessions;
+pub mod wallet;
+pub mod wallet_routes;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -48,6 +51,8 @@ pub struct Authenticator {
     pub jwt: JwtKeys,
     /// The rate limits.
     pub limits: RateLimits,
+    /// Wallet nonces, refresh tokens and namespace ownership.
+    pub sessions: sessions::Sessions,
 }
 
 /// Authenticates the request or rejects it: 401 without a credential or with an invalid one

@@ -97,11 +97,13 @@ pub fn routes(auth: Authenticator) -> BoxedFilter<(Response,)> {
         .and(authenticated(auth.clone()))
         .map(|principal: Principal| in_namespace(&principal, warp::reply::json(&whoami(&principal))));
     let token_auth = auth.clone();
+    let token_auth_for_wallet = auth.clone();
     let token = warp::path!("v1" / "auth" / "token").and(warp::post()).and(authenticated(auth)).and_then(
         move |principal: Principal| {
             let auth = token_auth.clone();
             async move { token(&auth, &principal).map_err(warp::reject::custom) }
         },
     );
-    jwks.or(whoami).unify().or(token).unify().boxed()
+    let wallet = super::wallet_routes::routes(token_auth_for_wallet);
+    jwks.or(whoami).unify().or(token).unify().or(wallet).unify().boxed()
 }

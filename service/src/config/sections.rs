@@ -169,9 +169,11 @@ fn gateway_section(f: &Field, p: &mut Problems) -> GatewayConfig {
     g
 }
 
-/// `{ per_second, burst }`; `off` (or `per_second: 0`) disables the limit.
+/// `{ per_second, burst }`; `off` or `false` (YAML reads a bare `off` as either) or
+/// `per_second: 0` disables the limit.
 fn rate_quota(f: &Field, p: &mut Problems) -> Option<RateQuota> {
-    if matches!(&f.node.value, super::yaml::Value::Str(s) if s == "off") {
+    use super::yaml::Value;
+    if matches!(&f.node.value, Value::Str(s) if s == "off") || matches!(f.node.value, Value::Bool(false)) {
         return None;
     }
     let mut t = f.table(p);

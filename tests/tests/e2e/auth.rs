@@ -13,19 +13,12 @@ fn get(port: u16, path: &str, headers: &str) -> (u16, String, serde_json::Value)
 
 /// `method path` (no body) with extra header lines; returns status, headers and body.
 fn send(port: u16, method: &str, path: &str, headers: &str) -> (u16, String, serde_json::Value) {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    let head =
-        format!("{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 0\r\n{headers}\r\n");
-    stream.write_all(head.as_bytes()).expect("write");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read");
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    (status, head.to_ascii_lowercase(), serde_json::from_str(body.trim()).unwrap_or_default())
+    let reply = orama_e2e::http(port, method, path, headers, None);
+    (reply.status, reply.head, reply.json)
 }
 
-fn ctl_ok(node: &Node, args: &[&str]) -> String {
+/// `ctl args`, which must succeed; its stdout.
+pub fn ctl_ok(node: &Node, args: &[&str]) -> String {
     let output = node.ctl(args);
     assert!(output.status.success(), "ctl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8_lossy(&output.stdout).into_owned()

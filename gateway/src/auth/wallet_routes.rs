@@ -1,0 +1,208 @@
+//! The wallet login flow (REFERENCE-API §4.2): `challenge` → sign the nonce → `verify`, then
+//! `refresh` and `logout`. Public routes, each charged to the client's rate-limit bucket.
+
+use std::collections::HashMap;
+use std::time::{Duration, UNIX_EPOCH};
+
+use serde::Deserialize;
+use warp::filters::BoxedFilter;
+use warp::http::HeaderMap;
+use warp::reply::Response;
+use warp::{Filter, Reply as _};
+
+use super::sessions::SessionError;
+use super::wallet::{self, WalletError};
+use super::{Authenticator, credentials, valid_namespace};
+use crate::error::ApiError;
+use crate::http::observe::{ClientIp, Namespace};
+use crate::rate_limit::RateLimits;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ChallengeBody {
+    wallet: String,
+    purpose: String,
+    namespace: String,
+    chain_type: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct VerifyBody {
+    wallet: String,
+    nonce: String,
+    signature: String,
+    namespace: String,
+    chain_type: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RefreshBody {
+    refresh_token: String,
+    namespace: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct LogoutBody {
+    refresh_token: String,
+    namespace: String,
+    all: bool,
+}
+
+impl From<SessionError> for ApiError {
+    fn from(err: SessionError) -> ApiError {
+        match err {
+            SessionError::BadNonce | SessionError::BadRefreshToken => ApiError::InvalidCredential(err.to_string()),
+            SessionError::NamespaceTaken(_) => ApiError::Forbidden(err.to_string()),
+            SessionError::Store(db) => ApiError::Unavailable(format!("session store: {db}")),
+        }
+    }
+}
+
+impl From<WalletError> for ApiError {
+    fn from(err: WalletError) -> ApiError {
+        match err {
+            WalletError::BadSignature => ApiError::InvalidCredential(err.to_string()),
+            WalletError::BadAddress | WalletError::BadChain(_) => ApiError::BadRequest(err.to_string()),
+        }
+    }
+}
+
+/// The namespace a body names: empty means `default`; anything else must be a valid name.
+fn namespace_of(requested: &str) -> Result<String, ApiError> {
+    let namespace = if requested.trim().is_empty() { "default" } else { requested.trim() };
+    if !valid_namespace(namespace) {
+        return Err(ApiError::BadRequest("namespace must be 1-64 of A-Z a-z 0-9 . _ -".into()));
+    }
+    Ok(namespace.to_owned())
+}
+
+fn json_reply(namespace: &str, body: serde_json::Value) -> Response {
+    let mut response = warp::reply::json(&body).into_response();
+    response.extensions_mut().insert(Namespace(namespace.into()));
+    response
+}
+
+async fn challenge(auth: Authenticator, body: ChallengeBody) -> Result<Response, ApiError> {
+    if body.wallet.trim().is_empty() {
+        return Err(ApiError::BadRequest("wallet is required".into()));
+    }
+    let chain = wallet::chain(body.chain_type.as_deref()).or_else(|_| wallet::chain(None))?;
+    let normalized =
+        wallet::normalize(chain, &body.wallet).or_else(|_| wallet::normalize(wallet::Chain::Sol, &body.wallet))?;
+    let namespace = namespace_of(&body.namespace)?;
+    let issued = auth.sessions.challenge(&normalized, &namespace, &body.purpose).await?;
+    let expires_at =
+        humantime::format_rfc3339_nanos(UNIX_EPOCH + Duration::from_secs(issued.expires_at as u64)).to_string();
+    Ok(json_reply(
+        &namespace,
+        serde_json::json!({
+            "wallet": body.wallet, "namespace": body.namespace, "nonce": issued.nonce,
+            "purpose": body.purpose, "expires_at": expires_at,
+        }),
+    ))
+}
+
+async fn verify(auth: Authenticator, body: VerifyBody) -> Result<Response, ApiError> {
+    if body.wallet.trim().is_empty() || body.nonce.is_empty() || body.signature.trim().is_empty() {
+        return Err(ApiError::BadRequest("wallet, nonce and signature are required".into()));
+    }
+    let chain = wallet::chain(body.chain_type.as_deref())?;
+    let normalized = wallet::normalize(chain, &body.wallet)?;
+    let namespace = namespace_of(&body.namespace)?;
+    wallet::verify(chain, &normalized, body.nonce.as_bytes(), &body.signature)?;
+    auth.sessions.consume_nonce(&normalized, &namespace, &body.nonce).await?;
+    auth.sessions.claim_namespace(&normalized, &namespace).await?;
+    let (access_token, expires_in) =
+        auth.jwt.issue(&normalized, &namespace).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let refresh_token = auth.sessions.issue_refresh(&normalized, &namespace).await?;
+    let key = auth.sessions.wallet_key(&normalized, &namespace).await?;
+    tracing::info!(wallet = %normalized, %namespace, "wallet signed in");
+    Ok(json_reply(
+        &namespace,
+        serde_json::json!({
+            "access_token": access_token, "token_type": "Bearer", "expires_in": expires_in,
+            "refresh_token": refresh_token, "subject": normalized, "namespace": namespace,
+            "api_key": key.api_key, "nonce": body.nonce, "signature_verified": true,
+        }),
+    ))
+}
+
+async fn refresh(auth: Authenticator, body: RefreshBody) -> Result<Response, ApiError> {
+    if body.refresh_token.is_empty() {
+        return Err(ApiError::BadRequest("refresh_token is required".into()));
+    }
+    let namespace = namespace_of(&body.namespace)?;
+    let (refresh_token, subject) = auth.sessions.refresh(&body.refresh_token, &namespace).await?;
+    let (access_token, expires_in) =
+        auth.jwt.issue(&subject, &namespace).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(json_reply(
+        &namespace,
+        serde_json::json!({
+            "access_token": access_token, "token_type": "Bearer", "expires_in": expires_in,
+            "refresh_token": refresh_token, "subject": subject, "namespace": namespace,
+        }),
+    ))
+}
+
+async fn logout(auth: Authenticator, headers: HeaderMap, body: LogoutBody) -> Result<Response, ApiError> {
+    let namespace = namespace_of(&body.namespace)?;
+    if !body.refresh_token.is_empty() {
+        auth.sessions.revoke(&body.refresh_token, &namespace).await?;
+    } else if body.all {
+        let (jwt, _) = credentials::presented(&headers, &HashMap::new());
+        let claims = jwt.and_then(|token| auth.jwt.verify(&token).ok());
+        let Some(claims) = claims else { return Err(ApiError::InvalidCredential("jwt required for all=true".into())) };
+        let token_namespace = if claims.namespace.is_empty() { "default" } else { claims.namespace.as_str() };
+        auth.sessions.revoke_all(&claims.sub, token_namespace).await?;
+    } else {
+        return Err(ApiError::BadRequest("nothing to revoke: give refresh_token, or all=true with a JWT".into()));
+    }
+    Ok(json_reply(&namespace, serde_json::json!({ "status": "ok" })))
+}
+
+/// Charges the request to its client's bucket (429 past it).
+fn charged(limits: RateLimits) -> impl Filter<Extract = (), Error = warp::Rejection> + Clone {
+    warp::ext::optional::<ClientIp>()
+        .and_then(move |client: Option<ClientIp>| {
+            let outcome = client.map_or(Ok(None), |ClientIp(ip)| limits.charge_ip(ip));
+            async move { outcome.map(drop).map_err(warp::reject::custom) }
+        })
+        .untuple_one()
+}
+
+/// The wallet routes.
+pub fn routes(auth: Authenticator) -> BoxedFilter<(Response,)> {
+    let with = |auth: &Authenticator| {
+        let auth = auth.clone();
+        warp::any().map(move || auth.clone())
+    };
+    // Path before method: a GET to an unknown path must be a 404, not this route's 405.
+    let post = |path: &'static str| {
+        warp::path("v1").and(warp::path("auth")).and(warp::path(path)).and(warp::path::end()).and(warp::post())
+    };
+    let challenge = post("challenge")
+        .and(charged(auth.limits.clone()))
+        .and(with(&auth))
+        .and(crate::body::json())
+        .and_then(|a, b| async move { challenge(a, b).await.map_err(warp::reject::custom) });
+    let verify = post("verify")
+        .and(charged(auth.limits.clone()))
+        .and(with(&auth))
+        .and(crate::body::json())
+        .and_then(|a, b| async move { verify(a, b).await.map_err(warp::reject::custom) });
+    let refresh = post("refresh")
+        .and(charged(auth.limits.clone()))
+        .and(with(&auth))
+        .and(crate::body::json())
+        .and_then(|a, b| async move { refresh(a, b).await.map_err(warp::reject::custom) });
+    let logout = post("logout")
+        .and(charged(auth.limits.clone()))
+        .and(with(&auth))
+        .and(warp::header::headers_cloned())
+        .and(crate::body::json())
+        .and_then(|a, h, b| async move { logout(a, h, b).await.map_err(warp::reject::custom) });
+    challenge.or(verify).unify().or(refresh).unify().or(logout).unify().boxed()
+}

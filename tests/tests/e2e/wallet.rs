@@ -1,0 +1,123 @@
+//! The wallet login flow through the supervised gateway, with a real secp256k1 key signing the
+//! nonce exactly as a wallet's `personal_sign` does.
+
+use k256::ecdsa::SigningKey;
+use orama_e2e::{Node, Reply, free_port, http};
+use serde_json::{Value, json};
+use sha3::{Digest, Keccak256};
+
+use crate::FAST_SUPERVISOR;
+
+/// A wallet: its key and `0x` address.
+struct Wallet {
+    key: SigningKey,
+    address: String,
+}
+
+impl Wallet {
+    fn new(seed: u8) -> Wallet {
+        let key = SigningKey::from_slice(&[seed; 32]).expect("key");
+        let point = key.verifying_key().to_sec1_point(false);
+        let digest = Keccak256::digest(&point.as_bytes()[1..]);
+        let address = format!("0x{}", digest[12..].iter().map(|b| format!("{b:02X}")).collect::<String>());
+        Wallet { key, address }
+    }
+
+    /// EIP-191 personal_sign of `message`: hex r‖s‖v with v = 27/28.
+    fn sign(&self, message: &str) -> String {
+        let mut hasher = Keccak256::new();
+        hasher.update(format!("\x19Ethereum Signed Message:\n{}", message.len()).as_bytes());
+        hasher.update(message.as_bytes());
+        let (signature, recovery) = self.key.sign_prehash_recoverable(&hasher.finalize());
+        let mut bytes = signature.to_bytes().to_vec();
+        bytes.push(27 + recovery.to_byte());
+        format!("0x{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    }
+}
+
+fn post(port: u16, path: &str, body: Value, headers: &str) -> Reply {
+    http(port, "POST", path, headers, Some(&body))
+}
+
+fn challenge(port: u16, wallet: &Wallet, namespace: &str) -> String {
+    let reply = post(port, "/v1/auth/challenge", json!({ "wallet": wallet.address, "namespace": namespace }), "");
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert!(reply.json["expires_at"].as_str().is_some_and(|t| t.ends_with('Z')), "{reply:?}");
+    reply.json["nonce"].as_str().expect("nonce").to_owned()
+}
+
+fn verify(port: u16, wallet: &Wallet, namespace: &str, nonce: &str, signature: &str) -> Reply {
+    let body = json!({ "wallet": wallet.address, "namespace": namespace, "nonce": nonce, "signature": signature });
+    post(port, "/v1/auth/verify", body, "")
+}
+
+#[test]
+fn wallet_sign_in_refresh_and_logout() {
+    let port = free_port();
+    let config =
+        format!("{FAST_SUPERVISOR}\ngateway:\n  listen: '127.0.0.1:{port}'\n  rate_limits: {{ per_ip: off }}\n");
+    let node = Node::start(&config);
+    node.wait_ready(&["gateway"]);
+    let (alice, mallory) = (Wallet::new(1), Wallet::new(2));
+
+    let nonce = challenge(port, &alice, "dapp");
+    assert_eq!(nonce.len(), 43);
+    let wrong = verify(port, &alice, "dapp", &nonce, &mallory.sign(&nonce));
+    assert_eq!((wrong.status, wrong.json["error"].as_str()), (401, Some("signature verification failed")));
+    let session = verify(port, &alice, "dapp", &nonce, &alice.sign(&nonce));
+    assert_eq!(session.status, 200, "a refused attempt does not burn the nonce: {session:?}");
+    let s = &session.json;
+    assert_eq!((s["token_type"].as_str(), s["signature_verified"].as_bool()), (Some("Bearer"), Some(true)));
+    assert_eq!(s["subject"].as_str(), Some(alice.address.to_ascii_lowercase().as_str()));
+    let replay = verify(port, &alice, "dapp", &nonce, &alice.sign(&nonce));
+    assert_eq!(replay.status, 401, "a nonce is single-use: {replay:?}");
+    let foreign = challenge(port, &alice, "other");
+    assert_eq!(
+        verify(port, &alice, "dapp", &foreign, &alice.sign(&foreign)).status,
+        401,
+        "a nonce is bound to its namespace"
+    );
+
+    let bearer = format!("Authorization: Bearer {}\r\n", s["access_token"].as_str().expect("token"));
+    let me = http(port, "GET", "/v1/auth/whoami", &bearer, None);
+    assert_eq!((me.json["method"].as_str(), me.json["namespace"].as_str()), (Some("jwt"), Some("dapp")), "{me:?}");
+    let key = format!("X-API-Key: {}\r\n", s["api_key"].as_str().expect("key"));
+    assert_eq!(http(port, "GET", "/v1/auth/whoami", &key, None).json["namespace"], "dapp");
+
+    let takeover = challenge(port, &mallory, "dapp");
+    let refused = verify(port, &mallory, "dapp", &takeover, &mallory.sign(&takeover));
+    assert_eq!(refused.status, 403, "another wallet cannot join an owned namespace: {refused:?}");
+
+    let first = s["refresh_token"].as_str().expect("refresh").to_owned();
+    let rotated = post(port, "/v1/auth/refresh", json!({ "refresh_token": first, "namespace": "dapp" }), "");
+    assert_eq!(rotated.status, 200, "{rotated:?}");
+    let second = rotated.json["refresh_token"].as_str().expect("rotated").to_owned();
+    assert_ne!(first, second, "refresh tokens rotate on use");
+    assert_eq!(rotated.json["subject"], s["subject"]);
+    let reused = post(port, "/v1/auth/refresh", json!({ "refresh_token": first, "namespace": "dapp" }), "");
+    assert_eq!(reused.status, 401);
+    let after_theft = post(port, "/v1/auth/refresh", json!({ "refresh_token": second, "namespace": "dapp" }), "");
+    assert_eq!(after_theft.status, 401, "reusing a rotated token revokes its successors");
+
+    let nonce = challenge(port, &alice, "dapp");
+    let again = verify(port, &alice, "dapp", &nonce, &alice.sign(&nonce)).json;
+    let token = again["refresh_token"].as_str().expect("refresh").to_owned();
+    let out = post(port, "/v1/auth/logout", json!({ "refresh_token": token, "namespace": "dapp" }), "");
+    assert_eq!((out.status, out.json["status"].as_str()), (200, Some("ok")));
+    assert_eq!(post(port, "/v1/auth/refresh", json!({ "refresh_token": token, "namespace": "dapp" }), "").status, 401);
+
+    let nonce = challenge(port, &alice, "dapp");
+    let third = verify(port, &alice, "dapp", &nonce, &alice.sign(&nonce)).json;
+    let all = post(port, "/v1/auth/logout", json!({ "namespace": "dapp", "all": true }), "");
+    assert_eq!(all.status, 401, "all=true needs a JWT: {all:?}");
+    let bearer = format!("Authorization: Bearer {}\r\n", third["access_token"].as_str().expect("token"));
+    assert_eq!(post(port, "/v1/auth/logout", json!({ "namespace": "dapp", "all": true }), &bearer).status, 200);
+    let revoked =
+        post(port, "/v1/auth/refresh", json!({ "refresh_token": third["refresh_token"], "namespace": "dapp" }), "");
+    assert_eq!(revoked.status, 401, "logout all revokes every refresh token");
+
+    let bad = post(port, "/v1/auth/challenge", json!({ "wallet": "" }), "");
+    assert_eq!((bad.status, bad.json["error"].as_str()), (400, Some("wallet is required")));
+    let garbage = http(port, "POST", "/v1/auth/verify", "Content-Type: application/json\r\n", None);
+    assert_eq!(garbage.status, 400, "{garbage:?}");
+}
