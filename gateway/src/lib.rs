@@ -14,6 +14,7 @@ pub mod internal;
 pub mod rate_limit;
 pub mod routes;
 pub mod status;
+pub mod tls;
 pub mod wire;
 
 use std::path::Path;
@@ -43,6 +44,12 @@ pub enum GatewayError {
     /// The token signing keys cannot be loaded or created.
     #[error(transparent)]
     Jwt(#[from] JwtError),
+    /// The TLS certificate cannot be loaded or created.
+    #[error("TLS: {0}")]
+    Tls(#[from] tls::TlsError),
+    /// A listener cannot be bound.
+    #[error("cannot listen on {0}: {1}")]
+    Listen(std::net::SocketAddr, std::io::Error),
 }
 
 /// Opens the system store in `data_dir` and brings its schema up to date.
@@ -70,6 +77,7 @@ pub async fn run(
     let store_ready = readiness.pending("system store not open yet");
     let health = Health::new("gateway", readiness);
     let store = open_store(config, data_dir).await?;
+    let tls = tls::setup(&config.gateway.tls, data_dir)?;
     store_ready.ready();
     let api_keys = ApiKeys::new(store.clone());
     let jwt = JwtKeys::load_or_create(&data_dir.join("jwt"))?;
@@ -89,7 +97,14 @@ pub async fn run(
     let address = public.local_addr().map(|a| a.to_string()).unwrap_or_default();
     tracing::info!(%address, "gateway serving");
     serving.ready();
-    http::serve::serve(public, stack, &gateway.limits, shutdown).await;
+    if let Some(http_listen) = gateway.tls.http_listen.filter(|_| tls.is_some()) {
+        let redirects = TcpListener::bind(http_listen).await.map_err(|e| GatewayError::Listen(http_listen, e))?;
+        let https_port = public.local_addr().map_or(443, |a| a.port());
+        let fallback = gateway.tls.domains.first().cloned().unwrap_or_else(|| "localhost".into());
+        tokio::spawn(tls::redirect::serve(redirects, https_port, fallback, shutdown.clone()));
+    }
+    let tls = tls.map(|tls| (tls, gateway.tls.handshake_timeout));
+    http::serve::serve(public, stack, &gateway.limits, tls, shutdown).await;
     let _ = internal_task.await;
     let _ = flusher.await;
     let _ = housekeeping.await;

@@ -22,6 +22,8 @@ struct Cli {
 
 fn main() -> ExitCode {
     let args = Cli::parse().process;
+    // One crypto provider for every TLS use in the process.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let config = match NodeConfig::load_or_default(args.config.as_deref()) {
         Ok(config) => config,
         Err(err) => return fail(&err.to_string()),

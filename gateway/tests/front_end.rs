@@ -40,7 +40,7 @@ async fn front_end(config: GatewayConfig) -> FrontEnd {
     let service = stack(warp::service(routes), &config);
     let limits = config.limits.clone();
     let token = stop.clone();
-    tokio::spawn(async move { serve(listener, service, &limits, token).await });
+    tokio::spawn(async move { serve(listener, service, &limits, None, token).await });
     FrontEnd { addr, stop }
 }
 

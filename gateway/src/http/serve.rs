@@ -1,26 +1,36 @@
-//! Serving the stack on a TCP listener: HTTP/1.1 and HTTP/2 on each connection, a deadline for
-//! request heads (slowloris), the client's address in each request, graceful drain on shutdown.
+//! Serving the stack on a TCP listener, in plain HTTP or TLS: HTTP/1.1 and HTTP/2 on each
+//! connection (ALPN or prior knowledge), a deadline for the TLS handshake and for request heads
+//! (slowloris), the client's address in each request, graceful drain on shutdown.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
 use orama_service::config::HttpLimits;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 use super::client_ip::PeerAddr;
 use super::stack::Stack;
+use crate::tls::Tls;
 
 /// How long open connections may take to finish once shutdown begins.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 
-/// Serves `stack` on `listener` until `shutdown`, then drains for at most [`DRAIN_DEADLINE`].
-pub async fn serve(listener: TcpListener, stack: impl Stack, limits: &HttpLimits, shutdown: CancellationToken) {
+/// Serves `stack` on `listener` (over TLS when `tls` is given, with that handshake deadline)
+/// until `shutdown`, then drains for at most [`DRAIN_DEADLINE`].
+pub async fn serve(
+    listener: TcpListener,
+    stack: impl Stack,
+    limits: &HttpLimits,
+    tls: Option<(Tls, Duration)>,
+    shutdown: CancellationToken,
+) {
     let builder = Arc::new(builder(limits));
     let graceful = GracefulShutdown::new();
     loop {
@@ -41,18 +51,38 @@ pub async fn serve(listener: TcpListener, stack: impl Stack, limits: &HttpLimits
             request.extensions_mut().insert(PeerAddr(peer));
             request
         });
-        let connection =
-            builder.serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service));
-        let connection = graceful.watch(connection.into_owned());
-        tokio::spawn(async move {
-            if let Err(err) = connection.await {
-                tracing::debug!(error = %err, "connection ended with an error");
+        let (builder, watcher) = (builder.clone(), graceful.watcher());
+        match &tls {
+            None => {
+                tokio::spawn(serve_io(stream, builder, service, watcher));
             }
-        });
+            Some((tls, deadline)) => {
+                let (acceptor, deadline) = (tls.acceptor.clone(), *deadline);
+                tokio::spawn(async move {
+                    match tokio::time::timeout(deadline, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => serve_io(stream, builder, service, watcher).await,
+                        Ok(Err(err)) => tracing::debug!(%peer, error = %err, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                });
+            }
+        }
     }
     drop(listener);
     if tokio::time::timeout(DRAIN_DEADLINE, graceful.shutdown()).await.is_err() {
         tracing::warn!("connections still open after the drain deadline; dropped");
+    }
+}
+
+/// Serves one connection, plain or TLS.
+async fn serve_io<I, S>(io: I, builder: Arc<Builder<TokioExecutor>>, service: S, watcher: Watcher)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: Stack,
+{
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(service));
+    if let Err(err) = watcher.watch(connection.into_owned()).await {
+        tracing::debug!(error = %err, "connection ended with an error");
     }
 }
 

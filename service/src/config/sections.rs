@@ -155,6 +155,9 @@ fn gateway_section(f: &Field, p: &mut Problems) -> GatewayConfig {
     if let Some(n) = t.take("worker_threads").and_then(|f| f.int_in(p, 0, 1024)) {
         g.worker_threads = n as usize;
     }
+    if let Some(f) = t.take("tls") {
+        g.tls = tls_section(&f, p);
+    }
     if let Some(f) = t.take("rate_limits") {
         let mut r = f.table(p);
         if let Some(f) = r.take("per_key") {
@@ -167,6 +170,35 @@ fn gateway_section(f: &Field, p: &mut Problems) -> GatewayConfig {
     }
     t.finish(p);
     g
+}
+
+fn tls_section(f: &Field, p: &mut Problems) -> TlsConfig {
+    let mut t = f.table(p);
+    let mut tls = TlsConfig::default();
+    if let Some(field) = t.take("mode") {
+        tls.mode = match field.one_of(p, &["off", "files", "self_signed"]) {
+            Some("files") => TlsMode::Files,
+            Some("self_signed") => TlsMode::SelfSigned,
+            _ => TlsMode::Off,
+        };
+    }
+    tls.cert_file = t.take("cert_file").and_then(|f| absolute_path(&f, p));
+    tls.key_file = t.take("key_file").and_then(|f| absolute_path(&f, p));
+    if let Some(domains) = t.take("domains").and_then(|f| f.string_list(p)) {
+        tls.domains = domains;
+    }
+    tls.http_listen = t.take("http_listen").and_then(|f| f.socket_addr(p));
+    if let Some(d) = t.take("handshake_timeout").and_then(|f| f.duration_in(p, 10 * MS, HOUR)) {
+        tls.handshake_timeout = d;
+    }
+    t.finish(p);
+    if tls.mode == TlsMode::Files && (tls.cert_file.is_none() || tls.key_file.is_none()) {
+        p.add(&f.path, f.node.line, "mode files needs cert_file and key_file");
+    }
+    if tls.mode == TlsMode::SelfSigned && tls.domains.is_empty() {
+        p.add(&f.path, f.node.line, "mode self_signed needs at least one domain");
+    }
+    tls
 }
 
 /// `{ per_second, burst }`; `off` or `false` (YAML reads a bare `off` as either) or

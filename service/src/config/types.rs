@@ -231,6 +231,52 @@ pub struct GatewayConfig {
     pub rate_limits: RateLimitsConfig,
     /// Threads serving requests; 0 means one per CPU core.
     pub worker_threads: usize,
+    /// HTTPS on `listen`.
+    pub tls: TlsConfig,
+}
+
+/// Where the public listener's certificate comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsMode {
+    /// Plain HTTP.
+    #[default]
+    Off,
+    /// PEM certificate chain and key files.
+    Files,
+    /// A self-signed certificate for `domains`, generated once and kept in the data dir (dev).
+    SelfSigned,
+}
+
+/// The `gateway.tls` section.
+#[derive(Debug, Clone, Serialize)]
+pub struct TlsConfig {
+    /// Certificate source.
+    pub mode: TlsMode,
+    /// PEM certificate chain (`files` mode).
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key (`files` mode).
+    pub key_file: Option<PathBuf>,
+    /// Names the certificate covers (`self_signed` mode).
+    pub domains: Vec<String>,
+    /// A plain-HTTP listener that redirects to HTTPS (usually `0.0.0.0:80`); none by default.
+    pub http_listen: Option<SocketAddr>,
+    /// Time a client gets to complete the TLS handshake.
+    #[serde(with = "humantime_serde")]
+    pub handshake_timeout: Duration,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig {
+            mode: TlsMode::Off,
+            cert_file: None,
+            key_file: None,
+            domains: vec!["localhost".into(), "127.0.0.1".into()],
+            http_listen: None,
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 /// Rate limits: per credential for authenticated callers, per client address for the rest.
@@ -273,6 +319,7 @@ impl Default for GatewayConfig {
             metrics_allow: loopback,
             rate_limits: RateLimitsConfig::default(),
             worker_threads: 0,
+            tls: TlsConfig::default(),
         }
     }
 }

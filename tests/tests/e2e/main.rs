@@ -19,6 +19,7 @@ mod notify;
 mod restart;
 mod shutdown;
 mod start;
+mod tls;
 mod wallet;
 
 /// The supervisor settings every test uses: quick probes, short grace, visible backoff.
