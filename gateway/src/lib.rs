@@ -29,8 +29,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::api_keys::ApiKeys;
 use crate::auth::jwt::{JwtError, JwtKeys};
-use crate::db::{Database, DbError, QueryLimits, SqliteDb};
+use crate::db::{Database, DbError, QueryLimits, RqliteDb, SqliteDb};
 use crate::routes::RouteContext;
+use orama_service::config::SqlEngine;
 
 /// How often API key last-use times are written.
 const USAGE_FLUSH: Duration = Duration::from_secs(10);
@@ -56,10 +57,13 @@ pub enum GatewayError {
 pub async fn open_store(config: &NodeConfig, data_dir: &Path) -> Result<Arc<dyn Database>, GatewayError> {
     let sql = &config.backends.sql;
     let limits = QueryLimits { max_rows: sql.max_rows, timeout: sql.query_timeout };
-    let db = SqliteDb::open(&data_dir.join("system.db"), sql.pool_size, limits)?;
-    let version = db::migrate(&db).await?;
-    tracing::info!(engine = db.engine(), path = %db.path().display(), schema = version, "system store ready");
-    Ok(Arc::new(db))
+    let db: Arc<dyn Database> = match sql.engine {
+        SqlEngine::Embedded => Arc::new(SqliteDb::open(&data_dir.join("system.db"), sql.pool_size, limits)?),
+        SqlEngine::Rqlite => Arc::new(RqliteDb::new(&sql.urls, &sql.consistency, limits)?),
+    };
+    let version = db::migrate(db.as_ref()).await?;
+    tracing::info!(engine = db.engine(), schema = version, "system store ready");
+    Ok(db)
 }
 
 /// Serves the public API on `public` and the internal API on `internal` until `shutdown`.

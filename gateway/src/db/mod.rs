@@ -3,6 +3,7 @@
 //! engine-neutral; parameters are always bound, never interpolated.
 
 mod migrations;
+mod rqlite;
 mod sqlite;
 mod value;
 
@@ -11,6 +12,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 pub use migrations::{MIGRATIONS, Migration, migrate};
+pub use rqlite::RqliteDb;
 pub use sqlite::SqliteDb;
 pub use value::{Rows, SqlValue, Statement};
 

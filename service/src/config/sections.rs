@@ -240,8 +240,26 @@ fn backends_section(f: &Field, p: &mut Problems) -> BackendsConfig {
         let sql = &mut backends.sql;
         let mut s = f.table(p);
         if let Some(f) = s.take("engine") {
-            // RQLite joins this list when its engine lands.
-            f.one_of(p, &["embedded"]);
+            sql.engine = match f.one_of(p, &["embedded", "rqlite"]) {
+                Some("rqlite") => SqlEngine::Rqlite,
+                _ => SqlEngine::Embedded,
+            };
+        }
+        if let Some(f) = s.take("urls") {
+            for (i, url) in f.string_list(p).unwrap_or_default().into_iter().enumerate() {
+                let host = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
+                if host.is_none_or(|h| h.split('/').next().unwrap_or_default().is_empty()) {
+                    p.add(
+                        &format!("{}[{i}]", f.path),
+                        f.node.line,
+                        format!("invalid URL {url:?} (expected http://HOST:PORT)"),
+                    );
+                }
+                sql.urls.push(url);
+            }
+        }
+        if let Some(c) = s.take("consistency").and_then(|f| f.one_of(p, &["none", "weak", "strong", "linearizable"])) {
+            sql.consistency = c.to_owned();
         }
         if let Some(n) = s.take("pool_size").and_then(|f| f.int_in(p, 1, 64)) {
             sql.pool_size = n as usize;
@@ -253,6 +271,9 @@ fn backends_section(f: &Field, p: &mut Problems) -> BackendsConfig {
             sql.query_timeout = d;
         }
         s.finish(p);
+        if sql.engine == SqlEngine::Rqlite && sql.urls.is_empty() {
+            p.add(&f.path, f.node.line, "engine rqlite needs at least one URL in urls");
+        }
     }
     t.finish(p);
     backends

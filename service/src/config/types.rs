@@ -46,6 +46,10 @@ pub struct SqlBackendConfig {
     /// Longest a statement may run.
     #[serde(with = "humantime_serde")]
     pub query_timeout: Duration,
+    /// RQLite node URLs (`rqlite` engine), tried in turn.
+    pub urls: Vec<String>,
+    /// RQLite read consistency: none, weak, strong or linearizable.
+    pub consistency: String,
 }
 
 impl Default for SqlBackendConfig {
@@ -55,6 +59,8 @@ impl Default for SqlBackendConfig {
             pool_size: 4,
             max_rows: 10_000,
             query_timeout: Duration::from_secs(5),
+            urls: Vec::new(),
+            consistency: "weak".into(),
         }
     }
 }
@@ -66,6 +72,8 @@ pub enum SqlEngine {
     /// SQLite in the data dir.
     #[default]
     Embedded,
+    /// An RQLite cluster over its HTTP API.
+    Rqlite,
 }
 
 /// The `node` section.

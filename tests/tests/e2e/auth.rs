@@ -159,3 +159,29 @@ fn api_keys_exchange_for_jwts_that_outlive_restarts_and_rotations() {
     assert_eq!(get(port, "/v1/auth/jwks", "").2["keys"].as_array().map(Vec::len), Some(2));
     assert_eq!(get(port, "/v1/auth/whoami", &bearer).0, 200, "the previous key still verifies");
 }
+
+#[test]
+fn the_gateway_keeps_its_keys_in_a_supervised_rqlite() {
+    let rqlited = std::env::var("ORAMA_RQLITED").expect("ORAMA_RQLITED (set by scripts/test)");
+    let (port, http, raft) = (free_port(), free_port(), free_port());
+    let config = format!(
+        "{FAST_SUPERVISOR}
+gateway:
+  listen: '127.0.0.1:{port}'
+  depends_on: [rqlite]
+backends:
+  sql: {{ engine: rqlite, urls: ['http://127.0.0.1:{http}'], consistency: strong, query_timeout: 10s }}
+externals:
+  - name: rqlite
+    command: '{rqlited}'
+    args: [-node-id, n1, -http-addr, '127.0.0.1:{http}', -raft-addr, '127.0.0.1:{raft}', '{{dir}}/rqlite']
+    health: {{ http: 'http://127.0.0.1:{http}/readyz' }}
+"
+    );
+    let node = Node::start(&config);
+    node.wait_ready(&["rqlite", "gateway"]);
+    let key = ctl_ok(&node, &["apikey", "create", "--namespace", "alpha"]).trim().to_owned();
+    let (status, _, body) = get(port, "/v1/auth/whoami", &format!("X-API-Key: {key}\r\n"));
+    assert_eq!((status, body["namespace"].as_str()), (200, Some("alpha")), "{body}");
+    assert!(node.log().contains(r#""engine":"rqlite""#), "the gateway reports its engine");
+}
