@@ -95,8 +95,12 @@ pub async fn run(
     let metrics_upkeep = tokio::spawn(http::metrics::upkeep(shutdown.clone()));
     let sessions = auth::sessions::Sessions::new(store.clone(), api_keys.clone());
     let auth = auth::Authenticator { api_keys, jwt, limits: rate_limits, sessions };
-    let context =
-        RouteContext { auth, started: status::Started::now(), metrics_allow: gateway.metrics_allow.clone().into() };
+    let context = RouteContext {
+        auth,
+        dev_simple_key: gateway.dev_simple_key,
+        started: status::Started::now(),
+        metrics_allow: gateway.metrics_allow.clone().into(),
+    };
     let stack = http::stack::stack(warp::service(routes::routes(context)), gateway);
     let address = public.local_addr().map(|a| a.to_string()).unwrap_or_default();
     tracing::info!(%address, "gateway serving");

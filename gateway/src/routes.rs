@@ -18,6 +18,8 @@ use crate::status::{self, Started};
 pub struct RouteContext {
     /// Authentication: keys, tokens, rate limits.
     pub auth: Authenticator,
+    /// Whether `/v1/auth/simple-key` exists.
+    pub dev_simple_key: bool,
     /// When the gateway started.
     pub started: Started,
     /// Networks allowed to read `/metrics` on the public listener.
@@ -37,7 +39,7 @@ pub fn routes(context: RouteContext) -> impl Filter<Extract = (impl Reply,), Err
         .and(warp::get())
         .and(warp::ext::optional::<ClientIp>())
         .map(move |client: Option<ClientIp>| metrics_reply(client, &allow));
-    let auth = crate::auth::routes::routes(context.auth.clone());
+    let auth = crate::auth::routes::routes(context.auth.clone(), context.dev_simple_key);
     let health = warp::path("health")
         .or(warp::path!("v1" / "health"))
         .unify()
@@ -138,7 +140,8 @@ mod tests {
             jwt: crate::auth::jwt::JwtKeys::load_or_create(&dir.path().join("jwt")).expect("jwt"),
             limits: crate::rate_limit::RateLimits::new(&Default::default()),
         };
-        let context = RouteContext { auth, started: Started::now(), metrics_allow: Arc::from([]) };
+        let context =
+            RouteContext { auth, dev_simple_key: false, started: Started::now(), metrics_allow: Arc::from([]) };
         let response = warp::test::request().path(path).reply(&routes(context)).await;
         let body = serde_json::from_slice(response.body()).unwrap_or(serde_json::Value::Null);
         (response.status(), body)

@@ -86,8 +86,8 @@ fn token(auth: &Authenticator, principal: &Principal) -> Result<Response, ApiErr
     Ok(in_namespace(principal, warp::reply::json(&body)))
 }
 
-/// Every authentication route.
-pub fn routes(auth: Authenticator) -> BoxedFilter<(Response,)> {
+/// Every authentication route (`simple-key` only with the development flag).
+pub fn routes(auth: Authenticator, dev_simple_key: bool) -> BoxedFilter<(Response,)> {
     let jwks_keys = auth.jwt.clone();
     let jwks = warp::path!("v1" / "auth" / "jwks")
         .or(warp::path!(".well-known" / "jwks.json"))
@@ -104,6 +104,6 @@ pub fn routes(auth: Authenticator) -> BoxedFilter<(Response,)> {
             async move { token(&auth, &principal).map_err(warp::reject::custom) }
         },
     );
-    let wallet = super::wallet_routes::routes(token_auth_for_wallet);
+    let wallet = super::wallet_routes::routes(token_auth_for_wallet, dev_simple_key);
     jwks.or(whoami).unify().or(token).unify().or(wallet).unify().boxed()
 }

@@ -142,6 +142,41 @@ impl Sessions {
         }
     }
 
+    /// True when `namespace` exists and has at least one owner.
+    pub async fn has_owner(&self, namespace: &str) -> Result<bool, SessionError> {
+        let rows = self
+            .db
+            .query(
+                Statement::new(
+                    "SELECT COUNT(*) AS n FROM namespace_ownership o JOIN namespaces n ON n.id = o.namespace_id WHERE n.name = ?",
+                )
+                .bind(namespace),
+            )
+            .await?;
+        Ok(rows.get(0, "n").and_then(|v| v.as_i64()).unwrap_or(0) > 0)
+    }
+
+    /// Registers an app named `name` for `wallet` in `namespace`; returns its id (`app_...`).
+    pub async fn register_app(&self, wallet: &str, namespace: &str, name: &str) -> Result<String, SessionError> {
+        let namespace_id = ensure_namespace(self.db.as_ref(), namespace).await?;
+        let mut bytes = [0u8; 12];
+        getrandom::fill(&mut bytes).map_err(|e| DbError::Internal(format!("no randomness: {e}")))?;
+        let app_id = format!("app_{}", URL_SAFE_NO_PAD.encode(bytes));
+        self.db
+            .execute(
+                Statement::new(
+                    "INSERT INTO apps (namespace_id, app_id, name, wallet, created_at) VALUES (?, ?, ?, ?, ?)",
+                )
+                .bind(namespace_id)
+                .bind(app_id.as_str())
+                .bind(name)
+                .bind(wallet)
+                .bind(unix_now()),
+            )
+            .await?;
+        Ok(app_id)
+    }
+
     /// A new API key for `wallet` in `namespace`, replacing (revoking) its previous one.
     pub async fn wallet_key(&self, wallet: &str, namespace: &str) -> Result<NewKey, SessionError> {
         let namespace_id = ensure_namespace(self.db.as_ref(), namespace).await?;

@@ -26,6 +26,7 @@ struct ChallengeBody {
     chain_type: Option<String>,
 }
 
+/// The body of every signed request: verify, api-key, register.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct VerifyBody {
@@ -34,6 +35,17 @@ struct VerifyBody {
     signature: String,
     namespace: String,
     chain_type: Option<String>,
+    /// `api-key`: the plan label echoed back.
+    plan: String,
+    /// `register`: the app's name.
+    name: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct SimpleKeyBody {
+    wallet: String,
+    namespace: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -105,7 +117,9 @@ async fn challenge(auth: Authenticator, body: ChallengeBody) -> Result<Response,
     ))
 }
 
-async fn verify(auth: Authenticator, body: VerifyBody) -> Result<Response, ApiError> {
+/// The steps every signed request shares: required fields, the signature over the nonce, the
+/// nonce used up, the namespace claimed. Returns the wallet (normalized) and the namespace.
+async fn signed_in(auth: &Authenticator, body: &VerifyBody) -> Result<(String, String), ApiError> {
     if body.wallet.trim().is_empty() || body.nonce.is_empty() || body.signature.trim().is_empty() {
         return Err(ApiError::BadRequest("wallet, nonce and signature are required".into()));
     }
@@ -115,6 +129,16 @@ async fn verify(auth: Authenticator, body: VerifyBody) -> Result<Response, ApiEr
     wallet::verify(chain, &normalized, body.nonce.as_bytes(), &body.signature)?;
     auth.sessions.consume_nonce(&normalized, &namespace, &body.nonce).await?;
     auth.sessions.claim_namespace(&normalized, &namespace).await?;
+    Ok((normalized, namespace))
+}
+
+/// The wallet as the reference prints it in key responses: lowercase, no `0x`.
+fn bare_wallet(wallet: &str) -> String {
+    wallet.strip_prefix("0x").unwrap_or(wallet).to_ascii_lowercase()
+}
+
+async fn verify(auth: Authenticator, body: VerifyBody) -> Result<Response, ApiError> {
+    let (normalized, namespace) = signed_in(&auth, &body).await?;
     let (access_token, expires_in) =
         auth.jwt.issue(&normalized, &namespace).map_err(|e| ApiError::Internal(e.to_string()))?;
     let refresh_token = auth.sessions.issue_refresh(&normalized, &namespace).await?;
@@ -128,6 +152,54 @@ async fn verify(auth: Authenticator, body: VerifyBody) -> Result<Response, ApiEr
             "api_key": key.api_key, "nonce": body.nonce, "signature_verified": true,
         }),
     ))
+}
+
+/// `POST /v1/auth/api-key`: a signed request for the wallet's API key.
+async fn api_key(auth: Authenticator, body: VerifyBody) -> Result<Response, ApiError> {
+    let (normalized, namespace) = signed_in(&auth, &body).await?;
+    let key = auth.sessions.wallet_key(&normalized, &namespace).await?;
+    let plan = if body.plan.is_empty() { "free" } else { body.plan.as_str() };
+    let reply = serde_json::json!({
+        "api_key": key.api_key, "namespace": namespace, "plan": plan, "wallet": bare_wallet(&normalized),
+    });
+    Ok(json_reply(&namespace, reply))
+}
+
+/// `POST /v1/auth/register`: a signed request registering an app; 201.
+async fn register(auth: Authenticator, body: VerifyBody) -> Result<Response, ApiError> {
+    let (normalized, namespace) = signed_in(&auth, &body).await?;
+    let app_id = auth.sessions.register_app(&normalized, &namespace, &body.name).await?;
+    let reply = serde_json::json!({
+        "client_id": app_id,
+        "app": { "app_id": app_id, "name": body.name, "namespace": namespace, "wallet": normalized },
+        "signature_verified": true,
+    });
+    let mut response = json_reply(&namespace, reply);
+    *response.status_mut() = warp::http::StatusCode::CREATED;
+    Ok(response)
+}
+
+/// `POST /v1/auth/simple-key` (development flag only): a key for a wallet without a signature,
+/// and only for a namespace nobody owns yet, so it can never hand out someone else's.
+async fn simple_key(auth: Authenticator, body: SimpleKeyBody) -> Result<Response, ApiError> {
+    if body.wallet.trim().is_empty() {
+        return Err(ApiError::BadRequest("wallet is required".into()));
+    }
+    let normalized = wallet::normalize(wallet::Chain::Eth, &body.wallet)
+        .or_else(|_| wallet::normalize(wallet::Chain::Sol, &body.wallet))?;
+    let namespace = namespace_of(&body.namespace)?;
+    if auth.sessions.has_owner(&namespace).await? {
+        return Err(ApiError::Forbidden(format!(
+            "namespace {namespace:?} already has an owner; sign in with the wallet instead"
+        )));
+    }
+    auth.sessions.claim_namespace(&normalized, &namespace).await?;
+    let key = auth.sessions.wallet_key(&normalized, &namespace).await?;
+    let created = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let reply = serde_json::json!({
+        "api_key": key.api_key, "namespace": namespace, "wallet": bare_wallet(&normalized), "created": created,
+    });
+    Ok(json_reply(&namespace, reply))
 }
 
 async fn refresh(auth: Authenticator, body: RefreshBody) -> Result<Response, ApiError> {
@@ -173,8 +245,8 @@ fn charged(limits: RateLimits) -> impl Filter<Extract = (), Error = warp::Reject
         .untuple_one()
 }
 
-/// The wallet routes.
-pub fn routes(auth: Authenticator) -> BoxedFilter<(Response,)> {
+/// The wallet routes; `simple-key` only when `dev_simple_key` is on.
+pub fn routes(auth: Authenticator, dev_simple_key: bool) -> BoxedFilter<(Response,)> {
     let with = |auth: &Authenticator| {
         let auth = auth.clone();
         warp::any().map(move || auth.clone())
@@ -204,5 +276,37 @@ pub fn routes(auth: Authenticator) -> BoxedFilter<(Response,)> {
         .and(warp::header::headers_cloned())
         .and(crate::body::json())
         .and_then(|a, h, b| async move { logout(a, h, b).await.map_err(warp::reject::custom) });
-    challenge.or(verify).unify().or(refresh).unify().or(logout).unify().boxed()
+    let api_key = post("api-key")
+        .and(charged(auth.limits.clone()))
+        .and(with(&auth))
+        .and(crate::body::json())
+        .and_then(|a, b| async move { api_key(a, b).await.map_err(warp::reject::custom) });
+    let register = post("register")
+        .and(charged(auth.limits.clone()))
+        .and(with(&auth))
+        .and(crate::body::json())
+        .and_then(|a, b| async move { register(a, b).await.map_err(warp::reject::custom) });
+    let simple_key = post("simple-key")
+        .and(
+            warp::any()
+                .and_then(move || async move { if dev_simple_key { Ok(()) } else { Err(warp::reject::not_found()) } }),
+        )
+        .untuple_one()
+        .and(charged(auth.limits.clone()))
+        .and(with(&auth))
+        .and(crate::body::json())
+        .and_then(|a, b| async move { simple_key(a, b).await.map_err(warp::reject::custom) });
+    let signed = api_key.or(register).unify();
+    challenge
+        .or(verify)
+        .unify()
+        .or(refresh)
+        .unify()
+        .or(logout)
+        .unify()
+        .or(signed)
+        .unify()
+        .or(simple_key)
+        .unify()
+        .boxed()
 }

@@ -16,15 +16,16 @@ pub struct Migration {
 }
 
 /// Every migration, in order. Append only: never edit one that has shipped.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "system tables: namespaces, API keys, ownership, nonces, refresh tokens",
-    statements: &[
-        "CREATE TABLE namespaces (
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "system tables: namespaces, API keys, ownership, nonces, refresh tokens",
+        statements: &[
+            "CREATE TABLE namespaces (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             name TEXT NOT NULL UNIQUE,
             created_at INTEGER NOT NULL)",
-        "CREATE TABLE api_keys (
+            "CREATE TABLE api_keys (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             key_hash TEXT NOT NULL UNIQUE,
             key_hint TEXT NOT NULL,
@@ -33,22 +34,22 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
             created_at INTEGER NOT NULL,
             last_used_at INTEGER,
             revoked_at INTEGER)",
-        "CREATE INDEX api_keys_by_namespace ON api_keys(namespace_id)",
-        "CREATE TABLE namespace_ownership (
+            "CREATE INDEX api_keys_by_namespace ON api_keys(namespace_id)",
+            "CREATE TABLE namespace_ownership (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             namespace_id INTEGER NOT NULL REFERENCES namespaces(id) ON DELETE CASCADE,
             owner_type TEXT NOT NULL CHECK (owner_type IN ('wallet', 'api_key')),
             owner_id TEXT NOT NULL,
             created_at INTEGER NOT NULL,
             UNIQUE (namespace_id, owner_type, owner_id))",
-        "CREATE TABLE wallet_api_keys (
+            "CREATE TABLE wallet_api_keys (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             namespace_id INTEGER NOT NULL REFERENCES namespaces(id) ON DELETE CASCADE,
             wallet TEXT NOT NULL,
             api_key_id INTEGER NOT NULL REFERENCES api_keys(id) ON DELETE CASCADE,
             created_at INTEGER NOT NULL,
             UNIQUE (namespace_id, wallet))",
-        "CREATE TABLE nonces (
+            "CREATE TABLE nonces (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             namespace_id INTEGER NOT NULL REFERENCES namespaces(id) ON DELETE CASCADE,
             wallet TEXT NOT NULL,
@@ -57,7 +58,7 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
             expires_at INTEGER NOT NULL,
             used_at INTEGER,
             created_at INTEGER NOT NULL)",
-        "CREATE TABLE refresh_tokens (
+            "CREATE TABLE refresh_tokens (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             namespace_id INTEGER NOT NULL REFERENCES namespaces(id) ON DELETE CASCADE,
             subject TEXT NOT NULL,
@@ -66,10 +67,22 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
             revoked_at INTEGER,
             replaced_by INTEGER,
             created_at INTEGER NOT NULL)",
-        "CREATE INDEX refresh_tokens_by_subject ON refresh_tokens(namespace_id, subject)",
-        "INSERT INTO namespaces (name, created_at) VALUES ('default', CAST(strftime('%s', 'now') AS INTEGER))",
-    ],
-}];
+            "CREATE INDEX refresh_tokens_by_subject ON refresh_tokens(namespace_id, subject)",
+            "INSERT INTO namespaces (name, created_at) VALUES ('default', CAST(strftime('%s', 'now') AS INTEGER))",
+        ],
+    },
+    Migration {
+        version: 2,
+        name: "apps registered by wallets",
+        statements: &["CREATE TABLE apps (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            namespace_id INTEGER NOT NULL REFERENCES namespaces(id) ON DELETE CASCADE,
+            app_id TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL DEFAULT '',
+            wallet TEXT NOT NULL,
+            created_at INTEGER NOT NULL)"],
+    },
+];
 
 /// Brings `db` to the newest schema; returns the schema version it is at.
 pub async fn migrate(db: &dyn Database) -> Result<i64, DbError> {

@@ -155,6 +155,9 @@ fn gateway_section(f: &Field, p: &mut Problems) -> GatewayConfig {
     if let Some(n) = t.take("worker_threads").and_then(|f| f.int_in(p, 0, 1024)) {
         g.worker_threads = n as usize;
     }
+    if let Some(on) = t.take("dev_simple_key").and_then(|f| f.bool(p)) {
+        g.dev_simple_key = on;
+    }
     if let Some(f) = t.take("tls") {
         g.tls = tls_section(&f, p);
     }

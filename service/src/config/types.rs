@@ -241,6 +241,8 @@ pub struct GatewayConfig {
     pub worker_threads: usize,
     /// HTTPS on `listen`.
     pub tls: TlsConfig,
+    /// Serve `/v1/auth/simple-key` (an API key for a wallet with no signature): development only.
+    pub dev_simple_key: bool,
 }
 
 /// Where the public listener's certificate comes from.
@@ -328,6 +330,7 @@ impl Default for GatewayConfig {
             rate_limits: RateLimitsConfig::default(),
             worker_threads: 0,
             tls: TlsConfig::default(),
+            dev_simple_key: false,
         }
     }
 }

@@ -121,3 +121,47 @@ fn wallet_sign_in_refresh_and_logout() {
     let garbage = http(port, "POST", "/v1/auth/verify", "Content-Type: application/json\r\n", None);
     assert_eq!(garbage.status, 400, "{garbage:?}");
 }
+
+#[test]
+fn signed_key_and_app_requests_and_the_guarded_simple_key() {
+    let port = free_port();
+    let config =
+        format!("{FAST_SUPERVISOR}\ngateway:\n  listen: '127.0.0.1:{port}'\n  rate_limits: {{ per_ip: off }}\n");
+    let node = Node::start(&config);
+    node.wait_ready(&["gateway"]);
+    let alice = Wallet::new(3);
+    let simple = post(port, "/v1/auth/simple-key", json!({ "wallet": alice.address, "namespace": "x" }), "");
+    assert_eq!(simple.status, 404, "simple-key exists only with the development flag");
+
+    let nonce = challenge(port, &alice, "shop");
+    let body = json!({ "wallet": alice.address, "namespace": "shop", "nonce": nonce, "signature": alice.sign(&nonce), "plan": "pro" });
+    let key = post(port, "/v1/auth/api-key", body, "");
+    assert_eq!(key.status, 200, "{key:?}");
+    assert_eq!((key.json["plan"].as_str(), key.json["namespace"].as_str()), (Some("pro"), Some("shop")));
+    assert_eq!(key.json["wallet"].as_str(), Some(alice.address[2..].to_ascii_lowercase().as_str()));
+    let header = format!("X-API-Key: {}\r\n", key.json["api_key"].as_str().expect("key"));
+    assert_eq!(http(port, "GET", "/v1/auth/whoami", &header, None).json["namespace"], "shop");
+
+    let nonce = challenge(port, &alice, "shop");
+    let body = json!({ "wallet": alice.address, "namespace": "shop", "nonce": nonce, "signature": alice.sign(&nonce), "name": "till" });
+    let app = post(port, "/v1/auth/register", body, "");
+    assert_eq!(app.status, 201, "{app:?}");
+    assert!(app.json["client_id"].as_str().is_some_and(|id| id.starts_with("app_")), "{app:?}");
+    assert_eq!(
+        (app.json["app"]["name"].as_str(), app.json["signature_verified"].as_bool()),
+        (Some("till"), Some(true))
+    );
+    drop(node);
+
+    let dev_port = free_port();
+    let dev = format!(
+        "{FAST_SUPERVISOR}\ngateway:\n  listen: '127.0.0.1:{dev_port}'\n  dev_simple_key: true\n  rate_limits: {{ per_ip: off }}\n"
+    );
+    let node = Node::start(&dev);
+    node.wait_ready(&["gateway"]);
+    let fresh = post(dev_port, "/v1/auth/simple-key", json!({ "wallet": alice.address, "namespace": "fresh" }), "");
+    assert_eq!(fresh.status, 200, "{fresh:?}");
+    assert!(fresh.json["api_key"].as_str().is_some_and(|k| k.ends_with(":fresh")));
+    let again = post(dev_port, "/v1/auth/simple-key", json!({ "wallet": alice.address, "namespace": "fresh" }), "");
+    assert_eq!(again.status, 403, "an owned namespace is never handed out without a signature: {again:?}");
+}
