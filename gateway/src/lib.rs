@@ -93,6 +93,7 @@ pub async fn run(
     let rate_limits = rate_limit::RateLimits::new(&gateway.rate_limits);
     let housekeeping = tokio::spawn(forget_idle_buckets(rate_limits.clone(), shutdown.clone()));
     let metrics_upkeep = tokio::spawn(http::metrics::upkeep(shutdown.clone()));
+    let store_probe = tokio::spawn(probe_store(store.clone(), shutdown.clone()));
     let sessions = auth::sessions::Sessions::new(store.clone(), api_keys.clone());
     let auth = auth::Authenticator { api_keys, jwt, limits: rate_limits, sessions };
     let context = RouteContext {
@@ -117,8 +118,25 @@ pub async fn run(
     let _ = flusher.await;
     let _ = housekeeping.await;
     let _ = metrics_upkeep.await;
+    let _ = store_probe.await;
     tracing::info!("gateway stopped");
     Ok(())
+}
+
+/// Pings the SQL store every 10 s and publishes `orama_backend_up{backend="sql"}` (1 or 0).
+async fn probe_store(store: Arc<dyn Database>, shutdown: CancellationToken) {
+    let gauge = metrics::gauge!("orama_backend_up", "backend" => "sql", "engine" => store.engine());
+    loop {
+        let up = tokio::time::timeout(Duration::from_secs(5), store.ping()).await.is_ok_and(|r| r.is_ok());
+        gauge.set(if up { 1.0 } else { 0.0 });
+        if !up {
+            tracing::warn!(engine = store.engine(), "the SQL store does not answer");
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(10)) => {}
+        }
+    }
 }
 
 /// Drops full rate-limit buckets every minute so their memory stays bounded.

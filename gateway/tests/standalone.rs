@@ -65,6 +65,7 @@ fn serves_status_and_internal_health_then_stops_cleanly() {
     assert!(metrics.contains("orama_http_request_duration_seconds_bucket"), "{metrics}");
     let internal = UnixStream::connect(&socket).map(|s| request(s, "/metrics")).expect("internal metrics");
     assert!(internal.contains("orama_http_requests_in_flight"), "{internal}");
+    assert!(internal.contains(r#"orama_backend_up{backend="sql",engine="sqlite"} 1"#), "{internal}");
 
     let pid = rustix::process::Pid::from_raw(gateway.id() as i32).expect("pid");
     rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
