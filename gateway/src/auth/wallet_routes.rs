@@ -245,66 +245,56 @@ fn charged(limits: RateLimits) -> impl Filter<Extract = (), Error = warp::Reject
         .untuple_one()
 }
 
+/// `POST /v1/auth/<path>` with a JSON body, charged to the client's bucket, answered by
+/// `handler(auth, body)`.
+fn json_post<T, F, Fut>(path: &'static str, auth: &Authenticator, handler: F) -> BoxedFilter<(Response,)>
+where
+    T: serde::de::DeserializeOwned + Send + 'static,
+    F: Fn(Authenticator, T) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<Response, ApiError>> + Send + 'static,
+{
+    let auth = auth.clone();
+    // Path before method: a GET to an unknown path must be a 404, not this route's 405.
+    warp::path("v1")
+        .and(warp::path("auth"))
+        .and(warp::path(path))
+        .and(warp::path::end())
+        .and(warp::post())
+        .and(charged(auth.limits.clone()))
+        .and(crate::body::json())
+        .and_then(move |body: T| {
+            let (auth, handler) = (auth.clone(), handler.clone());
+            async move { handler(auth, body).await.map_err(warp::reject::custom) }
+        })
+        .boxed()
+}
+
 /// The wallet routes; `simple-key` only when `dev_simple_key` is on.
 pub fn routes(auth: Authenticator, dev_simple_key: bool) -> BoxedFilter<(Response,)> {
-    let with = |auth: &Authenticator| {
-        let auth = auth.clone();
-        warp::any().map(move || auth.clone())
-    };
-    // Path before method: a GET to an unknown path must be a 404, not this route's 405.
-    let post = |path: &'static str| {
-        warp::path("v1").and(warp::path("auth")).and(warp::path(path)).and(warp::path::end()).and(warp::post())
-    };
-    let challenge = post("challenge")
+    let logout_auth = auth.clone();
+    let logout = warp::path!("v1" / "auth" / "logout")
+        .and(warp::post())
         .and(charged(auth.limits.clone()))
-        .and(with(&auth))
-        .and(crate::body::json())
-        .and_then(|a, b| async move { challenge(a, b).await.map_err(warp::reject::custom) });
-    let verify = post("verify")
-        .and(charged(auth.limits.clone()))
-        .and(with(&auth))
-        .and(crate::body::json())
-        .and_then(|a, b| async move { verify(a, b).await.map_err(warp::reject::custom) });
-    let refresh = post("refresh")
-        .and(charged(auth.limits.clone()))
-        .and(with(&auth))
-        .and(crate::body::json())
-        .and_then(|a, b| async move { refresh(a, b).await.map_err(warp::reject::custom) });
-    let logout = post("logout")
-        .and(charged(auth.limits.clone()))
-        .and(with(&auth))
         .and(warp::header::headers_cloned())
         .and(crate::body::json())
-        .and_then(|a, h, b| async move { logout(a, h, b).await.map_err(warp::reject::custom) });
-    let api_key = post("api-key")
-        .and(charged(auth.limits.clone()))
-        .and(with(&auth))
-        .and(crate::body::json())
-        .and_then(|a, b| async move { api_key(a, b).await.map_err(warp::reject::custom) });
-    let register = post("register")
-        .and(charged(auth.limits.clone()))
-        .and(with(&auth))
-        .and(crate::body::json())
-        .and_then(|a, b| async move { register(a, b).await.map_err(warp::reject::custom) });
-    let simple_key = post("simple-key")
-        .and(
-            warp::any()
-                .and_then(move || async move { if dev_simple_key { Ok(()) } else { Err(warp::reject::not_found()) } }),
-        )
+        .and_then(move |headers: HeaderMap, body: LogoutBody| {
+            let auth = logout_auth.clone();
+            async move { logout(auth, headers, body).await.map_err(warp::reject::custom) }
+        });
+    let simple_key = warp::any()
+        .and_then(move || async move { if dev_simple_key { Ok(()) } else { Err(warp::reject::not_found()) } })
         .untuple_one()
-        .and(charged(auth.limits.clone()))
-        .and(with(&auth))
-        .and(crate::body::json())
-        .and_then(|a, b| async move { simple_key(a, b).await.map_err(warp::reject::custom) });
-    let signed = api_key.or(register).unify();
-    challenge
-        .or(verify)
+        .and(json_post("simple-key", &auth, simple_key));
+    json_post("challenge", &auth, challenge)
+        .or(json_post("verify", &auth, verify))
         .unify()
-        .or(refresh)
+        .or(json_post("refresh", &auth, refresh))
+        .unify()
+        .or(json_post("api-key", &auth, api_key))
+        .unify()
+        .or(json_post("register", &auth, register))
         .unify()
         .or(logout)
-        .unify()
-        .or(signed)
         .unify()
         .or(simple_key)
         .unify()

@@ -5,6 +5,7 @@
 //! ([`sections`]) with every problem collected. Unknown keys are problems. Every field has a
 //! default, so an empty file, or no file at all, is a valid config.
 
+mod gateway;
 mod read;
 mod sections;
 mod types;
@@ -13,6 +14,7 @@ mod yaml;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use gateway::*;
 pub use read::Problem;
 pub use types::*;
 

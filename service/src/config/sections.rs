@@ -4,12 +4,13 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::gateway::gateway_section;
 use super::read::{Field, Problems, Table};
 use super::types::*;
 use super::yaml::Node;
 
-const MS: Duration = Duration::from_millis(1);
-const HOUR: Duration = Duration::from_secs(3600);
+pub(super) const MS: Duration = Duration::from_millis(1);
+pub(super) const HOUR: Duration = Duration::from_secs(3600);
 
 /// Reads the whole document.
 pub fn node_config(tree: &Node, p: &mut Problems) -> NodeConfig {
@@ -132,110 +133,6 @@ fn supervisor_section(f: &Field, p: &mut Problems) -> SupervisorConfig {
     s
 }
 
-fn gateway_section(f: &Field, p: &mut Problems) -> GatewayConfig {
-    let mut t = f.table(p);
-    let mut g = GatewayConfig::default();
-    child_settings(&mut t, &mut g.child, p);
-    g.command = t.take("command").and_then(|f| f.non_empty_string(p)).map(PathBuf::from);
-    if let Some(addr) = t.take("listen").and_then(|f| f.socket_addr(p)) {
-        g.listen = addr;
-    }
-    if let Some(origins) = t.take("cors_origins").and_then(|f| f.string_list(p)) {
-        g.cors_origins = origins;
-    }
-    if let Some(f) = t.take("limits") {
-        http_limits(&f, &mut g.limits, p);
-    }
-    if let Some(nets) = t.take("trusted_proxies").and_then(|f| f.networks(p)) {
-        g.trusted_proxies = nets;
-    }
-    if let Some(nets) = t.take("metrics_allow").and_then(|f| f.networks(p)) {
-        g.metrics_allow = nets;
-    }
-    if let Some(n) = t.take("worker_threads").and_then(|f| f.int_in(p, 0, 1024)) {
-        g.worker_threads = n as usize;
-    }
-    if let Some(on) = t.take("dev_simple_key").and_then(|f| f.bool(p)) {
-        g.dev_simple_key = on;
-    }
-    if let Some(f) = t.take("tls") {
-        g.tls = tls_section(&f, p);
-    }
-    if let Some(f) = t.take("rate_limits") {
-        let mut r = f.table(p);
-        if let Some(f) = r.take("per_key") {
-            g.rate_limits.per_key = rate_quota(&f, p);
-        }
-        if let Some(f) = r.take("per_ip") {
-            g.rate_limits.per_ip = rate_quota(&f, p);
-        }
-        r.finish(p);
-    }
-    t.finish(p);
-    g
-}
-
-fn tls_section(f: &Field, p: &mut Problems) -> TlsConfig {
-    let mut t = f.table(p);
-    let mut tls = TlsConfig::default();
-    if let Some(field) = t.take("mode") {
-        tls.mode = match field.one_of(p, &["off", "files", "self_signed"]) {
-            Some("files") => TlsMode::Files,
-            Some("self_signed") => TlsMode::SelfSigned,
-            _ => TlsMode::Off,
-        };
-    }
-    tls.cert_file = t.take("cert_file").and_then(|f| absolute_path(&f, p));
-    tls.key_file = t.take("key_file").and_then(|f| absolute_path(&f, p));
-    if let Some(domains) = t.take("domains").and_then(|f| f.string_list(p)) {
-        tls.domains = domains;
-    }
-    tls.http_listen = t.take("http_listen").and_then(|f| f.socket_addr(p));
-    if let Some(d) = t.take("handshake_timeout").and_then(|f| f.duration_in(p, 10 * MS, HOUR)) {
-        tls.handshake_timeout = d;
-    }
-    t.finish(p);
-    if tls.mode == TlsMode::Files && (tls.cert_file.is_none() || tls.key_file.is_none()) {
-        p.add(&f.path, f.node.line, "mode files needs cert_file and key_file");
-    }
-    if tls.mode == TlsMode::SelfSigned && tls.domains.is_empty() {
-        p.add(&f.path, f.node.line, "mode self_signed needs at least one domain");
-    }
-    tls
-}
-
-/// `{ per_second, burst }`; `off` or `false` (YAML reads a bare `off` as either) or
-/// `per_second: 0` disables the limit.
-fn rate_quota(f: &Field, p: &mut Problems) -> Option<RateQuota> {
-    use super::yaml::Value;
-    if matches!(&f.node.value, Value::Str(s) if s == "off") || matches!(f.node.value, Value::Bool(false)) {
-        return None;
-    }
-    let mut t = f.table(p);
-    let per_second = t.take("per_second").and_then(|f| f.int_in(p, 0, 1_000_000)).unwrap_or(0) as u32;
-    let burst = t.take("burst").and_then(|f| f.int_in(p, 1, 10_000_000)).map_or(per_second.max(1), |n| n as u32);
-    t.finish(p);
-    (per_second > 0).then_some(RateQuota { per_second, burst })
-}
-
-fn http_limits(f: &Field, limits: &mut HttpLimits, p: &mut Problems) {
-    const KIB: u64 = 1024;
-    let mut t = f.table(p);
-    if let Some(n) = t.take("max_body_bytes").and_then(|f| f.bytes_in(p, 1, 64 * KIB * KIB * KIB)) {
-        limits.max_body_bytes = n;
-    }
-    if let Some(d) = t.take("request_timeout").and_then(|f| f.duration_in(p, 10 * MS, HOUR)) {
-        limits.request_timeout = d;
-    }
-    if let Some(d) = t.take("header_read_timeout").and_then(|f| f.duration_in(p, 10 * MS, HOUR)) {
-        limits.header_read_timeout = d;
-    }
-    if let Some(n) = t.take("max_header_bytes").and_then(|f| f.bytes_in(p, 8 * KIB, 16 * KIB * KIB)) {
-        limits.max_header_bytes = n;
-    }
-    t.finish(p);
-}
-
 fn backends_section(f: &Field, p: &mut Problems) -> BackendsConfig {
     let mut t = f.table(p);
     let mut backends = BackendsConfig::default();
@@ -283,7 +180,7 @@ fn backends_section(f: &Field, p: &mut Problems) -> BackendsConfig {
 }
 
 /// Reads the keys every child has: enabled, restart, depends_on, env.
-fn child_settings(t: &mut Table, child: &mut ChildSettings, p: &mut Problems) {
+pub(super) fn child_settings(t: &mut Table, child: &mut ChildSettings, p: &mut Problems) {
     if let Some(enabled) = t.take("enabled").and_then(|f| f.bool(p)) {
         child.enabled = enabled;
     }
@@ -388,7 +285,7 @@ fn tcp_addr(f: &Field, addr: String, p: &mut Problems) -> Option<String> {
     }
 }
 
-fn absolute_path(f: &Field, p: &mut Problems) -> Option<PathBuf> {
+pub(super) fn absolute_path(f: &Field, p: &mut Problems) -> Option<PathBuf> {
     let path = PathBuf::from(f.non_empty_string(p)?);
     if !path.is_absolute() {
         f.problem(p, format!("must be an absolute path, found {:?}", path.display().to_string()));

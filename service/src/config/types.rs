@@ -1,7 +1,7 @@
 //! The typed configuration, with the defaults a node runs on when nothing is configured.
 
+use super::gateway::GatewayConfig;
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -216,151 +216,6 @@ pub struct ChildSettings {
     pub env: BTreeMap<String, String>,
 }
 
-/// The `gateway` section.
-#[derive(Debug, Clone, Serialize)]
-pub struct GatewayConfig {
-    /// Supervision of the gateway process.
-    #[serde(flatten)]
-    pub child: ChildSettings,
-    /// Override of the program to run (default: `orama-gateway` beside the supervisor).
-    pub command: Option<PathBuf>,
-    /// Address of the public HTTP API.
-    pub listen: SocketAddr,
-    /// Origins allowed by CORS; `*` (the reference's default) allows any.
-    pub cors_origins: Vec<String>,
-    /// Bounds on requests.
-    pub limits: HttpLimits,
-    /// Proxies whose `X-Forwarded-For` is believed (none by default: the peer is the client).
-    pub trusted_proxies: Vec<ipnet::IpNet>,
-    /// Networks allowed to read `GET /metrics` on the public listener (the internal socket
-    /// always serves it).
-    pub metrics_allow: Vec<ipnet::IpNet>,
-    /// Token buckets for callers.
-    pub rate_limits: RateLimitsConfig,
-    /// Threads serving requests; 0 means one per CPU core.
-    pub worker_threads: usize,
-    /// HTTPS on `listen`.
-    pub tls: TlsConfig,
-    /// Serve `/v1/auth/simple-key` (an API key for a wallet with no signature): development only.
-    pub dev_simple_key: bool,
-}
-
-/// Where the public listener's certificate comes from.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TlsMode {
-    /// Plain HTTP.
-    #[default]
-    Off,
-    /// PEM certificate chain and key files.
-    Files,
-    /// A self-signed certificate for `domains`, generated once and kept in the data dir (dev).
-    SelfSigned,
-}
-
-/// The `gateway.tls` section.
-#[derive(Debug, Clone, Serialize)]
-pub struct TlsConfig {
-    /// Certificate source.
-    pub mode: TlsMode,
-    /// PEM certificate chain (`files` mode).
-    pub cert_file: Option<PathBuf>,
-    /// PEM private key (`files` mode).
-    pub key_file: Option<PathBuf>,
-    /// Names the certificate covers (`self_signed` mode).
-    pub domains: Vec<String>,
-    /// A plain-HTTP listener that redirects to HTTPS (usually `0.0.0.0:80`); none by default.
-    pub http_listen: Option<SocketAddr>,
-    /// Time a client gets to complete the TLS handshake.
-    #[serde(with = "humantime_serde")]
-    pub handshake_timeout: Duration,
-}
-
-impl Default for TlsConfig {
-    fn default() -> Self {
-        TlsConfig {
-            mode: TlsMode::Off,
-            cert_file: None,
-            key_file: None,
-            domains: vec!["localhost".into(), "127.0.0.1".into()],
-            http_listen: None,
-            handshake_timeout: Duration::from_secs(10),
-        }
-    }
-}
-
-/// Rate limits: per credential for authenticated callers, per client address for the rest.
-#[derive(Debug, Clone, Serialize)]
-pub struct RateLimitsConfig {
-    /// Each API key (or JWT subject); `None` disables.
-    pub per_key: Option<RateQuota>,
-    /// Each client address, charged by failed authentications and public auth routes.
-    pub per_ip: Option<RateQuota>,
-}
-
-impl Default for RateLimitsConfig {
-    fn default() -> Self {
-        RateLimitsConfig {
-            per_key: Some(RateQuota { per_second: 100, burst: 200 }),
-            per_ip: Some(RateQuota { per_second: 10, burst: 50 }),
-        }
-    }
-}
-
-/// A token bucket: refills `per_second`, holds `burst`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct RateQuota {
-    /// Sustained requests per second.
-    pub per_second: u32,
-    /// Requests allowed at once.
-    pub burst: u32,
-}
-
-impl Default for GatewayConfig {
-    fn default() -> Self {
-        let loopback = ["127.0.0.0/8", "::1/128"].iter().filter_map(|n| n.parse().ok()).collect();
-        GatewayConfig {
-            child: ChildSettings { enabled: true, ..ChildSettings::default() },
-            command: None,
-            listen: SocketAddr::from(([127, 0, 0, 1], 6001)),
-            cors_origins: vec!["*".to_owned()],
-            limits: HttpLimits::default(),
-            trusted_proxies: Vec::new(),
-            metrics_allow: loopback,
-            rate_limits: RateLimitsConfig::default(),
-            worker_threads: 0,
-            tls: TlsConfig::default(),
-            dev_simple_key: false,
-        }
-    }
-}
-
-/// Bounds on each HTTP request of the public API.
-#[derive(Debug, Clone, Serialize)]
-pub struct HttpLimits {
-    /// Largest request body, in bytes (413 beyond).
-    pub max_body_bytes: u64,
-    /// Time a request may take from its head to the end of its response head (503 beyond).
-    #[serde(with = "humantime_serde")]
-    pub request_timeout: Duration,
-    /// Time a client gets to send a request head (slow clients are disconnected).
-    #[serde(with = "humantime_serde")]
-    pub header_read_timeout: Duration,
-    /// Largest request head, in bytes (431 beyond).
-    pub max_header_bytes: u64,
-}
-
-impl Default for HttpLimits {
-    fn default() -> Self {
-        HttpLimits {
-            max_body_bytes: 10 * 1024 * 1024,
-            request_timeout: Duration::from_secs(60),
-            header_read_timeout: Duration::from_secs(10),
-            max_header_bytes: 64 * 1024,
-        }
-    }
-}
-
 /// One external daemon (`externals:` list).
 #[derive(Debug, Clone, Serialize)]
 pub struct ExternalConfig {
@@ -393,7 +248,7 @@ pub enum HealthProbe {
     Command(Vec<String>),
 }
 
-mod humantime_serde {
+pub(super) mod humantime_serde {
     use std::time::Duration;
 
     pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
