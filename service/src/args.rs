@@ -18,6 +18,17 @@ pub struct ProcessArgs {
 }
 
 impl ProcessArgs {
+    /// The same arguments with every path made absolute, so a child started in another working
+    /// directory reads the same files.
+    pub fn absolute(&self) -> ProcessArgs {
+        let absolute = |p: &Option<PathBuf>| p.as_ref().map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()));
+        ProcessArgs {
+            config: absolute(&self.config),
+            data_dir: absolute(&self.data_dir),
+            runtime_dir: absolute(&self.runtime_dir),
+        }
+    }
+
     /// The arguments that reproduce `self` on a child's command line.
     pub fn to_argv(&self) -> Vec<std::ffi::OsString> {
         let mut argv = Vec::new();

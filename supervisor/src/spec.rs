@@ -82,7 +82,7 @@ fn own_process(
     args: &ProcessArgs,
 ) -> ChildSpec {
     let resolved = ProcessArgs {
-        config: args.config.clone(),
+        config: args.absolute().config,
         data_dir: Some(dirs.data_dir.clone()),
         runtime_dir: Some(dirs.runtime_dir.clone()),
     };

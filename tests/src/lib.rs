@@ -128,14 +128,27 @@ impl Node {
 
     /// Starts a supervisor on `config` in `dir` with extra environment variables.
     pub fn start_with_env(dir: TempDir, config: &str, env: &[(&str, &std::ffi::OsStr)]) -> Node {
+        Node::launch(dir, config, env, false)
+    }
+
+    /// Starts a supervisor from inside `dir`, naming its config by a relative path, as an
+    /// operator in that directory would.
+    pub fn start_relative(config: &str) -> Node {
+        let dir = tempfile::Builder::new().prefix("orama").tempdir().expect("tempdir");
+        Node::launch(dir, config, &[], true)
+    }
+
+    fn launch(dir: TempDir, config: &str, env: &[(&str, &std::ffi::OsStr)], relative: bool) -> Node {
         let config_path = dir.path().join("orama.yaml");
         std::fs::write(&config_path, config).expect("write config");
         let runtime_dir = dir.path().join("run");
         let log_path = dir.path().join(format!("supervisor-{}.log", std::process::id()));
         let log = File::options().create(true).append(true).open(&log_path).expect("log file");
+        let config_arg = if relative { PathBuf::from("orama.yaml") } else { config_path.clone() };
         let process = Command::new(bin("orama-supervisor"))
+            .current_dir(dir.path())
             .arg("--config")
-            .arg(&config_path)
+            .arg(&config_arg)
             .arg("--data-dir")
             .arg(dir.path().join("data"))
             .arg("--runtime-dir")

@@ -36,3 +36,11 @@ fn gateway_starts_after_redis_and_both_are_ready() {
     assert!(table.starts_with("NAME"), "{table}");
     assert!(table.lines().any(|l| l.starts_with("gateway") && l.contains("ready")), "{table}");
 }
+
+#[test]
+fn a_relative_config_path_reaches_the_children() {
+    let port = free_port();
+    let node = Node::start_relative(&format!("gateway: {{ listen: '127.0.0.1:{port}' }}\n"));
+    node.wait_ready(&["gateway"]);
+    assert_eq!(http_get(port, "/v1/health").map(|r| r.0), Some(200), "the gateway read the same config");
+}
