@@ -43,7 +43,7 @@ async fn serve(args: ProcessArgs, config: NodeConfig) -> ExitCode {
         Ok(dirs) => dirs,
         Err(err) => return fail(&err.to_string()),
     };
-    orama_service::telemetry::init("gateway", &config.log);
+    let _telemetry = orama_service::telemetry::init("gateway", &config.log);
     let shutdown = match orama_service::shutdown::on_signals() {
         Ok(token) => token,
         Err(err) => return fail(&format!("cannot install signal handlers: {err}")),

@@ -1,6 +1,10 @@
 //! Logging set-up shared by every process: journald under systemd (or when configured), JSON
 //! lines on stderr otherwise, which the supervisor captures and forwards. The filter comes from
 //! `RUST_LOG` when set, else from the config.
+//!
+//! Stderr is written by a background thread through a bounded queue that drops lines when full:
+//! a reader that falls behind (the supervisor, a paused terminal) costs log lines, never a
+//! blocked request thread.
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
@@ -19,9 +23,21 @@ pub enum LogSink {
     TextStderr,
 }
 
+/// Lines the stderr writer holds before it starts dropping.
+const STDERR_QUEUE_LINES: usize = 65_536;
+
+/// The installed logging; keep it alive for the life of the process (dropping it flushes and
+/// stops the stderr writer).
+#[must_use = "dropping the telemetry stops the log writer"]
+pub struct Telemetry {
+    /// Where logs go.
+    pub sink: LogSink,
+    _writer: Option<tracing_appender::non_blocking::WorkerGuard>,
+}
+
 /// Installs the global subscriber for `process` (its journald identity is `orama-<process>`).
 /// Falls back to JSON on stderr when journald was asked for but cannot be reached, and says so.
-pub fn init(process: &str, log: &LogConfig) -> LogSink {
+pub fn init(process: &str, log: &LogConfig) -> Telemetry {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&log.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
@@ -36,25 +52,26 @@ pub fn init(process: &str, log: &LogConfig) -> LogSink {
         match tracing_journald::layer() {
             Ok(layer) => {
                 let _ = registry.with(layer.with_syslog_identifier(format!("orama-{process}"))).try_init();
-                return LogSink::Journald;
+                return Telemetry { sink: LogSink::Journald, _writer: None };
             }
             Err(err) => journald_error = Some(err),
         }
     }
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(true)
+        .buffered_lines_limit(STDERR_QUEUE_LINES)
+        .finish(std::io::stderr());
     let sink = if log.format == LogFormat::Text {
-        let _ = registry.with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr)).try_init();
+        let _ = registry.with(tracing_subscriber::fmt::layer().with_writer(writer)).try_init();
         LogSink::TextStderr
     } else {
-        let json = tracing_subscriber::fmt::layer()
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_writer(std::io::stderr);
+        let json =
+            tracing_subscriber::fmt::layer().json().flatten_event(true).with_current_span(false).with_writer(writer);
         let _ = registry.with(json).try_init();
         LogSink::JsonStderr
     };
     if let Some(err) = journald_error {
         tracing::warn!(error = %err, "journald is not reachable; logging JSON to stderr instead");
     }
-    sink
+    Telemetry { sink, _writer: Some(guard) }
 }

@@ -52,6 +52,9 @@ pub struct ChildReport {
 pub struct StatusReport {
     /// Every child in start order.
     pub children: Vec<ChildReport>,
+    /// Children's output lines dropped because the supervisor's log could not keep up.
+    #[serde(default)]
+    pub dropped_log_lines: u64,
 }
 
 /// Serves the control API.
@@ -163,7 +166,8 @@ impl Handler for Control {
         match (request.method(), segments.as_slice()) {
             (&Method::GET, ["v1", "children"]) => {
                 let children = self.report(self.children.statuses()).await;
-                json_response(StatusCode::OK, &StatusReport { children })
+                let dropped_log_lines = crate::forward::dropped_lines();
+                json_response(StatusCode::OK, &StatusReport { children, dropped_log_lines })
             }
             (&Method::POST, ["v1", "children", name, verb]) => self.act(name, verb).await,
             (&Method::GET, ["v1", "children", name, "logs"]) => self.logs(name, request.uri().query()),

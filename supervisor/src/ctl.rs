@@ -111,6 +111,9 @@ pub async fn run(runtime_dir: &Path, command: CtlCommand) -> Result<(), CtlError
                 writeln!(out, "{}", serde_json::to_string_pretty(&report.children).unwrap_or_default())?;
             } else {
                 write!(out, "{}", status_table(&report.children))?;
+                if report.dropped_log_lines > 0 {
+                    writeln!(out, "({} output lines dropped: the log could not keep up)", report.dropped_log_lines)?;
+                }
             }
         }
         CtlCommand::Restart { ref name } | CtlCommand::Stop { ref name } | CtlCommand::Start { ref name } => {

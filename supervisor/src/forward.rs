@@ -4,17 +4,53 @@
 //! other line is wrapped into a JSON event, so the stream stays one JSON object per line. Under
 //! journald each line is sent with the child's own identity `orama-<name>` and the priority its
 //! level implies, which is what `journalctl -t orama-gateway` expects.
+//!
+//! Neither path can block the supervisor's one runtime thread: stderr is written by a writer
+//! thread fed through a bounded queue, and the journal socket is non-blocking; when either is
+//! full, lines are dropped and counted rather than stalling supervision.
 
 use std::io::Write;
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use serde_json::{Map, Value};
 
 /// The default socket of the systemd journal's native protocol.
 const JOURNAL_SOCKET: &str = "/run/systemd/journal/socket";
+
+/// Lines queued for stderr before new ones are dropped.
+const STDERR_QUEUE_LINES: usize = 65_536;
+
+/// Lines dropped because stderr or the journal could not keep up.
+static DROPPED: AtomicU64 = AtomicU64::new(0);
+
+/// How many of the children's lines were dropped since start (stderr or journal too slow).
+pub fn dropped_lines() -> u64 {
+    DROPPED.load(Ordering::Relaxed)
+}
+
+/// Queues `bytes` for the stderr writer thread; drops them when the queue is full.
+fn write_stderr(bytes: Vec<u8>) {
+    static QUEUE: OnceLock<Option<SyncSender<Vec<u8>>>> = OnceLock::new();
+    let queue = QUEUE.get_or_init(|| {
+        let (tx, rx) = sync_channel::<Vec<u8>>(STDERR_QUEUE_LINES);
+        let writer = std::thread::Builder::new().name("orama-log-forward".into()).spawn(move || {
+            let mut stderr = std::io::stderr();
+            for line in rx {
+                let _ = stderr.write_all(&line);
+            }
+        });
+        writer.ok().map(|_| tx)
+    });
+    let queued = queue.as_ref().is_some_and(|tx| tx.try_send(bytes).is_ok());
+    if !queued {
+        DROPPED.fetch_add(1, Ordering::Relaxed);
+    }
+}
 
 /// Forwards the lines of one child.
 #[derive(Clone, Debug)]
@@ -37,7 +73,7 @@ pub enum Sink {
 impl Sink {
     /// A journald sink, or the JSON one if no journal socket can be used.
     pub fn journald() -> Sink {
-        match UnixDatagram::unbound() {
+        match UnixDatagram::unbound().and_then(|s| s.set_nonblocking(true).map(|()| s)) {
             Ok(socket) => Sink::Journald(Arc::new(socket), PathBuf::from(JOURNAL_SOCKET)),
             Err(_) => Sink::JsonStderr,
         }
@@ -53,13 +89,11 @@ impl Forwarder {
     /// Forwards one line that `child` wrote on `stream`.
     pub fn forward(&self, stream: &str, line: &str) {
         match &self.sink {
-            Sink::TextStderr => {
-                let _ = writeln!(std::io::stderr().lock(), "{}| {line}", self.child);
-            }
+            Sink::TextStderr => write_stderr(format!("{}| {line}\n", self.child).into_bytes()),
             Sink::JsonStderr => {
                 let mut text = self.as_json(stream, line).to_string();
                 text.push('\n');
-                let _ = std::io::stderr().lock().write_all(text.as_bytes());
+                write_stderr(text.into_bytes());
             }
             Sink::Journald(socket, path) => {
                 let event = self.as_json(stream, line);
@@ -73,7 +107,9 @@ impl Forwarder {
                     ("ORAMA_CHILD", &self.child),
                     ("ORAMA_STREAM", stream),
                 ];
-                let _ = socket.send_to(&journal_datagram(&fields), path);
+                if socket.send_to(&journal_datagram(&fields), path).is_err() {
+                    DROPPED.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }
     }

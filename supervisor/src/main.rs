@@ -50,7 +50,8 @@ async fn run_node(args: ProcessArgs) -> ExitCode {
         Ok(loaded) => loaded,
         Err(message) => return fail(&message),
     };
-    let sink = match telemetry::init("supervisor", &config.log) {
+    let telemetry = telemetry::init("supervisor", &config.log);
+    let sink = match telemetry.sink {
         LogSink::Journald => Sink::journald(),
         LogSink::JsonStderr => Sink::JsonStderr,
         LogSink::TextStderr => Sink::TextStderr,
@@ -59,7 +60,9 @@ async fn run_node(args: ProcessArgs) -> ExitCode {
         Ok(token) => token,
         Err(err) => return fail(&format!("cannot install signal handlers: {err}")),
     };
-    match orama_supervisor::run(config, dirs, args, sink, shutdown).await {
+    let outcome = orama_supervisor::run(config, dirs, args, sink, shutdown).await;
+    let _keep_logging_until_here = &telemetry;
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(error = %err, "supervisor failed");
