@@ -1,10 +1,18 @@
 //! Signals, handled in one place and turned into a cancellation token.
 //!
-//! The first SIGTERM, SIGINT or SIGHUP cancels the token and the process drains; a second one
-//! means the operator has lost patience, and the process exits at once with status 130.
+//! The first SIGTERM, SIGINT or SIGHUP cancels the token and the process drains; another one a
+//! second or more later means the operator has lost patience, and the process exits at once with
+//! status 130. Repeats within that second are the same request: Linux delivers a parent-death
+//! signal again each time an orphan is handed to another thread of its dying parent, so one
+//! supervisor death can arrive as several SIGTERMs.
+
+use std::time::{Duration, Instant};
 
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
+
+/// Signals this close to the first are taken as a repeat of it.
+const SAME_REQUEST: Duration = Duration::from_secs(1);
 
 /// Returns a token cancelled on the first termination signal. Must be called inside a Tokio
 /// runtime. Fails only when signal handlers cannot be installed.
@@ -15,20 +23,25 @@ pub fn on_signals() -> std::io::Result<CancellationToken> {
     let mut hup = signal(SignalKind::hangup())?;
     let trigger = token.clone();
     tokio::spawn(async move {
-        let mut received = 0;
+        let mut first: Option<Instant> = None;
         loop {
             let name = tokio::select! {
                 _ = term.recv() => "SIGTERM",
                 _ = int.recv() => "SIGINT",
                 _ = hup.recv() => "SIGHUP",
             };
-            received += 1;
-            if received > 1 {
-                tracing::warn!(signal = name, "second termination signal: exiting now");
-                std::process::exit(130);
+            match first {
+                None => {
+                    first = Some(Instant::now());
+                    tracing::info!(signal = name, "termination signal received: shutting down");
+                    trigger.cancel();
+                }
+                Some(at) if at.elapsed() >= SAME_REQUEST => {
+                    tracing::warn!(signal = name, "second termination signal: exiting now");
+                    std::process::exit(130);
+                }
+                Some(_) => tracing::debug!(signal = name, "repeated termination signal ignored"),
             }
-            tracing::info!(signal = name, "termination signal received: shutting down");
-            trigger.cancel();
         }
     });
     Ok(token)
