@@ -4,15 +4,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+mod common;
+
+use common::count;
 use orama_gateway::db::{Database, DbError, MIGRATIONS, QueryLimits, SqliteDb, Statement, migrate};
 
 fn open(dir: &tempfile::TempDir, limits: QueryLimits, pool: usize) -> SqliteDb {
     SqliteDb::open(&dir.path().join("system.db"), pool, limits).expect("open")
-}
-
-async fn count(db: &dyn Database, sql: &str) -> i64 {
-    let rows = db.query(Statement::new(sql)).await.expect("count");
-    rows.rows[0][0].as_i64().expect("integer")
 }
 
 #[tokio::test]
@@ -36,32 +34,7 @@ async fn migrations_apply_once_and_refuse_a_newer_schema() {
 #[tokio::test]
 async fn transactions_are_all_or_nothing_and_parameters_are_bound() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = open(&dir, QueryLimits::default(), 2);
-    db.execute(Statement::new("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE)")).await.expect("create");
-    let hostile = "x'); DROP TABLE t; --";
-    let err = db
-        .transaction(vec![
-            Statement::new("INSERT INTO t (name) VALUES (?)").bind(hostile),
-            Statement::new("INSERT INTO t (name) VALUES (?)").bind(hostile),
-        ])
-        .await
-        .expect_err("duplicate");
-    assert!(matches!(&err, DbError::Constraint(m) if m.starts_with("statement 1")), "{err:?}");
-    assert_eq!(count(&db, "SELECT COUNT(*) FROM t").await, 0, "the first insert was rolled back");
-
-    let results = db
-        .transaction(vec![
-            Statement::new("INSERT INTO t (name) VALUES (?)").bind(hostile),
-            Statement::new("UPDATE t SET name = name"),
-        ])
-        .await
-        .expect("commit");
-    assert_eq!(results[0].rows_affected, 1);
-    let rows =
-        db.query(Statement::new("SELECT name FROM t WHERE id = ?").bind(results[0].last_insert_id)).await.expect("q");
-    assert_eq!(rows.get(0, "name").and_then(|v| v.as_str()), Some(hostile), "stored verbatim, never interpreted");
-    let err = db.query(Statement::new("SELEC nonsense")).await.expect_err("syntax");
-    assert!(matches!(err, DbError::Sql(_)) && err.is_caller_fault());
+    common::atomic_and_bound(&open(&dir, QueryLimits::default(), 2)).await;
 }
 
 #[tokio::test]

@@ -7,6 +7,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::count;
 use orama_gateway::auth::api_keys::ApiKeys;
 use orama_gateway::db::{Database, DbError, QueryLimits, RqliteDb, Statement, migrate};
 
@@ -73,10 +76,6 @@ impl Drop for Node {
     }
 }
 
-async fn count(db: &dyn Database, sql: &str) -> i64 {
-    db.query(Statement::new(sql)).await.expect("count").rows[0][0].as_i64().expect("integer")
-}
-
 #[tokio::test]
 async fn a_single_node_behaves_like_the_embedded_engine() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -92,26 +91,9 @@ async fn a_single_node_behaves_like_the_embedded_engine() {
     let key = keys.create("alpha", "ci").await.expect("create");
     assert_eq!(&*keys.authenticate(&key.api_key).await.expect("lookup").expect("valid").namespace, "alpha");
 
-    db.execute(Statement::new("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE, data BLOB)"))
-        .await
-        .expect("create");
-    let hostile = "x'); DROP TABLE t; --";
-    let err = db
-        .transaction(vec![
-            Statement::new("INSERT INTO t (name) VALUES (?)").bind(hostile),
-            Statement::new("INSERT INTO t (name) VALUES (?)").bind(hostile),
-        ])
-        .await
-        .expect_err("duplicate");
-    assert!(matches!(&err, DbError::Constraint(m) if m.contains("statement 1")), "{err:?}");
-    assert_eq!(count(db.as_ref(), "SELECT COUNT(*) FROM t").await, 0, "rolled back");
-    let inserted = db.execute(Statement::new("INSERT INTO t (name) VALUES (?)").bind(hostile)).await.expect("insert");
-    let rows =
-        db.query(Statement::new("SELECT name FROM t WHERE id = ?").bind(inserted.last_insert_id)).await.expect("q");
-    assert_eq!(rows.get(0, "name").and_then(|v| v.as_str()), Some(hostile));
+    common::atomic_and_bound(db.as_ref()).await;
     let many = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10) SELECT i FROM n";
     assert_eq!(db.query(Statement::new(many)).await.expect_err("limit"), DbError::TooManyRows(5));
-    assert!(matches!(db.query(Statement::new("SELEC 1")).await, Err(DbError::Sql(_))));
     db.ping().await.expect("ping");
 }
 

@@ -26,11 +26,6 @@ impl Health {
         Health { process: process.into(), started: Instant::now(), readiness }
     }
 
-    /// The readiness this health reports.
-    pub fn readiness(&self) -> &Readiness {
-        &self.readiness
-    }
-
     /// Answers `/health` and `/ready`; `None` for any other path.
     pub fn respond<B>(&self, request: &Request<B>) -> Option<Response<Body>> {
         let path = request.uri().path();

@@ -4,7 +4,7 @@
 //! (systemd's `STATE_DIRECTORY`/`RUNTIME_DIRECTORY`, `/var/lib/orama` and `/run/orama` as root
 //! under systemd, `$XDG_RUNTIME_DIR/orama`), then `~/.orama` and `<data_dir>/run`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::args::ProcessArgs;
 use crate::config::NodeSection;
@@ -96,11 +96,6 @@ fn absolute(path: PathBuf) -> PathBuf {
         return path;
     }
     std::env::current_dir().map(|cwd| cwd.join(&path)).unwrap_or(path)
-}
-
-/// True when `path` exists.
-pub fn exists(path: &Path) -> bool {
-    std::fs::symlink_metadata(path).is_ok()
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use orama_service::config::SupervisorConfig;
 use rustix::process::Signal;
@@ -317,9 +317,4 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
     }
-}
-
-/// How long ago `instant` was, for status reports.
-pub fn since(instant: Option<Instant>) -> Option<Duration> {
-    instant.map(|t| t.elapsed())
 }

@@ -83,9 +83,4 @@ impl Children {
         }))
         .await;
     }
-
-    /// True when every child is ready.
-    pub fn all_ready(&self) -> bool {
-        self.ordered.iter().all(|c| c.status().state == Phase::Ready)
-    }
 }

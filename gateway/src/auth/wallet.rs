@@ -60,6 +60,19 @@ pub fn normalize(chain: Chain, wallet: &str) -> Result<String, WalletError> {
     }
 }
 
+/// The chain and canonical address of `wallet`: the chain `chain_type` names (strictly), or,
+/// when none is given, the one the address is valid for (Ethereum first).
+pub fn identify(chain_type: Option<&str>, wallet: &str) -> Result<(Chain, String), WalletError> {
+    if chain_type.is_some_and(|c| !c.trim().is_empty()) {
+        let chain = chain(chain_type)?;
+        return normalize(chain, wallet).map(|w| (chain, w));
+    }
+    [Chain::Eth, Chain::Sol]
+        .into_iter()
+        .find_map(|chain| normalize(chain, wallet).ok().map(|w| (chain, w)))
+        .ok_or(WalletError::BadAddress)
+}
+
 /// Checks that `signature` over `message` was made by `wallet` (already normalized).
 pub fn verify(chain: Chain, wallet: &str, message: &[u8], signature: &str) -> Result<(), WalletError> {
     match chain {
@@ -158,6 +171,14 @@ mod tests {
         assert_eq!(chain(Some("sol")), Ok(Chain::Sol));
         assert_eq!(chain(None), Ok(Chain::Eth));
         assert!(matches!(chain(Some("btc")), Err(WalletError::BadChain(_))));
+        let sol = bs58::encode([5u8; 32]).into_string();
+        assert_eq!(identify(None, &sol).map(|(c, _)| c), Ok(Chain::Sol), "inferred when not named");
+        assert_eq!(identify(Some("ETH"), &sol), Err(WalletError::BadAddress), "a named chain is strict");
+        assert!(matches!(
+            identify(Some("btc"), "0xabcdef0123456789abcdef0123456789abcdef01"),
+            Err(WalletError::BadChain(_))
+        ));
+        assert_eq!(identify(None, "nonsense"), Err(WalletError::BadAddress));
     }
 
     #[test]

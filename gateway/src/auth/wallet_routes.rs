@@ -101,9 +101,7 @@ async fn challenge(auth: Authenticator, body: ChallengeBody) -> Result<Response,
     if body.wallet.trim().is_empty() {
         return Err(ApiError::BadRequest("wallet is required".into()));
     }
-    let chain = wallet::chain(body.chain_type.as_deref()).or_else(|_| wallet::chain(None))?;
-    let normalized =
-        wallet::normalize(chain, &body.wallet).or_else(|_| wallet::normalize(wallet::Chain::Sol, &body.wallet))?;
+    let (_, normalized) = wallet::identify(body.chain_type.as_deref(), &body.wallet)?;
     let namespace = namespace_of(&body.namespace)?;
     let issued = auth.sessions.challenge(&normalized, &namespace, &body.purpose).await?;
     let expires_at =
@@ -185,8 +183,7 @@ async fn simple_key(auth: Authenticator, body: SimpleKeyBody) -> Result<Response
     if body.wallet.trim().is_empty() {
         return Err(ApiError::BadRequest("wallet is required".into()));
     }
-    let normalized = wallet::normalize(wallet::Chain::Eth, &body.wallet)
-        .or_else(|_| wallet::normalize(wallet::Chain::Sol, &body.wallet))?;
+    let (_, normalized) = wallet::identify(None, &body.wallet)?;
     let namespace = namespace_of(&body.namespace)?;
     if auth.sessions.has_owner(&namespace).await? {
         return Err(ApiError::Forbidden(format!(
