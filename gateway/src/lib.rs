@@ -81,7 +81,7 @@ pub async fn run(
     let store_ready = readiness.pending("system store not open yet");
     let health = Health::new("gateway", readiness);
     let store = open_store(config, data_dir).await?;
-    let tls = tls::setup(&config.gateway.tls, data_dir)?;
+    let mut tls = tls::setup(&config.gateway.tls, data_dir)?;
     store_ready.ready();
     let api_keys = ApiKeys::new(store.clone());
     let jwt = JwtKeys::load_or_create(&data_dir.join("jwt"))?;
@@ -106,12 +106,19 @@ pub async fn run(
     let address = public.local_addr().map(|a| a.to_string()).unwrap_or_default();
     tracing::info!(%address, "gateway serving");
     serving.ready();
+    let acme = tls.as_mut().and_then(|t| t.acme.take());
     if let Some(http_listen) = gateway.tls.http_listen.filter(|_| tls.is_some()) {
         let redirects = TcpListener::bind(http_listen).await.map_err(|e| GatewayError::Listen(http_listen, e))?;
         let https_port = public.local_addr().map_or(443, |a| a.port());
         let fallback = gateway.tls.domains.first().cloned().unwrap_or_else(|| "localhost".into());
-        tokio::spawn(tls::redirect::serve(redirects, https_port, fallback, shutdown.clone()));
+        let challenges = acme.as_ref().map(|a| a.challenges.clone()).unwrap_or_default();
+        let redirect = tls::redirect::Redirect { https_port, fallback_host: fallback, challenges };
+        tokio::spawn(tls::redirect::serve(redirects, redirect, shutdown.clone()));
     }
+    let renewal = match (acme, &tls) {
+        (Some(acme), Some(tls)) => Some(acme.spawn(tls.certificate.clone(), shutdown.clone())),
+        _ => None,
+    };
     let tls = tls.map(|tls| (tls, gateway.tls.handshake_timeout));
     http::serve::serve(public, stack, &gateway.limits, tls, shutdown).await;
     let _ = internal_task.await;
@@ -119,6 +126,9 @@ pub async fn run(
     let _ = housekeeping.await;
     let _ = metrics_upkeep.await;
     let _ = store_probe.await;
+    if let Some(renewal) = renewal {
+        let _ = renewal.await;
+    }
     tracing::info!("gateway stopped");
     Ok(())
 }

@@ -1,13 +1,18 @@
 //! HTTPS for the public listener: rustls (TLS 1.2 and 1.3, HTTP/2 and HTTP/1.1 by ALPN) with the
 //! certificate behind a resolver that can be swapped while serving, so a renewed certificate
-//! takes effect without a restart. Certificates come from PEM files or, for development, a
-//! self-signed one generated once and kept in the data dir.
+//! takes effect without a restart. Certificates come from PEM files, from an ACME CA
+//! ([`acme`], kept current by [`renewal`]) or, for development, a self-signed one generated
+//! once and kept in the data dir.
 
+pub mod acme;
+pub mod acme_http;
 pub mod redirect;
+pub mod renewal;
+pub mod store;
 
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use orama_service::config::{TlsConfig, TlsMode};
 use rustls::ServerConfig;
@@ -16,6 +21,7 @@ use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
 
 /// Why TLS could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -31,34 +37,57 @@ pub enum TlsError {
     /// The certificate and key do not form a usable pair.
     #[error("certificate: {0}")]
     Certificate(String),
+    /// A state file in the data dir could not be used.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
 }
 
-/// The certificate currently served; replaceable at any time.
+/// The certificate currently served; replaceable at any time. Empty only while the first ACME
+/// certificate is being obtained (handshakes fail until then).
 #[derive(Debug)]
 pub struct LiveCertificate {
-    current: RwLock<Arc<CertifiedKey>>,
+    current: RwLock<Option<Arc<CertifiedKey>>>,
 }
 
 impl LiveCertificate {
     /// Serves `key` from now on.
     pub fn replace(&self, key: CertifiedKey) {
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(key);
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(key));
     }
 }
 
 impl ResolvesServerCert for LiveCertificate {
     fn resolve(&self, _: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(self.current.read().unwrap_or_else(|p| p.into_inner()).clone())
+        self.current.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// What keeps an ACME certificate current; started by [`AcmeRenewal::spawn`].
+pub struct AcmeRenewal {
+    issuer: acme::AcmeIssuer,
+    cache: renewal::CertificateCache,
+    current: Option<renewal::Certificate>,
+    renew_before: Duration,
+    /// Pending HTTP-01 challenges, for the port-80 listener to answer.
+    pub challenges: acme::Http01Challenges,
+}
+
+impl AcmeRenewal {
+    /// Runs renewal (a first order at once when nothing is cached) until `shutdown`.
+    pub fn spawn(self, live: Arc<LiveCertificate>, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+        let AcmeRenewal { issuer, cache, current, renew_before, .. } = self;
+        tokio::spawn(renewal::maintain(issuer, cache, live, current, renew_before, shutdown))
     }
 }
 
 /// What the server needs to speak TLS.
-#[derive(Clone)]
 pub struct Tls {
     /// Accepts TLS connections.
     pub acceptor: TlsAcceptor,
     /// The certificate being served.
     pub certificate: Arc<LiveCertificate>,
+    /// Set in ACME mode: the renewal to start once the port-80 listener is up.
+    pub acme: Option<AcmeRenewal>,
 }
 
 impl std::fmt::Debug for Tls {
@@ -67,10 +96,12 @@ impl std::fmt::Debug for Tls {
     }
 }
 
-/// Sets up TLS as configured; `None` when it is off. `data_dir` keeps a self-signed certificate.
+/// Sets up TLS as configured; `None` when it is off. `data_dir` keeps a self-signed
+/// certificate, or the ACME account and certificate.
 pub fn setup(config: &TlsConfig, data_dir: &Path) -> Result<Option<Tls>, TlsError> {
     let (cert_pem, key_pem) = match config.mode {
         TlsMode::Off => return Ok(None),
+        TlsMode::Acme => return Ok(Some(setup_acme(config, &data_dir.join("tls/acme"))?)),
         TlsMode::Files => {
             let read = |path: &Option<std::path::PathBuf>| {
                 let path = path.as_deref().unwrap_or(Path::new(""));
@@ -82,10 +113,32 @@ pub fn setup(config: &TlsConfig, data_dir: &Path) -> Result<Option<Tls>, TlsErro
         TlsMode::SelfSigned => self_signed(&config.domains, &data_dir.join("tls"))?,
     };
     let key = certified_key(&cert_pem, &key_pem)?;
-    let certificate = Arc::new(LiveCertificate { current: RwLock::new(Arc::new(key)) });
+    Ok(Some(serving(Some(key), None)))
+}
+
+/// ACME mode: the cached certificate if it still fits, and the renewal that keeps it current.
+fn setup_acme(config: &TlsConfig, dir: &Path) -> Result<Tls, TlsError> {
+    let challenges = acme::Http01Challenges::default();
+    let issuer = acme::AcmeIssuer::new(config.acme.clone(), config.domains.clone(), dir, challenges.clone())?;
+    let cache = renewal::CertificateCache::new(dir);
+    let current = cache.load(&config.domains);
+    match &current {
+        Some(cert) => {
+            renewal::publish_expiry(cert);
+            tracing::info!(names = ?cert.names, "serving the cached ACME certificate");
+        }
+        None => tracing::info!(domains = ?config.domains, "no ACME certificate yet; ordering one"),
+    }
+    let key = current.as_ref().map(|c| c.key.clone());
+    let renewal = AcmeRenewal { issuer, cache, current, renew_before: config.acme.renew_before, challenges };
+    Ok(serving(key, Some(renewal)))
+}
+
+fn serving(key: Option<CertifiedKey>, acme: Option<AcmeRenewal>) -> Tls {
+    let certificate = Arc::new(LiveCertificate { current: RwLock::new(key.map(Arc::new)) });
     let mut server = ServerConfig::builder().with_no_client_auth().with_cert_resolver(certificate.clone());
     server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Some(Tls { acceptor: TlsAcceptor::from(Arc::new(server)), certificate }))
+    Tls { acceptor: TlsAcceptor::from(Arc::new(server)), certificate, acme }
 }
 
 /// A certificate chain and key from PEM, checked to match.
@@ -106,23 +159,14 @@ pub fn certified_key(cert_pem: &[u8], key_pem: &[u8]) -> Result<CertifiedKey, Tl
 /// generated on first use for `domains`.
 fn self_signed(domains: &[String], dir: &Path) -> Result<(Vec<u8>, Vec<u8>), TlsError> {
     let (cert_path, key_path) = (dir.join("self-signed.crt"), dir.join("self-signed.key"));
-    let file_error =
-        |path: &Path, e: std::io::Error| TlsError::File { path: path.display().to_string(), message: e.to_string() };
-    if let (Ok(cert), Ok(key)) = (std::fs::read(&cert_path), std::fs::read(&key_path)) {
+    if let (Some(cert), Some(key)) = (store::read_optional(&cert_path)?, store::read_optional(&key_path)?) {
         return Ok((cert, key));
     }
-    std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
     let generated =
         rcgen::generate_simple_self_signed(domains.to_vec()).map_err(|e| TlsError::Certificate(e.to_string()))?;
     let (cert, key) = (generated.cert.pem(), generated.signing_key.serialize_pem());
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true).mode(0o600);
-    let write = |path: &Path, text: &str| {
-        let mut file = options.open(path).map_err(|e| file_error(path, e))?;
-        std::io::Write::write_all(&mut file, text.as_bytes()).map_err(|e| file_error(path, e))
-    };
-    write(&key_path, &key)?;
-    write(&cert_path, &cert)?;
+    store::write_private(&key_path, key.as_bytes())?;
+    store::write_private(&cert_path, cert.as_bytes())?;
     tracing::info!(path = %cert_path.display(), ?domains, "generated a self-signed certificate");
     Ok((cert.into_bytes(), key.into_bytes()))
 }

@@ -8,7 +8,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::read::{Field, Problems};
-use super::sections::{HOUR, MS, absolute_path, child_settings};
+use super::sections::{HOUR, MS, child_settings};
+use super::tls::{TlsConfig, tls_section};
 use super::types::{ChildSettings, humantime_serde};
 
 /// The `gateway` section.
@@ -38,50 +39,6 @@ pub struct GatewayConfig {
     pub tls: TlsConfig,
     /// Serve `/v1/auth/simple-key` (an API key for a wallet with no signature): development only.
     pub dev_simple_key: bool,
-}
-
-/// Where the public listener's certificate comes from.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TlsMode {
-    /// Plain HTTP.
-    #[default]
-    Off,
-    /// PEM certificate chain and key files.
-    Files,
-    /// A self-signed certificate for `domains`, generated once and kept in the data dir (dev).
-    SelfSigned,
-}
-
-/// The `gateway.tls` section.
-#[derive(Debug, Clone, Serialize)]
-pub struct TlsConfig {
-    /// Certificate source.
-    pub mode: TlsMode,
-    /// PEM certificate chain (`files` mode).
-    pub cert_file: Option<PathBuf>,
-    /// PEM private key (`files` mode).
-    pub key_file: Option<PathBuf>,
-    /// Names the certificate covers (`self_signed` mode).
-    pub domains: Vec<String>,
-    /// A plain-HTTP listener that redirects to HTTPS (usually `0.0.0.0:80`); none by default.
-    pub http_listen: Option<SocketAddr>,
-    /// Time a client gets to complete the TLS handshake.
-    #[serde(with = "humantime_serde")]
-    pub handshake_timeout: Duration,
-}
-
-impl Default for TlsConfig {
-    fn default() -> Self {
-        TlsConfig {
-            mode: TlsMode::Off,
-            cert_file: None,
-            key_file: None,
-            domains: vec!["localhost".into(), "127.0.0.1".into()],
-            http_listen: None,
-            handshake_timeout: Duration::from_secs(10),
-        }
-    }
 }
 
 /// Rate limits: per credential for authenticated callers, per client address for the rest.
@@ -197,35 +154,6 @@ pub(super) fn gateway_section(f: &Field, p: &mut Problems) -> GatewayConfig {
     }
     t.finish(p);
     g
-}
-
-fn tls_section(f: &Field, p: &mut Problems) -> TlsConfig {
-    let mut t = f.table(p);
-    let mut tls = TlsConfig::default();
-    if let Some(field) = t.take("mode") {
-        tls.mode = match field.one_of(p, &["off", "files", "self_signed"]) {
-            Some("files") => TlsMode::Files,
-            Some("self_signed") => TlsMode::SelfSigned,
-            _ => TlsMode::Off,
-        };
-    }
-    tls.cert_file = t.take("cert_file").and_then(|f| absolute_path(&f, p));
-    tls.key_file = t.take("key_file").and_then(|f| absolute_path(&f, p));
-    if let Some(domains) = t.take("domains").and_then(|f| f.string_list(p)) {
-        tls.domains = domains;
-    }
-    tls.http_listen = t.take("http_listen").and_then(|f| f.socket_addr(p));
-    if let Some(d) = t.take("handshake_timeout").and_then(|f| f.duration_in(p, 10 * MS, HOUR)) {
-        tls.handshake_timeout = d;
-    }
-    t.finish(p);
-    if tls.mode == TlsMode::Files && (tls.cert_file.is_none() || tls.key_file.is_none()) {
-        p.add(&f.path, f.node.line, "mode files needs cert_file and key_file");
-    }
-    if tls.mode == TlsMode::SelfSigned && tls.domains.is_empty() {
-        p.add(&f.path, f.node.line, "mode self_signed needs at least one domain");
-    }
-    tls
 }
 
 /// `{ per_second, burst }`; `off` or `false` (YAML reads a bare `off` as either) or

@@ -8,6 +8,7 @@
 mod gateway;
 mod read;
 mod sections;
+mod tls;
 mod types;
 mod yaml;
 
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 pub use gateway::*;
 pub use read::Problem;
+pub use tls::*;
 pub use types::*;
 
 /// Why a configuration could not be loaded.

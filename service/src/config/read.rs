@@ -115,6 +115,16 @@ fn parse_bytes(text: &str) -> Option<u64> {
     digits.parse::<u64>().ok()?.checked_mul(factor)
 }
 
+/// `d` as a person writes it: whole days as `30d` (humantime would say months), others as
+/// humantime does.
+fn readable(d: Duration) -> String {
+    const DAY: u64 = 24 * 3600;
+    match d.as_secs() {
+        secs if secs >= DAY && secs % DAY == 0 && d.subsec_nanos() == 0 => format!("{}d", secs / DAY),
+        _ => humantime::format_duration(d).to_string(),
+    }
+}
+
 fn join(path: &str, key: &str) -> String {
     if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") }
 }
@@ -174,7 +184,7 @@ impl Field<'_> {
         match humantime::parse_duration(&text) {
             Ok(d) if d >= min && d <= max => Some(d),
             Ok(_) => {
-                let (lo, hi) = (humantime::format_duration(min), humantime::format_duration(max));
+                let (lo, hi) = (readable(min), readable(max));
                 self.problem(problems, format!("must be between {lo} and {hi}, found {text:?}"));
                 None
             }

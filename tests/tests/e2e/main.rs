@@ -13,6 +13,7 @@
 //! - `shutdown`: SIGTERM stops children in reverse order and leaves nothing; SIGKILL of the
 //!   supervisor takes its children with it.
 
+mod acme;
 mod auth;
 mod ctl;
 mod notify;
