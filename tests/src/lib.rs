@@ -70,6 +70,8 @@ pub struct Reply {
     pub head: String,
     /// The body as JSON (`Null` when it is not JSON).
     pub json: Value,
+    /// The body as text.
+    pub body: String,
 }
 
 /// `method path` on 127.0.0.1:`port` with extra header lines and an optional JSON body.
@@ -88,7 +90,8 @@ pub fn http(port: u16, method: &str, path: &str, headers: &str, body: Option<&Va
     stream.read_to_string(&mut response).expect("read");
     let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
     let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    Reply { status, head: head.to_ascii_lowercase(), json: serde_json::from_str(body.trim()).unwrap_or_default() }
+    let json = serde_json::from_str(body.trim()).unwrap_or_default();
+    Reply { status, head: head.to_ascii_lowercase(), json, body: body.to_owned() }
 }
 
 /// Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held.

@@ -5,6 +5,7 @@
 pub mod api_keys;
 pub mod credentials;
 pub mod jwt;
+pub mod login_page;
 pub mod routes;
 pub mod sessions;
 pub mod wallet;

@@ -105,5 +105,6 @@ pub fn routes(auth: Authenticator, dev_simple_key: bool) -> BoxedFilter<(Respons
         },
     );
     let wallet = super::wallet_routes::routes(token_auth_for_wallet, dev_simple_key);
-    jwks.or(whoami).unify().or(token).unify().or(wallet).unify().boxed()
+    let login = super::login_page::route();
+    jwks.or(whoami).unify().or(token).unify().or(wallet).unify().or(login).unify().boxed()
 }

@@ -165,3 +165,51 @@ fn signed_key_and_app_requests_and_the_guarded_simple_key() {
     let again = post(dev_port, "/v1/auth/simple-key", json!({ "wallet": alice.address, "namespace": "fresh" }), "");
     assert_eq!(again.status, 403, "an owned namespace is never handed out without a signature: {again:?}");
 }
+
+/// The text between `open` and `close` in `html`.
+fn between<'a>(html: &'a str, open: &str, close: &str) -> &'a str {
+    let start = html.find(open).map(|i| i + open.len()).expect("opening tag");
+    let end = html[start..].find(close).expect("closing tag");
+    &html[start..start + end]
+}
+
+#[test]
+fn the_login_page_takes_only_loopback_callbacks_escaped_under_a_strict_policy() {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+
+    let port = free_port();
+    let node = Node::start(&format!("{FAST_SUPERVISOR}\ngateway:\n  listen: '127.0.0.1:{port}'\n"));
+    node.wait_ready(&["gateway"]);
+    let get = |query: &str| http(port, "GET", &format!("/v1/auth/login{query}"), "", None);
+    let missing = get("");
+    assert_eq!((missing.status, missing.json["error"].as_str()), (400, Some("callback parameter is required")));
+    for refused in [
+        "?callback=https%3A%2F%2Fevil.example%2Fcb",
+        "?callback=http%3A%2F%2Fu%40localhost%2F",
+        "?callback=javascript%3Aalert(1)",
+    ] {
+        let reply = get(refused);
+        assert_eq!(reply.status, 400, "{refused}: {reply:?}");
+        assert!(reply.json["error"].as_str().is_some_and(|e| e.contains("loopback")), "{reply:?}");
+    }
+
+    let page = get("?callback=http%3A%2F%2F127.0.0.1%3A8765%2Fcb%3Fstate%3Dx%26y%3D1&namespace=t%22eam");
+    assert_eq!(page.status, 200, "{page:?}");
+    assert!(page.head.contains("content-type: text/html"), "{}", page.head);
+    assert!(page.head.contains("cache-control: no-store") && page.head.contains("x-frame-options: deny"));
+    assert!(page.body.contains(r#"content="http://127.0.0.1:8765/cb?state=x&amp;y=1""#), "the callback is escaped");
+    assert!(page.body.contains(r#"content="t&quot;eam""#) && !page.body.contains("t\"eam"), "so is the namespace");
+    let policy = page.head.lines().find_map(|l| l.strip_prefix("content-security-policy: ")).expect("CSP");
+    let hash = |text: &str| base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(text.as_bytes()));
+    let (script, style) = (between(&page.body, "<script>", "</script>"), between(&page.body, "<style>", "</style>"));
+    // The header was lowercased by the harness; base64 is case-sensitive, so compare lowercased.
+    assert!(policy.contains(&format!("'sha256-{}'", hash(script).to_ascii_lowercase())), "script allowed by hash");
+    assert!(policy.contains(&format!("'sha256-{}'", hash(style).to_ascii_lowercase())), "style allowed by hash");
+    assert!(policy.contains("default-src 'none'") && policy.contains("connect-src 'self'"), "{policy}");
+
+    let file = node.path().join("login.js");
+    std::fs::write(&file, script).expect("write script");
+    let check = std::process::Command::new("node").arg("--check").arg(&file).output().expect("node");
+    assert!(check.status.success(), "the page's script parses: {}", String::from_utf8_lossy(&check.stderr));
+}
