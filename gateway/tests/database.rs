@@ -34,7 +34,9 @@ async fn migrations_apply_once_and_refuse_a_newer_schema() {
 #[tokio::test]
 async fn transactions_are_all_or_nothing_and_parameters_are_bound() {
     let dir = tempfile::tempdir().expect("tempdir");
-    common::atomic_and_bound(&open(&dir, QueryLimits::default(), 2)).await;
+    let db = open(&dir, QueryLimits::default(), 2);
+    common::atomic_and_bound(&db).await;
+    common::batches_are_atomic(&db).await;
 }
 
 #[tokio::test]

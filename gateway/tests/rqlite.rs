@@ -92,6 +92,7 @@ async fn a_single_node_behaves_like_the_embedded_engine() {
     assert_eq!(&*keys.authenticate(&key.api_key).await.expect("lookup").expect("valid").namespace, "alpha");
 
     common::atomic_and_bound(db.as_ref()).await;
+    common::batches_are_atomic(db.as_ref()).await;
     let many = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10) SELECT i FROM n";
     assert_eq!(db.query(Statement::new(many)).await.expect_err("limit"), DbError::TooManyRows(5));
     db.ping().await.expect("ping");

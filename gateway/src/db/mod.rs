@@ -4,6 +4,7 @@
 
 mod migrations;
 mod rqlite;
+mod sandbox;
 mod sqlite;
 mod value;
 
@@ -13,6 +14,7 @@ use std::time::Duration;
 
 pub use migrations::{MIGRATIONS, Migration, migrate};
 pub use rqlite::RqliteDb;
+pub use sandbox::Sandbox;
 pub use sqlite::SqliteDb;
 pub use value::{Rows, SqlValue, Statement};
 
@@ -41,6 +43,24 @@ impl Default for QueryLimits {
     fn default() -> Self {
         QueryLimits { max_rows: 10_000, timeout: Duration::from_secs(5) }
     }
+}
+
+/// One step of a [`Database::batch`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    /// A write.
+    Exec(Statement),
+    /// A read.
+    Query(Statement),
+}
+
+/// What one step of a batch gave.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OpResult {
+    /// A write's effect.
+    Exec(ExecResult),
+    /// A read's rows.
+    Query(Rows),
 }
 
 /// Why a database call failed, classified by who is at fault.
@@ -84,6 +104,9 @@ pub trait Database: Send + Sync + 'static {
     fn query(&self, statement: Statement) -> DbFuture<'_, Rows>;
     /// Runs writes atomically: all of them or none.
     fn transaction(&self, statements: Vec<Statement>) -> DbFuture<'_, Vec<ExecResult>>;
+    /// Runs writes and reads atomically, in order (reads see the earlier writes): all of them
+    /// or none.
+    fn batch(&self, ops: Vec<Op>) -> DbFuture<'_, Vec<OpResult>>;
     /// Checks that the engine answers.
     fn ping(&self) -> DbFuture<'_, ()>;
     /// The engine's name, for health reports.

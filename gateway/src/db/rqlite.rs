@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::{Value, json};
 
-use super::{Database, DbError, DbFuture, ExecResult, QueryLimits, Rows, SqlValue, Statement};
+use super::{Database, DbError, DbFuture, ExecResult, Op, OpResult, QueryLimits, Rows, SqlValue, Statement};
 
 /// Pause between attempts after a node failed.
 const RETRY_PAUSE: Duration = Duration::from_millis(100);
@@ -108,10 +108,7 @@ impl RqliteDb {
                 if let Some(error) = result.get("error").and_then(Value::as_str) {
                     return Err(in_statement(classify(error), i, statements.len()));
                 }
-                Ok(ExecResult {
-                    rows_affected: result.get("rows_affected").and_then(Value::as_u64).unwrap_or(0),
-                    last_insert_id: result.get("last_insert_id").and_then(Value::as_i64).unwrap_or(0),
-                })
+                Ok(exec_result(result))
             })
             .collect()
     }
@@ -123,6 +120,38 @@ impl RqliteDb {
         if let Some(error) = result.get("error").and_then(Value::as_str) {
             return Err(classify(error));
         }
+        self.rows(&result)
+    }
+
+    /// Mixed reads and writes in one atomic request to the unified endpoint.
+    async fn request(&self, ops: &[Op]) -> Result<Vec<OpResult>, DbError> {
+        let statements: Vec<Statement> = ops
+            .iter()
+            .map(|op| match op {
+                Op::Exec(s) | Op::Query(s) => s.clone(),
+            })
+            .collect();
+        let path = format!("/db/request?transaction&level={}", self.consistency);
+        let reply = self.post(&path, &encode(&statements)).await?;
+        let results = results(&reply)?;
+        ops.iter()
+            .enumerate()
+            .map(|(i, op)| {
+                let result =
+                    results.get(i).ok_or_else(|| DbError::Internal("rqlite returned too few results".into()))?;
+                if let Some(error) = result.get("error").and_then(Value::as_str) {
+                    return Err(in_statement(classify(error), i, ops.len()));
+                }
+                Ok(match op {
+                    Op::Exec(_) => OpResult::Exec(exec_result(result)),
+                    Op::Query(_) => OpResult::Query(self.rows(result)?),
+                })
+            })
+            .collect()
+    }
+
+    /// The rows of one query result, within the row limit.
+    fn rows(&self, result: &Value) -> Result<Rows, DbError> {
         let columns: Vec<String> = strings(result.get("columns"));
         let types: Vec<String> = strings(result.get("types"));
         let values = result.get("values").and_then(Value::as_array).cloned().unwrap_or_default();
@@ -140,6 +169,13 @@ impl RqliteDb {
     }
 }
 
+fn exec_result(result: &Value) -> ExecResult {
+    ExecResult {
+        rows_affected: result.get("rows_affected").and_then(Value::as_u64).unwrap_or(0),
+        last_insert_id: result.get("last_insert_id").and_then(Value::as_i64).unwrap_or(0),
+    }
+}
+
 impl Database for RqliteDb {
     fn execute(&self, statement: Statement) -> DbFuture<'_, ExecResult> {
         Box::pin(async move {
@@ -154,6 +190,10 @@ impl Database for RqliteDb {
 
     fn transaction(&self, statements: Vec<Statement>) -> DbFuture<'_, Vec<ExecResult>> {
         Box::pin(async move { self.write(&statements, true).await })
+    }
+
+    fn batch(&self, ops: Vec<Op>) -> DbFuture<'_, Vec<OpResult>> {
+        Box::pin(async move { self.request(&ops).await })
     }
 
     fn ping(&self) -> DbFuture<'_, ()> {

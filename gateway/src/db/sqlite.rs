@@ -10,10 +10,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode, OpenFlags};
 use tokio::sync::Semaphore;
 
-use super::{Database, DbError, DbFuture, ExecResult, QueryLimits, Rows, SqlValue, Statement};
+use super::sandbox::{Sandbox, TxGate};
+use super::{Database, DbError, DbFuture, ExecResult, Op, OpResult, QueryLimits, Rows, SqlValue, Statement};
 
 /// How long a statement waits for another connection's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -28,18 +29,39 @@ pub struct SqliteDb {
 #[derive(Debug)]
 struct Pool {
     path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
+    idle: Mutex<Vec<Pooled>>,
     permits: Semaphore,
+}
+
+/// A connection and the gate its transaction statements pass (see [`sandbox`](super::sandbox)).
+#[derive(Debug)]
+struct Pooled {
+    connection: Connection,
+    gate: TxGate,
 }
 
 impl SqliteDb {
     /// Opens (creating if needed) the database at `path` with `size` pooled connections.
     pub fn open(path: &Path, size: usize, limits: QueryLimits) -> Result<SqliteDb, DbError> {
+        SqliteDb::open_with(path, size, limits, None)
+    }
+
+    /// Opens a tenant's database: its SQL reaches nothing outside the file (see [`Sandbox`]).
+    pub fn open_sandboxed(
+        path: &Path,
+        size: usize,
+        limits: QueryLimits,
+        sandbox: Sandbox,
+    ) -> Result<SqliteDb, DbError> {
+        SqliteDb::open_with(path, size, limits, Some(sandbox))
+    }
+
+    fn open_with(path: &Path, size: usize, limits: QueryLimits, sandbox: Option<Sandbox>) -> Result<SqliteDb, DbError> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| DbError::Unavailable(format!("{}: {e}", dir.display())))?;
         }
         let size = size.max(1);
-        let connections = (0..size).map(|_| connect(path)).collect::<Result<Vec<_>, _>>()?;
+        let connections = (0..size).map(|_| connect(path, sandbox)).collect::<Result<Vec<_>, _>>()?;
         let pool = Pool { path: path.to_path_buf(), idle: Mutex::new(connections), permits: Semaphore::new(size) };
         Ok(SqliteDb { pool: Arc::new(pool), limits })
     }
@@ -53,10 +75,10 @@ impl SqliteDb {
     async fn with_connection<T, F>(&self, work: F) -> Result<T, DbError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, DbError> + Send + 'static,
+        F: FnOnce(&mut Connection, &TxGate) -> Result<T, DbError> + Send + 'static,
     {
         let _permit = self.pool.permits.acquire().await.map_err(|_| DbError::Unavailable("pool closed".into()))?;
-        let mut connection = self
+        let mut pooled = self
             .pool
             .idle
             .lock()
@@ -65,8 +87,11 @@ impl SqliteDb {
             .ok_or_else(|| DbError::Internal("connection pool is empty while a permit was free".into()))?;
         let pool = self.pool.clone();
         let joined = tokio::task::spawn_blocking(move || {
-            let result = work(&mut connection);
-            pool.idle.lock().unwrap_or_else(|p| p.into_inner()).push(connection);
+            let result = work(&mut pooled.connection, &pooled.gate);
+            if !pooled.connection.is_autocommit() {
+                let _ = pooled.gate.pass(|| pooled.connection.execute_batch("ROLLBACK"));
+            }
+            pool.idle.lock().unwrap_or_else(|p| p.into_inner()).push(pooled);
             result
         })
         .await;
@@ -74,49 +99,83 @@ impl SqliteDb {
     }
 }
 
-fn connect(path: &Path) -> Result<Connection, DbError> {
+fn connect(path: &Path, sandbox: Option<Sandbox>) -> Result<Pooled, DbError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let connection = Connection::open_with_flags(path, flags).map_err(classify)?;
     connection.busy_timeout(BUSY_TIMEOUT).map_err(classify)?;
     connection
         .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
         .map_err(classify)?;
-    Ok(connection)
+    let gate = TxGate::default();
+    if let Some(sandbox) = sandbox {
+        super::sandbox::enclose(&connection, sandbox, gate.clone()).map_err(classify)?;
+    }
+    Ok(Pooled { connection, gate })
+}
+
+/// Runs `work` between `BEGIN IMMEDIATE` and `COMMIT`, rolling back when it fails.
+fn atomically<T>(
+    connection: &Connection,
+    gate: &TxGate,
+    work: impl FnOnce(&Connection) -> Result<T, DbError>,
+) -> Result<T, DbError> {
+    gate.pass(|| connection.execute_batch("BEGIN IMMEDIATE")).map_err(classify)?;
+    let outcome = work(connection).and_then(|value| {
+        gate.pass(|| connection.execute_batch("COMMIT")).map_err(classify)?;
+        Ok(value)
+    });
+    if outcome.is_err() && !connection.is_autocommit() {
+        let _ = gate.pass(|| connection.execute_batch("ROLLBACK"));
+    }
+    outcome
 }
 
 impl Database for SqliteDb {
     fn execute(&self, statement: Statement) -> DbFuture<'_, ExecResult> {
         let timeout = self.limits.timeout;
-        Box::pin(self.with_connection(move |c| with_deadline(c, timeout, |c| run_write(c, &statement))))
+        Box::pin(self.with_connection(move |c, _| with_deadline(c, timeout, |c| run_write(c, &statement))))
     }
 
     fn query(&self, statement: Statement) -> DbFuture<'_, Rows> {
         let limits = self.limits;
-        Box::pin(
-            self.with_connection(move |c| {
-                with_deadline(c, limits.timeout, |c| run_query(c, &statement, limits.max_rows))
-            }),
-        )
+        Box::pin(self.with_connection(move |c, _| {
+            with_deadline(c, limits.timeout, |c| run_query(c, &statement, limits.max_rows))
+        }))
     }
 
     fn transaction(&self, statements: Vec<Statement>) -> DbFuture<'_, Vec<ExecResult>> {
         let timeout = self.limits.timeout;
-        Box::pin(self.with_connection(move |c| {
+        Box::pin(self.with_connection(move |c, gate| {
             with_deadline(c, timeout, |c| {
-                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(classify)?;
-                let mut results = Vec::with_capacity(statements.len());
-                for (i, statement) in statements.iter().enumerate() {
-                    let result = run_write(&tx, statement).map_err(|e| in_statement(e, i))?;
-                    results.push(result);
-                }
-                tx.commit().map_err(classify)?;
-                Ok(results)
+                atomically(c, gate, |c| {
+                    let run =
+                        statements.iter().enumerate().map(|(i, s)| run_write(c, s).map_err(|e| in_statement(e, i)));
+                    run.collect()
+                })
+            })
+        }))
+    }
+
+    fn batch(&self, ops: Vec<Op>) -> DbFuture<'_, Vec<OpResult>> {
+        let limits = self.limits;
+        Box::pin(self.with_connection(move |c, gate| {
+            with_deadline(c, limits.timeout, |c| {
+                atomically(c, gate, |c| {
+                    let run = ops.iter().enumerate().map(|(i, op)| {
+                        let result = match op {
+                            Op::Exec(statement) => run_write(c, statement).map(OpResult::Exec),
+                            Op::Query(statement) => run_query(c, statement, limits.max_rows).map(OpResult::Query),
+                        };
+                        result.map_err(|e| in_statement(e, i))
+                    });
+                    run.collect()
+                })
             })
         }))
     }
 
     fn ping(&self) -> DbFuture<'_, ()> {
-        Box::pin(self.with_connection(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(classify)))
+        Box::pin(self.with_connection(|c, _| c.query_row("SELECT 1", [], |_| Ok(())).map_err(classify)))
     }
 
     fn engine(&self) -> &'static str {
@@ -190,6 +249,7 @@ fn classify(err: rusqlite::Error) -> DbError {
             let text = message.clone().unwrap_or_else(|| failure.to_string());
             match failure.code {
                 ErrorCode::ConstraintViolation => DbError::Constraint(text),
+                ErrorCode::AuthorizationForStatementDenied => DbError::Sql(format!("statement not allowed ({text})")),
                 ErrorCode::DiskFull => DbError::Full,
                 ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => DbError::Unavailable(text),
                 ErrorCode::OperationInterrupted => DbError::Sql("interrupted".into()),
@@ -197,8 +257,17 @@ fn classify(err: rusqlite::Error) -> DbError {
                     DbError::Internal(text)
                 }
                 ErrorCode::CannotOpen | ErrorCode::PermissionDenied | ErrorCode::ReadOnly => DbError::Unavailable(text),
+                _ if text.starts_with("not authorized") => DbError::Sql(format!("statement not allowed ({text})")),
                 _ => DbError::Sql(text),
             }
+        }
+        rusqlite::Error::SqlInputError { error, msg, .. }
+            if error.code == ErrorCode::AuthorizationForStatementDenied =>
+        {
+            DbError::Sql(format!("statement not allowed ({msg})"))
+        }
+        rusqlite::Error::SqlInputError { msg, .. } if msg.starts_with("not authorized") => {
+            DbError::Sql(format!("statement not allowed ({msg})"))
         }
         rusqlite::Error::SqlInputError { msg, .. } => DbError::Sql(msg.clone()),
         _ => DbError::Sql(err.to_string()),
