@@ -36,12 +36,31 @@ pub enum ApiError {
     /// A backend (database, cache, sidecar) cannot be reached right now.
     #[error("{0}")]
     Unavailable(String),
+    /// The work did not finish within its time limit.
+    #[error("{0}")]
+    Timeout(String),
+    /// The namespace's quota or the disk is full; nothing was written.
+    #[error("{0}")]
+    InsufficientStorage(String),
     /// A bug or an unexpected failure on our side; the detail is logged, not returned.
     #[error("internal error")]
     Internal(String),
 }
 
 impl warp::reject::Reject for ApiError {}
+
+impl From<crate::db::DbError> for ApiError {
+    fn from(err: crate::db::DbError) -> ApiError {
+        use crate::db::DbError;
+        match err {
+            DbError::Sql(_) | DbError::Constraint(_) | DbError::TooManyRows(_) => ApiError::BadRequest(err.to_string()),
+            DbError::Timeout(_) => ApiError::Timeout(err.to_string()),
+            DbError::Full => ApiError::InsufficientStorage(err.to_string()),
+            DbError::Unavailable(_) => ApiError::Unavailable(err.to_string()),
+            DbError::Internal(_) => ApiError::Internal(err.to_string()),
+        }
+    }
+}
 
 impl ApiError {
     /// The HTTP status of this error.
@@ -54,6 +73,8 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -13,6 +13,7 @@ pub mod http;
 pub mod internal;
 pub mod rate_limit;
 pub mod routes;
+pub mod sql;
 pub mod status;
 pub mod tls;
 pub mod wire;
@@ -101,6 +102,7 @@ pub async fn run(
         dev_simple_key: gateway.dev_simple_key,
         started: status::Started::now(),
         metrics_allow: gateway.metrics_allow.clone().into(),
+        sql: sql::SqlService::new(&config.backends.sql, data_dir),
     };
     let stack = http::stack::stack(warp::service(routes::routes(context)), gateway);
     let address = public.local_addr().map(|a| a.to_string()).unwrap_or_default();

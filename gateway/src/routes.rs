@@ -24,6 +24,8 @@ pub struct RouteContext {
     pub started: Started,
     /// Networks allowed to read `/metrics` on the public listener.
     pub metrics_allow: Arc<[ipnet::IpNet]>,
+    /// Namespaces' SQL databases.
+    pub sql: crate::sql::SqlService,
 }
 
 /// Every public route, with errors mapped to the node's JSON error shape.
@@ -55,7 +57,8 @@ pub fn routes(context: RouteContext) -> impl Filter<Extract = (impl Reply,), Err
         .unify()
         .and(with_started)
         .map(|s: Started| warp::reply::json(&status::status(&s)));
-    health.or(version).or(status).or(metrics).or(auth).or(options).recover(rejection_reply)
+    let sql = crate::sql::routes::routes(&context.auth, &context.sql);
+    health.or(version).or(status).or(metrics).or(auth).or(sql).or(options).recover(rejection_reply)
 }
 
 /// `reply` marked with the namespace it acted in (for the access log) and the caller's rate
@@ -142,8 +145,13 @@ mod tests {
             jwt: crate::auth::jwt::JwtKeys::load_or_create(&dir.path().join("jwt")).expect("jwt"),
             limits: crate::rate_limit::RateLimits::new(&Default::default()),
         };
-        let context =
-            RouteContext { auth, dev_simple_key: false, started: Started::now(), metrics_allow: Arc::from([]) };
+        let context = RouteContext {
+            auth,
+            dev_simple_key: false,
+            started: Started::now(),
+            metrics_allow: Arc::from([]),
+            sql: crate::sql::SqlService::NotServed("no SQL in this test"),
+        };
         let response = warp::test::request().path(path).reply(&routes(context)).await;
         let body = serde_json::from_slice(response.body()).unwrap_or(serde_json::Value::Null);
         (response.status(), body)

@@ -170,6 +170,9 @@ fn backends_section(f: &Field, p: &mut Problems) -> BackendsConfig {
         if let Some(d) = s.take("query_timeout").and_then(|f| f.duration_in(p, 10 * MS, HOUR)) {
             sql.query_timeout = d;
         }
+        if let Some(n) = s.take("namespace_quota").and_then(|f| f.bytes_in(p, 64 * 1024, 1 << 50)) {
+            sql.namespace_quota = n;
+        }
         s.finish(p);
         if sql.engine == SqlEngine::Rqlite && sql.urls.is_empty() {
             p.add(&f.path, f.node.line, "engine rqlite needs at least one URL in urls");

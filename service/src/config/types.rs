@@ -30,7 +30,7 @@ pub struct NodeConfig {
 /// The `backends` section.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct BackendsConfig {
-    /// The SQL store (system tables now; namespaces' databases later).
+    /// The SQL store: the system tables and every namespace's database.
     pub sql: SqlBackendConfig,
 }
 
@@ -50,6 +50,8 @@ pub struct SqlBackendConfig {
     pub urls: Vec<String>,
     /// RQLite read consistency: none, weak, strong or linearizable.
     pub consistency: String,
+    /// Largest a namespace's database may grow (embedded engine), in bytes.
+    pub namespace_quota: u64,
 }
 
 impl Default for SqlBackendConfig {
@@ -61,6 +63,7 @@ impl Default for SqlBackendConfig {
             query_timeout: Duration::from_secs(5),
             urls: Vec::new(),
             consistency: "weak".into(),
+            namespace_quota: 1024 * 1024 * 1024,
         }
     }
 }

@@ -19,6 +19,7 @@ mod ctl;
 mod notify;
 mod restart;
 mod shutdown;
+mod sql;
 mod start;
 mod tls;
 mod wallet;
