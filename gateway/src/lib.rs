@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod cache;
 pub mod db;
 pub mod error;
 pub mod http;
@@ -49,6 +50,9 @@ pub enum GatewayError {
     /// The TLS certificate cannot be loaded or created.
     #[error("TLS: {0}")]
     Tls(#[from] tls::TlsError),
+    /// The cache engine's settings are unusable.
+    #[error(transparent)]
+    Cache(#[from] cache::CacheError),
     /// A listener cannot be bound.
     #[error("cannot listen on {0}: {1}")]
     Listen(std::net::SocketAddr, std::io::Error),
@@ -103,6 +107,10 @@ pub async fn run(
         started: status::Started::now(),
         metrics_allow: gateway.metrics_allow.clone().into(),
         sql: sql::SqlService::new(&config.backends.sql, data_dir),
+        cache: cache::routes::CacheContext {
+            store: cache::open(&config.backends.cache)?,
+            max_value_bytes: config.backends.cache.max_value_bytes,
+        },
     };
     let stack = http::stack::stack(warp::service(routes::routes(context)), gateway);
     let address = public.local_addr().map(|a| a.to_string()).unwrap_or_default();

@@ -26,6 +26,8 @@ pub struct RouteContext {
     pub metrics_allow: Arc<[ipnet::IpNet]>,
     /// Namespaces' SQL databases.
     pub sql: crate::sql::SqlService,
+    /// The cache engine.
+    pub cache: crate::cache::routes::CacheContext,
 }
 
 /// Every public route, with errors mapped to the node's JSON error shape.
@@ -58,7 +60,40 @@ pub fn routes(context: RouteContext) -> impl Filter<Extract = (impl Reply,), Err
         .and(with_started)
         .map(|s: Started| warp::reply::json(&status::status(&s)));
     let sql = crate::sql::routes::routes(&context.auth, &context.sql);
-    health.or(version).or(status).or(metrics).or(auth).or(sql).or(options).recover(rejection_reply)
+    let cache = crate::cache::routes::routes(&context.auth, &context.cache);
+    health.or(version).or(status).or(metrics).or(auth).or(sql).or(cache).or(options).recover(rejection_reply)
+}
+
+/// `POST /v1/<section>/<name>`: authenticated, then a JSON body, then `handler` with `state`,
+/// the caller and the body; the reply is marked with the caller's namespace.
+pub fn authenticated_post<S, T, F, Fut>(
+    section: &'static str,
+    name: &'static str,
+    auth: &crate::auth::Authenticator,
+    state: S,
+    handler: F,
+) -> warp::filters::BoxedFilter<(warp::reply::Response,)>
+where
+    S: Clone + Send + Sync + 'static,
+    T: serde::de::DeserializeOwned + Send + 'static,
+    F: Fn(S, Principal, T) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<warp::reply::Response, crate::error::ApiError>> + Send + 'static,
+{
+    warp::path("v1")
+        .and(warp::path(section))
+        .and(warp::path(name))
+        .and(warp::path::end())
+        .and(warp::post())
+        .and(crate::auth::authenticated(auth.clone()))
+        .and(crate::body::json())
+        .and_then(move |principal: Principal, body: T| {
+            let (state, handler) = (state.clone(), handler.clone());
+            async move {
+                let reply = handler(state, principal.clone(), body).await.map_err(warp::reject::custom)?;
+                Ok::<_, warp::Rejection>(in_namespace(&principal, reply))
+            }
+        })
+        .boxed()
 }
 
 /// `reply` marked with the namespace it acted in (for the access log) and the caller's rate
@@ -151,6 +186,10 @@ mod tests {
             started: Started::now(),
             metrics_allow: Arc::from([]),
             sql: crate::sql::SqlService::NotServed("no SQL in this test"),
+            cache: crate::cache::routes::CacheContext {
+                store: Arc::new(crate::cache::memory::MemoryCache::new(1 << 20)),
+                max_value_bytes: 1024,
+            },
         };
         let response = warp::test::request().path(path).reply(&routes(context)).await;
         let body = serde_json::from_slice(response.body()).unwrap_or(serde_json::Value::Null);

@@ -45,6 +45,45 @@ fn decimal(value: u128, unit: u128) -> String {
     format!("{whole}.{}", frac.trim_end_matches('0'))
 }
 
+/// Parses Go's `time.ParseDuration` syntax: a sequence of decimal numbers with units (`ns`,
+/// `us`/`µs`, `ms`, `s`, `m`, `h`), e.g. `"2s"`, `"1h30m"`, `"1.5h"`. Negative durations are
+/// refused (a TTL cannot be negative).
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(orama_gateway::wire::parse_go_duration("1h30m"), Some(Duration::from_secs(5400)));
+/// assert_eq!(orama_gateway::wire::parse_go_duration("1.5s"), Some(Duration::from_millis(1500)));
+/// assert_eq!(orama_gateway::wire::parse_go_duration("2 days"), None);
+/// ```
+pub fn parse_go_duration(text: &str) -> Option<Duration> {
+    if text == "0" {
+        return Some(Duration::ZERO);
+    }
+    let mut rest = text.strip_prefix('+').unwrap_or(text);
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let number_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let number: f64 = rest[..number_len].parse().ok()?;
+        rest = &rest[number_len..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let seconds_per_unit = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" | "μs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        total += number * seconds_per_unit;
+    }
+    Duration::try_from_secs_f64(total).ok()
+}
+
 /// An RFC 3339 UTC timestamp with nanoseconds.
 pub fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_nanos(t).to_string()

@@ -20,7 +20,7 @@ use super::orm::{self, FindBody, SelectBody};
 use crate::auth::{Authenticator, Principal, authenticated};
 use crate::db::{Database, DbError, Op, OpResult, Statement};
 use crate::error::ApiError;
-use crate::routes::in_namespace;
+use crate::routes::{authenticated_post, in_namespace};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -177,23 +177,10 @@ where
     F: Fn(Arc<dyn Database>, T) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Result<Response, ApiError>> + Send + 'static,
 {
-    let sql = sql.clone();
-    warp::path("v1")
-        .and(warp::path("rqlite"))
-        .and(warp::path(name))
-        .and(warp::path::end())
-        .and(warp::post())
-        .and(authenticated(auth.clone()))
-        .and(crate::body::json())
-        .and_then(move |principal: Principal, body: T| {
-            let (sql, handler) = (sql.clone(), handler.clone());
-            async move {
-                let db = sql.database(&principal.namespace).await.map_err(warp::reject::custom)?;
-                let reply = handler(db, body).await.map_err(warp::reject::custom)?;
-                Ok::<_, warp::Rejection>(in_namespace(&principal, reply))
-            }
-        })
-        .boxed()
+    authenticated_post("rqlite", name, auth, sql.clone(), move |sql: SqlService, principal: Principal, body: T| {
+        let handler = handler.clone();
+        async move { handler(sql.database(&principal.namespace).await?, body).await }
+    })
 }
 
 /// Every `/v1/rqlite/*` route.

@@ -136,6 +136,9 @@ fn supervisor_section(f: &Field, p: &mut Problems) -> SupervisorConfig {
 fn backends_section(f: &Field, p: &mut Problems) -> BackendsConfig {
     let mut t = f.table(p);
     let mut backends = BackendsConfig::default();
+    if let Some(f) = t.take("cache") {
+        backends.cache = super::cache::cache_section(&f, p);
+    }
     if let Some(f) = t.take("sql") {
         let sql = &mut backends.sql;
         let mut s = f.table(p);

@@ -32,6 +32,8 @@ pub struct NodeConfig {
 pub struct BackendsConfig {
     /// The SQL store: the system tables and every namespace's database.
     pub sql: SqlBackendConfig,
+    /// The cache API's engine.
+    pub cache: super::CacheBackendConfig,
 }
 
 /// SQL engine and its limits.

@@ -15,6 +15,7 @@
 
 mod acme;
 mod auth;
+mod cache;
 mod ctl;
 mod notify;
 mod restart;
@@ -61,4 +62,32 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     let status = response.split(' ').nth(1)?.parse().ok()?;
     let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
     Some((status, body))
+}
+
+/// A namespace's API key on a node, posting to one API (`prefix`, e.g. `/v1/rqlite`).
+pub struct Tenant {
+    port: u16,
+    prefix: &'static str,
+    /// The header line carrying the key.
+    pub header: String,
+}
+
+impl Tenant {
+    /// Creates a key for `namespace` with `ctl apikey create`.
+    pub fn new(node: &orama_e2e::Node, port: u16, namespace: &str, prefix: &'static str) -> Tenant {
+        let key = auth::ctl_ok(node, &["apikey", "create", "--namespace", namespace]).trim().to_owned();
+        Tenant { port, prefix, header: format!("X-API-Key: {key}\r\n") }
+    }
+
+    /// `POST <prefix>/<route>` with `body`.
+    pub fn post(&self, route: &str, body: serde_json::Value) -> orama_e2e::Reply {
+        orama_e2e::http(self.port, "POST", &format!("{}/{route}", self.prefix), &self.header, Some(&body))
+    }
+
+    /// Like [`Tenant::post`], asserting a 2xx; the reply's JSON.
+    pub fn ok(&self, route: &str, body: serde_json::Value) -> serde_json::Value {
+        let reply = self.post(route, body.clone());
+        assert!((200..300).contains(&reply.status), "{route} {body}: {reply:?}");
+        reply.json
+    }
 }

@@ -2,40 +2,17 @@
 //! reference's shapes, atomic transactions, bound parameters, and two tenants that cannot see,
 //! change or drop each other's tables or reach the system tables by any SQL.
 
-use orama_e2e::{Node, Reply, free_port, http};
-use serde_json::{Value, json};
+use orama_e2e::{Node, free_port, http};
+use serde_json::json;
 
-use crate::FAST_SUPERVISOR;
-use crate::auth::ctl_ok;
-
-struct Tenant {
-    port: u16,
-    header: String,
-}
-
-impl Tenant {
-    fn new(node: &Node, port: u16, namespace: &str) -> Tenant {
-        let key = ctl_ok(node, &["apikey", "create", "--namespace", namespace]).trim().to_owned();
-        Tenant { port, header: format!("X-API-Key: {key}\r\n") }
-    }
-
-    fn post(&self, route: &str, body: Value) -> Reply {
-        http(self.port, "POST", &format!("/v1/rqlite/{route}"), &self.header, Some(&body))
-    }
-
-    fn ok(&self, route: &str, body: Value) -> Value {
-        let reply = self.post(route, body.clone());
-        assert!((200..300).contains(&reply.status), "{route} {body}: {reply:?}");
-        reply.json
-    }
-}
+use crate::{FAST_SUPERVISOR, Tenant};
 
 #[test]
 fn every_sql_route_works_on_the_tenants_own_database() {
     let port = free_port();
     let node = Node::start(&format!("{FAST_SUPERVISOR}\ngateway: {{ listen: '127.0.0.1:{port}' }}\n"));
     node.wait_ready(&["gateway"]);
-    let alice = Tenant::new(&node, port, "alice");
+    let alice = Tenant::new(&node, port, "alice", "/v1/rqlite");
 
     let created = alice
         .post("create-table", json!({"schema": "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, age INTEGER)"}));
@@ -105,7 +82,7 @@ fn tenants_cannot_reach_each_other_or_the_system_tables_by_any_sql() {
     let port = free_port();
     let node = Node::start(&format!("{FAST_SUPERVISOR}\ngateway: {{ listen: '127.0.0.1:{port}' }}\n"));
     node.wait_ready(&["gateway"]);
-    let (alice, bob) = (Tenant::new(&node, port, "alice"), Tenant::new(&node, port, "bob"));
+    let (alice, bob) = (Tenant::new(&node, port, "alice", "/v1/rqlite"), Tenant::new(&node, port, "bob", "/v1/rqlite"));
     alice.ok("create-table", json!({"schema": "CREATE TABLE secrets (s TEXT)"}));
     alice.ok("exec", json!({"sql": "INSERT INTO secrets VALUES ('alice-only')"}));
 

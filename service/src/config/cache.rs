@@ -1,0 +1,90 @@
+//! The `backends.cache` section: which engine serves the cache API (in-process, Redis/Valkey,
+//! or Olric over its RESP protocol) and its bounds, with how it is read from the YAML tree.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::read::{Field, Problems};
+use super::sections::{HOUR, MS};
+use super::types::humantime_serde;
+
+/// The cache engines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheEngine {
+    /// In the gateway's memory, bounded, with eviction.
+    #[default]
+    Memory,
+    /// Redis or Valkey (one server).
+    Redis,
+    /// Olric, through its RESP `DM.*` commands.
+    Olric,
+}
+
+/// The `backends.cache` section.
+#[derive(Debug, Clone, Serialize)]
+pub struct CacheBackendConfig {
+    /// The engine.
+    pub engine: CacheEngine,
+    /// Server URL (`redis://host:port`, `rediss://…`, `unix:///path`).
+    pub urls: Vec<String>,
+    /// Memory the in-process engine may use for values (least recently used evicted beyond).
+    pub max_memory: u64,
+    /// Largest value accepted by `put`.
+    pub max_value_bytes: u64,
+    /// Longest one cache operation may take (503 beyond).
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+impl Default for CacheBackendConfig {
+    fn default() -> Self {
+        CacheBackendConfig {
+            engine: CacheEngine::Memory,
+            urls: Vec::new(),
+            max_memory: 256 * 1024 * 1024,
+            max_value_bytes: 1024 * 1024,
+            timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+pub(super) fn cache_section(f: &Field, p: &mut Problems) -> CacheBackendConfig {
+    const MIB: u64 = 1024 * 1024;
+    let mut t = f.table(p);
+    let mut cache = CacheBackendConfig::default();
+    if let Some(f) = t.take("engine") {
+        cache.engine = match f.one_of(p, &["memory", "redis", "olric"]) {
+            Some("redis") => CacheEngine::Redis,
+            Some("olric") => CacheEngine::Olric,
+            _ => CacheEngine::Memory,
+        };
+    }
+    if let Some(f) = t.take("urls") {
+        for (i, url) in f.string_list(p).unwrap_or_default().into_iter().enumerate() {
+            if !["redis://", "rediss://", "unix://"].iter().any(|s| url.starts_with(s) && url.len() > s.len()) {
+                let message = format!("invalid URL {url:?} (expected redis://HOST:PORT or unix:///PATH)");
+                p.add(&format!("{}[{i}]", f.path), f.node.line, message);
+            }
+            cache.urls.push(url);
+        }
+    }
+    if let Some(n) = t.take("max_memory").and_then(|f| f.bytes_in(p, MIB, 1 << 40)) {
+        cache.max_memory = n;
+    }
+    if let Some(n) = t.take("max_value_bytes").and_then(|f| f.bytes_in(p, 1, 512 * MIB)) {
+        cache.max_value_bytes = n;
+    }
+    if let Some(d) = t.take("timeout").and_then(|f| f.duration_in(p, 10 * MS, HOUR)) {
+        cache.timeout = d;
+    }
+    t.finish(p);
+    if cache.engine != CacheEngine::Memory && cache.urls.is_empty() {
+        p.add(&f.path, f.node.line, "engines redis and olric need at least one URL in urls");
+    }
+    if cache.urls.len() > 1 {
+        p.add(&f.path, f.node.line, "one URL only: clusters are not supported yet");
+    }
+    cache
+}
