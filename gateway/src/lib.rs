@@ -16,6 +16,7 @@ pub mod rate_limit;
 pub mod routes;
 pub mod sql;
 pub mod status;
+pub mod storage;
 pub mod tls;
 pub mod wire;
 

@@ -1,0 +1,2 @@
+//! Storage: content-addressed files.
+pub mod unixfs;
