@@ -113,7 +113,13 @@ pub async fn run(
             max_value_bytes: config.backends.cache.max_value_bytes,
         },
     };
-    let stack = http::stack::stack(warp::service(routes::routes(context)), gateway);
+    let storage = &config.backends.storage;
+    let upload = http::limits::Bounds {
+        max_body: usize::try_from(storage.max_upload_bytes).unwrap_or(usize::MAX),
+        timeout: storage.upload_timeout,
+    };
+    let stack =
+        http::stack::stack(warp::service(routes::routes(context)), gateway, vec![("/v1/storage/upload", upload)]);
     let address = public.local_addr().map(|a| a.to_string()).unwrap_or_default();
     tracing::info!(%address, "gateway serving");
     serving.ready();

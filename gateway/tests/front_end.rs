@@ -37,7 +37,7 @@ async fn front_end(config: GatewayConfig) -> FrontEnd {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let stop = CancellationToken::new();
-    let service = stack(warp::service(routes), &config);
+    let service = stack(warp::service(routes), &config, Vec::new());
     let limits = config.limits.clone();
     let token = stop.clone();
     tokio::spawn(async move { serve(listener, service, &limits, None, token).await });

@@ -5,13 +5,13 @@
 //! 2. [`observe`]: one access-log event and the metrics of every request;
 //! 3. [`errors`]: every error reply becomes `{"error": "..."}`, whoever produced it;
 //! 4. CORS (tower-http), configured origins, the reference's methods and headers;
-//! 5. body size limit (tower-http, 413);
-//! 6. per-request timeout (tower-http, 503);
-//! 7. panic → 500 without killing the process;
-//! 8. the warp routes (authentication, namespaces and rate limits live there).
+//! 5. [`limits`]: body size limit (413) and per-request timeout (503), per route;
+//! 6. panic → 500 without killing the process;
+//! 7. the warp routes (authentication, namespaces and rate limits live there).
 
 pub mod client_ip;
 pub mod errors;
+pub mod limits;
 pub mod metrics;
 pub mod observe;
 pub mod serve;

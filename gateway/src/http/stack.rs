@@ -13,15 +13,13 @@ use orama_service::config::GatewayConfig;
 use tower::{Service, ServiceBuilder};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 
 use super::errors::JsonErrorsLayer;
 use super::observe::ObserveLayer;
 
-/// The request body the routes see: the connection's body behind the size limit.
-pub type RouteBody = tower_http::body::Limited<Incoming>;
+pub use super::limits::RouteBody;
+use super::limits::{Bounds, BoundsLayer, RouteBounds};
 
 /// What the whole public stack is: a cloneable service from requests to responses. Its concrete
 /// type is kept (not boxed): the server clones the stack for every request, and a boxed clone
@@ -41,8 +39,9 @@ where
     type Fut = T::Future;
 }
 
-/// Wraps `routes` (a `warp::service`) in every layer, configured from `config`.
-pub fn stack<S, B>(routes: S, config: &GatewayConfig) -> impl Stack
+/// Wraps `routes` (a `warp::service`) in every layer, configured from `config`; the routes
+/// under the `overrides` path prefixes get their own body limit and timeout.
+pub fn stack<S, B>(routes: S, config: &GatewayConfig, overrides: Vec<(&'static str, Bounds)>) -> impl Stack
 where
     S: Service<Request<RouteBody>, Response = Response<B>, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send + 'static,
@@ -54,13 +53,11 @@ where
     let max_head = usize::try_from(limits.max_header_bytes).unwrap_or(usize::MAX);
     let inner = ServiceBuilder::new()
         .map_response(box_body)
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, limits.request_timeout))
-        .map_response(box_body)
         .layer(CatchPanicLayer::custom(panic_reply as fn(_) -> _))
         .service(routes);
     let inner = check::<RouteBody, _>(inner);
-    let limited =
-        ServiceBuilder::new().map_response(box_body).layer(RequestBodyLimitLayer::new(max_body)).service(inner);
+    let bounds = RouteBounds::new(Bounds { max_body, timeout: limits.request_timeout }, overrides);
+    let limited = ServiceBuilder::new().layer(BoundsLayer(bounds)).service(inner);
     let limited = check::<Incoming, _>(limited);
     let outer = ServiceBuilder::new()
         .layer(SetRequestIdLayer::x_request_id(RequestIds::new()))

@@ -9,6 +9,7 @@ mod cache;
 mod gateway;
 mod read;
 mod sections;
+mod storage;
 mod tls;
 mod types;
 mod yaml;
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 pub use cache::*;
 pub use gateway::*;
 pub use read::Problem;
+pub use storage::*;
 pub use tls::*;
 pub use types::*;
 

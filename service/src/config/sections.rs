@@ -139,6 +139,9 @@ fn backends_section(f: &Field, p: &mut Problems) -> BackendsConfig {
     if let Some(f) = t.take("cache") {
         backends.cache = super::cache::cache_section(&f, p);
     }
+    if let Some(f) = t.take("storage") {
+        backends.storage = super::storage::storage_section(&f, p);
+    }
     if let Some(f) = t.take("sql") {
         let sql = &mut backends.sql;
         let mut s = f.table(p);

@@ -34,6 +34,8 @@ pub struct BackendsConfig {
     pub sql: SqlBackendConfig,
     /// The cache API's engine.
     pub cache: super::CacheBackendConfig,
+    /// The storage API's engine.
+    pub storage: super::StorageBackendConfig,
 }
 
 /// SQL engine and its limits.

@@ -1,0 +1,99 @@
+//! Per-route request bounds: the body size limit and the time from request head to response
+//! head. Most routes share the configured defaults; a few (storage uploads) declare their own
+//! by path prefix, because a 1 GiB upload is neither 10 MiB nor done in a minute. An oversized
+//! `Content-Length` is refused at once (413); a body that grows past the limit while streaming
+//! fails its read, which the body filters report as 413; a request past its time gets 503.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_util::future::{Either, FutureExt, Map, Ready, ready};
+use http::{Request, Response, StatusCode, header};
+use http_body_util::Limited;
+use hyper::body::Incoming;
+use orama_ipc::body::{Body, error_response};
+use tokio::time::{Timeout, error::Elapsed};
+use tower::{Layer, Service};
+
+/// The body the routes see.
+pub type RouteBody = Limited<Incoming>;
+
+/// Bounds of one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    /// Largest body, in bytes.
+    pub max_body: usize,
+    /// Longest time from the request head to the response head.
+    pub timeout: Duration,
+}
+
+/// The default bounds and the routes (by path prefix) that have their own.
+#[derive(Debug, Clone)]
+pub struct RouteBounds {
+    default: Bounds,
+    overrides: Arc<[(&'static str, Bounds)]>,
+}
+
+impl RouteBounds {
+    /// `default` everywhere but under the given path prefixes.
+    pub fn new(default: Bounds, overrides: Vec<(&'static str, Bounds)>) -> Self {
+        RouteBounds { default, overrides: overrides.into() }
+    }
+
+    /// The bounds of a request for `path`.
+    pub fn for_path(&self, path: &str) -> Bounds {
+        self.overrides.iter().find(|(prefix, _)| path.starts_with(prefix)).map_or(self.default, |(_, b)| *b)
+    }
+}
+
+/// Applies [`RouteBounds`] to a service.
+#[derive(Debug, Clone)]
+pub struct BoundsLayer(pub RouteBounds);
+
+impl<S> Layer<S> for BoundsLayer {
+    type Service = Bounded<S>;
+
+    fn layer(&self, inner: S) -> Bounded<S> {
+        Bounded { inner, bounds: self.0.clone() }
+    }
+}
+
+/// The service [`BoundsLayer`] makes.
+#[derive(Debug, Clone)]
+pub struct Bounded<S> {
+    inner: S,
+    bounds: RouteBounds,
+}
+
+type Outcome = Result<Response<Body>, Infallible>;
+type Timed<F> = Map<Timeout<F>, fn(Result<Outcome, Elapsed>) -> Outcome>;
+
+impl<S> Service<Request<Incoming>> for Bounded<S>
+where
+    S: Service<Request<RouteBody>, Response = Response<Body>, Error = Infallible>,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Either<Ready<Outcome>, Timed<S::Future>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Incoming>) -> Self::Future {
+        let bounds = self.bounds.for_path(request.uri().path());
+        let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > bounds.max_body as u64) {
+            return Either::Left(ready(Ok(error_response(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"))));
+        }
+        let request = request.map(|body| Limited::new(body, bounds.max_body));
+        let timed: Timed<S::Future> = tokio::time::timeout(bounds.timeout, self.inner.call(request)).map(timed_out);
+        Either::Right(timed)
+    }
+}
+
+fn timed_out(outcome: Result<Outcome, Elapsed>) -> Outcome {
+    outcome.unwrap_or_else(|_| Ok(error_response(StatusCode::SERVICE_UNAVAILABLE, "request timed out")))
+}
