@@ -46,8 +46,34 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|err| ApiError::BadRequest(format!("invalid JSON body: {err}")))
 }
 
+/// The body, at most `limit` bytes (413 beyond), parsed as JSON into `T`: for routes whose
+/// body limit is large (uploads) but whose JSON form must stay small, as it is held in memory.
+pub fn json_within<T: DeserializeOwned + Send>(
+    limit: usize,
+) -> impl Filter<Extract = (T,), Error = warp::Rejection> + Clone {
+    warp::body::stream()
+        .and_then(move |stream| collect_within(stream, limit))
+        .and_then(|bytes: BytesMut| async move { parse_json::<T>(&bytes).map_err(warp::reject::custom) })
+}
+
+async fn collect_within<S, B>(stream: S, limit: usize) -> Result<BytesMut, warp::Rejection>
+where
+    S: futures_util::Stream<Item = Result<B, warp::Error>>,
+    B: Buf,
+{
+    let mut stream = std::pin::pin!(stream);
+    let mut collected = BytesMut::new();
+    while let Some(chunk) = stream.try_next().await.map_err(|err| warp::reject::custom(classify(&err)))? {
+        collected = append(collected, chunk);
+        if collected.len() > limit {
+            return Err(warp::reject::custom(ApiError::PayloadTooLarge));
+        }
+    }
+    Ok(collected)
+}
+
 /// A body read failure: over the limit (413) or a broken upload (400).
-fn classify(err: &warp::Error) -> ApiError {
+pub fn classify(err: &warp::Error) -> ApiError {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(current) = source {
         if current.is::<http_body_util::LengthLimitError>() {

@@ -54,6 +54,9 @@ pub enum GatewayError {
     /// The cache engine's settings are unusable.
     #[error(transparent)]
     Cache(#[from] cache::CacheError),
+    /// The storage engine cannot be opened.
+    #[error("storage: {0}")]
+    Storage(#[from] storage::StorageError),
     /// A listener cannot be bound.
     #[error("cannot listen on {0}: {1}")]
     Listen(std::net::SocketAddr, std::io::Error),
@@ -112,6 +115,7 @@ pub async fn run(
             store: cache::open(&config.backends.cache)?,
             max_value_bytes: config.backends.cache.max_value_bytes,
         },
+        storage: storage_context(&config.backends.storage, data_dir, &store)?,
     };
     let storage = &config.backends.storage;
     let upload = http::limits::Bounds {
@@ -148,6 +152,23 @@ pub async fn run(
     }
     tracing::info!("gateway stopped");
     Ok(())
+}
+
+/// The storage API's engine and pins (`None` for an engine not served yet).
+fn storage_context(
+    config: &orama_service::config::StorageBackendConfig,
+    data_dir: &Path,
+    store: &Arc<dyn Database>,
+) -> Result<Option<storage::routes::StorageContext>, GatewayError> {
+    use orama_service::config::StorageEngine;
+    let engine: Arc<dyn storage::StorageEngine> = match config.engine {
+        StorageEngine::Embedded => {
+            Arc::new(storage::embedded::EmbeddedStorage::open(&data_dir.join("storage"), config.max_upload_bytes)?)
+        }
+        StorageEngine::Ipfs => return Ok(None),
+    };
+    let pins = storage::pins::Pins::new(store.clone());
+    Ok(Some(storage::routes::StorageContext { engine, pins, quota: config.namespace_quota }))
 }
 
 /// Pings the SQL store every 10 s and publishes `orama_backend_up{backend="sql"}` (1 or 0).

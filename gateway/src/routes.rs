@@ -28,6 +28,8 @@ pub struct RouteContext {
     pub sql: crate::sql::SqlService,
     /// The cache engine.
     pub cache: crate::cache::routes::CacheContext,
+    /// The storage engine and pins; `None` when the configured engine is not served yet.
+    pub storage: Option<crate::storage::routes::StorageContext>,
 }
 
 /// Every public route, with errors mapped to the node's JSON error shape.
@@ -61,7 +63,17 @@ pub fn routes(context: RouteContext) -> impl Filter<Extract = (impl Reply,), Err
         .map(|s: Started| warp::reply::json(&status::status(&s)));
     let sql = crate::sql::routes::routes(&context.auth, &context.sql);
     let cache = crate::cache::routes::routes(&context.auth, &context.cache);
-    health.or(version).or(status).or(metrics).or(auth).or(sql).or(cache).or(options).recover(rejection_reply)
+    let storage = match &context.storage {
+        Some(storage) => crate::storage::routes::routes(&context.auth, storage),
+        None => warp::path!("v1" / "storage" / ..)
+            .and_then(|| async {
+                let why = "the storage API is not served on the ipfs engine yet";
+                Err::<warp::reply::Response, _>(warp::reject::custom(ApiError::Unavailable(why.into())))
+            })
+            .boxed(),
+    };
+    let data = sql.or(cache).unify().or(storage).unify();
+    health.or(version).or(status).or(metrics).or(auth).or(data).or(options).recover(rejection_reply)
 }
 
 /// `POST /v1/<section>/<name>`: authenticated, then a JSON body, then `handler` with `state`,
@@ -190,6 +202,7 @@ mod tests {
                 store: Arc::new(crate::cache::memory::MemoryCache::new(1 << 20)),
                 max_value_bytes: 1024,
             },
+            storage: None,
         };
         let response = warp::test::request().path(path).reply(&routes(context)).await;
         let body = serde_json::from_slice(response.body()).unwrap_or(serde_json::Value::Null);

@@ -82,6 +82,20 @@ pub const MIGRATIONS: &[Migration] = &[
             wallet TEXT NOT NULL,
             created_at INTEGER NOT NULL)"],
     },
+    Migration {
+        version: 3,
+        name: "storage pins per namespace",
+        statements: &[
+            "CREATE TABLE storage_pins (
+            namespace_id INTEGER NOT NULL REFERENCES namespaces(id) ON DELETE CASCADE,
+            cid TEXT NOT NULL,
+            name TEXT NOT NULL DEFAULT '',
+            size INTEGER NOT NULL,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (namespace_id, cid))",
+            "CREATE INDEX storage_pins_by_cid ON storage_pins(cid)",
+        ],
+    },
 ];
 
 /// Brings `db` to the newest schema; returns the schema version it is at.

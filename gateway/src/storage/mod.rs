@@ -1,2 +1,77 @@
-//! Storage: content-addressed files.
+//! The storage API (`/v1/storage/*`, REFERENCE-API §4.6): files addressed by content, with
+//! pins kept per namespace. [`unixfs`] builds Kubo-identical DAGs, [`dag`] reads them back
+//! (ranges included), [`blocks`] keeps blocks on disk, [`embedded`] is the engine over both,
+//! [`pins`] the namespaces' pin records in the system store, and [`routes`] the endpoints.
+//!
+//! Content is public by address, as on IPFS: any caller can fetch any CID the node holds. What
+//! is per namespace is the pin: a namespace can only pin, unpin and ask about its own pins.
+
+pub mod blocks;
+pub mod dag;
+pub mod embedded;
+pub mod pins;
+pub mod routes;
 pub mod unixfs;
+
+use std::future::Future;
+use std::ops::Range;
+use std::pin::Pin;
+
+use bytes::Bytes;
+use futures_util::Stream;
+
+use unixfs::Cid;
+
+/// Bytes in flight, with the failure that may cut them short.
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, StorageError>> + Send>>;
+/// A file's bytes on their way out (shareable, as response bodies need).
+pub type ReadStream = Pin<Box<dyn Stream<Item = Result<Bytes, StorageError>> + Send + Sync>>;
+/// A storage call in flight.
+pub type StorageFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StorageError>> + Send + 'a>>;
+
+/// Why a storage call failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StorageError {
+    /// The upload could not be read (the client went away or sent too much).
+    #[error("{0}")]
+    Upload(String),
+    /// The upload is larger than allowed.
+    #[error("upload larger than {0} bytes")]
+    TooLarge(u64),
+    /// The disk is full: nothing was stored.
+    #[error("storage is full")]
+    Full,
+    /// No such content here.
+    #[error("content not found: {0}")]
+    NotFound(String),
+    /// The content is not a file this node can read.
+    #[error("not a readable file: {0}")]
+    Unreadable(String),
+    /// The engine cannot be reached.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// Something that should not happen.
+    #[error("storage error: {0}")]
+    Internal(String),
+}
+
+/// What an upload stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Added {
+    /// The file's address.
+    pub cid: Cid,
+    /// Its length in bytes.
+    pub size: u64,
+}
+
+/// A storage engine.
+pub trait StorageEngine: Send + Sync + 'static {
+    /// Stores the file streamed in `content`.
+    fn add(&self, content: ByteStream) -> StorageFuture<'_, Added>;
+    /// The length of the file at `cid`, or `None` when this node does not hold it.
+    fn size(&self, cid: Cid) -> StorageFuture<'_, Option<u64>>;
+    /// The bytes `range` of the file at `cid`.
+    fn read(&self, cid: Cid, range: Range<u64>) -> StorageFuture<'_, ReadStream>;
+    /// The engine's name.
+    fn engine(&self) -> &'static str;
+}

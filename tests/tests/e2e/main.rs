@@ -22,6 +22,7 @@ mod restart;
 mod shutdown;
 mod sql;
 mod start;
+mod storage;
 mod tls;
 mod wallet;
 

@@ -1,0 +1,112 @@
+//! Which namespace pins what, in the system store: one row per (namespace, CID) with the name
+//! and size it was pinned with. Pinning checks the namespace's quota in the same statement
+//! that inserts, so two concurrent pins cannot both slip under it.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::db::{Database, DbError, Statement};
+
+/// A namespace's pin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pin {
+    /// The name it was pinned with.
+    pub name: String,
+    /// File size in bytes.
+    pub size: u64,
+}
+
+/// Why a pin was not recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum PinError {
+    /// The namespace would exceed its quota.
+    #[error("namespace storage quota of {0} bytes exceeded")]
+    OverQuota(u64),
+    /// The system store failed.
+    #[error(transparent)]
+    Store(#[from] DbError),
+}
+
+/// The pin records.
+#[derive(Clone)]
+pub struct Pins {
+    db: Arc<dyn Database>,
+}
+
+impl std::fmt::Debug for Pins {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pins").finish_non_exhaustive()
+    }
+}
+
+fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+impl Pins {
+    /// Pin records in `db`.
+    pub fn new(db: Arc<dyn Database>) -> Self {
+        Pins { db }
+    }
+
+    /// Records that `namespace` pins `cid` (renaming an existing pin), within `quota` bytes.
+    pub async fn pin(&self, namespace: &str, cid: &str, name: &str, size: u64, quota: u64) -> Result<(), PinError> {
+        let size = i64::try_from(size).unwrap_or(i64::MAX);
+        let results = self
+            .db
+            .transaction(vec![
+                Statement::new("INSERT OR IGNORE INTO namespaces (name, created_at) VALUES (?, ?)").bind(namespace).bind(now()),
+                Statement::new(
+                    "INSERT INTO storage_pins (namespace_id, cid, name, size, created_at) \
+                     SELECT n.id, ?1, ?2, ?3, ?4 FROM namespaces n WHERE n.name = ?5 \
+                     AND (SELECT COALESCE(SUM(size), 0) FROM storage_pins WHERE namespace_id = n.id AND cid <> ?1) + ?3 <= ?6 \
+                     ON CONFLICT (namespace_id, cid) DO UPDATE SET name = excluded.name",
+                )
+                .bind(cid)
+                .bind(name)
+                .bind(size)
+                .bind(now())
+                .bind(namespace)
+                .bind(i64::try_from(quota).unwrap_or(i64::MAX)),
+            ])
+            .await?;
+        match results.get(1) {
+            Some(inserted) if inserted.rows_affected > 0 => Ok(()),
+            _ => Err(PinError::OverQuota(quota)),
+        }
+    }
+
+    /// Removes `namespace`'s pin of `cid`; whether there was one.
+    pub async fn unpin(&self, namespace: &str, cid: &str) -> Result<bool, DbError> {
+        let removed = self
+            .db
+            .execute(
+                Statement::new(
+                    "DELETE FROM storage_pins WHERE cid = ? AND namespace_id = (SELECT id FROM namespaces WHERE name = ?)",
+                )
+                .bind(cid)
+                .bind(namespace),
+            )
+            .await?;
+        Ok(removed.rows_affected > 0)
+    }
+
+    /// `namespace`'s pin of `cid`, if any.
+    pub async fn get(&self, namespace: &str, cid: &str) -> Result<Option<Pin>, DbError> {
+        let rows = self
+            .db
+            .query(
+                Statement::new(
+                    "SELECT p.name, p.size FROM storage_pins p JOIN namespaces n ON n.id = p.namespace_id \
+                     WHERE n.name = ? AND p.cid = ?",
+                )
+                .bind(namespace)
+                .bind(cid),
+            )
+            .await?;
+        Ok(rows.rows.first().map(|row| Pin {
+            name: row.first().and_then(|v| v.as_str()).unwrap_or_default().to_owned(),
+            size: row.get(1).and_then(|v| v.as_i64()).unwrap_or(0) as u64,
+        }))
+    }
+}

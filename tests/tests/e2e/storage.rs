@@ -1,0 +1,126 @@
+//! The storage API through the supervised gateway on the embedded engine: streamed multipart
+//! and JSON uploads whose CIDs match Debian's `ipfs_cid`, byte-exact downloads with `Range`,
+//! pins that belong to one namespace (another can fetch by CID but never see or remove them),
+//! and the upload size limit and namespace quota as clear errors.
+
+use std::path::Path;
+use std::process::Command;
+
+use orama_e2e::{Node, free_port, http};
+use serde_json::{Value, json};
+
+use crate::{FAST_SUPERVISOR, Tenant};
+
+const MIB: usize = 1024 * 1024;
+
+/// `curl` with the tenant's key; returns (status, body bytes, response headers).
+fn curl(tenant: &Tenant, port: u16, args: &[&str], path: &str) -> (u16, Vec<u8>, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let headers = dir.path().join("headers");
+    let output = Command::new("curl")
+        .args(["-s", "--max-time", "60", "-o", "-", "-D"])
+        .arg(&headers)
+        .args(["-H", tenant.header.trim_end()])
+        .args(args)
+        .arg(format!("http://127.0.0.1:{port}{path}"))
+        .output()
+        .expect("curl");
+    let head = std::fs::read_to_string(&headers).unwrap_or_default().to_ascii_lowercase();
+    let last = head.lines().rfind(|l| l.starts_with("http/")).unwrap_or_default();
+    let status = last.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, output.stdout, head)
+}
+
+fn upload(tenant: &Tenant, port: u16, file: &Path) -> (u16, Value) {
+    let form = format!("file=@{}", file.display());
+    let (status, body, _) = curl(tenant, port, &["-F", &form], "/v1/storage/upload");
+    (status, serde_json::from_slice(&body).unwrap_or_default())
+}
+
+fn ipfs_cid(file: &Path) -> String {
+    let output = Command::new("ipfs_cid").arg(file).output().expect("ipfs_cid (apt-get install ipfs-cid)");
+    let json: Value = serde_json::from_slice(&output.stdout).expect("json");
+    json["CIDv0"].as_str().expect("CIDv0").to_owned()
+}
+
+fn content(size: usize, seed: u64) -> Vec<u8> {
+    (0..size as u64).map(|i| ((i ^ seed).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as u8).collect()
+}
+
+#[test]
+fn uploads_stream_in_and_read_back_exactly_under_namespace_pins() {
+    let port = free_port();
+    let config = format!(
+        "{FAST_SUPERVISOR}\ngateway: {{ listen: '127.0.0.1:{port}' }}\n\
+         backends:\n  storage: {{ max_upload_bytes: 25MiB, namespace_quota: 30MiB }}\n"
+    );
+    let node = Node::start(&config);
+    node.wait_ready(&["gateway"]);
+    let alice = Tenant::new(&node, port, "alice", "/v1/storage");
+    let bob = Tenant::new(&node, port, "bob", "/v1/storage");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let big = dir.path().join("big.bin");
+    let data = content(20 * MIB + 12_345, 1);
+    std::fs::write(&big, &data).expect("write");
+
+    let (status, uploaded) = upload(&alice, port, &big);
+    assert_eq!(status, 200, "{uploaded}");
+    let cid = uploaded["cid"].as_str().expect("cid").to_owned();
+    assert_eq!(cid, ipfs_cid(&big), "the same address Kubo gives");
+    assert_eq!((uploaded["name"].as_str(), uploaded["size"].as_u64()), (Some("big.bin"), Some(data.len() as u64)));
+
+    let (status, body, head) = curl(&alice, port, &[], &format!("/v1/storage/get/{cid}"));
+    assert_eq!(status, 200, "{head}");
+    assert!(body == data, "the download is byte-exact ({} bytes)", body.len());
+    assert!(head.contains("accept-ranges: bytes") && head.contains(&format!("content-length: {}", data.len())));
+    let (status, body, head) =
+        curl(&alice, port, &["-H", "Range: bytes=262140-262150"], &format!("/v1/storage/get/{cid}"));
+    assert_eq!(status, 206, "{head}");
+    assert_eq!(body, data[262_140..262_151]);
+    assert!(head.contains(&format!("content-range: bytes 262140-262150/{}", data.len())), "{head}");
+    let (status, body, _) = curl(&alice, port, &["-H", "Range: bytes=-7"], &format!("/v1/storage/get/{cid}"));
+    assert_eq!((status, body.as_slice()), (206, &data[data.len() - 7..]));
+    let (status, _, head) = curl(&alice, port, &["-H", "Range: bytes=999999999-"], &format!("/v1/storage/get/{cid}"));
+    assert_eq!(status, 416, "{head}");
+
+    let hello = alice.ok("upload", json!({"name": "hello.txt", "data": "aGVsbG8="}));
+    assert_eq!(hello, json!({"cid": "QmWfVY9y3xjsixTgbd9AorQxH7VtMpzfx2HaWtsoUYecaX", "name": "hello.txt", "size": 5}));
+    let status_of =
+        |tenant: &Tenant, cid: &str| http(port, "GET", &format!("/v1/storage/status/{cid}"), &tenant.header, None);
+    assert_eq!(status_of(&alice, &cid).json["status"], "pinned");
+
+    // Bob may fetch by address, but alice's pins are not his to see or remove.
+    let (status, body, _) = curl(&bob, port, &["-H", "Range: bytes=0-3"], &format!("/v1/storage/get/{cid}"));
+    assert_eq!((status, body.as_slice()), (206, &data[..4]));
+    assert_eq!(status_of(&bob, &cid).status, 404);
+    let unpin =
+        |tenant: &Tenant, cid: &str| http(port, "DELETE", &format!("/v1/storage/unpin/{cid}"), &tenant.header, None);
+    assert_eq!(unpin(&bob, &cid).status, 404);
+    assert_eq!(status_of(&alice, &cid).json["status"], "pinned", "still alice's");
+    assert_eq!(bob.ok("pin", json!({"cid": cid, "name": "mine too"})), json!({"cid": cid, "name": "mine too"}));
+    assert_eq!(unpin(&bob, &cid).json, json!({"status": "ok", "cid": cid}));
+    assert_eq!(status_of(&alice, &cid).json["status"], "pinned", "bob's unpin removed only bob's pin");
+
+    // Limits: the upload size, then alice's quota (20 MiB pinned of 30).
+    let huge = dir.path().join("huge.bin");
+    std::fs::write(&huge, content(26 * MIB, 2)).expect("write");
+    assert_eq!(upload(&alice, port, &huge).0, 413);
+    let second = dir.path().join("second.bin");
+    std::fs::write(&second, content(11 * MIB, 3)).expect("write");
+    let (status, over) = upload(&alice, port, &second);
+    assert_eq!(status, 507, "{over}");
+    assert_eq!(status_of(&alice, &ipfs_cid(&second)).status, 404, "nothing pinned past the quota");
+
+    for (path, expected) in [
+        ("/v1/storage/get/not-a-cid", 400),
+        ("/v1/storage/get/QmWfVY9y3xjsixTgbd9AorQxH7VtMpzfx2HaWtsoUYeca0", 400),
+        ("/v1/storage/get/QmWfVY9y3xjsixTgbd9AorQxH7VtMpzfx2HaWtsoUYecaZ", 404),
+        ("/v1/storage/get/QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH", 404),
+    ] {
+        assert_eq!(http(port, "GET", path, &alice.header, None).status, expected, "{path}");
+    }
+    assert_eq!(alice.post("upload", json!({"data": "%%%"})).status, 400);
+    assert_eq!(http(port, "GET", &format!("/v1/storage/get/{cid}"), "", None).status, 401);
+    assert_eq!(unpin(&alice, &cid).status, 200);
+    assert_eq!(status_of(&alice, &cid).status, 404);
+}
