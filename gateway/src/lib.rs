@@ -110,7 +110,7 @@ pub async fn run(
         dev_simple_key: gateway.dev_simple_key,
         started: status::Started::now(),
         metrics_allow: gateway.metrics_allow.clone().into(),
-        sql: sql::SqlService::new(&config.backends.sql, data_dir),
+        sql: sql::SqlService::new(&config.backends.sql, data_dir, &store),
         cache: cache::routes::CacheContext {
             store: cache::open(&config.backends.cache)?,
             max_value_bytes: config.backends.cache.max_value_bytes,

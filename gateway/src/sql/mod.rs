@@ -1,11 +1,14 @@
 //! The SQL API (`/v1/rqlite/*`, REFERENCE-API §4.4): each namespace's own database, reached
-//! only through its credential. [`tenants`] says how a namespace gets its database, [`json`]
-//! how JSON arguments and rows map to SQL values, [`orm`] how the `find`/`select` helpers
-//! become SQL, and [`routes`] the endpoints.
+//! only through its credential. On the embedded engine a namespace has its own sandboxed file
+//! ([`tenants`]); on RQLite its own prefixed tables in the shared database, every statement
+//! rewritten and checked ([`rewrite`], [`shared`]). [`json`] maps JSON arguments and rows,
+//! [`orm`] builds the `find`/`select` statements, and [`routes`] serves the endpoints.
 
 pub mod json;
 pub mod orm;
+pub mod rewrite;
 pub mod routes;
+pub mod shared;
 pub mod tenants;
 
 use std::path::Path;
@@ -13,30 +16,51 @@ use std::sync::Arc;
 
 use orama_service::config::{SqlBackendConfig, SqlEngine};
 
-use crate::db::{Database, QueryLimits, Sandbox};
+use serde_json::{Map, Value};
+
+use crate::db::{Database, QueryLimits, Sandbox, Statement};
 use crate::error::ApiError;
+use rewrite::Reserved;
+use shared::NamespacedDb;
 use tenants::TenantDatabases;
 
 /// Where namespaces' databases come from, by engine.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum SqlService {
     /// A sandboxed SQLite file per namespace in the data dir.
     Embedded(TenantDatabases),
-    /// The configured engine does not serve namespace databases yet (RQLite: the statement
-    /// rewriting that isolates tenants in one shared database is still to come).
+    /// Prefixed tables per namespace in one shared database (RQLite).
+    Shared {
+        /// The shared database.
+        db: Arc<dyn Database>,
+        /// Names no tenant may use.
+        reserved: Arc<Reserved>,
+    },
+    /// No SQL API (tests of other routes).
     NotServed(&'static str),
 }
 
+impl std::fmt::Debug for SqlService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SqlService::Embedded(tenants) => f.debug_tuple("Embedded").field(tenants).finish(),
+            SqlService::Shared { db, .. } => f.debug_struct("Shared").field("engine", &db.engine()).finish(),
+            SqlService::NotServed(why) => f.debug_tuple("NotServed").field(why).finish(),
+        }
+    }
+}
+
 impl SqlService {
-    /// The service for `config`, keeping embedded databases under `data_dir/sql`.
-    pub fn new(config: &SqlBackendConfig, data_dir: &Path) -> Self {
+    /// The service for `config`, keeping embedded databases under `data_dir/sql`; `store` is
+    /// the engine of the system store, shared by the namespaces on RQLite.
+    pub fn new(config: &SqlBackendConfig, data_dir: &Path, store: &Arc<dyn Database>) -> Self {
         match config.engine {
             SqlEngine::Embedded => {
                 let limits = QueryLimits { max_rows: config.max_rows, timeout: config.query_timeout };
                 let sandbox = Sandbox { max_bytes: config.namespace_quota };
                 SqlService::Embedded(TenantDatabases::new(&data_dir.join("sql"), limits, sandbox))
             }
-            SqlEngine::Rqlite => SqlService::NotServed("the SQL API is not served on the rqlite engine yet"),
+            SqlEngine::Rqlite => SqlService::Shared { db: store.clone(), reserved: Arc::new(Reserved::system()) },
         }
     }
 
@@ -44,7 +68,22 @@ impl SqlService {
     pub async fn database(&self, namespace: &Arc<str>) -> Result<Arc<dyn Database>, ApiError> {
         match self {
             SqlService::Embedded(tenants) => Ok(tenants.database(namespace).await?),
+            SqlService::Shared { db, reserved } => {
+                Ok(Arc::new(NamespacedDb::new(db.clone(), rewrite::prefix_for(namespace), reserved.clone())))
+            }
             SqlService::NotServed(why) => Err(ApiError::Unavailable((*why).into())),
         }
+    }
+
+    /// The namespace's tables and views: `{name, type, sql}`, by name.
+    pub async fn schema(&self, namespace: &Arc<str>) -> Result<Vec<Map<String, Value>>, ApiError> {
+        if let SqlService::Shared { db, reserved } = self {
+            let shared = NamespacedDb::new(db.clone(), rewrite::prefix_for(namespace), reserved.clone());
+            return Ok(shared.schema().await?);
+        }
+        let db = self.database(namespace).await?;
+        let sql = "SELECT name, type, sql FROM sqlite_master WHERE type IN ('table', 'view') \
+                   AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name";
+        Ok(json::row_objects(&db.query(Statement::new(sql)).await?))
     }
 }

@@ -88,8 +88,12 @@ pub fn find(body: FindBody, one: bool) -> Result<Statement, ApiError> {
     for (column, value) in &body.criteria {
         let column =
             identifier(column).ok_or_else(|| ApiError::BadRequest(format!("invalid column identifier: {column}")))?;
-        conditions.push(format!("{column} IS ?"));
-        params.push(to_sql(value));
+        if value.is_null() {
+            conditions.push(format!("{column} IS NULL"));
+        } else {
+            conditions.push(format!("{column} = ?"));
+            params.push(to_sql(value));
+        }
     }
     let filter = if conditions.is_empty() { String::new() } else { format!(" WHERE {}", conditions.join(" AND ")) };
     Ok(assemble(&table, &filter, shape, if one { Some(1) } else { None }, params))
@@ -175,11 +179,8 @@ mod tests {
     fn find_binds_criteria_and_uses_top_level_options_only_without_options() {
         let body = json!({"table": "users", "criteria": {"age": 30, "name": null}, "order_by": ["name"], "limit": 5});
         let statement = find(parse(body), false).expect("find");
-        assert_eq!(statement.sql, "SELECT * FROM users WHERE age IS ? AND name IS ? ORDER BY name LIMIT ? OFFSET ?");
-        assert_eq!(
-            statement.params,
-            [SqlValue::Integer(30), SqlValue::Null, SqlValue::Integer(5), SqlValue::Integer(0)]
-        );
+        assert_eq!(statement.sql, "SELECT * FROM users WHERE age = ? AND name IS NULL ORDER BY name LIMIT ? OFFSET ?");
+        assert_eq!(statement.params, [SqlValue::Integer(30), SqlValue::Integer(5), SqlValue::Integer(0)]);
         let both = json!({"table": "t", "options": {"select": ["id"]}, "select": ["ignored"]});
         assert_eq!(find(parse(both), true).expect("find").sql, "SELECT id FROM t LIMIT ? OFFSET ?");
     }

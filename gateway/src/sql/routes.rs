@@ -130,14 +130,6 @@ async fn transaction(db: Arc<dyn Database>, body: TransactionBody) -> Result<Res
     Ok(warp::reply::json(&json!({ "status": "ok", "results": results })).into_response())
 }
 
-async fn schema(db: Arc<dyn Database>) -> Result<Response, ApiError> {
-    let sql = "SELECT name, type, sql FROM sqlite_master WHERE type IN ('table', 'view') \
-               AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name";
-    let rows = db.query(Statement::new(sql)).await?;
-    let tables = row_objects(&rows);
-    Ok(warp::reply::json(&json!({ "count": tables.len(), "tables": tables })).into_response())
-}
-
 async fn create_table(db: Arc<dyn Database>, body: CreateTableBody) -> Result<Response, ApiError> {
     if body.schema.trim().is_empty() {
         return Err(ApiError::BadRequest("invalid body: {schema}".into()));
@@ -192,9 +184,9 @@ pub fn routes(auth: &Authenticator, sql: &SqlService) -> BoxedFilter<(Response,)
         .and_then(move |principal: Principal| {
             let sql = schema_sql.clone();
             async move {
-                let db = sql.database(&principal.namespace).await.map_err(warp::reject::custom)?;
-                let reply = schema(db).await.map_err(warp::reject::custom)?;
-                Ok::<_, warp::Rejection>(in_namespace(&principal, reply))
+                let tables = sql.schema(&principal.namespace).await.map_err(warp::reject::custom)?;
+                let reply = warp::reply::json(&json!({ "count": tables.len(), "tables": tables }));
+                Ok::<_, warp::Rejection>(in_namespace(&principal, reply.into_response()))
             }
         });
     post("query", auth, sql, query)

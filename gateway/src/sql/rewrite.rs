@@ -1,0 +1,332 @@
+//! Tenant SQL on a shared database (RQLite): every namespace's tables live in the one database
+//! under a prefix of their own (`t_<16 hex of SHA-256(namespace)>_`), and a tenant's statement
+//! is rewritten to name its own prefixed tables before it is sent.
+//!
+//! The guarantee does not rest on the rewriting catching every table reference; it rests on two
+//! checks made first, on the statement as the tenant wrote it:
+//! - every word of it (identifiers, quoted or not, and keywords alike) is refused if it names
+//!   what no tenant may name: anything `sqlite_*` (the schema tables), `pragma_*` (schema
+//!   functions), a system table, or any tenant prefix (another tenant's tables, or one's own
+//!   spelled out);
+//! - the statement parses (SQLite dialect) as exactly one statement of an allowed kind:
+//!   queries, INSERT, UPDATE, DELETE, CREATE/DROP TABLE, CREATE/DROP INDEX, ALTER TABLE. Views,
+//!   triggers, PRAGMA, ATTACH, VACUUM, transactions and the rest are refused, as is any
+//!   schema-qualified name.
+//!
+//! So a reference the rewriting missed names an unprefixed table: one that does not exist, or a
+//! system table the first check already refused. It fails closed.
+
+use std::collections::HashSet;
+use std::ops::ControlFlow;
+
+use sha2::{Digest, Sha256};
+use sqlparser::ast::{
+    Ident, ObjectName, ObjectNamePart, ObjectType, Query, Statement, TableAlias, TableFactor, VisitMut, VisitorMut,
+};
+use sqlparser::dialect::SQLiteDialect;
+use sqlparser::parser::Parser;
+use sqlparser::tokenizer::{Token, Tokenizer};
+
+/// Why a statement was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    /// It does not parse as SQLite SQL.
+    #[error("cannot parse the statement: {0}")]
+    Syntax(String),
+    /// It names something no tenant may reach.
+    #[error("{0} is not accessible")]
+    Reserved(String),
+    /// It is not one statement of an allowed kind.
+    #[error("statement not allowed: {0}")]
+    Kind(String),
+}
+
+/// The table prefix of `namespace`.
+pub fn prefix_for(namespace: &str) -> String {
+    let digest = Sha256::digest(namespace.as_bytes());
+    format!("t_{}_", digest.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+/// Whether `word` looks like a tenant prefix (`t_` + 16 hex + `_`).
+fn is_tenant_prefixed(word: &str) -> bool {
+    let bytes = word.as_bytes();
+    bytes.len() > 19
+        && word.starts_with("t_")
+        && bytes[2..18].iter().all(|b| b.is_ascii_hexdigit())
+        && bytes[18] == b'_'
+}
+
+/// Names a tenant may never use: the system tables' (from the migrations) and the schema's.
+#[derive(Debug, Clone)]
+pub struct Reserved {
+    names: HashSet<String>,
+}
+
+impl Reserved {
+    /// The reserved names: `schema_migrations` and every table and index the migrations create.
+    pub fn system() -> Self {
+        let mut names: HashSet<String> = HashSet::from(["schema_migrations".to_owned()]);
+        for migration in crate::db::MIGRATIONS {
+            for statement in migration.statements {
+                let words: Vec<String> = statement.split_whitespace().map(str::to_ascii_lowercase).collect();
+                for pair in words.windows(3) {
+                    if pair[0] == "create" && (pair[1] == "table" || pair[1] == "index") {
+                        names.insert(pair[2].trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '_').to_owned());
+                    }
+                }
+            }
+        }
+        Reserved { names }
+    }
+
+    fn refuses(&self, word: &str) -> bool {
+        let lower = word.to_ascii_lowercase();
+        lower.starts_with("sqlite_")
+            || lower.starts_with("pragma_")
+            || is_tenant_prefixed(&lower)
+            || self.names.contains(&lower)
+    }
+}
+
+/// `sql` with every table and index name under `prefix`, or why it cannot be run.
+pub fn rewrite(sql: &str, prefix: &str, reserved: &Reserved) -> Result<String, Refused> {
+    let dialect = SQLiteDialect {};
+    let tokens = Tokenizer::new(&dialect, sql).tokenize().map_err(|e| Refused::Syntax(e.to_string()))?;
+    for token in &tokens {
+        let word = match token {
+            Token::Word(word) => word.value.as_str(),
+            Token::SingleQuotedString(text) | Token::DoubleQuotedString(text) => text.as_str(),
+            _ => continue,
+        };
+        if reserved.refuses(word) {
+            return Err(Refused::Reserved(word.to_owned()));
+        }
+    }
+    let mut statements = Parser::parse_sql(&dialect, sql).map_err(|e| Refused::Syntax(e.to_string()))?;
+    let mut statement = match (statements.pop(), statements.is_empty()) {
+        (Some(statement), true) => statement,
+        (None, _) => return Err(Refused::Kind("an empty statement".into())),
+        (Some(_), false) => return Err(Refused::Kind("several statements in one".into())),
+    };
+    allowed(&statement)?;
+    let mut prefixer = Prefixer { prefix, refused: None };
+    let _ = statement.visit(&mut prefixer);
+    if let Some(refused) = prefixer.refused {
+        return Err(refused);
+    }
+    prefix_own_names(&mut statement, prefix)?;
+    Ok(statement.to_string())
+}
+
+fn allowed(statement: &Statement) -> Result<(), Refused> {
+    match statement {
+        Statement::Query(_)
+        | Statement::Insert(_)
+        | Statement::Update { .. }
+        | Statement::Delete(_)
+        | Statement::CreateTable(_)
+        | Statement::CreateIndex(_)
+        | Statement::AlterTable { .. } => Ok(()),
+        Statement::Drop { object_type: ObjectType::Table | ObjectType::Index, .. } => Ok(()),
+        other => {
+            let text = other.to_string();
+            let kind: String = text.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+            Err(Refused::Kind(kind))
+        }
+    }
+}
+
+/// Prefixes relations (tables read or written) and CTE names; an unaliased table keeps its own
+/// name as alias, so `users.id` still resolves after `users` became `t_…_users`.
+struct Prefixer<'a> {
+    prefix: &'a str,
+    refused: Option<Refused>,
+}
+
+impl Prefixer<'_> {
+    fn prefixed(&self, ident: &Ident) -> Ident {
+        Ident { value: format!("{}{}", self.prefix, ident.value), quote_style: ident.quote_style, span: ident.span }
+    }
+}
+
+impl VisitorMut for Prefixer<'_> {
+    type Break = ();
+
+    fn pre_visit_relation(&mut self, relation: &mut ObjectName) -> ControlFlow<()> {
+        match relation.0.as_mut_slice() {
+            [ObjectNamePart::Identifier(ident)] => {
+                *ident = self.prefixed(ident);
+                ControlFlow::Continue(())
+            }
+            _ => {
+                self.refused = Some(Refused::Kind(format!("qualified name {relation}")));
+                ControlFlow::Break(())
+            }
+        }
+    }
+
+    fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+        if let TableFactor::Table { name, alias, args, .. } = factor {
+            if args.is_some() {
+                self.refused = Some(Refused::Kind(format!("table function {name}")));
+                return ControlFlow::Break(());
+            }
+            if alias.is_none()
+                && let [ObjectNamePart::Identifier(ident)] = name.0.as_slice()
+            {
+                *alias = Some(TableAlias { explicit: true, name: ident.clone(), columns: Vec::new() });
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+        if let Some(with) = &mut query.with {
+            for cte in &mut with.cte_tables {
+                cte.alias.name = self.prefixed(&cte.alias.name);
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// Index names (global in SQLite), dropped tables and foreign-key targets, which the visitor
+/// does not see as relations.
+fn prefix_own_names(statement: &mut Statement, prefix: &str) -> Result<(), Refused> {
+    let prefix_name = |name: &mut ObjectName| match name.0.as_mut_slice() {
+        [ObjectNamePart::Identifier(ident)] => {
+            ident.value = format!("{prefix}{}", ident.value);
+            Ok(())
+        }
+        _ => Err(Refused::Kind(format!("qualified name {name}"))),
+    };
+    match statement {
+        Statement::CreateIndex(index) => {
+            if let Some(name) = &mut index.name {
+                prefix_name(name)?;
+            }
+        }
+        Statement::Drop { object_type: ObjectType::Index | ObjectType::Table, names, .. } => {
+            for name in names {
+                prefix_name(name)?;
+            }
+        }
+        Statement::AlterTable(alter) => {
+            for operation in &mut alter.operations {
+                if let sqlparser::ast::AlterTableOperation::RenameTable { table_name } = operation {
+                    let (sqlparser::ast::RenameTableNameKind::As(name) | sqlparser::ast::RenameTableNameKind::To(name)) =
+                        table_name;
+                    prefix_name(name)?;
+                }
+            }
+        }
+        Statement::CreateTable(table) => {
+            for column in &mut table.columns {
+                for option in &mut column.options {
+                    if let sqlparser::ast::ColumnOption::ForeignKey(key) = &mut option.option {
+                        prefix_name(&mut key.foreign_table)?;
+                    }
+                }
+            }
+            for constraint in &mut table.constraints {
+                if let sqlparser::ast::TableConstraint::ForeignKey(key) = constraint {
+                    prefix_name(&mut key.foreign_table)?;
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(sql: &str) -> Result<String, Refused> {
+        rewrite(sql, "t_0123456789abcdef_", &Reserved::system())
+    }
+
+    #[test]
+    fn tables_indexes_ctes_and_foreign_keys_get_the_prefix() {
+        let cases = [
+            (
+                "SELECT users.name FROM users WHERE id = ?",
+                "SELECT users.name FROM t_0123456789abcdef_users AS users WHERE id = ?",
+            ),
+            (
+                "SELECT u.name FROM users u JOIN orders o ON o.uid = u.id",
+                "SELECT u.name FROM t_0123456789abcdef_users u JOIN t_0123456789abcdef_orders o ON o.uid = u.id",
+            ),
+            ("INSERT INTO users (name) VALUES (?)", "INSERT INTO t_0123456789abcdef_users (name) VALUES (?)"),
+            (
+                "UPDATE users SET age = age + 1 WHERE id = 1",
+                "UPDATE t_0123456789abcdef_users AS users SET age = age + 1 WHERE id = 1",
+            ),
+            (
+                "DELETE FROM users WHERE id IN (SELECT uid FROM bans)",
+                "DELETE FROM t_0123456789abcdef_users AS users WHERE id IN (SELECT uid FROM t_0123456789abcdef_bans AS bans)",
+            ),
+            ("DROP TABLE users", "DROP TABLE t_0123456789abcdef_users"),
+            (
+                "ALTER TABLE users RENAME TO people",
+                "ALTER TABLE t_0123456789abcdef_users RENAME TO t_0123456789abcdef_people",
+            ),
+            ("ALTER TABLE users ADD COLUMN age INTEGER", "ALTER TABLE t_0123456789abcdef_users ADD COLUMN age INTEGER"),
+            (
+                "CREATE INDEX by_name ON users (name)",
+                "CREATE INDEX t_0123456789abcdef_by_name ON t_0123456789abcdef_users(name)",
+            ),
+            (
+                "WITH recent AS (SELECT * FROM users) SELECT * FROM recent",
+                "WITH t_0123456789abcdef_recent AS (SELECT * FROM t_0123456789abcdef_users AS users) SELECT * FROM t_0123456789abcdef_recent AS recent",
+            ),
+        ];
+        for (sql, expected) in cases {
+            assert_eq!(run(sql).as_deref(), Ok(expected), "{sql}");
+        }
+        let created =
+            run("CREATE TABLE orders (id INTEGER PRIMARY KEY, uid INTEGER REFERENCES users(id))").expect("create");
+        assert!(
+            created.contains("CREATE TABLE t_0123456789abcdef_orders")
+                && created.contains("REFERENCES t_0123456789abcdef_users"),
+            "{created}"
+        );
+    }
+
+    #[test]
+    fn what_no_tenant_may_name_is_refused_before_parsing() {
+        for sql in [
+            "SELECT * FROM sqlite_master",
+            "SELECT * FROM SQLITE_SCHEMA",
+            "SELECT * FROM \"api_keys\"",
+            "SELECT * FROM 'api_keys'",
+            "SELECT * FROM t_fedcba9876543210_users",
+            "SELECT * FROM pragma_table_info('users')",
+            "SELECT name FROM users WHERE name IN (SELECT key_hash FROM api_keys)",
+            "INSERT INTO users SELECT * FROM namespaces",
+        ] {
+            assert!(matches!(run(sql), Err(Refused::Reserved(_))), "{sql}: {:?}", run(sql));
+        }
+        for sql in [
+            "PRAGMA table_info(users)",
+            "ATTACH DATABASE 'x.db' AS x",
+            "CREATE VIEW v AS SELECT 1",
+            "CREATE TRIGGER tr AFTER INSERT ON users BEGIN DELETE FROM users; END",
+            "VACUUM",
+            "BEGIN",
+            "SELECT 1; SELECT 2",
+            "SELECT * FROM main.users",
+            "SELECT * FROM json_each('[1]')",
+        ] {
+            assert!(matches!(run(sql), Err(Refused::Kind(_) | Refused::Syntax(_))), "{sql}: {:?}", run(sql));
+        }
+    }
+
+    #[test]
+    fn prefixes_are_per_namespace() {
+        assert_ne!(prefix_for("a"), prefix_for("b"));
+        assert!(is_tenant_prefixed(&format!("{}users", prefix_for("shop"))));
+        assert_eq!(prefix_for("shop").len(), 19);
+    }
+}
