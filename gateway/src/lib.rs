@@ -154,7 +154,7 @@ pub async fn run(
     Ok(())
 }
 
-/// The storage API's engine and pins (`None` for an engine not served yet).
+/// The storage API's engine and pins.
 fn storage_context(
     config: &orama_service::config::StorageBackendConfig,
     data_dir: &Path,
@@ -165,7 +165,10 @@ fn storage_context(
         StorageEngine::Embedded => {
             Arc::new(storage::embedded::EmbeddedStorage::open(&data_dir.join("storage"), config.max_upload_bytes)?)
         }
-        StorageEngine::Ipfs => return Ok(None),
+        StorageEngine::Ipfs => {
+            let api = config.api_url.as_deref().unwrap_or("http://127.0.0.1:5001");
+            Arc::new(storage::kubo::KuboStorage::new(api, config.timeout, config.max_upload_bytes)?)
+        }
     };
     let pins = storage::pins::Pins::new(store.clone());
     Ok(Some(storage::routes::StorageContext { engine, pins, quota: config.namespace_quota }))

@@ -28,7 +28,7 @@ pub struct RouteContext {
     pub sql: crate::sql::SqlService,
     /// The cache engine.
     pub cache: crate::cache::routes::CacheContext,
-    /// The storage engine and pins; `None` when the configured engine is not served yet.
+    /// The storage engine and pins (`None` only where a test leaves storage out).
     pub storage: Option<crate::storage::routes::StorageContext>,
 }
 
@@ -67,7 +67,7 @@ pub fn routes(context: RouteContext) -> impl Filter<Extract = (impl Reply,), Err
         Some(storage) => crate::storage::routes::routes(&context.auth, storage),
         None => warp::path!("v1" / "storage" / ..)
             .and_then(|| async {
-                let why = "the storage API is not served on the ipfs engine yet";
+                let why = "the storage API is not configured";
                 Err::<warp::reply::Response, _>(warp::reject::custom(ApiError::Unavailable(why.into())))
             })
             .boxed(),

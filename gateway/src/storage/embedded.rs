@@ -125,6 +125,16 @@ impl StorageEngine for EmbeddedStorage {
         })
     }
 
+    /// Nothing to do: what is kept follows the pin records.
+    fn pin(&self, _: Cid) -> StorageFuture<'_, ()> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// Nothing to do now: unreferenced blocks stay until a collection (not built yet).
+    fn unpin(&self, _: Cid) -> StorageFuture<'_, ()> {
+        Box::pin(async { Ok(()) })
+    }
+
     fn engine(&self) -> &'static str {
         "embedded"
     }

@@ -1,6 +1,7 @@
 //! The storage API (`/v1/storage/*`, REFERENCE-API §4.6): files addressed by content, with
 //! pins kept per namespace. [`unixfs`] builds Kubo-identical DAGs, [`dag`] reads them back
 //! (ranges included), [`blocks`] keeps blocks on disk, [`embedded`] is the engine over both,
+//! [`kubo`] the engine over an IPFS node's RPC API,
 //! [`pins`] the namespaces' pin records in the system store, and [`routes`] the endpoints.
 //!
 //! Content is public by address, as on IPFS: any caller can fetch any CID the node holds. What
@@ -9,6 +10,7 @@
 pub mod blocks;
 pub mod dag;
 pub mod embedded;
+pub mod kubo;
 pub mod pins;
 pub mod routes;
 pub mod unixfs;
@@ -72,6 +74,10 @@ pub trait StorageEngine: Send + Sync + 'static {
     fn size(&self, cid: Cid) -> StorageFuture<'_, Option<u64>>;
     /// The bytes `range` of the file at `cid`.
     fn read(&self, cid: Cid, range: Range<u64>) -> StorageFuture<'_, ReadStream>;
+    /// Keeps `cid` (some namespace pins it).
+    fn pin(&self, cid: Cid) -> StorageFuture<'_, ()>;
+    /// Lets `cid` go (no namespace pins it any more).
+    fn unpin(&self, cid: Cid) -> StorageFuture<'_, ()>;
     /// The engine's name.
     fn engine(&self) -> &'static str;
 }

@@ -91,6 +91,12 @@ impl Pins {
         Ok(removed.rows_affected > 0)
     }
 
+    /// Whether any namespace pins `cid`.
+    pub async fn pinned_anywhere(&self, cid: &str) -> Result<bool, DbError> {
+        let rows = self.db.query(Statement::new("SELECT 1 FROM storage_pins WHERE cid = ? LIMIT 1").bind(cid)).await?;
+        Ok(!rows.is_empty())
+    }
+
     /// `namespace`'s pin of `cid`, if any.
     pub async fn get(&self, namespace: &str, cid: &str) -> Result<Option<Pin>, DbError> {
         let rows = self

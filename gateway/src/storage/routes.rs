@@ -97,6 +97,7 @@ async fn uploaded(
     let cid = added.cid.to_string();
     if pin {
         cx.pins.pin(&principal.namespace, &cid, &name, added.size, cx.quota).await?;
+        cx.engine.pin(added.cid).await?;
     }
     Ok(warp::reply::json(&json!({ "cid": cid, "name": name, "size": added.size })).into_response())
 }
@@ -216,13 +217,17 @@ async fn pin(cx: StorageContext, principal: Principal, body: PinBody) -> Result<
     let cid = parse_cid(&body.cid)?;
     let size = cx.engine.size(cid).await?.ok_or_else(|| ApiError::NotFound(format!("content not found: {cid}")))?;
     cx.pins.pin(&principal.namespace, &body.cid, &body.name, size, cx.quota).await?;
+    cx.engine.pin(cid).await?;
     Ok(warp::reply::json(&json!({ "cid": body.cid, "name": body.name })).into_response())
 }
 
 async fn unpin(cx: StorageContext, principal: Principal, cid: String) -> Result<Response, ApiError> {
-    parse_cid(&cid)?;
+    let parsed = parse_cid(&cid)?;
     if !cx.pins.unpin(&principal.namespace, &cid).await? {
         return Err(ApiError::NotFound(format!("pin not found: {cid}")));
+    }
+    if !cx.pins.pinned_anywhere(&cid).await? {
+        cx.engine.unpin(parsed).await?;
     }
     Ok(in_namespace(&principal, warp::reply::json(&json!({ "status": "ok", "cid": cid })).into_response()))
 }

@@ -11,10 +11,35 @@ use serde_json::json;
 
 use crate::{FAST_SUPERVISOR, Tenant};
 
-/// A node whose cache is `engine` (`memory`, or a supervised `redis-server`/`valkey-server`).
+/// A node whose cache is `engine` (`memory`, or a supervised `redis-server`, `valkey-server`
+/// or `olric-server`).
 fn node_with(engine: &str, port: u16) -> Node {
     let config = match engine {
         "memory" => format!("{FAST_SUPERVISOR}\ngateway: {{ listen: '127.0.0.1:{port}' }}\n"),
+        "olric-server" => {
+            let (server, members) = (free_port(), free_port());
+            let dir = tempfile::Builder::new().prefix("orama").tempdir().expect("tempdir");
+            let olric = format!(
+                "server: {{ bindAddr: 127.0.0.1, bindPort: {server} }}\nmemberlist: {{ bindAddr: 127.0.0.1, bindPort: {members} }}\n"
+            );
+            std::fs::write(dir.path().join("olric.yaml"), olric).expect("olric config");
+            let config = format!(
+                "{FAST_SUPERVISOR}
+gateway: {{ listen: '127.0.0.1:{port}', depends_on: [kv] }}
+backends:
+  cache: {{ engine: olric, urls: ['redis://127.0.0.1:{server}'], timeout: 2s }}
+externals:
+  - name: kv
+    command: olric-server
+    args: [-c, '{}/olric.yaml']
+    health: {{ tcp: '127.0.0.1:{server}' }}
+",
+                dir.path().display()
+            );
+            let node = Node::start_in(dir, &config);
+            node.wait_ready(&["gateway"]);
+            return node;
+        }
         server => {
             let server_port = free_port();
             format!(
@@ -108,6 +133,18 @@ fn redis_round_trips_isolates_and_refuses() {
 #[test]
 fn valkey_round_trips_isolates_and_refuses() {
     round_trips_isolates_and_refuses("valkey-server");
+}
+
+/// Olric cannot be installed on this kind of machine (not in Debian, npm, PyPI or crates; see
+/// shared/BACKENDS.md): the test runs where an `olric-server` binary is on PATH.
+#[test]
+fn olric_round_trips_isolates_and_refuses_where_olric_is_installed() {
+    let installed = std::process::Command::new("olric-server").arg("-v").output().is_ok();
+    if !installed {
+        eprintln!("skipped: no olric-server on PATH (Olric is not packaged for this machine; see shared/BACKENDS.md)");
+        return;
+    }
+    round_trips_isolates_and_refuses("olric-server");
 }
 
 #[test]

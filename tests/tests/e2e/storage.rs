@@ -124,3 +124,69 @@ fn uploads_stream_in_and_read_back_exactly_under_namespace_pins() {
     assert_eq!(unpin(&alice, &cid).status, 200);
     assert_eq!(status_of(&alice, &cid).status, 404);
 }
+
+/// `POST /api/v0/<command>` on the IPFS node itself; status and body.
+fn ipfs_rpc(port: u16, command: &str) -> (u16, String) {
+    let reply = http(port, "POST", &format!("/api/v0/{command}"), "", None);
+    (reply.status, reply.body)
+}
+
+#[test]
+fn the_ipfs_engine_stores_reads_pins_and_recovers_from_a_killed_node() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = orama_e2e::jsipfs::IpfsRepo::init(dir.path());
+    let (program, args) = repo.daemon_command();
+    let env: String = repo.env().iter().map(|(k, v)| format!("{k}: '{v}', ")).collect();
+    let (port, api) = (free_port(), repo.api_port);
+    let config = format!(
+        "{FAST_SUPERVISOR}
+gateway: {{ listen: '127.0.0.1:{port}', depends_on: [ipfs] }}
+backends:
+  storage: {{ engine: ipfs, api_url: 'http://127.0.0.1:{api}', timeout: 10s }}
+externals:
+  - name: ipfs
+    command: {program}
+    args: {args:?}
+    env: {{ {env} }}
+    health: {{ tcp: '127.0.0.1:{api}' }}
+"
+    );
+    let node = Node::start(&config);
+    node.wait_ready(&["ipfs", "gateway"]);
+    let alice = Tenant::new(&node, port, "alice", "/v1/storage");
+    let bob = Tenant::new(&node, port, "bob", "/v1/storage");
+    let file = dir.path().join("three.bin");
+    let data = content(3 * MIB + 7, 9);
+    std::fs::write(&file, &data).expect("write");
+
+    let (status, uploaded) = upload(&alice, port, &file);
+    assert_eq!(status, 200, "{uploaded}\n{}", node.log());
+    let cid = uploaded["cid"].as_str().expect("cid").to_owned();
+    assert_eq!(cid, ipfs_cid(&file), "the IPFS node gives the same address");
+    assert_eq!(uploaded["size"].as_u64(), Some(data.len() as u64));
+    let (status, body, _) = curl(&alice, port, &[], &format!("/v1/storage/get/{cid}"));
+    assert!(status == 200 && body == data, "byte-exact through the node ({status}, {} bytes)", body.len());
+    let (status, body, _) =
+        curl(&bob, port, &["-H", "Range: bytes=1048570-1048580"], &format!("/v1/storage/get/{cid}"));
+    assert_eq!((status, body.as_slice()), (206, &data[1_048_570..1_048_581]));
+    assert!(ipfs_rpc(api, &format!("pin/ls?arg={cid}")).1.contains(&cid), "the node pins it");
+
+    let unpin = |tenant: &Tenant| http(port, "DELETE", &format!("/v1/storage/unpin/{cid}"), &tenant.header, None);
+    assert_eq!(unpin(&bob).status, 404, "not bob's pin");
+    bob.ok("pin", json!({"cid": cid}));
+    assert_eq!(unpin(&alice).status, 200);
+    assert!(ipfs_rpc(api, &format!("pin/ls?arg={cid}")).1.contains(&cid), "still pinned for bob");
+    assert_eq!(unpin(&bob).status, 200);
+    assert!(!ipfs_rpc(api, &format!("pin/ls?arg={cid}")).1.contains("\"Keys\":{\""), "the last unpin releases it");
+
+    let gateway = node.pid("gateway");
+    orama_e2e::signal(node.pid("ipfs"), rustix::process::Signal::KILL);
+    let down = orama_e2e::eventually(std::time::Duration::from_secs(10), || {
+        http(port, "GET", &format!("/v1/storage/get/{cid}"), &alice.header, None).status == 503
+    });
+    assert!(down, "a dead node is a 503");
+    node.wait_child("ipfs", "restarted", |c| c["state"] == "ready" && c["restarts"].as_u64() >= Some(1));
+    let back = orama_e2e::eventually(std::time::Duration::from_secs(30), || upload(&alice, port, &file).0 == 200);
+    assert!(back, "uploads work again once the node is back\n{}", node.log());
+    assert_eq!(node.pid("gateway"), gateway, "without a gateway restart");
+}

@@ -1,0 +1,65 @@
+//! A Kubo-compatible IPFS node for tests: the js-ipfs daemon from npm (`ORAMA_JSIPFS` names
+//! the directory holding its `node_modules`, installed by `scripts/test`), with a repo in a
+//! temp dir whose API, gateway and RPC listen on free loopback ports and whose swarm, bootstrap
+//! and discovery are off, so it never dials out. The caller runs the daemon (usually as a
+//! supervised external) with [`IpfsRepo::daemon_command`] and [`IpfsRepo::env`].
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::free_port;
+
+/// An initialized js-ipfs repo.
+pub struct IpfsRepo {
+    /// The repo directory (`IPFS_PATH`).
+    pub path: PathBuf,
+    /// The RPC API port.
+    pub api_port: u16,
+    polyfill: PathBuf,
+    bin: PathBuf,
+}
+
+impl IpfsRepo {
+    /// Initializes a repo in `dir/ipfs` configured for loopback only.
+    pub fn init(dir: &Path) -> IpfsRepo {
+        let install = std::env::var("ORAMA_JSIPFS").expect("ORAMA_JSIPFS (set by scripts/test)");
+        let bin = Path::new(&install).join("node_modules/.bin/jsipfs");
+        let polyfill = dir.join("polyfill.cjs");
+        std::fs::write(
+            &polyfill,
+            "if (!Promise.withResolvers) Promise.withResolvers = function () { let resolve, reject;\n\
+             const promise = new Promise((a, b) => { resolve = a; reject = b; }); return { promise, resolve, reject }; };\n",
+        )
+        .expect("polyfill");
+        let repo = IpfsRepo { path: dir.join("ipfs"), api_port: free_port(), polyfill, bin };
+        let init =
+            Command::new(&repo.bin).args(["init", "--profile", "test"]).envs(repo.env()).output().expect("jsipfs init");
+        assert!(init.status.success(), "jsipfs init: {}", String::from_utf8_lossy(&init.stderr));
+        let (gateway, rpc) = (free_port(), free_port());
+        let script = format!(
+            "const fs=require('fs'),p=process.env.IPFS_PATH+'/config',c=JSON.parse(fs.readFileSync(p));\
+             c.Addresses={{Swarm:[],API:'/ip4/127.0.0.1/tcp/{}',Gateway:'/ip4/127.0.0.1/tcp/{gateway}',RPC:'/ip4/127.0.0.1/tcp/{rpc}',Delegates:[]}};\
+             c.Bootstrap=[];c.Discovery={{MDNS:{{Enabled:false}},webRTCStar:{{Enabled:false}}}};fs.writeFileSync(p,JSON.stringify(c,null,2));",
+            repo.api_port
+        );
+        let edit = Command::new("node").args(["-e", &script]).envs(repo.env()).output().expect("node");
+        assert!(edit.status.success(), "config edit: {}", String::from_utf8_lossy(&edit.stderr));
+        repo
+    }
+
+    /// The environment the daemon needs.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("IPFS_PATH".into(), self.path.display().to_string()),
+            ("NODE_OPTIONS".into(), format!("--require {}", self.polyfill.display())),
+        ]
+    }
+
+    /// The daemon's program and arguments. js-ipfs leaves its repo lock behind when killed
+    /// and then refuses to start (Kubo's lock dies with the process), so the command clears a
+    /// stale lock first: only one daemon ever runs per repo here, under one supervisor.
+    pub fn daemon_command(&self) -> (String, Vec<String>) {
+        let script = format!("rm -rf \"$IPFS_PATH/repo.lock\"; exec '{}' daemon", self.bin.display());
+        ("sh".into(), vec!["-c".into(), script])
+    }
+}
