@@ -1,7 +1,7 @@
 //! The cache API through the supervised gateway on each engine it can run here: in-process,
 //! a supervised redis-server and a supervised valkey-server. Values round-trip exactly, TTLs
-//! expire, namespaces never see each other's dmaps, bad input is a clear 4xx, and a killed
-//! engine is a 503 until the supervisor brings it back, with no gateway restart.
+//! expire, namespaces never see each other's dmaps, bad input is a clear 4xx, and a hung or
+//! killed engine is a 503 until it is back, with no gateway restart.
 
 use std::time::Duration;
 
@@ -148,12 +148,23 @@ fn olric_round_trips_isolates_and_refuses_where_olric_is_installed() {
 }
 
 #[test]
-fn a_killed_redis_is_a_503_until_it_is_back_and_the_gateway_stays_up() {
+fn a_hung_or_killed_redis_is_a_503_until_it_is_back_and_the_gateway_stays_up() {
     let port = free_port();
     let node = node_with("redis-server", port);
     let alice = Tenant::new(&node, port, "alice", "/v1/cache");
     alice.ok("put", json!({"dmap": "d", "key": "k", "value": "v"}));
     let gateway = node.pid("gateway");
+
+    // A hung server: every call ends at the engine timeout (500 ms) with a 503.
+    signal(node.pid("kv"), Signal::STOP);
+    let started = std::time::Instant::now();
+    let hung = alice.post("get", json!({"dmap": "d", "key": "k"}));
+    assert_eq!(hung.status, 503, "{hung:?}");
+    assert!(started.elapsed() < Duration::from_secs(3), "bounded by the engine timeout: {:?}", started.elapsed());
+    signal(node.pid("kv"), Signal::CONT);
+    let resumed =
+        eventually(Duration::from_secs(5), || alice.post("get", json!({"dmap": "d", "key": "k"})).status == 200);
+    assert!(resumed, "a resumed server serves again");
 
     signal(node.pid("kv"), Signal::KILL);
     let down = eventually(Duration::from_secs(5), || alice.post("get", json!({"dmap": "d", "key": "k"})).status == 503);

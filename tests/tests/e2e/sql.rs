@@ -184,3 +184,23 @@ fn tenants_cannot_reach_each_other_or_the_system_tables(engine: &str) {
     );
     assert_eq!(namespace_in_query.status, 400, "a query parameter does not widen a credential");
 }
+
+#[test]
+fn a_killed_rqlite_is_a_503_until_the_supervisor_brings_it_back() {
+    let port = free_port();
+    let node = node_on("rqlite", port);
+    let alice = Tenant::new(&node, port, "alice", "/v1/rqlite");
+    alice.ok("create-table", json!({"schema": "CREATE TABLE notes (body TEXT)"}));
+    alice.ok("exec", json!({"sql": "INSERT INTO notes VALUES ('kept')"}));
+    let gateway = node.pid("gateway");
+
+    orama_e2e::signal(node.pid("rqlite"), rustix::process::Signal::KILL);
+    let reply = alice.post("query", json!({"sql": "SELECT body FROM notes"}));
+    assert!(reply.status == 503 || reply.status == 200, "{reply:?}");
+    let back = orama_e2e::eventually(std::time::Duration::from_secs(30), || {
+        alice.post("query", json!({"sql": "SELECT body FROM notes"})).json["items"] == json!([{"body": "kept"}])
+    });
+    assert!(back, "the route recovered with the data\n{}", node.log());
+    assert_eq!(node.child("rqlite")["restarts"], 1);
+    assert_eq!(node.pid("gateway"), gateway, "without a gateway restart");
+}
