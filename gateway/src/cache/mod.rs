@@ -85,6 +85,7 @@ pub fn open(config: &CacheBackendConfig) -> Result<Arc<dyn CacheStore>, CacheErr
     let url = config.urls.first().cloned().unwrap_or_default();
     Ok(match config.engine {
         CacheEngine::Memory => Arc::new(memory::MemoryCache::new(config.max_memory)),
+        CacheEngine::Redis if config.cluster => Arc::new(redis::RedisCache::cluster(&config.urls, config.timeout)?),
         CacheEngine::Redis => Arc::new(redis::RedisCache::new(&url, config.timeout)?),
         CacheEngine::Olric => Arc::new(olric::OlricCache::new(&url, config.timeout)?),
     })

@@ -1,20 +1,35 @@
 //! Redis and Valkey over RESP (the `redis` crate's connection manager: multiplexed, reconnects
-//! on its own, so the API recovers when the server returns without a gateway restart). A key
-//! is `orama:{<scoped dmap>}:<key>`: the hash tag keeps a dmap in one cluster slot, and the
-//! scoped name holds no glob character, so `SCAN MATCH` lists exactly one dmap.
+//! on its own, so the API recovers when the server returns without a gateway restart), or a
+//! Redis Cluster. A key is `orama:{<scoped dmap>}:<key>`: the hash tag keeps a dmap in one
+//! cluster slot (so `MGET` works and one node's `SCAN` sees the whole dmap), and the scoped
+//! name holds no glob character, so `SCAN MATCH` lists exactly one dmap.
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Cmd, FromRedisValue};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
+use redis::{Cmd, FromRedisValue, RedisResult};
+use tokio::sync::Mutex;
 
 use super::{CacheError, CacheFuture, CacheStore, Dmap, MAX_SCAN_KEYS};
 
 /// A RESP connection with a time limit on every command; shared with [`super::olric`].
 #[derive(Clone)]
 pub struct Resp {
-    manager: ConnectionManager,
+    link: Link,
     timeout: Duration,
+}
+
+/// One server through a reconnecting manager, or a Redis Cluster through a cluster connection
+/// established on first use (and re-established after a failure to connect).
+#[derive(Clone)]
+enum Link {
+    Single(ConnectionManager),
+    Cluster { client: ClusterClient, connection: Arc<Mutex<Option<ClusterConnection>>> },
 }
 
 impl std::fmt::Debug for Resp {
@@ -33,21 +48,68 @@ impl Resp {
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_secs(2));
         let manager = client.get_connection_manager_lazy(config).map_err(|e| CacheError::Engine(e.to_string()))?;
-        Ok(Resp { manager, timeout })
+        Ok(Resp { link: Link::Single(manager), timeout })
     }
 
-    /// Runs `cmd`; a transport failure or a timeout is [`CacheError::Unavailable`].
-    pub async fn run<T: FromRedisValue>(&self, cmd: Cmd) -> Result<T, CacheError> {
-        let mut connection = self.manager.clone();
-        match tokio::time::timeout(self.timeout, cmd.query_async::<T>(&mut connection)).await {
+    /// A client of the Redis Cluster that `seeds` belong to.
+    pub fn cluster(seeds: &[String], timeout: Duration) -> Result<Self, CacheError> {
+        let client = ClusterClient::builder(seeds.iter().cloned())
+            .connection_timeout(timeout)
+            .response_timeout(timeout)
+            .build()
+            .map_err(|e| CacheError::Engine(format!("cluster seeds {seeds:?}: {e}")))?;
+        Ok(Resp { link: Link::Cluster { client, connection: Arc::default() }, timeout })
+    }
+
+    async fn cluster_connection(
+        client: &ClusterClient,
+        slot: &Mutex<Option<ClusterConnection>>,
+    ) -> RedisResult<ClusterConnection> {
+        let mut slot = slot.lock().await;
+        if let Some(connection) = slot.as_ref() {
+            return Ok(connection.clone());
+        }
+        let connection = client.get_async_connection().await?;
+        *slot = Some(connection.clone());
+        Ok(connection)
+    }
+
+    /// Runs `cmd` (on a cluster, on the node owning `key`'s slot when given, else where the
+    /// command's own key routes it); a transport failure or a timeout is
+    /// [`CacheError::Unavailable`].
+    pub async fn run_at<T: FromRedisValue>(&self, cmd: Cmd, key: Option<&[u8]>) -> Result<T, CacheError> {
+        let call = async {
+            match &self.link {
+                Link::Single(manager) => cmd.query_async::<T>(&mut manager.clone()).await,
+                Link::Cluster { client, connection } => {
+                    let mut connection = Self::cluster_connection(client, connection).await?;
+                    match key {
+                        Some(key) => {
+                            let route = SingleNodeRoutingInfo::SpecificNode(Route::with_key(key, SlotAddr::Master));
+                            let value = connection.route_command(cmd, RoutingInfo::SingleNode(route)).await?;
+                            T::from_redis_value(value).map_err(Into::into)
+                        }
+                        None => cmd.query_async::<T>(&mut connection).await,
+                    }
+                }
+            }
+        };
+        match tokio::time::timeout(self.timeout, call).await {
             Err(_) => Err(CacheError::Unavailable(format!("no answer within {:?}", self.timeout))),
             Ok(Err(err)) if err.is_io_error() || err.is_connection_dropped() || err.is_timeout() => {
                 Err(CacheError::Unavailable(err.to_string()))
             }
-            Ok(Err(err)) if err.is_connection_refusal() => Err(CacheError::Unavailable(err.to_string())),
+            Ok(Err(err)) if err.is_connection_refusal() || err.is_cluster_error() => {
+                Err(CacheError::Unavailable(err.to_string()))
+            }
             Ok(Err(err)) => Err(CacheError::Engine(err.to_string())),
             Ok(Ok(value)) => Ok(value),
         }
+    }
+
+    /// Runs `cmd` where its key routes it.
+    pub async fn run<T: FromRedisValue>(&self, cmd: Cmd) -> Result<T, CacheError> {
+        self.run_at(cmd, None).await
     }
 }
 
@@ -61,6 +123,11 @@ impl RedisCache {
     /// A client of the server at `url`.
     pub fn new(url: &str, timeout: Duration) -> Result<Self, CacheError> {
         Ok(RedisCache { resp: Resp::new(url, timeout)? })
+    }
+
+    /// A client of the Redis Cluster that `seeds` belong to.
+    pub fn cluster(seeds: &[String], timeout: Duration) -> Result<Self, CacheError> {
+        Ok(RedisCache { resp: Resp::cluster(seeds, timeout)? })
     }
 }
 
@@ -111,7 +178,7 @@ impl CacheStore for RedisCache {
             loop {
                 let mut cmd = redis::cmd("SCAN");
                 cmd.arg(cursor).arg("MATCH").arg(format!("{prefix}*")).arg("COUNT").arg(1000);
-                let (next, batch): (u64, Vec<Vec<u8>>) = self.resp.run(cmd).await?;
+                let (next, batch): (u64, Vec<Vec<u8>>) = self.resp.run_at(cmd, Some(prefix.as_bytes())).await?;
                 for full in batch {
                     if let Some(k) = full.strip_prefix(prefix.as_bytes()) {
                         keys.push(String::from_utf8_lossy(k).into_owned());

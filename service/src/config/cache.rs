@@ -16,7 +16,7 @@ pub enum CacheEngine {
     /// In the gateway's memory, bounded, with eviction.
     #[default]
     Memory,
-    /// Redis or Valkey (one server).
+    /// Redis or Valkey: one server, or a Redis Cluster with `cluster: true`.
     Redis,
     /// Olric, through its RESP `DM.*` commands.
     Olric,
@@ -27,8 +27,10 @@ pub enum CacheEngine {
 pub struct CacheBackendConfig {
     /// The engine.
     pub engine: CacheEngine,
-    /// Server URL (`redis://host:port`, `rediss://…`, `unix:///path`).
+    /// Server URL (`redis://host:port`, `rediss://…`, `unix:///path`); for a cluster, seed nodes.
     pub urls: Vec<String>,
+    /// The Redis servers form a Redis Cluster.
+    pub cluster: bool,
     /// Memory the in-process engine may use for values (least recently used evicted beyond).
     pub max_memory: u64,
     /// Largest value accepted by `put`.
@@ -43,6 +45,7 @@ impl Default for CacheBackendConfig {
         CacheBackendConfig {
             engine: CacheEngine::Memory,
             urls: Vec::new(),
+            cluster: false,
             max_memory: 256 * 1024 * 1024,
             max_value_bytes: 1024 * 1024,
             timeout: Duration::from_secs(2),
@@ -70,6 +73,9 @@ pub(super) fn cache_section(f: &Field, p: &mut Problems) -> CacheBackendConfig {
             cache.urls.push(url);
         }
     }
+    if let Some(on) = t.take("cluster").and_then(|f| f.bool(p)) {
+        cache.cluster = on;
+    }
     if let Some(n) = t.take("max_memory").and_then(|f| f.bytes_in(p, MIB, 1 << 40)) {
         cache.max_memory = n;
     }
@@ -83,8 +89,11 @@ pub(super) fn cache_section(f: &Field, p: &mut Problems) -> CacheBackendConfig {
     if cache.engine != CacheEngine::Memory && cache.urls.is_empty() {
         p.add(&f.path, f.node.line, "engines redis and olric need at least one URL in urls");
     }
-    if cache.urls.len() > 1 {
-        p.add(&f.path, f.node.line, "one URL only: clusters are not supported yet");
+    if cache.cluster && cache.engine != CacheEngine::Redis {
+        p.add(&f.path, f.node.line, "cluster applies to the redis engine only");
+    }
+    if cache.urls.len() > 1 && !cache.cluster {
+        p.add(&f.path, f.node.line, "several URLs need cluster: true (they are a Redis Cluster's seed nodes)");
     }
     cache
 }

@@ -1,5 +1,5 @@
 //! The cache API through the supervised gateway on each engine it can run here: in-process,
-//! a supervised redis-server and a supervised valkey-server. Values round-trip exactly, TTLs
+//! a supervised redis-server, a three-node Redis Cluster and a supervised valkey-server. Values round-trip exactly, TTLs
 //! expire, namespaces never see each other's dmaps, bad input is a clear 4xx, and a hung or
 //! killed engine is a 503 until it is back, with no gateway restart.
 
@@ -38,6 +38,54 @@ externals:
             );
             let node = Node::start_in(dir, &config);
             node.wait_ready(&["gateway"]);
+            return node;
+        }
+        "redis-cluster" => {
+            let ports = [free_port(), free_port(), free_port()];
+            let seeds: Vec<String> = ports.iter().map(|p| format!("'redis://127.0.0.1:{p}'")).collect();
+            let externals: String = ports
+                .iter()
+                .map(|p| {
+                    format!(
+                        "  - name: kv{p}
+    command: redis-server
+    args: [--port, '{p}', --bind, 127.0.0.1, --save, '', --appendonly, 'no', --dir, '{{dir}}',
+           --cluster-enabled, 'yes', --cluster-config-file, 'nodes-{p}.conf']
+    health: {{ tcp: '127.0.0.1:{p}' }}
+"
+                    )
+                })
+                .collect();
+            let config = format!(
+                "{FAST_SUPERVISOR}
+gateway: {{ listen: '127.0.0.1:{port}' }}
+backends:
+  cache: {{ engine: redis, cluster: true, urls: [{}], timeout: 2s }}
+externals:
+{externals}",
+                seeds.join(", ")
+            );
+            let node = Node::start(&config);
+            node.wait_ready(&["gateway"]);
+            let names: Vec<String> = ports.iter().map(|p| format!("kv{p}")).collect();
+            node.wait_ready(&names.iter().map(String::as_str).collect::<Vec<_>>());
+            let nodes: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+            let create = std::process::Command::new("redis-cli")
+                .args(["--cluster", "create"])
+                .args(&nodes)
+                .args(["--cluster-replicas", "0", "--cluster-yes"])
+                .output()
+                .expect("redis-cli");
+            assert!(create.status.success(), "cluster create: {}", String::from_utf8_lossy(&create.stdout));
+            let formed = eventually(Duration::from_secs(20), || {
+                ports.iter().all(|p| {
+                    let info = std::process::Command::new("redis-cli")
+                        .args(["-p", &p.to_string(), "cluster", "info"])
+                        .output();
+                    info.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("cluster_state:ok"))
+                })
+            });
+            assert!(formed, "the cluster did not form");
             return node;
         }
         server => {
@@ -128,6 +176,11 @@ fn the_in_process_cache_round_trips_isolates_and_refuses() {
 #[test]
 fn redis_round_trips_isolates_and_refuses() {
     round_trips_isolates_and_refuses("redis-server");
+}
+
+#[test]
+fn a_redis_cluster_round_trips_isolates_and_refuses() {
+    round_trips_isolates_and_refuses("redis-cluster");
 }
 
 #[test]
