@@ -29,7 +29,7 @@ pub struct Resp {
 #[derive(Clone)]
 enum Link {
     Single(ConnectionManager),
-    Cluster { client: ClusterClient, connection: Arc<Mutex<Option<ClusterConnection>>> },
+    Cluster { client: Box<ClusterClient>, connection: Arc<Mutex<Option<ClusterConnection>>> },
 }
 
 impl std::fmt::Debug for Resp {
@@ -58,7 +58,7 @@ impl Resp {
             .response_timeout(timeout)
             .build()
             .map_err(|e| CacheError::Engine(format!("cluster seeds {seeds:?}: {e}")))?;
-        Ok(Resp { link: Link::Cluster { client, connection: Arc::default() }, timeout })
+        Ok(Resp { link: Link::Cluster { client: Box::new(client), connection: Arc::default() }, timeout })
     }
 
     async fn cluster_connection(
