@@ -36,6 +36,11 @@ use crate::db::{Database, DbError, QueryLimits, RqliteDb, SqliteDb};
 use crate::routes::RouteContext;
 use orama_service::config::SqlEngine;
 
+/// How often the embedded store's unpinned blocks are collected.
+const STORAGE_COLLECTION: Duration = Duration::from_secs(600);
+/// How old an unpinned block must be before it is collected.
+const STORAGE_GRACE: Duration = Duration::from_secs(3600);
+
 /// How often API key last-use times are written.
 const USAGE_FLUSH: Duration = Duration::from_secs(10);
 
@@ -103,6 +108,9 @@ pub async fn run(
     let housekeeping = tokio::spawn(forget_idle_buckets(rate_limits.clone(), shutdown.clone()));
     let metrics_upkeep = tokio::spawn(http::metrics::upkeep(shutdown.clone()));
     let store_probe = tokio::spawn(probe_store(store.clone(), shutdown.clone()));
+    let (storage_context, embedded_storage) = storage_context(&config.backends.storage, data_dir, &store)?;
+    let collector = embedded_storage
+        .map(|embedded| tokio::spawn(collect_storage(embedded, storage_context.pins.clone(), shutdown.clone())));
     let sessions = auth::sessions::Sessions::new(store.clone(), api_keys.clone());
     let auth = auth::Authenticator { api_keys, jwt, limits: rate_limits, sessions };
     let context = RouteContext {
@@ -115,7 +123,7 @@ pub async fn run(
             store: cache::open(&config.backends.cache)?,
             max_value_bytes: config.backends.cache.max_value_bytes,
         },
-        storage: storage_context(&config.backends.storage, data_dir, &store)?,
+        storage: Some(storage_context.clone()),
     };
     let storage = &config.backends.storage;
     let upload = http::limits::Bounds {
@@ -150,28 +158,60 @@ pub async fn run(
     if let Some(renewal) = renewal {
         let _ = renewal.await;
     }
+    if let Some(collector) = collector {
+        let _ = collector.await;
+    }
     tracing::info!("gateway stopped");
     Ok(())
 }
 
-/// The storage API's engine and pins.
+/// The storage API's engine and pins, and the embedded engine again for its collections.
 fn storage_context(
     config: &orama_service::config::StorageBackendConfig,
     data_dir: &Path,
     store: &Arc<dyn Database>,
-) -> Result<Option<storage::routes::StorageContext>, GatewayError> {
+) -> Result<(storage::routes::StorageContext, Option<storage::embedded::EmbeddedStorage>), GatewayError> {
     use orama_service::config::StorageEngine;
-    let engine: Arc<dyn storage::StorageEngine> = match config.engine {
+    let (engine, embedded): (Arc<dyn storage::StorageEngine>, _) = match config.engine {
         StorageEngine::Embedded => {
-            Arc::new(storage::embedded::EmbeddedStorage::open(&data_dir.join("storage"), config.max_upload_bytes)?)
+            let embedded =
+                storage::embedded::EmbeddedStorage::open(&data_dir.join("storage"), config.max_upload_bytes)?;
+            (Arc::new(embedded.clone()), Some(embedded))
         }
         StorageEngine::Ipfs => {
             let api = config.api_url.as_deref().unwrap_or("http://127.0.0.1:5001");
-            Arc::new(storage::kubo::KuboStorage::new(api, config.timeout, config.max_upload_bytes)?)
+            (Arc::new(storage::kubo::KuboStorage::new(api, config.timeout, config.max_upload_bytes)?), None)
         }
     };
     let pins = storage::pins::Pins::new(store.clone());
-    Ok(Some(storage::routes::StorageContext { engine, pins, quota: config.namespace_quota }))
+    Ok((storage::routes::StorageContext { engine, pins, quota: config.namespace_quota }, embedded))
+}
+
+/// Every [`STORAGE_COLLECTION`], deletes the embedded store's blocks that no pin reaches and
+/// that are older than [`STORAGE_GRACE`] (so uploads in flight and just-unpinned files are safe).
+async fn collect_storage(
+    embedded: storage::embedded::EmbeddedStorage,
+    pins: storage::pins::Pins,
+    shutdown: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(STORAGE_COLLECTION) => {}
+        }
+        let pinned = match pins.all().await {
+            Ok(cids) => cids.iter().filter_map(|c| storage::unixfs::Cid::parse(c)).collect(),
+            Err(err) => {
+                tracing::warn!(error = %err, "storage collection skipped: cannot read the pins");
+                continue;
+            }
+        };
+        match embedded.collect(pinned, STORAGE_GRACE).await {
+            Ok((files, bytes)) if files > 0 => tracing::info!(files, bytes, "storage collection freed unpinned blocks"),
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "storage collection failed"),
+        }
+    }
 }
 
 /// Pings the SQL store every 10 s and publishes `orama_backend_up{backend="sql"}` (1 or 0).

@@ -65,6 +65,34 @@ impl BlockStore {
         self.path(cid).exists()
     }
 
+    /// Removes every block not in `keep` (and abandoned temporary files) last written longer
+    /// than `grace` ago, so uploads in progress are never touched; returns (files, bytes).
+    pub fn sweep(
+        &self,
+        keep: &std::collections::HashSet<Cid>,
+        grace: std::time::Duration,
+    ) -> Result<(usize, u64), StorageError> {
+        let cutoff = std::time::SystemTime::now().checked_sub(grace).unwrap_or(std::time::UNIX_EPOCH);
+        let (mut files, mut bytes) = (0, 0);
+        let entries = std::fs::read_dir(self.dir.as_path()).map_err(|e| io_error(&self.dir, &e))?;
+        for shard in entries.flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_dir())) {
+            let is_tmp = shard.file_name() == "tmp";
+            for entry in std::fs::read_dir(shard.path()).map_err(|e| io_error(&shard.path(), &e))?.flatten() {
+                let Ok(meta) = entry.metadata() else { continue };
+                let kept =
+                    !is_tmp && entry.file_name().to_str().and_then(Cid::parse).is_some_and(|c| keep.contains(&c));
+                if kept || meta.modified().is_ok_and(|m| m > cutoff) {
+                    continue;
+                }
+                if std::fs::remove_file(entry.path()).is_ok() {
+                    files += 1;
+                    bytes += meta.len();
+                }
+            }
+        }
+        Ok((files, bytes))
+    }
+
     /// Flushes everything written so far to the disk.
     pub fn sync(&self) -> Result<(), StorageError> {
         let dir = std::fs::File::open(self.dir.as_path()).map_err(|e| io_error(&self.dir, &e))?;

@@ -70,6 +70,23 @@ pub fn read_range(
     walk(blocks, root, range, emit, 0).map(drop)
 }
 
+/// Adds `root` and every block below it to `marked`; a missing block is skipped (nothing to
+/// keep), an unreadable one is an error so a collection does not go on half-informed.
+pub fn mark(blocks: &BlockStore, root: Cid, marked: &mut std::collections::HashSet<Cid>) -> Result<(), StorageError> {
+    let mut pending = vec![root];
+    while let Some(cid) = pending.pop() {
+        if !marked.insert(cid) {
+            continue;
+        }
+        match blocks.get(&cid) {
+            Ok(block) => pending.extend(decode(&block)?.children.into_iter().map(|(child, _)| child)),
+            Err(StorageError::NotFound(_)) => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(())
+}
+
 /// Returns whether to go on.
 fn walk(
     blocks: &BlockStore,

@@ -44,6 +44,21 @@ impl EmbeddedStorage {
         &self.blocks
     }
 
+    /// Deletes the blocks of files no namespace pins (`pinned` are the roots to keep), except
+    /// those written within `grace` (uploads in flight, files not pinned yet); returns
+    /// (files removed, bytes freed).
+    pub async fn collect(&self, pinned: Vec<Cid>, grace: std::time::Duration) -> Result<(usize, u64), StorageError> {
+        let blocks = self.blocks.clone();
+        let work = tokio::task::spawn_blocking(move || {
+            let mut keep = std::collections::HashSet::new();
+            for root in pinned {
+                dag::mark(&blocks, root, &mut keep)?;
+            }
+            blocks.sweep(&keep, grace)
+        });
+        work.await.map_err(|e| StorageError::Internal(format!("collection: {e}")))?
+    }
+
     async fn add_stream(&self, mut content: ByteStream) -> Result<Added, StorageError> {
         let (sender, mut receiver) = mpsc::channel::<Piece>(UPLOAD_QUEUE);
         let blocks = self.blocks.clone();
@@ -130,7 +145,7 @@ impl StorageEngine for EmbeddedStorage {
         Box::pin(async { Ok(()) })
     }
 
-    /// Nothing to do now: unreferenced blocks stay until a collection (not built yet).
+    /// Nothing to do now: unreferenced blocks go at the next collection ([`Self::collect`]).
     fn unpin(&self, _: Cid) -> StorageFuture<'_, ()> {
         Box::pin(async { Ok(()) })
     }

@@ -91,6 +91,22 @@ impl Pins {
         Ok(removed.rows_affected > 0)
     }
 
+    /// Every CID some namespace pins.
+    pub async fn all(&self) -> Result<Vec<String>, DbError> {
+        let mut all: Vec<String> = Vec::new();
+        loop {
+            let after = all.last().cloned().unwrap_or_default();
+            let page = Statement::new("SELECT DISTINCT cid FROM storage_pins WHERE cid > ? ORDER BY cid LIMIT 1000")
+                .bind(after);
+            let rows = self.db.query(page).await?;
+            let before = all.len();
+            all.extend(rows.rows.iter().filter_map(|row| row.first()?.as_str().map(str::to_owned)));
+            if all.len() - before < 1000 {
+                return Ok(all);
+            }
+        }
+    }
+
     /// Whether any namespace pins `cid`.
     pub async fn pinned_anywhere(&self, cid: &str) -> Result<bool, DbError> {
         let rows = self.db.query(Statement::new("SELECT 1 FROM storage_pins WHERE cid = ? LIMIT 1").bind(cid)).await?;
