@@ -180,7 +180,17 @@ fn storage_context(
         }
         StorageEngine::Ipfs => {
             let api = config.api_url.as_deref().unwrap_or("http://127.0.0.1:5001");
-            (Arc::new(storage::kubo::KuboStorage::new(api, config.timeout, config.max_upload_bytes)?), None)
+            let node = storage::kubo::KuboStorage::new(api, config.timeout, config.max_upload_bytes)?;
+            let engine: Arc<dyn storage::StorageEngine> = match &config.cluster_url {
+                Some(cluster) => Arc::new(storage::cluster::ClusteredStorage::new(
+                    node,
+                    cluster,
+                    config.replication_factor,
+                    config.timeout,
+                )?),
+                None => Arc::new(node),
+            };
+            (engine, None)
         }
     };
     let pins = storage::pins::Pins::new(store.clone());

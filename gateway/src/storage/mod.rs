@@ -1,13 +1,15 @@
 //! The storage API (`/v1/storage/*`, REFERENCE-API §4.6): files addressed by content, with
 //! pins kept per namespace. [`unixfs`] builds Kubo-identical DAGs, [`dag`] reads them back
 //! (ranges included), [`blocks`] keeps blocks on disk, [`embedded`] is the engine over both,
-//! [`kubo`] the engine over an IPFS node's RPC API,
+//! [`kubo`] the engine over an IPFS node's RPC API, [`cluster`] its pins replicated by an
+//! IPFS Cluster,
 //! [`pins`] the namespaces' pin records in the system store, and [`routes`] the endpoints.
 //!
 //! Content is public by address, as on IPFS: any caller can fetch any CID the node holds. What
 //! is per namespace is the pin: a namespace can only pin, unpin and ask about its own pins.
 
 pub mod blocks;
+pub mod cluster;
 pub mod dag;
 pub mod embedded;
 pub mod kubo;
@@ -66,6 +68,17 @@ pub struct Added {
     pub size: u64,
 }
 
+/// How a pin is replicated across a cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replication {
+    /// `pinned`, or the least finished peer's state (`pinning`, `pin_queued`, `pin_error`, …).
+    pub status: String,
+    /// Peers holding or fetching it.
+    pub peers: Vec<String>,
+    /// How many peers.
+    pub factor: usize,
+}
+
 /// A storage engine.
 pub trait StorageEngine: Send + Sync + 'static {
     /// Stores the file streamed in `content`.
@@ -78,6 +91,10 @@ pub trait StorageEngine: Send + Sync + 'static {
     fn pin(&self, cid: Cid) -> StorageFuture<'_, ()>;
     /// Lets `cid` go (no namespace pins it any more).
     fn unpin(&self, cid: Cid) -> StorageFuture<'_, ()>;
+    /// How `cid` is replicated, for engines that replicate (`None`: one copy, here).
+    fn replication(&self, _cid: Cid) -> StorageFuture<'_, Option<Replication>> {
+        Box::pin(async { Ok(None) })
+    }
     /// The engine's name.
     fn engine(&self) -> &'static str;
 }

@@ -236,9 +236,14 @@ async fn status(cx: StorageContext, principal: Principal, cid: String) -> Result
     parse_cid(&cid)?;
     let pin = cx.pins.get(&principal.namespace, &cid).await?;
     let pin = pin.ok_or_else(|| ApiError::NotFound(format!("pin not found: {cid}")))?;
+    let replication = cx.engine.replication(parse_cid(&cid)?).await?;
+    let (status, factor, peers) = match replication {
+        Some(r) => (r.status, r.factor, r.peers),
+        None => ("pinned".to_owned(), 1, Vec::new()),
+    };
     let body = json!({
-        "cid": cid, "name": pin.name, "status": "pinned", "size": pin.size,
-        "replication_min": 0, "replication_max": 0, "replication_factor": 1, "peers": [],
+        "cid": cid, "name": pin.name, "status": status, "size": pin.size,
+        "replication_min": 0, "replication_max": 0, "replication_factor": factor, "peers": peers,
     });
     Ok(in_namespace(&principal, warp::reply::json(&body).into_response()))
 }

@@ -190,3 +190,63 @@ externals:
     assert!(back, "uploads work again once the node is back\n{}", node.log());
     assert_eq!(node.pid("gateway"), gateway, "without a gateway restart");
 }
+
+/// IPFS Cluster cannot be installed on this kind of machine (no package in Debian, npm, PyPI or
+/// crates; see shared/BACKENDS.md): this runs where `ipfs-cluster-service` is on PATH, with a
+/// one-peer cluster in front of the js-ipfs node.
+#[test]
+fn pins_replicate_through_an_ipfs_cluster_where_one_is_installed() {
+    if Command::new("ipfs-cluster-service").arg("--version").output().is_err() {
+        eprintln!("skipped: no ipfs-cluster-service on PATH (IPFS Cluster is not packaged for this machine)");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = orama_e2e::jsipfs::IpfsRepo::init(dir.path());
+    let (program, args) = repo.daemon_command();
+    let (port, api, rest, swarm) = (free_port(), repo.api_port, free_port(), free_port());
+    let cluster_dir = dir.path().join("cluster");
+    let init = Command::new("ipfs-cluster-service")
+        .args(["--config"])
+        .arg(&cluster_dir)
+        .args(["init", "--consensus", "crdt"])
+        .output()
+        .expect("cluster init");
+    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+    let env: String = repo.env().iter().map(|(k, v)| format!("{k}: '{v}', ")).collect();
+    let config = format!(
+        "{FAST_SUPERVISOR}
+gateway: {{ listen: '127.0.0.1:{port}', depends_on: [cluster] }}
+backends:
+  storage: {{ engine: ipfs, api_url: 'http://127.0.0.1:{api}', cluster_url: 'http://127.0.0.1:{rest}', replication_factor: 1 }}
+externals:
+  - name: ipfs
+    command: {program}
+    args: {args:?}
+    env: {{ {env} }}
+    health: {{ tcp: '127.0.0.1:{api}' }}
+  - name: cluster
+    command: ipfs-cluster-service
+    args: [--config, '{}', daemon]
+    depends_on: [ipfs]
+    env: {{ CLUSTER_RESTAPI_HTTPLISTENMULTIADDRESS: /ip4/127.0.0.1/tcp/{rest},
+            CLUSTER_IPFSHTTP_NODEMULTIADDRESS: /ip4/127.0.0.1/tcp/{api},
+            CLUSTER_LISTENMULTIADDRESS: /ip4/127.0.0.1/tcp/{swarm} }}
+    health: {{ tcp: '127.0.0.1:{rest}' }}
+",
+        cluster_dir.display()
+    );
+    let node = Node::start(&config);
+    node.wait_ready(&["ipfs", "cluster", "gateway"]);
+    let alice = Tenant::new(&node, port, "alice", "/v1/storage");
+    let file = dir.path().join("f.bin");
+    std::fs::write(&file, content(300_000, 4)).expect("write");
+    let (status, uploaded) = upload(&alice, port, &file);
+    assert_eq!(status, 200, "{uploaded}");
+    let cid = uploaded["cid"].as_str().expect("cid").to_owned();
+    let pinned = orama_e2e::eventually(std::time::Duration::from_secs(30), || {
+        http(port, "GET", &format!("/v1/storage/status/{cid}"), &alice.header, None).json["status"] == "pinned"
+    });
+    assert!(pinned, "the cluster pinned it");
+    let status = http(port, "GET", &format!("/v1/storage/status/{cid}"), &alice.header, None);
+    assert_eq!(status.json["replication_factor"], 1, "{status:?}");
+}
