@@ -243,3 +243,28 @@ pub fn routes(auth: &Authenticator, cx: &CacheContext) -> BoxedFilter<(Response,
         .unify()
         .boxed()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_values_come_back_as_json_text_or_a_clear_error() {
+        assert_eq!(decode(br#"{"a":[1,"2"]}"#.to_vec()).expect("json"), json!({"a": [1, "2"]}));
+        assert_eq!(decode(br#""123""#.to_vec()).expect("string"), json!("123"), "a string stays a string");
+        assert_eq!(
+            decode(b"plain text from another client".to_vec()).expect("text"),
+            json!("plain text from another client")
+        );
+        let binary = decode(vec![0xff, 0xfe, 0x00]).expect_err("not UTF-8");
+        assert_eq!(binary.status(), warp::http::StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn ttls_are_go_durations_in_strings() {
+        assert_eq!(ttl_of(Some(json!("1h30m"))).expect("ttl"), Some(Duration::from_secs(5400)));
+        assert_eq!(ttl_of(Some(json!("0s"))).expect("ttl"), None, "zero means no expiry");
+        assert!(ttl_of(Some(json!(5))).is_err());
+        assert!(ttl_of(Some(json!("-1s"))).is_err());
+    }
+}
