@@ -55,6 +55,16 @@ impl IpfsRepo {
         ]
     }
 
+    /// The supervisor's `externals` entry running the daemon as `ipfs`.
+    pub fn external(&self) -> String {
+        let (program, args) = self.daemon_command();
+        let env: String = self.env().iter().map(|(k, v)| format!("{k}: '{v}', ")).collect();
+        format!(
+            "  - name: ipfs\n    command: {program}\n    args: {args:?}\n    env: {{ {env} }}\n    health: {{ tcp: '127.0.0.1:{}' }}\n",
+            self.api_port
+        )
+    }
+
     /// The daemon's program and arguments. js-ipfs leaves its repo lock behind when killed
     /// and then refuses to start (Kubo's lock dies with the process), so the command clears a
     /// stale lock first: only one daemon ever runs per repo here, under one supervisor.

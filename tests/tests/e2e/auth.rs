@@ -162,23 +162,8 @@ fn api_keys_exchange_for_jwts_that_outlive_restarts_and_rotations() {
 
 #[test]
 fn the_gateway_keeps_its_keys_in_a_supervised_rqlite() {
-    let rqlited = std::env::var("ORAMA_RQLITED").expect("ORAMA_RQLITED (set by scripts/test)");
-    let (port, http, raft) = (free_port(), free_port(), free_port());
-    let config = format!(
-        "{FAST_SUPERVISOR}
-gateway:
-  listen: '127.0.0.1:{port}'
-  depends_on: [rqlite]
-backends:
-  sql: {{ engine: rqlite, urls: ['http://127.0.0.1:{http}'], consistency: strong, query_timeout: 10s }}
-externals:
-  - name: rqlite
-    command: '{rqlited}'
-    args: [-node-id, n1, -http-addr, '127.0.0.1:{http}', -raft-addr, '127.0.0.1:{raft}', '{{dir}}/rqlite']
-    health: {{ http: 'http://127.0.0.1:{http}/readyz' }}
-"
-    );
-    let node = Node::start(&config);
+    let port = free_port();
+    let node = crate::sql::node_on("rqlite", port);
     node.wait_ready(&["rqlite", "gateway"]);
     let key = ctl_ok(&node, &["apikey", "create", "--namespace", "alpha"]).trim().to_owned();
     let (status, _, body) = get(port, "/v1/auth/whoami", &format!("X-API-Key: {key}\r\n"));

@@ -1,5 +1,6 @@
 //! End-to-end tests of the supervised node: real `orama-supervisor`, real `orama-gateway`, real
-//! `redis-server`, real shell children, temp dirs and free loopback ports.
+//! engines (redis, valkey, rqlited, js-ipfs, Pebble), real shell children, temp dirs and free
+//! loopback ports.
 //!
 //! Index:
 //! - `start`: dependency-ordered start of the gateway after redis; `ctl status --json`.
@@ -12,6 +13,11 @@
 //!   variables do not leak into children.
 //! - `shutdown`: SIGTERM stops children in reverse order and leaves nothing; SIGKILL of the
 //!   supervisor takes its children with it.
+//! - `wallet`: the wallet sign-in flow with a real secp256k1 key; the login page.
+//! - `tls`, `acme`: HTTPS with a self-signed certificate; ACME against Pebble.
+//! - `sql`: `/v1/rqlite/*` on the embedded engine and a supervised rqlited; tenant isolation.
+//! - `cache`: `/v1/cache/*` in-process, on redis-server, a Redis Cluster and valkey-server.
+//! - `storage`: `/v1/storage/*` on the embedded store and a supervised js-ipfs daemon.
 
 mod acme;
 mod auth;

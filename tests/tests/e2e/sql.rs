@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::{FAST_SUPERVISOR, Tenant};
 
 /// A node on `engine` (`embedded`, or `rqlite`: a supervised rqlited), its gateway ready.
-fn node_on(engine: &str, port: u16) -> Node {
+pub fn node_on(engine: &str, port: u16) -> Node {
     let config = match engine {
         "embedded" => format!("{FAST_SUPERVISOR}\ngateway: {{ listen: '127.0.0.1:{port}' }}\n"),
         _ => {

@@ -135,8 +135,6 @@ fn ipfs_rpc(port: u16, command: &str) -> (u16, String) {
 fn the_ipfs_engine_stores_reads_pins_and_recovers_from_a_killed_node() {
     let dir = tempfile::tempdir().expect("tempdir");
     let repo = orama_e2e::jsipfs::IpfsRepo::init(dir.path());
-    let (program, args) = repo.daemon_command();
-    let env: String = repo.env().iter().map(|(k, v)| format!("{k}: '{v}', ")).collect();
     let (port, api) = (free_port(), repo.api_port);
     let config = format!(
         "{FAST_SUPERVISOR}
@@ -144,12 +142,8 @@ gateway: {{ listen: '127.0.0.1:{port}', depends_on: [ipfs] }}
 backends:
   storage: {{ engine: ipfs, api_url: 'http://127.0.0.1:{api}', timeout: 10s }}
 externals:
-  - name: ipfs
-    command: {program}
-    args: {args:?}
-    env: {{ {env} }}
-    health: {{ tcp: '127.0.0.1:{api}' }}
-"
+{}",
+        repo.external()
     );
     let node = Node::start(&config);
     node.wait_ready(&["ipfs", "gateway"]);
@@ -202,7 +196,6 @@ fn pins_replicate_through_an_ipfs_cluster_where_one_is_installed() {
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let repo = orama_e2e::jsipfs::IpfsRepo::init(dir.path());
-    let (program, args) = repo.daemon_command();
     let (port, api, rest, swarm) = (free_port(), repo.api_port, free_port(), free_port());
     let cluster_dir = dir.path().join("cluster");
     let init = Command::new("ipfs-cluster-service")
@@ -212,19 +205,13 @@ fn pins_replicate_through_an_ipfs_cluster_where_one_is_installed() {
         .output()
         .expect("cluster init");
     assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
-    let env: String = repo.env().iter().map(|(k, v)| format!("{k}: '{v}', ")).collect();
     let config = format!(
         "{FAST_SUPERVISOR}
 gateway: {{ listen: '127.0.0.1:{port}', depends_on: [cluster] }}
 backends:
   storage: {{ engine: ipfs, api_url: 'http://127.0.0.1:{api}', cluster_url: 'http://127.0.0.1:{rest}', replication_factor: 1 }}
 externals:
-  - name: ipfs
-    command: {program}
-    args: {args:?}
-    env: {{ {env} }}
-    health: {{ tcp: '127.0.0.1:{api}' }}
-  - name: cluster
+{}  - name: cluster
     command: ipfs-cluster-service
     args: [--config, '{}', daemon]
     depends_on: [ipfs]
@@ -233,6 +220,7 @@ externals:
             CLUSTER_LISTENMULTIADDRESS: /ip4/127.0.0.1/tcp/{swarm} }}
     health: {{ tcp: '127.0.0.1:{rest}' }}
 ",
+        repo.external(),
         cluster_dir.display()
     );
     let node = Node::start(&config);
