@@ -1,0 +1,18 @@
+;; Replies "Hello, <stdin>!" (the reference's hello, without the JSON).
+(module
+  (import "wasi_snapshot_preview1" "fd_read" (func $fd_read (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "Hello, ")
+  (data (i32.const 16) "!")
+  (func $write (param $ptr i32) (param $len i32)
+    (i32.store (i32.const 32) (local.get $ptr))
+    (i32.store (i32.const 36) (local.get $len))
+    (drop (call $fd_write (i32.const 1) (i32.const 32) (i32.const 1) (i32.const 48))))
+  (func (export "_start")
+    (call $write (i32.const 0) (i32.const 7))
+    (i32.store (i32.const 32) (i32.const 1024))
+    (i32.store (i32.const 36) (i32.const 4096))
+    (drop (call $fd_read (i32.const 0) (i32.const 32) (i32.const 1) (i32.const 48)))
+    (call $write (i32.const 1024) (i32.load (i32.const 48)))
+    (call $write (i32.const 16) (i32.const 1))))

@@ -1,0 +1,2 @@
+;; Never returns.
+(module (func (export "_start") (loop $forever (br $forever))))
