@@ -20,6 +20,9 @@ pub fn start_order(config: &NodeConfig) -> Result<Vec<String>, plan::PlanError> 
     if config.gateway.child.enabled {
         pairs.push(("gateway", &config.gateway.child.depends_on));
     }
+    if config.wasm_runner.child.enabled {
+        pairs.push(("wasm-runner", &config.wasm_runner.child.depends_on));
+    }
     for ext in config.externals.iter().filter(|e| e.child.enabled) {
         pairs.push((&ext.name, &ext.child.depends_on));
     }

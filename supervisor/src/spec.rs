@@ -56,6 +56,11 @@ pub fn child_specs(config: &NodeConfig, dirs: &Dirs, args: &ProcessArgs) -> Vec<
             config.gateway.command.clone().map_or_else(|| own_binary("orama-gateway"), PathBuf::into_os_string);
         specs.push(own_process("gateway", program, &config.gateway.child, config, dirs, args));
     }
+    if config.wasm_runner.child.enabled {
+        let program =
+            config.wasm_runner.command.clone().map_or_else(|| own_binary("orama-wasm-runner"), PathBuf::into_os_string);
+        specs.push(own_process("wasm-runner", program, &config.wasm_runner.child, config, dirs, args));
+    }
     for ext in config.externals.iter().filter(|e| e.child.enabled) {
         specs.push(ChildSpec {
             name: ext.name.clone(),

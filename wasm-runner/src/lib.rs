@@ -1,5 +1,54 @@
 //! `orama-wasm-runner`: runs untrusted WebAssembly functions in a process of its own, so a
-//! hostile or broken function can at worst take this process down, never the gateway.
-//! [`runtime`] configures wasmtime and runs one invocation within its limits.
+//! hostile or broken function can at worst take this process down (the supervisor restarts
+//! it), never the gateway. [`runtime`] configures wasmtime and runs one invocation within its
+//! limits; [`server`] is the API the gateway calls on the runner's Unix socket.
 
 pub mod runtime;
+pub mod server;
+
+use std::sync::Arc;
+
+use orama_service::config::WasmRunnerConfig;
+use orama_service::health::Health;
+use orama_service::readiness::Readiness;
+use tokio::net::UnixListener;
+use tokio_util::sync::CancellationToken;
+
+use runtime::{Runtime, RuntimeLimits};
+use server::{Bounds, RunnerApi};
+
+/// Why the runner cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    /// wasmtime refused the configuration (e.g. the pooling allocator cannot reserve memory).
+    #[error("cannot set up the WebAssembly runtime: {0}")]
+    Runtime(String),
+}
+
+/// Serves the runner API on `socket` until `shutdown`.
+pub async fn run(
+    config: &WasmRunnerConfig,
+    socket: UnixListener,
+    shutdown: CancellationToken,
+) -> Result<(), RunnerError> {
+    let limits = RuntimeLimits {
+        instances: config.instances,
+        max_memory: usize::try_from(config.max_memory).unwrap_or(usize::MAX),
+        ..RuntimeLimits::default()
+    };
+    let readiness = Readiness::new();
+    let starting = readiness.pending("the WebAssembly runtime is not set up yet");
+    let health = Health::new("wasm-runner", readiness);
+    let runtime = Arc::new(Runtime::new(limits).map_err(|e| RunnerError::Runtime(format!("{e:#}")))?);
+    let bounds = Bounds {
+        max_timeout: config.max_timeout,
+        max_memory: limits.max_memory,
+        max_output: usize::try_from(config.max_output).unwrap_or(usize::MAX),
+    };
+    let api = Arc::new(RunnerApi::new(health, runtime, config.instances as usize, bounds));
+    tracing::info!(instances = config.instances, max_memory = config.max_memory, "wasm runner serving");
+    starting.ready();
+    orama_ipc::serve(socket, api, shutdown).await;
+    tracing::info!("wasm runner stopped");
+    Ok(())
+}

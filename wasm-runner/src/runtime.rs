@@ -89,6 +89,9 @@ pub enum RunError {
     /// Every instance slot is busy.
     #[error("the runtime is at its concurrency limit")]
     Busy,
+    /// No module with that hash has been compiled here (the runner restarted: compile again).
+    #[error("no such module here")]
+    Unknown,
 }
 
 /// Per-instance state.
@@ -161,7 +164,7 @@ impl Runtime {
     /// Runs the compiled module `hash` on `input`.
     pub fn run(&self, hash: &[u8; 32], input: Vec<u8>, limits: CallLimits) -> Result<Outcome, RunError> {
         let module = self.modules.lock().unwrap_or_else(|p| p.into_inner()).get(hash).cloned();
-        let module = module.ok_or_else(|| RunError::Link("no such compiled module".into()))?;
+        let module = module.ok_or(RunError::Unknown)?;
         let memory = limits.memory.min(self.limits.max_memory);
         let (stdout, stderr) = (MemoryOutputPipe::new(limits.max_output), MemoryOutputPipe::new(limits.max_output));
         let wasi = WasiCtxBuilder::new()

@@ -12,6 +12,7 @@ mod sections;
 mod storage;
 mod tls;
 mod types;
+mod wasm;
 mod yaml;
 
 use std::fmt;
@@ -23,6 +24,7 @@ pub use read::Problem;
 pub use storage::*;
 pub use tls::*;
 pub use types::*;
+pub use wasm::*;
 
 /// Why a configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]

@@ -28,6 +28,9 @@ pub fn node_config(tree: &Node, p: &mut Problems) -> NodeConfig {
     if let Some(f) = root.take("gateway") {
         config.gateway = gateway_section(&f, p);
     }
+    if let Some(f) = root.take("wasm_runner") {
+        config.wasm_runner = super::wasm::wasm_runner_section(&f, p);
+    }
     if let Some(f) = root.take("backends") {
         config.backends = backends_section(&f, p);
     }
@@ -41,7 +44,7 @@ pub fn node_config(tree: &Node, p: &mut Problems) -> NodeConfig {
             .collect();
     }
     root.finish(p);
-    check_children(&config.gateway.child, &externals, p);
+    check_children(&[("gateway", &config.gateway.child), ("wasm_runner", &config.wasm_runner.child)], &externals, p);
     config.externals = externals.into_iter().map(|(_, _, e)| e).collect();
     p.0.sort_by_key(|problem| if problem.line == 0 { u64::MAX } else { problem.line });
     config
@@ -303,18 +306,23 @@ pub(super) fn absolute_path(f: &Field, p: &mut Problems) -> Option<PathBuf> {
     Some(path)
 }
 
+/// The child name of one of our sections (`wasm_runner` runs as `wasm-runner`).
+fn own_child_name(section: &str) -> &'static str {
+    if section == "wasm_runner" { "wasm-runner" } else { "gateway" }
+}
+
 /// Cross-field checks: unique names and dependencies that exist. `externals` carry their
 /// index and line in the file, so problems point at the right entry.
-fn check_children(gateway: &ChildSettings, externals: &[(usize, u64, ExternalConfig)], p: &mut Problems) {
+fn check_children(ours: &[(&str, &ChildSettings)], externals: &[(usize, u64, ExternalConfig)], p: &mut Problems) {
     let mut names: BTreeSet<&str> = OWN_PROCESSES.iter().copied().collect();
     for (i, line, ext) in externals {
         if !names.insert(&ext.name) {
             p.add(&format!("externals[{i}].name"), *line, format!("duplicate child name {:?}", ext.name));
         }
     }
-    let ours = ("gateway".to_owned(), 0, "gateway", gateway);
+    let ours = ours.iter().map(|(section, child)| ((*section).to_owned(), 0, own_child_name(section), *child));
     let theirs = externals.iter().map(|(i, line, e)| (format!("externals[{i}]"), *line, e.name.as_str(), &e.child));
-    for (path, line, name, child) in std::iter::once(ours).chain(theirs) {
+    for (path, line, name, child) in ours.chain(theirs) {
         for dep in &child.depends_on {
             if dep == name {
                 p.add(&format!("{path}.depends_on"), line, "a child cannot depend on itself");

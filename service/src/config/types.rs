@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 /// The names of Orama's own processes that the config has a section for, in start order.
-pub const OWN_PROCESSES: &[&str] = &["gateway"];
+pub const OWN_PROCESSES: &[&str] = &["gateway", "wasm-runner"];
 
 /// The whole node configuration (`orama.yaml`).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -21,6 +21,8 @@ pub struct NodeConfig {
     pub supervisor: SupervisorConfig,
     /// The public HTTP API process.
     pub gateway: GatewayConfig,
+    /// The process running WebAssembly functions.
+    pub wasm_runner: super::WasmRunnerConfig,
     /// External daemons the supervisor runs beside our processes.
     pub externals: Vec<ExternalConfig>,
     /// Which engines back the node's services.

@@ -31,6 +31,7 @@ mod start;
 mod storage;
 mod tls;
 mod wallet;
+mod wasm;
 
 /// The supervisor settings every test uses: quick probes, short grace, visible backoff.
 pub const FAST_SUPERVISOR: &str = "

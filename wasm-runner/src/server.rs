@@ -1,0 +1,163 @@
+//! The runner's API on its owner-only Unix socket (the gateway is its only client):
+//! `POST /v1/modules` compiles a module and answers its content hash; `POST
+//! /v1/modules/<hash>/invoke?timeout_ms=&memory=` runs it on the request body and answers
+//! `{output (base64), logs, duration_us}`. At most `instances` functions run at once; a call
+//! waits up to a second for a slot, then gets 503. Failures are `{"error", "kind"}`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use orama_ipc::{Body, Handler, json_response};
+use orama_service::health::Health;
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+use crate::runtime::{CallLimits, RunError, Runtime};
+
+/// Largest module accepted.
+const MAX_MODULE: usize = 64 * 1024 * 1024;
+/// Largest input to one call.
+const MAX_INPUT: usize = 16 * 1024 * 1024;
+/// How long a call waits for a free slot.
+const QUEUE_WAIT: Duration = Duration::from_secs(1);
+
+/// Operator bounds on every call.
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    /// Longest a call may run.
+    pub max_timeout: Duration,
+    /// Most memory a call may have.
+    pub max_memory: usize,
+    /// Most output a call may write.
+    pub max_output: usize,
+}
+
+/// The runner's API.
+#[derive(Debug)]
+pub struct RunnerApi {
+    health: Health,
+    runtime: Arc<Runtime>,
+    slots: Semaphore,
+    bounds: Bounds,
+}
+
+impl RunnerApi {
+    /// The API over `runtime`, running at most `instances` calls at once within `bounds`.
+    pub fn new(health: Health, runtime: Arc<Runtime>, instances: usize, bounds: Bounds) -> Self {
+        RunnerApi { health, runtime, slots: Semaphore::new(instances), bounds }
+    }
+
+    async fn compile(&self, request: Request<Incoming>) -> Response<Body> {
+        let wasm = match read(request, MAX_MODULE).await {
+            Ok(bytes) => bytes,
+            Err(response) => return response,
+        };
+        let runtime = self.runtime.clone();
+        match tokio::task::spawn_blocking(move || runtime.compile(&wasm)).await {
+            Ok(Ok(hash)) => json_response(StatusCode::OK, &json!({ "hash": hex(&hash) })),
+            Ok(Err(err)) => failure(&err),
+            Err(err) => failure_message(StatusCode::INTERNAL_SERVER_ERROR, "internal", &err.to_string()),
+        }
+    }
+
+    async fn invoke(&self, hash: &str, request: Request<Incoming>) -> Response<Body> {
+        let Some(hash) = unhex(hash) else {
+            return failure_message(StatusCode::BAD_REQUEST, "invalid", "module hash must be 64 hex digits");
+        };
+        let limits = self.limits(request.uri().query().unwrap_or_default());
+        let input = match read(request, MAX_INPUT).await {
+            Ok(bytes) => bytes,
+            Err(response) => return response,
+        };
+        let Ok(Ok(_slot)) = tokio::time::timeout(QUEUE_WAIT, self.slots.acquire()).await else {
+            return failure(&RunError::Busy);
+        };
+        let runtime = self.runtime.clone();
+        match tokio::task::spawn_blocking(move || runtime.run(&hash, input, limits)).await {
+            Ok(Ok(outcome)) => json_response(
+                StatusCode::OK,
+                &json!({
+                    "output": base64::engine::general_purpose::STANDARD.encode(&outcome.stdout),
+                    "logs": String::from_utf8_lossy(&outcome.stderr),
+                    "duration_us": outcome.duration.as_micros() as u64,
+                }),
+            ),
+            Ok(Err(err)) => failure(&err),
+            Err(err) => failure_message(StatusCode::INTERNAL_SERVER_ERROR, "internal", &err.to_string()),
+        }
+    }
+
+    /// The call's limits from `timeout_ms` and `memory`, capped by the operator's bounds.
+    fn limits(&self, query: &str) -> CallLimits {
+        let param = |name: &str| {
+            query.split('&').find_map(|pair| pair.strip_prefix(name)?.strip_prefix('=')?.parse::<u64>().ok())
+        };
+        let timeout = param("timeout_ms").map_or(self.bounds.max_timeout, Duration::from_millis);
+        let memory = param("memory").map_or(self.bounds.max_memory, |m| m as usize);
+        CallLimits {
+            timeout: timeout.min(self.bounds.max_timeout),
+            memory: memory.min(self.bounds.max_memory),
+            max_output: self.bounds.max_output,
+        }
+    }
+}
+
+async fn read(request: Request<Incoming>, limit: usize) -> Result<Vec<u8>, Response<Body>> {
+    match http_body_util::Limited::new(request.into_body(), limit).collect().await {
+        Ok(body) => Ok(body.to_bytes().to_vec()),
+        Err(_) => Err(failure_message(StatusCode::PAYLOAD_TOO_LARGE, "invalid", "request body too large")),
+    }
+}
+
+fn failure(err: &RunError) -> Response<Body> {
+    let (status, kind) = match err {
+        RunError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid"),
+        RunError::Link(_) => (StatusCode::BAD_REQUEST, "link"),
+        RunError::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
+        RunError::Memory(_) => (StatusCode::UNPROCESSABLE_ENTITY, "memory"),
+        RunError::Output(_) => (StatusCode::UNPROCESSABLE_ENTITY, "output"),
+        RunError::Trap(_) => (StatusCode::UNPROCESSABLE_ENTITY, "trap"),
+        RunError::Exit(_) => (StatusCode::UNPROCESSABLE_ENTITY, "exit"),
+        RunError::Unknown => (StatusCode::NOT_FOUND, "unknown"),
+        RunError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+    };
+    failure_message(status, kind, &err.to_string())
+}
+
+fn failure_message(status: StatusCode, kind: &str, message: &str) -> Response<Body> {
+    json_response(status, &json!({ "error": message, "kind": kind }))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<[u8; 32]> {
+    if text.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+impl Handler for RunnerApi {
+    async fn handle(&self, request: Request<Incoming>) -> Response<Body> {
+        if let Some(response) = self.health.respond(&request) {
+            return response;
+        }
+        let path = request.uri().path().to_owned();
+        let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        match (request.method(), parts.as_slice()) {
+            (&Method::POST, ["v1", "modules"]) => self.compile(request).await,
+            (&Method::POST, ["v1", "modules", hash, "invoke"]) => self.invoke(hash, request).await,
+            _ => failure_message(StatusCode::NOT_FOUND, "invalid", "not found"),
+        }
+    }
+}
