@@ -1,7 +1,8 @@
 //! The supervised WASM runner over its Unix socket: a module compiled once and invoked, a
 //! hostile guest stopped at the operator's deadline while the runner keeps serving, and a
-//! SIGKILLed runner restarted by the supervisor (the next call works once the module is
-//! compiled again; the gateway is untouched).
+//! runner SIGKILLed mid-invocation (its caller gets an error at once) restarted by the
+//! supervisor (the next call works once the module is compiled again; the gateway is
+//! untouched).
 
 use std::path::Path;
 use std::process::Command;
@@ -35,7 +36,7 @@ fn guest(name: &str) -> std::path::PathBuf {
 fn the_supervised_runner_runs_functions_and_survives_hostile_ones() {
     let port = free_port();
     let config = format!(
-        "{FAST_SUPERVISOR}\ngateway: {{ listen: '127.0.0.1:{port}' }}\nwasm_runner: {{ enabled: true, max_timeout: 300ms }}\n"
+        "{FAST_SUPERVISOR}\ngateway: {{ listen: '127.0.0.1:{port}' }}\nwasm_runner: {{ enabled: true, max_timeout: 2s }}\n"
     );
     let node = Node::start(&config);
     node.wait_ready(&["gateway", "wasm-runner"]);
@@ -54,13 +55,21 @@ fn the_supervised_runner_runs_functions_and_survives_hostile_ones() {
     let (_, looping) = post(&socket, "/v1/modules", &guest("infinite_loop"));
     let looping = format!("/v1/modules/{}/invoke?timeout_ms=60000", looping["hash"].as_str().expect("hash"));
     let (status, timed_out) = post(&socket, &looping, &input);
-    assert_eq!((status, timed_out["kind"].as_str()), (504, Some("timeout")), "capped at the operator's 300 ms");
+    assert_eq!((status, timed_out["kind"].as_str()), (504, Some("timeout")), "capped at the operator's 2 s");
     assert_eq!(post(&socket, &invoke, &input).0, 200, "the runner keeps serving");
     let (status, invalid) = post(&socket, "/v1/modules", &input);
     assert_eq!((status, invalid["kind"].as_str()), (400, Some("invalid")));
 
+    // Killed mid-invocation: the caller in flight gets an error, not a hang.
     let runner = node.pid("wasm-runner");
+    let in_flight = {
+        let (socket, looping, input) = (socket.clone(), looping.clone(), input.clone());
+        std::thread::spawn(move || post(&socket, &looping, &input))
+    };
+    std::thread::sleep(std::time::Duration::from_millis(400));
     signal(runner, Signal::KILL);
+    let (status, _) = in_flight.join().expect("caller");
+    assert_eq!(status, 0, "the connection dropped with the runner");
     node.wait_child("wasm-runner", "restarted", |c| c["state"] == "ready" && c["pid"] != runner);
     let (status, unknown) = post(&socket, &invoke, &input);
     assert_eq!((status, unknown["kind"].as_str()), (404, Some("unknown")), "a restarted runner has no modules yet");
