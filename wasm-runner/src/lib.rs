@@ -3,6 +3,7 @@
 //! it), never the gateway. [`runtime`] configures wasmtime and runs one invocation within its
 //! limits; [`server`] is the API the gateway calls on the runner's Unix socket.
 
+pub mod precompiled;
 pub mod runtime;
 pub mod server;
 
@@ -25,9 +26,10 @@ pub enum RunnerError {
     Runtime(String),
 }
 
-/// Serves the runner API on `socket` until `shutdown`.
+/// Serves the runner API on `socket` until `shutdown`, keeping compiled modules in `data_dir`.
 pub async fn run(
     config: &WasmRunnerConfig,
+    data_dir: &std::path::Path,
     socket: UnixListener,
     shutdown: CancellationToken,
 ) -> Result<(), RunnerError> {
@@ -39,7 +41,10 @@ pub async fn run(
     let readiness = Readiness::new();
     let starting = readiness.pending("the WebAssembly runtime is not set up yet");
     let health = Health::new("wasm-runner", readiness);
-    let runtime = Arc::new(Runtime::new(limits).map_err(|e| RunnerError::Runtime(format!("{e:#}")))?);
+    let precompiled = precompiled::Precompiled::open(&data_dir.join("modules"))
+        .map_err(|e| RunnerError::Runtime(format!("{}: {e}", data_dir.display())))?;
+    let runtime =
+        Arc::new(Runtime::new(limits, Some(precompiled)).map_err(|e| RunnerError::Runtime(format!("{e:#}")))?);
     let bounds = Bounds {
         max_timeout: config.max_timeout,
         max_memory: limits.max_memory,

@@ -42,7 +42,7 @@ async fn serve(args: ProcessArgs, config: NodeConfig) -> ExitCode {
         Ok(listener) => listener,
         Err(err) => return fail(&format!("socket: {err}")),
     };
-    let result = orama_wasm_runner::run(&config.wasm_runner, socket, shutdown).await;
+    let result = orama_wasm_runner::run(&config.wasm_runner, &dirs.process_data("wasm-runner"), socket, shutdown).await;
     orama_ipc::socket::remove_socket(&socket_path);
     match result {
         Ok(()) => ExitCode::SUCCESS,

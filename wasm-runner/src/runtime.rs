@@ -3,7 +3,8 @@
 //! allocator (bounded slots, no mmap per call), gets a memory cap (grow failures trap), a
 //! bounded stack (deep recursion traps), a wall-clock deadline (epoch interruption, ticked by
 //! one thread) and capped stdout/stderr. Compiled modules are cached by the SHA-256 of their
-//! bytes, so a module is compiled once however often it runs.
+//! bytes, in memory and on disk ([`Precompiled`]), so a module is compiled once however often
+//! it runs and across restarts.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,6 +20,8 @@ use wasmtime_wasi::I32Exit;
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
+
+use crate::precompiled::Precompiled;
 
 /// How often the deadline clock ticks; deadlines are rounded up to it.
 const TICK: Duration = Duration::from_millis(5);
@@ -105,6 +108,7 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<Guest>,
     modules: Mutex<HashMap<[u8; 32], Module>>,
+    precompiled: Option<Precompiled>,
     limits: RuntimeLimits,
     ticking: Arc<AtomicBool>,
 }
@@ -122,8 +126,9 @@ impl Drop for Runtime {
 }
 
 impl Runtime {
-    /// A runtime within `limits`, with its deadline clock running.
-    pub fn new(limits: RuntimeLimits) -> wasmtime::Result<Runtime> {
+    /// A runtime within `limits`, with its deadline clock running; compiled modules are kept
+    /// in `precompiled` when given.
+    pub fn new(limits: RuntimeLimits, precompiled: Option<Precompiled>) -> wasmtime::Result<Runtime> {
         let mut pool = PoolingAllocationConfig::default();
         pool.total_core_instances(limits.instances)
             .total_memories(limits.instances)
@@ -147,7 +152,7 @@ impl Runtime {
                 clock.increment_epoch();
             }
         })?;
-        Ok(Runtime { engine, linker, modules: Mutex::default(), limits, ticking })
+        Ok(Runtime { engine, linker, modules: Mutex::default(), precompiled, limits, ticking })
     }
 
     /// Validates and compiles `wasm` (binary or text), keeping it by content hash.
@@ -156,15 +161,33 @@ impl Runtime {
         if self.modules.lock().unwrap_or_else(|p| p.into_inner()).contains_key(&hash) {
             return Ok(hash);
         }
-        let module = Module::new(&self.engine, wasm).map_err(|e| RunError::Invalid(format!("{e:#}")))?;
+        let module = match self.precompiled.as_ref().and_then(|p| p.load(&self.engine, &hash)) {
+            Some(module) => module,
+            None => {
+                let module = Module::new(&self.engine, wasm).map_err(|e| RunError::Invalid(format!("{e:#}")))?;
+                if let Some(precompiled) = &self.precompiled {
+                    precompiled.save(&hash, &module);
+                }
+                module
+            }
+        };
         self.modules.lock().unwrap_or_else(|p| p.into_inner()).insert(hash, module);
         Ok(hash)
     }
 
+    /// The compiled module `hash`: in memory, or kept on disk by an earlier run.
+    fn module(&self, hash: &[u8; 32]) -> Option<Module> {
+        if let Some(module) = self.modules.lock().unwrap_or_else(|p| p.into_inner()).get(hash) {
+            return Some(module.clone());
+        }
+        let module = self.precompiled.as_ref()?.load(&self.engine, hash)?;
+        self.modules.lock().unwrap_or_else(|p| p.into_inner()).insert(*hash, module.clone());
+        Some(module)
+    }
+
     /// Runs the compiled module `hash` on `input`.
     pub fn run(&self, hash: &[u8; 32], input: Vec<u8>, limits: CallLimits) -> Result<Outcome, RunError> {
-        let module = self.modules.lock().unwrap_or_else(|p| p.into_inner()).get(hash).cloned();
-        let module = module.ok_or(RunError::Unknown)?;
+        let module = self.module(hash).ok_or(RunError::Unknown)?;
         let memory = limits.memory.min(self.limits.max_memory);
         let (stdout, stderr) = (MemoryOutputPipe::new(limits.max_output), MemoryOutputPipe::new(limits.max_output));
         let wasi = WasiCtxBuilder::new()

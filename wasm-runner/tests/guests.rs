@@ -19,7 +19,7 @@ fn run(runtime: &Runtime, name: &str, input: &[u8]) -> Result<Vec<u8>, RunError>
 
 #[test]
 fn hostile_guests_end_with_clear_errors_and_the_runtime_keeps_serving() {
-    let runtime = Runtime::new(RuntimeLimits::default()).expect("runtime");
+    let runtime = Runtime::new(RuntimeLimits::default(), None).expect("runtime");
     assert_eq!(run(&runtime, "greet", b"Ada").expect("greet"), b"Hello, Ada!");
 
     let started = Instant::now();
@@ -47,7 +47,7 @@ fn hostile_guests_end_with_clear_errors_and_the_runtime_keeps_serving() {
 
 #[test]
 fn concurrent_invocations_do_not_see_each_other() {
-    let runtime = std::sync::Arc::new(Runtime::new(RuntimeLimits::default()).expect("runtime"));
+    let runtime = std::sync::Arc::new(Runtime::new(RuntimeLimits::default(), None).expect("runtime"));
     let module = runtime.compile(&fixture("greet")).expect("compile");
     let handles: Vec<_> = (0..16)
         .map(|i| {

@@ -1,8 +1,8 @@
 //! The supervised WASM runner over its Unix socket: a module compiled once and invoked, a
 //! hostile guest stopped at the operator's deadline while the runner keeps serving, and a
 //! runner SIGKILLed mid-invocation (its caller gets an error at once) restarted by the
-//! supervisor (the next call works once the module is compiled again; the gateway is
-//! untouched).
+//! supervisor, serving the module it compiled before from disk without compiling it again
+//! (the gateway is untouched).
 
 use std::path::Path;
 use std::process::Command;
@@ -71,9 +71,11 @@ fn the_supervised_runner_runs_functions_and_survives_hostile_ones() {
     let (status, _) = in_flight.join().expect("caller");
     assert_eq!(status, 0, "the connection dropped with the runner");
     node.wait_child("wasm-runner", "restarted", |c| c["state"] == "ready" && c["pid"] != runner);
-    let (status, unknown) = post(&socket, &invoke, &input);
-    assert_eq!((status, unknown["kind"].as_str()), (404, Some("unknown")), "a restarted runner has no modules yet");
-    assert_eq!(post(&socket, "/v1/modules", &guest("greet")).1["hash"].as_str(), Some(hash.as_str()));
-    assert_eq!(post(&socket, &invoke, &input).0, 200);
+    let (status, answer) = post(&socket, &invoke, &input);
+    assert_eq!((status, answer["output"].as_str()), (200, Some("SGVsbG8sIEFkYSE=")), "precompiled on disk: {answer}");
+    let kept = node.path().join(format!("data/wasm-runner/modules/{hash}.cwasm"));
+    assert!(kept.is_file(), "the compiled module is kept at {}", kept.display());
+    let unknown = format!("/v1/modules/{}/invoke", "0".repeat(64));
+    assert_eq!(post(&socket, &unknown, &input).1["kind"].as_str(), Some("unknown"));
     assert!(orama_e2e::alive(node.pid("gateway")), "the gateway never noticed");
 }

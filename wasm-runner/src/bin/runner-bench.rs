@@ -12,7 +12,7 @@ const CALLS: usize = 10_000;
 
 fn main() {
     let wat = include_bytes!("../../tests/guests/greet.wat");
-    let runtime = Arc::new(Runtime::new(RuntimeLimits::default()).expect("runtime"));
+    let runtime = Arc::new(Runtime::new(RuntimeLimits::default(), None).expect("runtime"));
     let module = runtime.compile(wat).expect("compile");
     let limits = CallLimits { memory: 16 << 20, timeout: Duration::from_secs(1), max_output: 1 << 20 };
     let mut times: Vec<Duration> = (0..CALLS)
