@@ -9,18 +9,10 @@ use warp::Filter;
 
 use crate::error::ApiError;
 
-/// The whole body as bytes.
+/// The whole body as bytes (bounded by the route's body limit).
 pub fn bytes() -> impl Filter<Extract = (Bytes,), Error = warp::Rejection> + Clone {
-    warp::body::stream().and_then(collect)
-}
-
-async fn collect<S, B>(stream: S) -> Result<Bytes, warp::Rejection>
-where
-    S: futures_util::Stream<Item = Result<B, warp::Error>>,
-    B: Buf,
-{
-    let collected = stream.try_fold(BytesMut::new(), |acc, chunk| async move { Ok(append(acc, chunk)) }).await;
-    collected.map(BytesMut::freeze).map_err(|err| warp::reject::custom(classify(&err)))
+    warp::body::stream()
+        .and_then(|stream| async move { collect_within(stream, usize::MAX).await.map(BytesMut::freeze) })
 }
 
 fn append(mut acc: BytesMut, mut chunk: impl Buf) -> BytesMut {

@@ -123,7 +123,7 @@ pub async fn run(
             store: cache::open(&config.backends.cache)?,
             max_value_bytes: config.backends.cache.max_value_bytes,
         },
-        storage: Some(storage_context.clone()),
+        storage: storage_context.clone(),
     };
     let storage = &config.backends.storage;
     let upload = http::limits::Bounds {

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use clap::Parser;
 use orama_service::args::ProcessArgs;
 use orama_service::config::NodeConfig;
-use orama_service::paths::Dirs;
 
 /// mimalloc: the request path allocates and frees many small objects across threads, which
 /// glibc's allocator serves noticeably slower (about a tenth of CPU time under load).
@@ -39,33 +38,19 @@ fn main() -> ExitCode {
 }
 
 async fn serve(args: ProcessArgs, config: NodeConfig) -> ExitCode {
-    let dirs = match Dirs::resolve(&args, &config.node) {
-        Ok(dirs) => dirs,
-        Err(err) => return fail(&err.to_string()),
-    };
-    let _telemetry = orama_service::telemetry::init("gateway", &config.log);
-    let shutdown = match orama_service::shutdown::on_signals() {
-        Ok(token) => token,
-        Err(err) => return fail(&format!("cannot install signal handlers: {err}")),
-    };
-    let internal = match orama_ipc::bind(&dirs.socket("gateway")) {
-        Ok(listener) => listener,
-        Err(err) => return fail(&format!("internal socket: {err}")),
+    let (started, internal) = match orama_service::process::start("gateway", &args, &config) {
+        Ok(started) => started,
+        Err(err) => return fail(&err),
     };
     let public = match tokio::net::TcpListener::bind(config.gateway.listen).await {
         Ok(listener) => listener,
-        Err(err) => return fail(&format!("cannot listen on {}: {err}", config.gateway.listen)),
+        Err(err) => return started.finish(Err(format!("cannot listen on {}: {err}", config.gateway.listen))),
     };
-    let result = orama_gateway::run(&config, &dirs.process_data("gateway"), public, internal, shutdown).await;
-    orama_ipc::socket::remove_socket(&dirs.socket("gateway"));
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => fail(&err.to_string()),
-    }
+    let data_dir = started.dirs.process_data("gateway");
+    let outcome = orama_gateway::run(&config, &data_dir, public, internal, started.shutdown.clone()).await;
+    started.finish(outcome)
 }
 
 fn fail(message: &str) -> ExitCode {
-    tracing::error!("{message}");
-    eprintln!("orama-gateway: {message}");
-    ExitCode::FAILURE
+    orama_service::process::fail("gateway", message)
 }

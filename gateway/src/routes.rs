@@ -28,8 +28,8 @@ pub struct RouteContext {
     pub sql: crate::sql::SqlService,
     /// The cache engine.
     pub cache: crate::cache::routes::CacheContext,
-    /// The storage engine and pins (`None` only where a test leaves storage out).
-    pub storage: Option<crate::storage::routes::StorageContext>,
+    /// The storage engine and pins.
+    pub storage: crate::storage::routes::StorageContext,
 }
 
 /// Every public route, with errors mapped to the node's JSON error shape.
@@ -63,15 +63,7 @@ pub fn routes(context: RouteContext) -> impl Filter<Extract = (impl Reply,), Err
         .map(|s: Started| warp::reply::json(&status::status(&s)));
     let sql = crate::sql::routes::routes(&context.auth, &context.sql);
     let cache = crate::cache::routes::routes(&context.auth, &context.cache);
-    let storage = match &context.storage {
-        Some(storage) => crate::storage::routes::routes(&context.auth, storage),
-        None => warp::path!("v1" / "storage" / ..)
-            .and_then(|| async {
-                let why = "the storage API is not configured";
-                Err::<warp::reply::Response, _>(warp::reject::custom(ApiError::Unavailable(why.into())))
-            })
-            .boxed(),
-    };
+    let storage = crate::storage::routes::routes(&context.auth, &context.storage);
     let data = sql.or(cache).unify().or(storage).unify();
     health.or(version).or(status).or(metrics).or(auth).or(data).or(options).recover(rejection_reply)
 }
@@ -187,7 +179,7 @@ mod tests {
         let db: Arc<dyn crate::db::Database> = Arc::new(db);
         let api_keys = crate::auth::api_keys::ApiKeys::new(db.clone());
         let auth = Authenticator {
-            sessions: crate::auth::sessions::Sessions::new(db, api_keys.clone()),
+            sessions: crate::auth::sessions::Sessions::new(db.clone(), api_keys.clone()),
             api_keys,
             jwt: crate::auth::jwt::JwtKeys::load_or_create(&dir.path().join("jwt")).expect("jwt"),
             limits: crate::rate_limit::RateLimits::new(&Default::default()),
@@ -197,12 +189,16 @@ mod tests {
             dev_simple_key: false,
             started: Started::now(),
             metrics_allow: Arc::from([]),
-            sql: crate::sql::SqlService::NotServed("no SQL in this test"),
+            sql: crate::sql::SqlService::new(&Default::default(), dir.path(), &db),
             cache: crate::cache::routes::CacheContext {
                 store: Arc::new(crate::cache::memory::MemoryCache::new(1 << 20)),
                 max_value_bytes: 1024,
             },
-            storage: None,
+            storage: crate::storage::routes::StorageContext {
+                engine: Arc::new(crate::storage::embedded::EmbeddedStorage::open(dir.path(), 1 << 20).expect("store")),
+                pins: crate::storage::pins::Pins::new(db),
+                quota: 1 << 20,
+            },
         };
         let response = warp::test::request().path(path).reply(&routes(context)).await;
         let body = serde_json::from_slice(response.body()).unwrap_or(serde_json::Value::Null);

@@ -1,5 +1,6 @@
 //! Formats the reference gateway puts on the wire, so SDKs that parse them keep working:
-//! Go's `time.Duration.String()` ("1h2m3.5s", "850.3ms") and RFC 3339 timestamps.
+//! Go's `time.Duration.String()` ("1h2m3.5s", "850.3ms") and RFC 3339 timestamps; and the
+//! lowercase hex every digest is written in.
 
 use std::time::{Duration, SystemTime};
 
@@ -82,6 +83,19 @@ pub fn parse_go_duration(text: &str) -> Option<Duration> {
         total += number * seconds_per_unit;
     }
     Duration::try_from_secs_f64(total).ok()
+}
+
+/// `bytes` as lowercase hex (digests in the system store, file names, key ids).
+///
+/// ```
+/// assert_eq!(orama_gateway::wire::hex(&[0x0a, 0xff]), "0aff");
+/// ```
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
 }
 
 /// An RFC 3339 UTC timestamp with nanoseconds.

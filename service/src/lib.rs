@@ -5,6 +5,7 @@ pub mod args;
 pub mod config;
 pub mod health;
 pub mod paths;
+pub mod process;
 pub mod readiness;
 pub mod shutdown;
 pub mod telemetry;

@@ -18,6 +18,11 @@ use tokio_util::sync::CancellationToken;
 use runtime::{Runtime, RuntimeLimits};
 use server::{Bounds, RunnerApi};
 
+/// A module hash as its 64 lowercase hex digits (the API's and the file names' form).
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Why the runner cannot run.
 #[derive(Debug, thiserror::Error)]
 pub enum RunnerError {

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use clap::Parser;
 use orama_service::args::ProcessArgs;
 use orama_service::config::NodeConfig;
-use orama_service::paths::Dirs;
 
 /// Runs an Orama node's WebAssembly functions (normally started by `orama-supervisor`).
 #[derive(Debug, Parser)]
@@ -28,30 +27,15 @@ fn main() -> ExitCode {
 }
 
 async fn serve(args: ProcessArgs, config: NodeConfig) -> ExitCode {
-    let dirs = match Dirs::resolve(&args, &config.node) {
-        Ok(dirs) => dirs,
-        Err(err) => return fail(&err.to_string()),
+    let (started, socket) = match orama_service::process::start("wasm-runner", &args, &config) {
+        Ok(started) => started,
+        Err(err) => return fail(&err),
     };
-    let _telemetry = orama_service::telemetry::init("wasm-runner", &config.log);
-    let shutdown = match orama_service::shutdown::on_signals() {
-        Ok(token) => token,
-        Err(err) => return fail(&format!("cannot install signal handlers: {err}")),
-    };
-    let socket_path = dirs.socket("wasm-runner");
-    let socket = match orama_ipc::bind(&socket_path) {
-        Ok(listener) => listener,
-        Err(err) => return fail(&format!("socket: {err}")),
-    };
-    let result = orama_wasm_runner::run(&config.wasm_runner, &dirs.process_data("wasm-runner"), socket, shutdown).await;
-    orama_ipc::socket::remove_socket(&socket_path);
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => fail(&err.to_string()),
-    }
+    let data_dir = started.dirs.process_data("wasm-runner");
+    let outcome = orama_wasm_runner::run(&config.wasm_runner, &data_dir, socket, started.shutdown.clone()).await;
+    started.finish(outcome)
 }
 
 fn fail(message: &str) -> ExitCode {
-    tracing::error!("{message}");
-    eprintln!("orama-wasm-runner: {message}");
-    ExitCode::FAILURE
+    orama_service::process::fail("wasm-runner", message)
 }

@@ -31,7 +31,7 @@ impl Precompiled {
     }
 
     fn path(&self, hash: &[u8; 32]) -> PathBuf {
-        self.dir.join(format!("{}.cwasm", hash.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+        self.dir.join(format!("{}.cwasm", crate::hex(hash)))
     }
 
     /// The module compiled earlier from the source with `hash`, if there is a usable one.

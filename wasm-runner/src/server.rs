@@ -16,6 +16,7 @@ use orama_service::health::Health;
 use serde_json::json;
 use tokio::sync::Semaphore;
 
+use crate::hex;
 use crate::runtime::{CallLimits, RunError, Runtime};
 
 /// Largest module accepted.
@@ -130,10 +131,6 @@ fn failure(err: &RunError) -> Response<Body> {
 
 fn failure_message(status: StatusCode, kind: &str, message: &str) -> Response<Body> {
     json_response(status, &json!({ "error": message, "kind": kind }))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn unhex(text: &str) -> Option<[u8; 32]> {

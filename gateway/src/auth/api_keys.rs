@@ -250,7 +250,7 @@ pub async fn ensure_namespace(db: &dyn Database, namespace: &str) -> Result<i64,
 }
 
 fn hash(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    crate::wire::hex(&Sha256::digest(secret.as_bytes()))
 }
 
 fn hint(secret: &str) -> String {

@@ -325,5 +325,5 @@ fn random_token() -> Result<String, DbError> {
 }
 
 fn hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    crate::wire::hex(&Sha256::digest(token.as_bytes()))
 }

@@ -36,8 +36,6 @@ pub enum SqlService {
         /// Names no tenant may use.
         reserved: Arc<Reserved>,
     },
-    /// No SQL API (tests of other routes).
-    NotServed(&'static str),
 }
 
 impl std::fmt::Debug for SqlService {
@@ -45,7 +43,6 @@ impl std::fmt::Debug for SqlService {
         match self {
             SqlService::Embedded(tenants) => f.debug_tuple("Embedded").field(tenants).finish(),
             SqlService::Shared { db, .. } => f.debug_struct("Shared").field("engine", &db.engine()).finish(),
-            SqlService::NotServed(why) => f.debug_tuple("NotServed").field(why).finish(),
         }
     }
 }
@@ -71,7 +68,6 @@ impl SqlService {
             SqlService::Shared { db, reserved } => {
                 Ok(Arc::new(NamespacedDb::new(db.clone(), rewrite::prefix_for(namespace), reserved.clone())))
             }
-            SqlService::NotServed(why) => Err(ApiError::Unavailable((*why).into())),
         }
     }
 

@@ -44,7 +44,7 @@ pub enum Refused {
 /// The table prefix of `namespace`.
 pub fn prefix_for(namespace: &str) -> String {
     let digest = Sha256::digest(namespace.as_bytes());
-    format!("t_{}_", digest.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>())
+    format!("t_{}_", crate::wire::hex(&digest[..8]))
 }
 
 /// Whether `word` looks like a tenant prefix (`t_` + 16 hex + `_`).

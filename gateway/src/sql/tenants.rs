@@ -74,7 +74,7 @@ impl TenantDatabases {
             namespace.to_owned()
         } else {
             let digest = Sha256::digest(namespace.as_bytes());
-            format!("ns-{}", digest.iter().take(16).map(|b| format!("{b:02x}")).collect::<String>())
+            format!("ns-{}", crate::wire::hex(&digest[..16]))
         };
         self.dir.join(format!("{stem}.db"))
     }
