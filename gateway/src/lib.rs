@@ -100,17 +100,20 @@ pub async fn run(
     let api_keys = ApiKeys::new(store.clone());
     let jwt = JwtKeys::load_or_create(&data_dir.join("jwt"))?;
     let internal_api = Arc::new(internal::InternalApi::new(health, api_keys.clone(), jwt.clone()));
-    let internal_task = tokio::spawn(orama_ipc::serve(internal, internal_api, shutdown.clone()));
-    let flusher = tokio::spawn(flush_key_usage(api_keys.clone(), shutdown.clone()));
+    let mut tasks = vec![
+        tokio::spawn(orama_ipc::serve(internal, internal_api, shutdown.clone())),
+        tokio::spawn(flush_key_usage(api_keys.clone(), shutdown.clone())),
+        tokio::spawn(http::metrics::upkeep(shutdown.clone())),
+        tokio::spawn(probe_store(store.clone(), shutdown.clone())),
+    ];
 
     let gateway = &config.gateway;
     let rate_limits = rate_limit::RateLimits::new(&gateway.rate_limits);
-    let housekeeping = tokio::spawn(forget_idle_buckets(rate_limits.clone(), shutdown.clone()));
-    let metrics_upkeep = tokio::spawn(http::metrics::upkeep(shutdown.clone()));
-    let store_probe = tokio::spawn(probe_store(store.clone(), shutdown.clone()));
+    tasks.push(tokio::spawn(forget_idle_buckets(rate_limits.clone(), shutdown.clone())));
     let (storage_context, embedded_storage) = storage_context(&config.backends.storage, data_dir, &store)?;
-    let collector = embedded_storage
-        .map(|embedded| tokio::spawn(collect_storage(embedded, storage_context.pins.clone(), shutdown.clone())));
+    if let Some(embedded) = embedded_storage {
+        tasks.push(tokio::spawn(collect_storage(embedded, storage_context.pins.clone(), shutdown.clone())));
+    }
     let sessions = auth::sessions::Sessions::new(store.clone(), api_keys.clone());
     let auth = auth::Authenticator { api_keys, jwt, limits: rate_limits, sessions };
     let context = RouteContext {
@@ -123,7 +126,7 @@ pub async fn run(
             store: cache::open(&config.backends.cache)?,
             max_value_bytes: config.backends.cache.max_value_bytes,
         },
-        storage: storage_context.clone(),
+        storage: storage_context,
     };
     let storage = &config.backends.storage;
     let upload = http::limits::Bounds {
@@ -135,34 +138,40 @@ pub async fn run(
     let address = public.local_addr().map(|a| a.to_string()).unwrap_or_default();
     tracing::info!(%address, "gateway serving");
     serving.ready();
-    let acme = tls.as_mut().and_then(|t| t.acme.take());
-    if let Some(http_listen) = gateway.tls.http_listen.filter(|_| tls.is_some()) {
-        let redirects = TcpListener::bind(http_listen).await.map_err(|e| GatewayError::Listen(http_listen, e))?;
+    if let Some(tls) = tls.as_mut() {
         let https_port = public.local_addr().map_or(443, |a| a.port());
-        let fallback = gateway.tls.domains.first().cloned().unwrap_or_else(|| "localhost".into());
-        let challenges = acme.as_ref().map(|a| a.challenges.clone()).unwrap_or_default();
-        let redirect = tls::redirect::Redirect { https_port, fallback_host: fallback, challenges };
-        tokio::spawn(tls::redirect::serve(redirects, redirect, shutdown.clone()));
+        tasks.extend(start_tls_companions(tls, &gateway.tls, https_port, &shutdown).await?);
     }
-    let renewal = match (acme, &tls) {
-        (Some(acme), Some(tls)) => Some(acme.spawn(tls.certificate.clone(), shutdown.clone())),
-        _ => None,
-    };
     let tls = tls.map(|tls| (tls, gateway.tls.handshake_timeout));
     http::serve::serve(public, stack, &gateway.limits, tls, shutdown).await;
-    let _ = internal_task.await;
-    let _ = flusher.await;
-    let _ = housekeeping.await;
-    let _ = metrics_upkeep.await;
-    let _ = store_probe.await;
-    if let Some(renewal) = renewal {
-        let _ = renewal.await;
-    }
-    if let Some(collector) = collector {
-        let _ = collector.await;
+    for task in tasks {
+        let _ = task.await;
     }
     tracing::info!("gateway stopped");
     Ok(())
+}
+
+/// Beside HTTPS: the plain-HTTP listener (redirects, ACME challenges) when configured, and
+/// the ACME renewal in ACME mode.
+async fn start_tls_companions(
+    tls: &mut tls::Tls,
+    config: &orama_service::config::TlsConfig,
+    https_port: u16,
+    shutdown: &CancellationToken,
+) -> Result<Vec<tokio::task::JoinHandle<()>>, GatewayError> {
+    let acme = tls.acme.take();
+    let mut tasks = Vec::new();
+    if let Some(http_listen) = config.http_listen {
+        let redirects = TcpListener::bind(http_listen).await.map_err(|e| GatewayError::Listen(http_listen, e))?;
+        let fallback_host = config.domains.first().cloned().unwrap_or_else(|| "localhost".into());
+        let challenges = acme.as_ref().map(|a| a.challenges.clone()).unwrap_or_default();
+        let redirect = tls::redirect::Redirect { https_port, fallback_host, challenges };
+        tasks.push(tokio::spawn(tls::redirect::serve(redirects, redirect, shutdown.clone())));
+    }
+    if let Some(acme) = acme {
+        tasks.push(acme.spawn(tls.certificate.clone(), shutdown.clone()));
+    }
+    Ok(tasks)
 }
 
 /// The storage API's engine and pins, and the embedded engine again for its collections.
