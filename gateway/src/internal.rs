@@ -6,6 +6,8 @@
 //! - `GET  /v1/apikeys[?namespace=NS]` → `{"keys": [...]}` (no secrets)
 //! - `POST /v1/apikeys/{id}/revoke` → `{"revoked": true}`, or 404
 //! - `POST /v1/jwt/rotate` → `{"kid": "<new key id>", "kids": [...]}`
+//! - `POST /v1/host/<call>` `{"token", "args"}` → the host call's answer, for running functions
+//!   (the token scopes it; see `functions::host`)
 
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
@@ -21,6 +23,8 @@ use crate::auth::valid_namespace;
 
 /// Largest request body the internal API reads.
 const MAX_BODY: usize = 64 * 1024;
+/// Largest host call (a function's HTTP request body or cache value, in base64).
+const MAX_HOST_CALL: usize = 24 * 1024 * 1024;
 
 /// The internal API.
 #[derive(Debug)]
@@ -28,6 +32,7 @@ pub struct InternalApi {
     health: Health,
     api_keys: ApiKeys,
     jwt: JwtKeys,
+    host: Option<crate::functions::host::HostCalls>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -41,7 +46,30 @@ struct CreateKey {
 impl InternalApi {
     /// The internal API reporting `health` and managing `api_keys` and the `jwt` keys.
     pub fn new(health: Health, api_keys: ApiKeys, jwt: JwtKeys) -> InternalApi {
-        InternalApi { health, api_keys, jwt }
+        InternalApi { health, api_keys, jwt, host: None }
+    }
+
+    /// The same API also answering running functions' host calls.
+    pub fn with_host_calls(mut self, host: crate::functions::host::HostCalls) -> InternalApi {
+        self.host = Some(host);
+        self
+    }
+
+    async fn host_call(&self, name: &str, request: Request<Incoming>) -> Response<Body> {
+        let Some(host) = &self.host else {
+            return error_response(StatusCode::SERVICE_UNAVAILABLE, "functions are not enabled on this node");
+        };
+        let bytes = match http_body_util::Limited::new(request.into_body(), MAX_HOST_CALL).collect().await {
+            Ok(body) => body.to_bytes(),
+            Err(_) => return error_response(StatusCode::PAYLOAD_TOO_LARGE, "host call too large"),
+        };
+        match host.call(name, &bytes).await {
+            Ok(answer) => json_response(StatusCode::OK, &answer),
+            Err(err) => {
+                err.log();
+                error_response(err.status(), &err.to_string())
+            }
+        }
     }
 
     async fn create_key(&self, request: Request<Incoming>) -> Response<Body> {
@@ -103,6 +131,10 @@ impl Handler for InternalApi {
             (Method::POST, ["v1", "apikeys"]) => self.create_key(request).await,
             (Method::GET, ["v1", "apikeys"]) => self.list_keys(request.uri().query()).await,
             (Method::POST, ["v1", "apikeys", id, "revoke"]) => self.revoke_key(id).await,
+            (Method::POST, ["v1", "host", name]) => {
+                let name = (*name).to_owned();
+                self.host_call(&name, request).await
+            }
             (Method::POST, ["v1", "jwt", "rotate"]) => match self.jwt.rotate() {
                 Ok(kid) => json_response(StatusCode::OK, &serde_json::json!({ "kid": kid, "kids": self.jwt.kids() })),
                 Err(err) => error_response(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string()),

@@ -2,14 +2,17 @@
 //!
 //! [`http`] is the front end every request passes (layers, serving); [`routes`] the warp
 //! filter tree; [`auth`] who is calling; [`db`] the SQL layer and the system tables' migrations;
-//! [`status`] and [`wire`] the status routes in the reference's shapes. The internal socket
-//! ([`internal`]) answers `/health`, `/ready`, `/metrics` and operator key management.
+//! [`status`] and [`wire`] the status routes in the reference's shapes; [`sql`], [`cache`],
+//! [`storage`] and [`functions`] the data services and serverless functions. The internal
+//! socket ([`internal`]) answers `/health`, `/ready`, `/metrics`, operator key management and
+//! running functions' host calls.
 
 pub mod auth;
 pub mod body;
 pub mod cache;
 pub mod db;
 pub mod error;
+pub mod functions;
 pub mod http;
 pub mod internal;
 pub mod rate_limit;
@@ -65,6 +68,18 @@ pub enum GatewayError {
     /// A listener cannot be bound.
     #[error("cannot listen on {0}: {1}")]
     Listen(std::net::SocketAddr, std::io::Error),
+    /// The functions service cannot be set up.
+    #[error("functions: {0}")]
+    Functions(String),
+}
+
+/// Where the gateway keeps its files and finds its sidecars.
+#[derive(Debug, Clone)]
+pub struct GatewayPaths {
+    /// The gateway's data directory.
+    pub data_dir: std::path::PathBuf,
+    /// The WASM runner's socket.
+    pub runner_socket: std::path::PathBuf,
 }
 
 /// Opens the system store in `data_dir` and brings its schema up to date.
@@ -84,11 +99,12 @@ pub async fn open_store(config: &NodeConfig, data_dir: &Path) -> Result<Arc<dyn 
 /// The caller binds both, so tests and the supervisor choose the addresses.
 pub async fn run(
     config: &NodeConfig,
-    data_dir: &Path,
+    paths: &GatewayPaths,
     public: TcpListener,
     internal: UnixListener,
     shutdown: CancellationToken,
 ) -> Result<(), GatewayError> {
+    let data_dir = paths.data_dir.as_path();
     http::metrics::handle();
     let readiness = Readiness::new();
     let serving = readiness.pending("public listener not serving yet");
@@ -99,20 +115,35 @@ pub async fn run(
     store_ready.ready();
     let api_keys = ApiKeys::new(store.clone());
     let jwt = JwtKeys::load_or_create(&data_dir.join("jwt"))?;
-    let internal_api = Arc::new(internal::InternalApi::new(health, api_keys.clone(), jwt.clone()));
-    let mut tasks = vec![
-        tokio::spawn(orama_ipc::serve(internal, internal_api, shutdown.clone())),
+    let mut internal_api = internal::InternalApi::new(health, api_keys.clone(), jwt.clone());
+    let (storage_context, embedded_storage) = storage_context(&config.backends.storage, data_dir, &store)?;
+    let sql = sql::SqlService::new(&config.backends.sql, data_dir, &store);
+    let cache_store = cache::open(&config.backends.cache)?;
+    let mut tasks = Vec::new();
+    let functions = if config.wasm_runner.child.enabled {
+        let setup =
+            FunctionsSetup { config, paths, store: &store, storage: &storage_context, sql: &sql, cache: &cache_store };
+        let (functions, host, writer) = setup.build(&shutdown)?;
+        internal_api = internal_api.with_host_calls(host);
+        tasks.push(writer);
+        Some(functions)
+    } else {
+        None
+    };
+    tasks.extend([
+        tokio::spawn(orama_ipc::serve(internal, Arc::new(internal_api), shutdown.clone())),
         tokio::spawn(flush_key_usage(api_keys.clone(), shutdown.clone())),
         tokio::spawn(http::metrics::upkeep(shutdown.clone())),
         tokio::spawn(probe_store(store.clone(), shutdown.clone())),
-    ];
+    ]);
 
     let gateway = &config.gateway;
     let rate_limits = rate_limit::RateLimits::new(&gateway.rate_limits);
     tasks.push(tokio::spawn(forget_idle_buckets(rate_limits.clone(), shutdown.clone())));
-    let (storage_context, embedded_storage) = storage_context(&config.backends.storage, data_dir, &store)?;
     if let Some(embedded) = embedded_storage {
-        tasks.push(tokio::spawn(collect_storage(embedded, storage_context.pins.clone(), shutdown.clone())));
+        let registry = functions.as_ref().map(|f| f.parts.registry.clone());
+        let kept = Kept { pins: storage_context.pins.clone(), functions: registry };
+        tasks.push(tokio::spawn(collect_storage(embedded, kept, shutdown.clone())));
     }
     let sessions = auth::sessions::Sessions::new(store.clone(), api_keys.clone());
     let auth = auth::Authenticator { api_keys, jwt, limits: rate_limits, sessions };
@@ -121,20 +152,29 @@ pub async fn run(
         dev_simple_key: gateway.dev_simple_key,
         started: status::Started::now(),
         metrics_allow: gateway.metrics_allow.clone().into(),
-        sql: sql::SqlService::new(&config.backends.sql, data_dir, &store),
+        sql,
         cache: cache::routes::CacheContext {
-            store: cache::open(&config.backends.cache)?,
+            store: cache_store,
             max_value_bytes: config.backends.cache.max_value_bytes,
         },
         storage: storage_context,
+        functions,
     };
     let storage = &config.backends.storage;
     let upload = http::limits::Bounds {
         max_body: usize::try_from(storage.max_upload_bytes).unwrap_or(usize::MAX),
         timeout: storage.upload_timeout,
     };
-    let stack =
-        http::stack::stack(warp::service(routes::routes(context)), gateway, vec![("/v1/storage/upload", upload)]);
+    let deploys = http::limits::Bounds {
+        max_body: usize::try_from(config.wasm_runner.max_module).unwrap_or(usize::MAX) + (4 << 20),
+        timeout: gateway.limits.request_timeout.max(config.wasm_runner.max_timeout + Duration::from_secs(10)),
+    };
+    let invokes = http::limits::Bounds {
+        max_body: usize::try_from(config.wasm_runner.max_input).unwrap_or(usize::MAX),
+        ..deploys
+    };
+    let bounds = vec![("/v1/storage/upload", upload), ("/v1/functions", deploys), ("/v1/invoke", invokes)];
+    let stack = http::stack::stack(warp::service(routes::routes(context)), gateway, bounds);
     let address = public.local_addr().map(|a| a.to_string()).unwrap_or_default();
     tracing::info!(%address, "gateway serving");
     serving.ready();
@@ -206,20 +246,33 @@ fn storage_context(
     Ok((storage::routes::StorageContext { engine, pins, quota: config.namespace_quota }, embedded))
 }
 
-/// Every [`STORAGE_COLLECTION`], deletes the embedded store's blocks that no pin reaches and
-/// that are older than [`STORAGE_GRACE`] (so uploads in flight and just-unpinned files are safe).
-async fn collect_storage(
-    embedded: storage::embedded::EmbeddedStorage,
+/// What keeps content in the embedded store: namespaces' pins and functions' modules.
+struct Kept {
     pins: storage::pins::Pins,
-    shutdown: CancellationToken,
-) {
+    functions: Option<functions::registry::Registry>,
+}
+
+impl Kept {
+    async fn cids(&self) -> Result<Vec<storage::unixfs::Cid>, db::DbError> {
+        let mut cids = self.pins.all().await?;
+        if let Some(functions) = &self.functions {
+            cids.extend(functions.wasm_cids().await?);
+        }
+        Ok(cids.iter().filter_map(|c| storage::unixfs::Cid::parse(c)).collect())
+    }
+}
+
+/// Every [`STORAGE_COLLECTION`], deletes the embedded store's blocks that no pin or function
+/// reaches and that are older than [`STORAGE_GRACE`] (so uploads in flight and just-unpinned
+/// files are safe).
+async fn collect_storage(embedded: storage::embedded::EmbeddedStorage, kept: Kept, shutdown: CancellationToken) {
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(STORAGE_COLLECTION) => {}
         }
-        let pinned = match pins.all().await {
-            Ok(cids) => cids.iter().filter_map(|c| storage::unixfs::Cid::parse(c)).collect(),
+        let pinned = match kept.cids().await {
+            Ok(cids) => cids,
             Err(err) => {
                 tracing::warn!(error = %err, "storage collection skipped: cannot read the pins");
                 continue;
@@ -230,6 +283,49 @@ async fn collect_storage(
             Ok(_) => {}
             Err(err) => tracing::warn!(error = %err, "storage collection failed"),
         }
+    }
+}
+
+/// What the functions service is built from.
+struct FunctionsSetup<'a> {
+    config: &'a NodeConfig,
+    paths: &'a GatewayPaths,
+    store: &'a Arc<dyn Database>,
+    storage: &'a storage::routes::StorageContext,
+    sql: &'a sql::SqlService,
+    cache: &'a Arc<dyn cache::CacheStore>,
+}
+
+impl FunctionsSetup<'_> {
+    /// The service, its host calls, and the task writing its invocation records.
+    fn build(
+        self,
+        shutdown: &CancellationToken,
+    ) -> Result<(functions::Functions, functions::host::HostCalls, tokio::task::JoinHandle<()>), GatewayError> {
+        let runner_config = &self.config.wasm_runner;
+        let secrets = functions::secrets::SecretBox::load_or_create(&self.paths.data_dir.join("functions"))
+            .map_err(|e| GatewayError::Functions(e.to_string()))?;
+        let registry = functions::registry::Registry::new(self.store.clone());
+        let (records, writer) = functions::records::Records::new(self.store.clone(), shutdown.clone());
+        let tokens = functions::host::Tokens::default();
+        let host = functions::host::HostCalls {
+            tokens: tokens.clone(),
+            cache: self.cache.clone(),
+            sql: self.sql.clone(),
+            fetcher: functions::fetch::Fetcher::new(&runner_config.http_fetch).map_err(GatewayError::Functions)?,
+            registry: registry.clone(),
+            secrets: secrets.clone(),
+        };
+        let functions = functions::Functions::new(functions::Parts {
+            registry,
+            records,
+            runner: functions::runner::Runner::new(&self.paths.runner_socket),
+            tokens,
+            storage: self.storage.engine.clone(),
+            secrets,
+            bounds: functions::Bounds::of(runner_config),
+        });
+        Ok((functions, host, writer))
     }
 }
 

@@ -46,8 +46,11 @@ async fn serve(args: ProcessArgs, config: NodeConfig) -> ExitCode {
         Ok(listener) => listener,
         Err(err) => return started.finish(Err(format!("cannot listen on {}: {err}", config.gateway.listen))),
     };
-    let data_dir = started.dirs.process_data("gateway");
-    let outcome = orama_gateway::run(&config, &data_dir, public, internal, started.shutdown.clone()).await;
+    let paths = orama_gateway::GatewayPaths {
+        data_dir: started.dirs.process_data("gateway"),
+        runner_socket: started.dirs.socket("wasm-runner"),
+    };
+    let outcome = orama_gateway::run(&config, &paths, public, internal, started.shutdown.clone()).await;
     started.finish(outcome)
 }
 

@@ -30,6 +30,8 @@ pub struct RouteContext {
     pub cache: crate::cache::routes::CacheContext,
     /// The storage engine and pins.
     pub storage: crate::storage::routes::StorageContext,
+    /// Serverless functions, when the node runs them.
+    pub functions: Option<crate::functions::Functions>,
 }
 
 /// Every public route, with errors mapped to the node's JSON error shape.
@@ -64,8 +66,24 @@ pub fn routes(context: RouteContext) -> impl Filter<Extract = (impl Reply,), Err
     let sql = crate::sql::routes::routes(&context.auth, &context.sql);
     let cache = crate::cache::routes::routes(&context.auth, &context.cache);
     let storage = crate::storage::routes::routes(&context.auth, &context.storage);
-    let data = sql.or(cache).unify().or(storage).unify();
+    let functions = match &context.functions {
+        Some(functions) => crate::functions::routes::routes(&context.auth, functions),
+        None => functions_disabled(),
+    };
+    let data = sql.or(cache).unify().or(storage).unify().or(functions).unify();
     health.or(version).or(status).or(metrics).or(auth).or(data).or(options).recover(rejection_reply)
+}
+
+/// `/v1/functions*` and `/v1/invoke/*` on a node that does not run functions: 503.
+fn functions_disabled() -> warp::filters::BoxedFilter<(warp::reply::Response,)> {
+    let functions = warp::path("v1").and(warp::path("functions").or(warp::path("invoke")).unify());
+    functions
+        .and_then(|| async {
+            Err::<warp::reply::Response, _>(warp::reject::custom(ApiError::Unavailable(
+                "serverless functions are not enabled on this node (wasm_runner.enabled)".into(),
+            )))
+        })
+        .boxed()
 }
 
 /// `POST /v1/<section>/<name>`: authenticated, then a JSON body, then `handler` with `state`,
@@ -199,6 +217,7 @@ mod tests {
                 pins: crate::storage::pins::Pins::new(db),
                 quota: 1 << 20,
             },
+            functions: None,
         };
         let response = warp::test::request().path(path).reply(&routes(context)).await;
         let body = serde_json::from_slice(response.body()).unwrap_or(serde_json::Value::Null);

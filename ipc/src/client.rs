@@ -35,14 +35,36 @@ pub struct IpcClient {
 }
 
 impl IpcClient {
-    /// A client for the API on `path`, with the default timeout.
+    /// A client for the API on `path`, with the default timeout, keeping up to 8 idle
+    /// connections.
     pub fn new(path: impl Into<PathBuf>) -> Self {
+        IpcClient::with_pool(path, 8)
+    }
+
+    /// A client for the API on `path` keeping up to `max_idle` idle connections (for callers
+    /// with many exchanges in flight at once).
+    pub fn with_pool(path: impl Into<PathBuf>, max_idle: usize) -> Self {
         let path = Arc::new(path.into());
         let inner = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(8)
+            .pool_max_idle_per_host(max_idle)
             .build(UnixConnector { path: path.clone() });
         IpcClient { path, timeout: DEFAULT_TIMEOUT, inner }
+    }
+
+    /// Sends a request built by the caller (its own headers and body) after stamping the
+    /// protocol version; receiving the head is bounded by `timeout`.
+    pub async fn send_request(
+        &self,
+        mut request: Request<Full<Bytes>>,
+        timeout: Duration,
+    ) -> Result<Response<Incoming>, IpcError> {
+        request.headers_mut().insert(VERSION_HEADER, http::HeaderValue::from(PROTOCOL_VERSION));
+        match tokio::time::timeout(timeout, self.inner.request(request)).await {
+            Err(_) => Err(IpcError::Timeout { path: self.path.to_path_buf(), after: timeout }),
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(err)) => Err(self.classify(err)),
+        }
     }
 
     /// The same client with another per-exchange timeout.

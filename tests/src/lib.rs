@@ -77,22 +77,47 @@ pub struct Reply {
 
 /// `method path` on 127.0.0.1:`port` with extra header lines and an optional JSON body.
 pub fn http(port: u16, method: &str, path: &str, headers: &str, body: Option<&Value>) -> Reply {
-    use std::io::{Read, Write};
     let body = body.map(Value::to_string).unwrap_or_default();
+    let content_type = if body.is_empty() { "" } else { "application/json" };
+    http_bytes(port, method, path, headers, content_type, body.as_bytes())
+}
+
+/// `method path` on 127.0.0.1:`port` with extra header lines and a raw body of `content_type`
+/// (none when empty).
+pub fn http_bytes(port: u16, method: &str, path: &str, headers: &str, content_type: &str, body: &[u8]) -> Reply {
+    use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-    let content_type = if body.is_empty() { "" } else { "Content-Type: application/json\r\n" };
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n{content_type}Content-Length: {}\r\n{headers}\r\n{body}",
+    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    let content_type =
+        if content_type.is_empty() { String::new() } else { format!("Content-Type: {content_type}\r\n") };
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n{content_type}Content-Length: {}\r\n{headers}\r\n",
         body.len()
     );
-    stream.write_all(request.as_bytes()).expect("write");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read");
+    stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(body)).expect("write");
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let response = String::from_utf8_lossy(&response).into_owned();
     let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
     let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     let json = serde_json::from_str(body.trim()).unwrap_or_default();
     Reply { status, head: head.to_ascii_lowercase(), json, body: body.to_owned() }
+}
+
+/// The module of guest program `name` (`wasm-runner/guests/<name>`, Rust for wasm32-wasip1),
+/// built on first use into the target dir (needs `rustup target add wasm32-wasip1`).
+pub fn guest_wasm(name: &str) -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../wasm-runner/guests/{name}/Cargo.toml"));
+    let target = bin("orama-supervisor").parent().expect("bin dir").join("guests");
+    let built = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip1", "--manifest-path"])
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(&target)
+        .status()
+        .expect("run cargo");
+    assert!(built.success(), "building guest {name} failed (is the wasm32-wasip1 target installed?)");
+    target.join(format!("wasm32-wasip1/release/{name}.wasm"))
 }
 
 /// Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held.

@@ -1,8 +1,13 @@
 //! `orama-wasm-runner`: runs untrusted WebAssembly functions in a process of its own, so a
 //! hostile or broken function can at worst take this process down (the supervisor restarts
 //! it), never the gateway. [`runtime`] configures wasmtime and runs one invocation within its
-//! limits; [`server`] is the API the gateway calls on the runner's Unix socket.
+//! limits; [`host`] defines the host functions guests import, [`backend`] carries the ones
+//! that need a backend to the gateway; [`server`] is the API the gateway calls on the runner's
+//! Unix socket; [`containment`] confines the process itself.
 
+pub mod backend;
+pub mod containment;
+pub mod host;
 pub mod precompiled;
 pub mod runtime;
 pub mod server;
@@ -29,12 +34,25 @@ pub enum RunnerError {
     /// wasmtime refused the configuration (e.g. the pooling allocator cannot reserve memory).
     #[error("cannot set up the WebAssembly runtime: {0}")]
     Runtime(String),
+    /// The process could not be confined.
+    #[error("cannot confine the runner: {0}")]
+    Containment(String),
 }
 
-/// Serves the runner API on `socket` until `shutdown`, keeping compiled modules in `data_dir`.
+/// Where the runner keeps its files and finds the gateway.
+#[derive(Debug, Clone)]
+pub struct RunnerPaths {
+    /// The runner's data directory (precompiled modules, its empty working directory).
+    pub data_dir: std::path::PathBuf,
+    /// The gateway's internal socket, where host calls go.
+    pub gateway_socket: std::path::PathBuf,
+}
+
+/// Confines this process ([`containment`]), then serves the runner API on `socket` until
+/// `shutdown`. Confinement is for good: call this only as the runner process.
 pub async fn run(
     config: &WasmRunnerConfig,
-    data_dir: &std::path::Path,
+    paths: &RunnerPaths,
     socket: UnixListener,
     shutdown: CancellationToken,
 ) -> Result<(), RunnerError> {
@@ -46,14 +64,21 @@ pub async fn run(
     let readiness = Readiness::new();
     let starting = readiness.pending("the WebAssembly runtime is not set up yet");
     let health = Health::new("wasm-runner", readiness);
+    let data_dir = std::path::absolute(&paths.data_dir)
+        .map_err(|e| RunnerError::Runtime(format!("{}: {e}", paths.data_dir.display())))?;
     let precompiled = precompiled::Precompiled::open(&data_dir.join("modules"))
         .map_err(|e| RunnerError::Runtime(format!("{}: {e}", data_dir.display())))?;
-    let runtime =
-        Arc::new(Runtime::new(limits, Some(precompiled)).map_err(|e| RunnerError::Runtime(format!("{e:#}")))?);
+    let gateway = backend::GatewayBackend::new(&paths.gateway_socket, tokio::runtime::Handle::current());
+    let runtime = Runtime::new(limits, Some(precompiled), Some(Arc::new(gateway)))
+        .map_err(|e| RunnerError::Runtime(format!("{e:#}")))?;
+    let runtime = Arc::new(runtime);
+    containment::confine(&data_dir.join("empty")).map_err(|e| RunnerError::Containment(e.to_string()))?.log();
     let bounds = Bounds {
         max_timeout: config.max_timeout,
         max_memory: limits.max_memory,
         max_output: usize::try_from(config.max_output).unwrap_or(usize::MAX),
+        queue: config.queue as usize,
+        queue_timeout: config.queue_timeout,
     };
     let api = Arc::new(RunnerApi::new(health, runtime, config.instances as usize, bounds));
     tracing::info!(instances = config.instances, max_memory = config.max_memory, "wasm runner serving");

@@ -31,8 +31,11 @@ async fn serve(args: ProcessArgs, config: NodeConfig) -> ExitCode {
         Ok(started) => started,
         Err(err) => return fail(&err),
     };
-    let data_dir = started.dirs.process_data("wasm-runner");
-    let outcome = orama_wasm_runner::run(&config.wasm_runner, &data_dir, socket, started.shutdown.clone()).await;
+    let paths = orama_wasm_runner::RunnerPaths {
+        data_dir: started.dirs.process_data("wasm-runner"),
+        gateway_socket: started.dirs.socket("gateway"),
+    };
+    let outcome = orama_wasm_runner::run(&config.wasm_runner, &paths, socket, started.shutdown.clone()).await;
     started.finish(outcome)
 }
 

@@ -13,18 +13,21 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, Linker, Module, OptLevel, PoolingAllocationConfig, Store, StoreLimits,
-    StoreLimitsBuilder, Trap,
+    Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, OptLevel, PoolingAllocationConfig,
+    ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap,
 };
 use wasmtime_wasi::I32Exit;
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 
+use crate::host::{CallContext, HostBackend, HostState, LogLine};
 use crate::precompiled::Precompiled;
 
 /// How often the deadline clock ticks; deadlines are rounded up to it.
 const TICK: Duration = Duration::from_millis(5);
+/// Compiled modules kept in memory (all of them stay on disk).
+const MAX_MODULES_IN_MEMORY: usize = 512;
 
 /// Bounds of the whole runtime, set by the operator.
 #[derive(Debug, Clone, Copy)]
@@ -54,15 +57,35 @@ pub struct CallLimits {
     pub max_output: usize,
 }
 
+/// One invocation: the input on stdin and what the host functions answer from.
+#[derive(Debug, Clone, Default)]
+pub struct Call {
+    /// Bytes on stdin.
+    pub input: Vec<u8>,
+    /// Request id, caller, environment and backend token.
+    pub context: CallContext,
+}
+
+impl Call {
+    /// A call with `input` and no context (no backend calls).
+    pub fn with_input(input: impl Into<Vec<u8>>) -> Call {
+        Call { input: input.into(), context: CallContext::default() }
+    }
+}
+
 /// What a function answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     /// Its stdout.
     pub stdout: Vec<u8>,
-    /// Its stderr (logs).
+    /// Its stderr.
     pub stderr: Vec<u8>,
+    /// What it logged through `log_info`/`log_error`.
+    pub logs: Vec<LogLine>,
     /// How long it ran.
     pub duration: Duration,
+    /// The most linear memory it had, in bytes.
+    pub memory: usize,
 }
 
 /// Why a function did not answer.
@@ -97,18 +120,58 @@ pub enum RunError {
     Unknown,
 }
 
-/// Per-instance state.
-struct Guest {
+/// Per-instance state: nothing here is shared with another invocation.
+pub(crate) struct Guest {
     wasi: WasiP1Ctx,
+    limits: PeakLimiter,
+    pub(crate) host: HostState,
+}
+
+impl std::fmt::Debug for PeakLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeakLimiter").field("peak", &self.peak).finish_non_exhaustive()
+    }
+}
+
+/// The store's limits, remembering the most memory the guest was granted.
+struct PeakLimiter {
     limits: StoreLimits,
+    peak: usize,
+}
+
+impl ResourceLimiter for PeakLimiter {
+    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let granted = self.limits.memory_growing(current, desired, maximum)?;
+        if granted {
+            self.peak = self.peak.max(desired);
+        }
+        Ok(granted)
+    }
+
+    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories()
+    }
 }
 
 /// The engine, the linker and the compiled modules.
 pub struct Runtime {
     engine: Engine,
     linker: Linker<Guest>,
-    modules: Mutex<HashMap<[u8; 32], Module>>,
+    modules: Mutex<HashMap<[u8; 32], InstancePre<Guest>>>,
     precompiled: Option<Precompiled>,
+    backend: Option<Arc<dyn HostBackend>>,
     limits: RuntimeLimits,
     ticking: Arc<AtomicBool>,
 }
@@ -127,8 +190,13 @@ impl Drop for Runtime {
 
 impl Runtime {
     /// A runtime within `limits`, with its deadline clock running; compiled modules are kept
-    /// in `precompiled` when given.
-    pub fn new(limits: RuntimeLimits, precompiled: Option<Precompiled>) -> wasmtime::Result<Runtime> {
+    /// in `precompiled` when given. Without a `backend`, host calls that need the gateway
+    /// answer 0 (and say so in the function's log).
+    pub fn new(
+        limits: RuntimeLimits,
+        precompiled: Option<Precompiled>,
+        backend: Option<Arc<dyn HostBackend>>,
+    ) -> wasmtime::Result<Runtime> {
         let mut pool = PoolingAllocationConfig::default();
         pool.total_core_instances(limits.instances)
             .total_memories(limits.instances)
@@ -144,6 +212,7 @@ impl Runtime {
         let engine = Engine::new(&config)?;
         let mut linker = Linker::new(&engine);
         p1::add_to_linker_sync(&mut linker, |guest: &mut Guest| &mut guest.wasi)?;
+        crate::host::add_to_linker(&mut linker)?;
         let ticking = Arc::new(AtomicBool::new(true));
         let (clock, running) = (engine.clone(), ticking.clone());
         std::thread::Builder::new().name("wasm-deadlines".into()).spawn(move || {
@@ -152,46 +221,73 @@ impl Runtime {
                 clock.increment_epoch();
             }
         })?;
-        Ok(Runtime { engine, linker, modules: Mutex::default(), precompiled, limits, ticking })
+        Ok(Runtime { engine, linker, modules: Mutex::default(), precompiled, backend, limits, ticking })
     }
 
-    /// Validates and compiles `wasm` (binary or text), keeping it by content hash.
+    /// Validates, compiles and links `wasm` (binary or text), keeping it by content hash: a
+    /// module that is not valid, imports what the host does not provide or is not a WASI
+    /// command (`_start`) is refused here, before it is ever run.
     pub fn compile(&self, wasm: &[u8]) -> Result<[u8; 32], RunError> {
         let hash: [u8; 32] = Sha256::digest(wasm).into();
         if self.modules.lock().unwrap_or_else(|p| p.into_inner()).contains_key(&hash) {
             return Ok(hash);
         }
-        let module = match self.precompiled.as_ref().and_then(|p| p.load(&self.engine, &hash)) {
-            Some(module) => module,
+        let prepared = match self.precompiled.as_ref().and_then(|p| p.load(&self.engine, &hash)) {
+            Some(module) => self.prepare(&module)?,
             None => {
                 let module = Module::new(&self.engine, wasm).map_err(|e| RunError::Invalid(format!("{e:#}")))?;
+                let prepared = self.prepare(&module)?;
                 if let Some(precompiled) = &self.precompiled {
                     precompiled.save(&hash, &module);
                 }
-                module
+                prepared
             }
         };
-        self.modules.lock().unwrap_or_else(|p| p.into_inner()).insert(hash, module);
+        self.keep(hash, prepared);
         Ok(hash)
     }
 
-    /// The compiled module `hash`: in memory, or kept on disk by an earlier run.
-    fn module(&self, hash: &[u8; 32]) -> Option<Module> {
-        if let Some(module) = self.modules.lock().unwrap_or_else(|p| p.into_inner()).get(hash) {
-            return Some(module.clone());
+    /// `module` linked against the host: its imports resolved once, so each run only
+    /// instantiates.
+    fn prepare(&self, module: &Module) -> Result<InstancePre<Guest>, RunError> {
+        match module.get_export("_start") {
+            Some(wasmtime::ExternType::Func(f)) if f.params().len() == 0 && f.results().len() == 0 => {}
+            _ => {
+                return Err(RunError::Link("the module is not a WASI command: it exports no `_start` function".into()));
+            }
         }
-        let module = self.precompiled.as_ref()?.load(&self.engine, hash)?;
-        self.modules.lock().unwrap_or_else(|p| p.into_inner()).insert(*hash, module.clone());
-        Some(module)
+        self.linker.instantiate_pre(module).map_err(|e| RunError::Link(format!("{e:#}")))
     }
 
-    /// Runs the compiled module `hash` on `input`.
-    pub fn run(&self, hash: &[u8; 32], input: Vec<u8>, limits: CallLimits) -> Result<Outcome, RunError> {
+    fn keep(&self, hash: [u8; 32], prepared: InstancePre<Guest>) {
+        let mut modules = self.modules.lock().unwrap_or_else(|p| p.into_inner());
+        if modules.len() >= MAX_MODULES_IN_MEMORY {
+            // The disk keeps them all; memory keeps the most recently used few.
+            if let Some(evicted) = modules.keys().next().copied() {
+                modules.remove(&evicted);
+            }
+        }
+        modules.insert(hash, prepared);
+    }
+
+    /// The compiled module `hash`: in memory, or kept on disk by an earlier run.
+    fn module(&self, hash: &[u8; 32]) -> Option<InstancePre<Guest>> {
+        if let Some(prepared) = self.modules.lock().unwrap_or_else(|p| p.into_inner()).get(hash) {
+            return Some(prepared.clone());
+        }
+        let module = self.precompiled.as_ref()?.load(&self.engine, hash)?;
+        let prepared = self.prepare(&module).ok()?;
+        self.keep(*hash, prepared.clone());
+        Some(prepared)
+    }
+
+    /// Runs the compiled module `hash` on `call`.
+    pub fn run(&self, hash: &[u8; 32], call: Call, limits: CallLimits) -> Result<Outcome, RunError> {
         let module = self.module(hash).ok_or(RunError::Unknown)?;
         let memory = limits.memory.min(self.limits.max_memory);
         let (stdout, stderr) = (MemoryOutputPipe::new(limits.max_output), MemoryOutputPipe::new(limits.max_output));
         let wasi = WasiCtxBuilder::new()
-            .stdin(MemoryInputPipe::new(input))
+            .stdin(MemoryInputPipe::new(call.input))
             .stdout(stdout.clone())
             .stderr(stderr.clone())
             .build_p1();
@@ -202,15 +298,18 @@ impl Runtime {
             .memories(1)
             .trap_on_grow_failure(true)
             .build();
-        let mut store = Store::new(&self.engine, Guest { wasi, limits: store_limits });
+        let started = Instant::now();
+        let host = HostState::new(call.context, self.backend.clone(), started + limits.timeout);
+        let guest = Guest { wasi, limits: PeakLimiter { limits: store_limits, peak: 0 }, host };
+        let mut store = Store::new(&self.engine, guest);
         store.limiter(|guest| &mut guest.limits);
         let ticks = limits.timeout.as_nanos().div_ceil(TICK.as_nanos()).max(1) as u64 + 1;
         store.set_epoch_deadline(ticks);
-        let started = Instant::now();
-        let instance = self.linker.instantiate(&mut store, &module).map_err(|e| classify(e, limits, memory))?;
-        let start =
-            instance.get_typed_func::<(), ()>(&mut store, "_start").map_err(|e| RunError::Link(format!("{e:#}")))?;
-        let ran = start.call(&mut store, ());
+        let ran = module
+            .instantiate(&mut store)
+            .and_then(|instance| instance.get_typed_func::<(), ()>(&mut store, "_start"))
+            .map_err(|e| classify(e, limits, memory))
+            .map(|start| start.call(&mut store, ()));
         let duration = started.elapsed();
         let full = |pipe: &MemoryOutputPipe| pipe.contents().len() >= limits.max_output;
         if full(&stdout) || full(&stderr) {
@@ -218,7 +317,7 @@ impl Runtime {
             // an error per write from then on; one that ignores them runs into its deadline).
             return Err(RunError::Output(limits.max_output));
         }
-        match ran {
+        match ran? {
             Ok(()) => {}
             Err(err) => match err.downcast_ref::<I32Exit>() {
                 Some(I32Exit(0)) => {}
@@ -226,7 +325,14 @@ impl Runtime {
                 None => return Err(classify(err, limits, memory)),
             },
         }
-        Ok(Outcome { stdout: stdout.contents().to_vec(), stderr: stderr.contents().to_vec(), duration })
+        let guest = store.into_data();
+        Ok(Outcome {
+            stdout: stdout.contents().to_vec(),
+            stderr: stderr.contents().to_vec(),
+            logs: guest.host.into_logs(),
+            duration,
+            memory: guest.limits.peak,
+        })
     }
 }
 
@@ -247,11 +353,13 @@ fn classify(err: wasmtime::Error, limits: CallLimits, memory: usize) -> RunError
     if text.contains("unknown import")
         || text.contains("incompatible import")
         || text.contains("missing required memory export")
+        || text.contains("failed to find function export")
     {
         return RunError::Link(text);
     }
     if text.contains("maximum concurrent") || text.contains("pooling allocator") {
         return RunError::Busy;
     }
-    RunError::Trap(text)
+    // A host function's refusal: its own message, without the wasm backtrace around it.
+    RunError::Trap(err.root_cause().to_string())
 }

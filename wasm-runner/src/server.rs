@@ -1,10 +1,17 @@
 //! The runner's API on its owner-only Unix socket (the gateway is its only client):
 //! `POST /v1/modules` compiles a module and answers its content hash; `POST
 //! /v1/modules/<hash>/invoke?timeout_ms=&memory=` runs it on the request body and answers
-//! `{output (base64), logs, duration_us}`. At most `instances` functions run at once; a call
-//! waits up to a second for a slot, then gets 503. Failures are `{"error", "kind"}`.
+//! `{output (base64), stderr, logs, duration_us, memory_bytes}`. The invocation's context
+//! travels in headers: `x-orama-request-id`, `x-orama-caller` and `x-orama-env` (base64 of
+//! UTF-8 text and of a JSON object), `x-orama-token` (scopes its backend calls).
+//!
+//! At most `instances` functions run at once; up to `queue` more wait for a slot, each at most
+//! `queue_timeout` (then 503 `busy`); past that a call is refused at once (429 `queue_full`).
+//! Failures are `{"error", "kind"}`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -17,14 +24,13 @@ use serde_json::json;
 use tokio::sync::Semaphore;
 
 use crate::hex;
-use crate::runtime::{CallLimits, RunError, Runtime};
+use crate::host::CallContext;
+use crate::runtime::{Call, CallLimits, RunError, Runtime};
 
 /// Largest module accepted.
 const MAX_MODULE: usize = 64 * 1024 * 1024;
 /// Largest input to one call.
 const MAX_INPUT: usize = 16 * 1024 * 1024;
-/// How long a call waits for a free slot.
-const QUEUE_WAIT: Duration = Duration::from_secs(1);
 
 /// Operator bounds on every call.
 #[derive(Debug, Clone, Copy)]
@@ -35,6 +41,10 @@ pub struct Bounds {
     pub max_memory: usize,
     /// Most output a call may write.
     pub max_output: usize,
+    /// Calls that may wait for a slot.
+    pub queue: usize,
+    /// How long a call waits for a slot.
+    pub queue_timeout: Duration,
 }
 
 /// The runner's API.
@@ -43,13 +53,14 @@ pub struct RunnerApi {
     health: Health,
     runtime: Arc<Runtime>,
     slots: Semaphore,
+    waiting: AtomicUsize,
     bounds: Bounds,
 }
 
 impl RunnerApi {
     /// The API over `runtime`, running at most `instances` calls at once within `bounds`.
     pub fn new(health: Health, runtime: Arc<Runtime>, instances: usize, bounds: Bounds) -> Self {
-        RunnerApi { health, runtime, slots: Semaphore::new(instances), bounds }
+        RunnerApi { health, runtime, slots: Semaphore::new(instances), waiting: AtomicUsize::new(0), bounds }
     }
 
     async fn compile(&self, request: Request<Incoming>) -> Response<Body> {
@@ -70,25 +81,52 @@ impl RunnerApi {
             return failure_message(StatusCode::BAD_REQUEST, "invalid", "module hash must be 64 hex digits");
         };
         let limits = self.limits(request.uri().query().unwrap_or_default());
+        let context = match call_context(request.headers()) {
+            Ok(context) => context,
+            Err(message) => return failure_message(StatusCode::BAD_REQUEST, "invalid", message),
+        };
         let input = match read(request, MAX_INPUT).await {
             Ok(bytes) => bytes,
             Err(response) => return response,
         };
-        let Ok(Ok(_slot)) = tokio::time::timeout(QUEUE_WAIT, self.slots.acquire()).await else {
-            return failure(&RunError::Busy);
+        let _slot = match self.slot().await {
+            Ok(slot) => slot,
+            Err(response) => return response,
         };
         let runtime = self.runtime.clone();
-        match tokio::task::spawn_blocking(move || runtime.run(&hash, input, limits)).await {
+        let call = Call { input, context };
+        match tokio::task::spawn_blocking(move || runtime.run(&hash, call, limits)).await {
             Ok(Ok(outcome)) => json_response(
                 StatusCode::OK,
                 &json!({
                     "output": base64::engine::general_purpose::STANDARD.encode(&outcome.stdout),
-                    "logs": String::from_utf8_lossy(&outcome.stderr),
+                    "stderr": String::from_utf8_lossy(&outcome.stderr),
+                    "logs": outcome.logs,
                     "duration_us": outcome.duration.as_micros() as u64,
+                    "memory_bytes": outcome.memory,
                 }),
             ),
             Ok(Err(err)) => failure(&err),
             Err(err) => failure_message(StatusCode::INTERNAL_SERVER_ERROR, "internal", &err.to_string()),
+        }
+    }
+
+    /// A free slot, waiting in the bounded queue for one: 429 when the queue is full, 503 when
+    /// no slot came free in time.
+    async fn slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, Response<Body>> {
+        if let Ok(slot) = self.slots.try_acquire() {
+            return Ok(slot);
+        }
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.bounds.queue {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            let message = format!("{} invocations are already waiting; try again later", self.bounds.queue);
+            return Err(failure_message(StatusCode::TOO_MANY_REQUESTS, "queue_full", &message));
+        }
+        let waited = tokio::time::timeout(self.bounds.queue_timeout, self.slots.acquire()).await;
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        match waited {
+            Ok(Ok(slot)) => Ok(slot),
+            _ => Err(failure(&RunError::Busy)),
         }
     }
 
@@ -131,6 +169,23 @@ fn failure(err: &RunError) -> Response<Body> {
 
 fn failure_message(status: StatusCode, kind: &str, message: &str) -> Response<Body> {
     json_response(status, &json!({ "error": message, "kind": kind }))
+}
+
+/// The invocation's context from its headers.
+fn call_context(headers: &http::HeaderMap) -> Result<CallContext, &'static str> {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let decoded = |name: &str| -> Result<String, &'static str> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text(name))
+            .map_err(|_| "context headers must be base64")?;
+        String::from_utf8(bytes).map_err(|_| "context headers must hold UTF-8")
+    };
+    let env = match decoded("x-orama-env")? {
+        env if env.is_empty() => HashMap::new(),
+        env => serde_json::from_str(&env).map_err(|_| "x-orama-env must be a JSON object of strings")?,
+    };
+    let token = Some(text("x-orama-token")).filter(|t| !t.is_empty());
+    Ok(CallContext { request_id: text("x-orama-request-id"), caller: decoded("x-orama-caller")?, env, token })
 }
 
 fn unhex(text: &str) -> Option<[u8; 32]> {

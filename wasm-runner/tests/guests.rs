@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use orama_wasm_runner::runtime::{CallLimits, RunError, Runtime, RuntimeLimits};
+use orama_wasm_runner::runtime::{Call, CallLimits, RunError, Runtime, RuntimeLimits};
 
 const LIMITS: CallLimits =
     CallLimits { memory: 16 * 1024 * 1024, timeout: Duration::from_millis(200), max_output: 1024 * 1024 };
@@ -14,12 +14,12 @@ fn fixture(name: &str) -> Vec<u8> {
 
 fn run(runtime: &Runtime, name: &str, input: &[u8]) -> Result<Vec<u8>, RunError> {
     let module = runtime.compile(&fixture(name))?;
-    runtime.run(&module, input.to_vec(), LIMITS).map(|outcome| outcome.stdout)
+    runtime.run(&module, Call::with_input(input), LIMITS).map(|outcome| outcome.stdout)
 }
 
 #[test]
 fn hostile_guests_end_with_clear_errors_and_the_runtime_keeps_serving() {
-    let runtime = Runtime::new(RuntimeLimits::default(), None).expect("runtime");
+    let runtime = Runtime::new(RuntimeLimits::default(), None, None).expect("runtime");
     assert_eq!(run(&runtime, "greet", b"Ada").expect("greet"), b"Hello, Ada!");
 
     let started = Instant::now();
@@ -47,14 +47,14 @@ fn hostile_guests_end_with_clear_errors_and_the_runtime_keeps_serving() {
 
 #[test]
 fn concurrent_invocations_do_not_see_each_other() {
-    let runtime = std::sync::Arc::new(Runtime::new(RuntimeLimits::default(), None).expect("runtime"));
+    let runtime = std::sync::Arc::new(Runtime::new(RuntimeLimits::default(), None, None).expect("runtime"));
     let module = runtime.compile(&fixture("greet")).expect("compile");
     let handles: Vec<_> = (0..16)
         .map(|i| {
             let runtime = runtime.clone();
             std::thread::spawn(move || {
                 let input = format!("caller {i}");
-                let out = runtime.run(&module, input.clone().into_bytes(), LIMITS).expect("run").stdout;
+                let out = runtime.run(&module, Call::with_input(input.clone()), LIMITS).expect("run").stdout;
                 assert_eq!(out, format!("Hello, {input}!").into_bytes());
             })
         })
@@ -62,4 +62,36 @@ fn concurrent_invocations_do_not_see_each_other() {
     for handle in handles {
         handle.join().expect("thread");
     }
+}
+
+#[test]
+fn host_functions_answer_from_the_invocation_context_and_refuse_bad_pointers() {
+    use orama_wasm_runner::host::{CallContext, LogLine};
+    let runtime = Runtime::new(RuntimeLimits::default(), None, None).expect("runtime");
+    let module = runtime.compile(&fixture("host_context")).expect("compile");
+    let context = CallContext {
+        request_id: "req-1".into(),
+        caller: "0xabc".into(),
+        env: [("GREETING".to_owned(), "hi".to_owned())].into(),
+        token: None,
+    };
+    let outcome = runtime.run(&module, Call { input: Vec::new(), context }, LIMITS).expect("run");
+    assert_eq!(String::from_utf8_lossy(&outcome.stdout), "req-1|hi|0xabc");
+    assert_eq!(
+        outcome.logs,
+        [
+            LogLine { level: "info", message: "started".into() },
+            LogLine { level: "error", message: "almost done".into() }
+        ]
+    );
+    assert!(outcome.memory >= 65536, "one page at least: {}", outcome.memory);
+
+    let module = runtime.compile(&fixture("host_out_of_bounds")).expect("compile");
+    let refused = runtime.run(&module, Call::with_input(*b""), LIMITS);
+    assert!(
+        matches!(&refused, Err(RunError::Trap(m)) if m.contains("outside the guest's memory")),
+        "a clear error: {refused:?}"
+    );
+    let module = runtime.compile(&fixture("greet")).expect("compile");
+    assert_eq!(runtime.run(&module, Call::with_input(*b"x"), LIMITS).expect("still serving").stdout, b"Hello, x!");
 }

@@ -5,12 +5,12 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use orama_wasm_runner::precompiled::Precompiled;
-use orama_wasm_runner::runtime::{CallLimits, RunError, Runtime, RuntimeLimits};
+use orama_wasm_runner::runtime::{Call, CallLimits, RunError, Runtime, RuntimeLimits};
 
 const LIMITS: CallLimits = CallLimits { memory: 1 << 24, timeout: Duration::from_secs(1), max_output: 1 << 20 };
 
 fn runtime(dir: &std::path::Path) -> Runtime {
-    Runtime::new(RuntimeLimits::default(), Some(Precompiled::open(dir).expect("dir"))).expect("runtime")
+    Runtime::new(RuntimeLimits::default(), Some(Precompiled::open(dir).expect("dir")), None).expect("runtime")
 }
 
 #[test]
@@ -24,12 +24,16 @@ fn a_restarted_runtime_runs_what_an_earlier_one_compiled_and_refuses_damaged_fil
     assert_eq!(std::fs::metadata(&modules).expect("dir").permissions().mode() & 0o777, 0o700);
 
     let restarted = runtime(&modules);
-    assert_eq!(restarted.run(&hash, b"Bo".to_vec(), LIMITS).expect("from disk").stdout, b"Hello, Bo!");
+    assert_eq!(restarted.run(&hash, Call::with_input(*b"Bo"), LIMITS).expect("from disk").stdout, b"Hello, Bo!");
 
     std::fs::write(&file, b"not a compiled module").expect("damage");
     let damaged = runtime(&modules);
-    assert_eq!(damaged.run(&hash, b"x".to_vec(), LIMITS), Err(RunError::Unknown), "the damaged file is not loaded");
+    assert_eq!(
+        damaged.run(&hash, Call::with_input(*b"x"), LIMITS),
+        Err(RunError::Unknown),
+        "the damaged file is not loaded"
+    );
     assert!(!file.exists(), "and is removed");
     assert_eq!(damaged.compile(&greet).expect("recompiled"), hash);
-    assert_eq!(damaged.run(&hash, b"Cy".to_vec(), LIMITS).expect("run").stdout, b"Hello, Cy!");
+    assert_eq!(damaged.run(&hash, Call::with_input(*b"Cy"), LIMITS).expect("run").stdout, b"Hello, Cy!");
 }

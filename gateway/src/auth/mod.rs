@@ -69,6 +69,30 @@ pub fn authenticated(auth: Authenticator) -> impl Filter<Extract = (Principal,),
         })
 }
 
+/// For routes open to anonymous callers (public functions): a presented credential must be
+/// valid and yields its principal (as [`authenticated`]); no credential at all is `None`,
+/// charged to the client address's rate limit.
+pub fn optionally_authenticated(
+    auth: Authenticator,
+) -> impl Filter<Extract = (Option<Principal>,), Error = warp::Rejection> + Clone {
+    warp::header::headers_cloned()
+        .and(warp::query::<HashMap<String, String>>().or(warp::any().map(HashMap::new)).unify())
+        .and(warp::ext::optional::<ClientIp>())
+        .and_then(move |headers: HeaderMap, query: HashMap<String, String>, client: Option<ClientIp>| {
+            let auth = auth.clone();
+            async move {
+                let anonymous = matches!(credentials::presented(&headers, &query), (None, None));
+                if !anonymous {
+                    return auth.admit(&headers, &query, client).await.map(Some).map_err(warp::reject::custom);
+                }
+                if let Some(ClientIp(ip)) = client {
+                    auth.limits.charge_ip(ip).map_err(warp::reject::custom)?;
+                }
+                Ok(None)
+            }
+        })
+}
+
 impl Authenticator {
     /// Authenticates and charges the rate limits (see [`authenticated`]).
     async fn admit(

@@ -51,6 +51,11 @@ impl MemoryCache {
     }
 }
 
+/// A stored value read as a decimal integer, as Redis reads them for `INCRBY`.
+fn parse_integer(value: &[u8]) -> Option<i64> {
+    std::str::from_utf8(value).ok()?.parse().ok()
+}
+
 fn key(dmap: &Dmap, key: &str) -> Key {
     (dmap.scoped(), key.to_owned())
 }
@@ -77,6 +82,33 @@ impl CacheStore for MemoryCache {
                 values.push(self.entries.get(key).await.map(|e| e.value.clone()));
             }
             Ok(values)
+        })
+    }
+
+    fn incr(&self, dmap: &Dmap, k: &str, delta: i64) -> CacheFuture<'_, i64> {
+        use moka::ops::compute::{CompResult, Op};
+        let key = key(dmap, k);
+        Box::pin(async move {
+            let computed = self
+                .entries
+                .entry(key)
+                .and_compute_with(|existing| async move {
+                    let (current, ttl) = match &existing {
+                        Some(entry) => (parse_integer(&entry.value().value), entry.value().ttl),
+                        None => (Some(0), None),
+                    };
+                    match current.and_then(|n| n.checked_add(delta)) {
+                        Some(n) => Op::Put(Arc::new(Entry { value: n.to_string().into_bytes(), ttl })),
+                        None => Op::Nop,
+                    }
+                })
+                .await;
+            match computed {
+                CompResult::Inserted(entry) | CompResult::ReplacedWith(entry) => {
+                    parse_integer(&entry.value().value).ok_or(CacheError::NotAnInteger)
+                }
+                _ => Err(CacheError::NotAnInteger),
+            }
         })
     }
 

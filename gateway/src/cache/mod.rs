@@ -31,6 +31,9 @@ pub enum CacheError {
     /// The engine answered something unexpected.
     #[error("cache error: {0}")]
     Engine(String),
+    /// An increment of a value that is not an integer (or would overflow).
+    #[error("the value is not an integer or the increment overflows")]
+    NotAnInteger,
 }
 
 /// A namespace's dmap.
@@ -70,6 +73,9 @@ pub trait CacheStore: Send + Sync + 'static {
     fn get(&self, dmap: &Dmap, key: &str) -> CacheFuture<'_, Option<Vec<u8>>>;
     /// The values under `keys`, in order.
     fn get_many(&self, dmap: &Dmap, keys: &[String]) -> CacheFuture<'_, Vec<Option<Vec<u8>>>>;
+    /// Adds `delta` to the integer under `key` (a missing key counts as 0), atomically; the new
+    /// value. A value that is not a decimal integer is an error and stays as it was.
+    fn incr(&self, dmap: &Dmap, key: &str, delta: i64) -> CacheFuture<'_, i64>;
     /// Removes `key`; whether it was there.
     fn delete(&self, dmap: &Dmap, key: &str) -> CacheFuture<'_, bool>;
     /// Every key of `dmap` (at most [`MAX_SCAN_KEYS`]).

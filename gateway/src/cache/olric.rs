@@ -63,6 +63,12 @@ impl CacheStore for OlricCache {
         })
     }
 
+    fn incr(&self, dmap: &Dmap, key: &str, delta: i64) -> CacheFuture<'_, i64> {
+        let mut cmd = redis::cmd("DM.INCR");
+        cmd.arg(dmap.scoped()).arg(key).arg(delta);
+        Box::pin(async move { self.resp.run::<i64>(cmd).await })
+    }
+
     fn delete(&self, dmap: &Dmap, key: &str) -> CacheFuture<'_, bool> {
         let mut cmd = redis::cmd("DM.DEL");
         cmd.arg(dmap.scoped()).arg(key);

@@ -165,6 +165,19 @@ impl CacheStore for RedisCache {
         Box::pin(async move { self.resp.run(cmd).await })
     }
 
+    fn incr(&self, dmap: &Dmap, k: &str, delta: i64) -> CacheFuture<'_, i64> {
+        let mut cmd = redis::cmd("INCRBY");
+        cmd.arg(key(dmap, k)).arg(delta);
+        Box::pin(async move {
+            self.resp.run::<i64>(cmd).await.map_err(|err| match err {
+                CacheError::Engine(message) if message.contains("not an integer") || message.contains("overflow") => {
+                    CacheError::NotAnInteger
+                }
+                other => other,
+            })
+        })
+    }
+
     fn delete(&self, dmap: &Dmap, k: &str) -> CacheFuture<'_, bool> {
         let mut cmd = redis::cmd("DEL");
         cmd.arg(key(dmap, k));

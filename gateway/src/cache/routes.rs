@@ -47,6 +47,7 @@ impl From<CacheError> for ApiError {
             CacheError::Unavailable(_) => ApiError::Unavailable(err.to_string()),
             CacheError::TooManyKeys(_) => ApiError::BadRequest(err.to_string()),
             CacheError::Engine(_) => ApiError::Internal(err.to_string()),
+            CacheError::NotAnInteger => ApiError::BadRequest(err.to_string()),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The `wasm_runner` section: the process that runs untrusted WebAssembly functions, and the
-//! operator's bounds on them, with how it is read from the YAML tree.
+//! operator's bounds on them (the runner enforces them; the gateway applies the defaults and
+//! the egress rules of `http_fetch`), with how it is read from the YAML tree.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,40 +11,90 @@ use super::read::{Field, Problems};
 use super::sections::{HOUR, MS, child_settings};
 use super::types::{ChildSettings, humantime_serde};
 
+const MIB: u64 = 1024 * 1024;
+
 /// The `wasm_runner` section.
 #[derive(Debug, Clone, Serialize)]
 pub struct WasmRunnerConfig {
-    /// Supervision of the runner (off by default until the functions API lands).
+    /// Supervision of the runner.
     #[serde(flatten)]
     pub child: ChildSettings,
     /// Override of the program to run (default: `orama-wasm-runner` beside the supervisor).
     pub command: Option<PathBuf>,
-    /// Functions running at once (instance slots); more wait briefly, then get 503.
+    /// Functions running at once (instance slots).
     pub instances: u32,
+    /// Invocations that may wait for a slot; past this, callers get 429 at once.
+    pub queue: u32,
+    /// How long an invocation waits for a slot before it gets 503.
+    #[serde(with = "humantime_serde")]
+    pub queue_timeout: Duration,
     /// Most linear memory a function may have.
     pub max_memory: u64,
+    /// Memory of a function deployed without `memory_limit_mb`.
+    pub default_memory: u64,
     /// Longest a function may run (a function's own timeout is capped by this).
     #[serde(with = "humantime_serde")]
     pub max_timeout: Duration,
+    /// Time limit of a function deployed without `timeout_seconds`.
+    #[serde(with = "humantime_serde")]
+    pub default_timeout: Duration,
     /// Most bytes of output (stdout, and stderr) a function may write.
     pub max_output: u64,
+    /// Largest invocation input.
+    pub max_input: u64,
+    /// Largest module that can be deployed.
+    pub max_module: u64,
+    /// The rules of the `http_fetch` host function.
+    pub http_fetch: HttpFetchConfig,
+}
+
+/// The `wasm_runner.http_fetch` subsection.
+#[derive(Debug, Clone, Serialize)]
+pub struct HttpFetchConfig {
+    /// Longest one fetch may take (also bounded by the invocation's own deadline).
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Largest response body a function may receive.
+    pub max_response: u64,
+    /// Redirects followed, each target checked again.
+    pub max_redirects: u32,
+    /// Networks a function may reach although they are private, loopback or link-local
+    /// (empty by default: functions reach only public addresses).
+    pub allow_networks: Vec<ipnet::IpNet>,
+}
+
+impl Default for HttpFetchConfig {
+    fn default() -> Self {
+        HttpFetchConfig {
+            timeout: Duration::from_secs(30),
+            max_response: 10 * MIB,
+            max_redirects: 5,
+            allow_networks: vec![],
+        }
+    }
 }
 
 impl Default for WasmRunnerConfig {
     fn default() -> Self {
         WasmRunnerConfig {
-            child: ChildSettings { enabled: false, ..ChildSettings::default() },
+            child: ChildSettings { enabled: true, ..ChildSettings::default() },
             command: None,
             instances: 64,
-            max_memory: 128 * 1024 * 1024,
-            max_timeout: Duration::from_secs(30),
-            max_output: 10 * 1024 * 1024,
+            queue: 256,
+            queue_timeout: Duration::from_secs(1),
+            max_memory: 128 * MIB,
+            default_memory: 64 * MIB,
+            max_timeout: Duration::from_secs(60),
+            default_timeout: Duration::from_secs(30),
+            max_output: 10 * MIB,
+            max_input: MIB,
+            max_module: 32 * MIB,
+            http_fetch: HttpFetchConfig::default(),
         }
     }
 }
 
 pub(super) fn wasm_runner_section(f: &Field, p: &mut Problems) -> WasmRunnerConfig {
-    const MIB: u64 = 1024 * 1024;
     let mut t = f.table(p);
     let mut runner = WasmRunnerConfig::default();
     child_settings(&mut t, &mut runner.child, p);
@@ -51,15 +102,58 @@ pub(super) fn wasm_runner_section(f: &Field, p: &mut Problems) -> WasmRunnerConf
     if let Some(n) = t.take("instances").and_then(|f| f.int_in(p, 1, 10_000)) {
         runner.instances = n as u32;
     }
-    if let Some(n) = t.take("max_memory").and_then(|f| f.bytes_in(p, MIB, 4 * 1024 * MIB)) {
+    if let Some(n) = t.take("queue").and_then(|f| f.int_in(p, 0, 1_000_000)) {
+        runner.queue = n as u32;
+    }
+    if let Some(d) = t.take("queue_timeout").and_then(|f| f.duration_in(p, MS, HOUR)) {
+        runner.queue_timeout = d;
+    }
+    let bytes = |t: &mut super::read::Table, key: &str, min: u64, max: u64, p: &mut Problems| {
+        t.take(key).and_then(|f| f.bytes_in(p, min, max))
+    };
+    if let Some(n) = bytes(&mut t, "max_memory", MIB, 4 * 1024 * MIB, p) {
         runner.max_memory = n;
+    }
+    if let Some(n) = bytes(&mut t, "default_memory", MIB, 4 * 1024 * MIB, p) {
+        runner.default_memory = n;
     }
     if let Some(d) = t.take("max_timeout").and_then(|f| f.duration_in(p, 10 * MS, HOUR)) {
         runner.max_timeout = d;
     }
-    if let Some(n) = t.take("max_output").and_then(|f| f.bytes_in(p, 1024, 1024 * MIB)) {
+    if let Some(d) = t.take("default_timeout").and_then(|f| f.duration_in(p, 10 * MS, HOUR)) {
+        runner.default_timeout = d;
+    }
+    if let Some(n) = bytes(&mut t, "max_output", 1024, 1024 * MIB, p) {
         runner.max_output = n;
+    }
+    if let Some(n) = bytes(&mut t, "max_input", 1024, 16 * MIB, p) {
+        runner.max_input = n;
+    }
+    if let Some(n) = bytes(&mut t, "max_module", 1024, 64 * MIB, p) {
+        runner.max_module = n;
+    }
+    if let Some(f) = t.take("http_fetch") {
+        runner.http_fetch = http_fetch_section(&f, p);
     }
     t.finish(p);
     runner
+}
+
+fn http_fetch_section(f: &Field, p: &mut Problems) -> HttpFetchConfig {
+    let mut t = f.table(p);
+    let mut fetch = HttpFetchConfig::default();
+    if let Some(d) = t.take("timeout").and_then(|f| f.duration_in(p, 10 * MS, HOUR)) {
+        fetch.timeout = d;
+    }
+    if let Some(n) = t.take("max_response").and_then(|f| f.bytes_in(p, 1024, 1024 * MIB)) {
+        fetch.max_response = n;
+    }
+    if let Some(n) = t.take("max_redirects").and_then(|f| f.int_in(p, 0, 20)) {
+        fetch.max_redirects = n as u32;
+    }
+    if let Some(nets) = t.take("allow_networks").and_then(|f| f.networks(p)) {
+        fetch.allow_networks = nets;
+    }
+    t.finish(p);
+    fetch
 }

@@ -11,6 +11,7 @@ fn talker_node() -> Node {
     let config = format!(
         "{FAST_SUPERVISOR}
 gateway: {{ enabled: false }}
+wasm_runner: {{ enabled: false }}
 externals:
   - name: talker
     command: sh

@@ -18,11 +18,16 @@
 //! - `sql`: `/v1/rqlite/*` on the embedded engine and a supervised rqlited; tenant isolation.
 //! - `cache`: `/v1/cache/*` in-process, on redis-server, a Redis Cluster and valkey-server.
 //! - `storage`: `/v1/storage/*` on the embedded store and a supervised js-ipfs daemon.
+//! - `functions`: `/v1/functions*` and `/v1/invoke/*` with Rust and WAT guests: versions,
+//!   namespaces, host functions on redis and rqlited, egress rules, hostile guests, a flood,
+//!   a killed runner, WebSocket invocations.
+//! - `wasm`: the runner's own socket API under the supervisor.
 
 mod acme;
 mod auth;
 mod cache;
 mod ctl;
+mod functions;
 mod notify;
 mod restart;
 mod shutdown;
@@ -43,10 +48,12 @@ supervisor:
   probe: { interval: 100ms, timeout: 300ms, failure_threshold: 2 }
 ";
 
-/// A config with the gateway on `gateway_port` depending on a redis-server on `redis_port`.
+/// A config with the gateway on `gateway_port` depending on a redis-server on `redis_port`
+/// (and no WASM runner, so the children are exactly these two).
 pub fn gateway_and_redis(gateway_port: u16, redis_port: u16) -> String {
     format!(
         "{FAST_SUPERVISOR}
+wasm_runner: {{ enabled: false }}
 gateway:
   listen: 127.0.0.1:{gateway_port}
   depends_on: [redis]

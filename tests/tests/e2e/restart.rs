@@ -35,6 +35,7 @@ fn a_child_that_exits_at_once_crash_loops_until_restarted() {
     let config = format!(
         "{FAST_SUPERVISOR}
 gateway: {{ enabled: false }}
+wasm_runner: {{ enabled: false }}
 externals:
   - name: crasher
     command: sh

@@ -1,24 +1,29 @@
-//! Runner-side cost of one invocation with a warm module cache: instantiate the `greet`
-//! fixture (a WASI command), feed it stdin, collect stdout, drop the instance; 10,000 times in
-//! a row, then again on as many threads as cores. Prints p50/p99 and invocations/s.
-//! `cargo run --release -p orama-wasm-runner --bin runner-bench`
+//! Runner-side cost of one invocation with a warm module cache: instantiate a WASI command
+//! (the module at the path given, e.g. the Rust `hello` guest, else the `greet` fixture), feed
+//! it stdin, collect stdout, drop the instance; 10,000 times in a row, then again on as many
+//! threads as cores. Prints p50/p99 and invocations/s.
+//! `cargo run --release -p orama-wasm-runner --bin runner-bench [module.wasm]`
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use orama_wasm_runner::runtime::{CallLimits, Runtime, RuntimeLimits};
+use orama_wasm_runner::runtime::{Call, CallLimits, Runtime, RuntimeLimits};
 
 const CALLS: usize = 10_000;
 
 fn main() {
-    let wat = include_bytes!("../../tests/guests/greet.wat");
-    let runtime = Arc::new(Runtime::new(RuntimeLimits::default(), None).expect("runtime"));
-    let module = runtime.compile(wat).expect("compile");
+    let (name, wasm) = match std::env::args().nth(1) {
+        Some(path) => (path.clone(), std::fs::read(&path).expect("module")),
+        None => ("greet.wat".to_owned(), include_bytes!("../../tests/guests/greet.wat").to_vec()),
+    };
+    let runtime = Arc::new(Runtime::new(RuntimeLimits::default(), None, None).expect("runtime"));
+    let module = runtime.compile(&wasm).expect("compile");
+    println!("module: {name}");
     let limits = CallLimits { memory: 16 << 20, timeout: Duration::from_secs(1), max_output: 1 << 20 };
     let mut times: Vec<Duration> = (0..CALLS)
         .map(|_| {
             let started = Instant::now();
-            runtime.run(&module, b"Ada".to_vec(), limits).expect("run");
+            runtime.run(&module, Call::with_input(*br#"{"name":"Ada"}"#), limits).expect("run");
             started.elapsed()
         })
         .collect();
@@ -33,7 +38,7 @@ fn main() {
             let runtime = runtime.clone();
             std::thread::spawn(move || {
                 for _ in 0..CALLS / threads {
-                    runtime.run(&module, b"Ada".to_vec(), limits).expect("run");
+                    runtime.run(&module, Call::with_input(*br#"{"name":"Ada"}"#), limits).expect("run");
                 }
             })
         })

@@ -1,0 +1,185 @@
+//! The host calls of running functions, served on the gateway's internal socket
+//! (`POST /v1/host/<call>` with `{"token", "args"}`). A token is issued per invocation, lives
+//! exactly as long as it, and names the only namespace and function its calls may touch: the
+//! runner (and a guest that took it over) holds no credential and cannot pick a namespace.
+//! Cache calls use the namespace's `serverless_cache` dmap, SQL calls the namespace's own
+//! database (sandboxed or rewritten as for `/v1/rqlite/*`), secrets the function's own.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::fetch::{FetchRequest, Fetcher};
+use super::registry::Registry;
+use super::secrets::{Owner, SecretBox};
+use crate::cache::{CacheStore, Dmap};
+use crate::db::Statement;
+use crate::error::ApiError;
+use crate::sql::SqlService;
+
+/// The dmap host cache calls use in the function's namespace.
+const HOST_DMAP: &str = "serverless_cache";
+
+/// What one invocation's token allows.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    /// The function's namespace.
+    pub namespace: Arc<str>,
+    /// The function's name.
+    pub function: String,
+}
+
+/// The live tokens.
+#[derive(Debug, Clone, Default)]
+pub struct Tokens {
+    live: Arc<Mutex<HashMap<String, Scope>>>,
+}
+
+/// A token, withdrawn when dropped.
+#[derive(Debug)]
+pub struct TokenGuard {
+    tokens: Tokens,
+    /// The token's text.
+    pub token: String,
+}
+
+impl Drop for TokenGuard {
+    fn drop(&mut self) {
+        self.tokens.live.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.token);
+    }
+}
+
+impl Tokens {
+    /// A fresh token for `scope`, valid until the guard drops.
+    pub fn issue(&self, scope: Scope) -> Result<TokenGuard, ApiError> {
+        let mut bytes = [0u8; 24];
+        getrandom::fill(&mut bytes).map_err(|e| ApiError::Internal(format!("no randomness: {e}")))?;
+        let token = crate::wire::hex(&bytes);
+        self.live.lock().unwrap_or_else(|p| p.into_inner()).insert(token.clone(), scope);
+        Ok(TokenGuard { tokens: self.clone(), token })
+    }
+
+    fn scope(&self, token: &str) -> Option<Scope> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner()).get(token).cloned()
+    }
+}
+
+/// Everything host calls reach.
+#[derive(Clone)]
+pub struct HostCalls {
+    /// The live tokens.
+    pub tokens: Tokens,
+    /// The cache engine.
+    pub cache: Arc<dyn CacheStore>,
+    /// Namespaces' SQL.
+    pub sql: SqlService,
+    /// Egress.
+    pub fetcher: Fetcher,
+    /// Function records (secrets).
+    pub registry: Registry,
+    /// The sealing key of secrets.
+    pub secrets: SecretBox,
+}
+
+impl std::fmt::Debug for HostCalls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostCalls").finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct HostRequest {
+    token: String,
+    #[serde(default)]
+    args: Value,
+}
+
+#[derive(Debug, Deserialize)]
+struct KeyArgs {
+    key: String,
+    #[serde(default)]
+    value: String,
+    #[serde(default)]
+    ttl_seconds: i64,
+    #[serde(default)]
+    delta: i64,
+}
+
+#[derive(Debug, Deserialize)]
+struct SqlArgs {
+    sql: String,
+    #[serde(default)]
+    args: Vec<Value>,
+}
+
+fn args<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, ApiError> {
+    serde_json::from_value(value).map_err(|e| ApiError::BadRequest(format!("invalid host call arguments: {e}")))
+}
+
+fn unbase64(text: &str) -> Result<Vec<u8>, ApiError> {
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|_| ApiError::BadRequest("value must be base64".into()))
+}
+
+impl HostCalls {
+    /// Answers host call `name` with the request `body`.
+    pub async fn call(&self, name: &str, body: &[u8]) -> Result<Value, ApiError> {
+        let request: HostRequest = crate::body::parse_json(body)?;
+        let scope = self
+            .tokens
+            .scope(&request.token)
+            .ok_or_else(|| ApiError::InvalidCredential("unknown or expired invocation token".into()))?;
+        let dmap = Dmap { namespace: scope.namespace.clone(), name: HOST_DMAP.into() };
+        match name {
+            "cache_get" => {
+                let a: KeyArgs = args(request.args)?;
+                let value = self.cache.get(&dmap, &a.key).await?;
+                Ok(json!({ "value": value.map(|v| base64::engine::general_purpose::STANDARD.encode(v)) }))
+            }
+            "cache_set" => {
+                let a: KeyArgs = args(request.args)?;
+                let ttl = u64::try_from(a.ttl_seconds).ok().filter(|s| *s > 0).map(Duration::from_secs);
+                self.cache.put(&dmap, &a.key, unbase64(&a.value)?, ttl).await?;
+                Ok(json!({}))
+            }
+            "cache_incr" => {
+                let a: KeyArgs = args(request.args)?;
+                Ok(json!({ "value": self.cache.incr(&dmap, &a.key, a.delta).await? }))
+            }
+            "db_query" => {
+                let a: SqlArgs = args(request.args)?;
+                let db = self.sql.database(&scope.namespace).await?;
+                let rows = db.query(statement(a)).await?;
+                Ok(json!({ "rows": crate::sql::json::row_objects(&rows) }))
+            }
+            "db_execute" => {
+                let a: SqlArgs = args(request.args)?;
+                let db = self.sql.database(&scope.namespace).await?;
+                let done = db.execute(statement(a)).await?;
+                Ok(json!({ "rows_affected": done.rows_affected, "last_insert_id": done.last_insert_id }))
+            }
+            "get_secret" => {
+                #[derive(Deserialize)]
+                struct Name {
+                    name: String,
+                }
+                let a: Name = args(request.args)?;
+                let stored = self.registry.secret(&scope.namespace, &scope.function, &a.name).await?;
+                let owner = Owner { namespace: &scope.namespace, function: &scope.function, name: &a.name };
+                Ok(json!({ "value": stored.and_then(|s| self.secrets.open(owner, &s)) }))
+            }
+            "http_fetch" => Ok(self.fetcher.fetch(args::<FetchRequest>(request.args)?).await),
+            "pubsub_publish" => Err(ApiError::Unavailable("pub/sub is not available on this node yet".into())),
+            _ => Err(ApiError::NotFound(format!("no host function {name}"))),
+        }
+    }
+}
+
+fn statement(a: SqlArgs) -> Statement {
+    Statement { sql: a.sql, params: crate::sql::json::params(&a.args) }
+}

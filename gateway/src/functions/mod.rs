@@ -1,0 +1,194 @@
+//! Serverless functions (REFERENCE-API §4.9, §6): WebAssembly modules deployed per namespace
+//! and run by `orama-wasm-runner`, a process of its own, so a hostile function can at worst
+//! take the runner down, never the gateway.
+//!
+//! [`registry`] keeps every version's record, [`records`] the invocations and logs, [`runner`]
+//! talks to the runner's socket, [`host`] answers the host calls running functions make back
+//! over the internal socket (scoped by a per-invocation token), [`fetch`] and [`egress`] are
+//! `http_fetch` and its address rules, [`secrets`] seals secrets at rest, [`invoke`] runs one
+//! invocation end to end, and [`routes`] / [`ws`] are the endpoints. Module bytes live in the
+//! storage engine under their CID; the runner keeps them compiled by content hash.
+
+pub mod deploy;
+pub mod egress;
+pub mod fetch;
+pub mod host;
+pub mod invoke;
+pub mod records;
+pub mod registry;
+pub mod routes;
+pub mod runner;
+pub mod secrets;
+pub mod ws;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::error::ApiError;
+use crate::storage::StorageEngine;
+use host::Tokens;
+use records::Records;
+use registry::{Function, Registry};
+use runner::{Runner, RunnerFailure};
+use secrets::SecretBox;
+
+/// How long a function's resolved record is reused before it is read again (deploys and
+/// deletes through this gateway take effect at once; through another gateway within this).
+const RESOLVED_TTL: Duration = Duration::from_secs(2);
+
+/// The operator's bounds, from the `wasm_runner` section.
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    /// Memory of a function deployed without a limit.
+    pub default_memory: u64,
+    /// Most memory a function may have.
+    pub max_memory: u64,
+    /// Time limit of a function deployed without one.
+    pub default_timeout: Duration,
+    /// Longest a function may run.
+    pub max_timeout: Duration,
+    /// Largest invocation input.
+    pub max_input: usize,
+    /// Largest module.
+    pub max_module: usize,
+}
+
+impl Bounds {
+    /// The bounds of `config`.
+    pub fn of(config: &orama_service::config::WasmRunnerConfig) -> Bounds {
+        Bounds {
+            default_memory: config.default_memory.min(config.max_memory),
+            max_memory: config.max_memory,
+            default_timeout: config.default_timeout.min(config.max_timeout),
+            max_timeout: config.max_timeout,
+            max_input: usize::try_from(config.max_input).unwrap_or(usize::MAX),
+            max_module: usize::try_from(config.max_module).unwrap_or(usize::MAX),
+        }
+    }
+}
+
+/// A function version ready to run: its record and environment.
+#[derive(Debug)]
+pub struct Resolved {
+    /// The version's record.
+    pub function: Function,
+    /// Its environment.
+    pub env: std::collections::BTreeMap<String, String>,
+}
+
+type ResolvedKey = (Arc<str>, String, Option<i64>);
+
+/// The functions service (cheap to clone: one shared core).
+#[derive(Clone)]
+pub struct Functions {
+    /// What it is made of.
+    pub parts: Arc<Parts>,
+    resolved: moka::future::Cache<ResolvedKey, Arc<Resolved>>,
+}
+
+impl std::fmt::Debug for Functions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Functions").field("bounds", &self.parts.bounds).finish_non_exhaustive()
+    }
+}
+
+/// The parts a [`Functions`] is made of.
+pub struct Parts {
+    /// Version records.
+    pub registry: Registry,
+    /// Invocation records.
+    pub records: Records,
+    /// The runner.
+    pub runner: Runner,
+    /// Tokens shared with the host calls.
+    pub tokens: Tokens,
+    /// Module storage.
+    pub storage: Arc<dyn StorageEngine>,
+    /// Sealing key.
+    pub secrets: SecretBox,
+    /// Bounds.
+    pub bounds: Bounds,
+}
+
+impl Functions {
+    /// The service over `parts`.
+    pub fn new(parts: Parts) -> Functions {
+        let resolved = moka::future::Cache::builder()
+            .max_capacity(10_000)
+            .time_to_live(RESOLVED_TTL)
+            .support_invalidation_closures()
+            .build();
+        Functions { parts: Arc::new(parts), resolved }
+    }
+
+    /// Version `version` of `name` in `namespace` (the latest active one with `None`).
+    pub async fn resolve(
+        &self,
+        namespace: &Arc<str>,
+        name: &str,
+        version: Option<i64>,
+    ) -> Result<Arc<Resolved>, ApiError> {
+        let key = (namespace.clone(), name.to_owned(), version);
+        if let Some(found) = self.resolved.get(&key).await {
+            return Ok(found);
+        }
+        let function = self
+            .parts
+            .registry
+            .get(namespace, name, version)
+            .await?
+            .ok_or_else(|| ApiError::NotFound("Function not found".into()))?;
+        let env = self.parts.registry.env(&function.id).await?;
+        let resolved = Arc::new(Resolved { function, env });
+        self.resolved.insert(key, resolved.clone()).await;
+        Ok(resolved)
+    }
+
+    /// Forgets every resolved version of `name` (after a deploy or delete here).
+    pub fn forget(&self, namespace: &Arc<str>, name: &str) {
+        let (namespace, name) = (namespace.clone(), name.to_owned());
+        let _ = self.resolved.invalidate_entries_if(move |key, _| key.0 == namespace && key.1 == name);
+    }
+
+    /// Compiles the module at `cid` on the runner again (after the runner lost it).
+    async fn recompile(&self, cid: &str) -> Result<(), ApiError> {
+        let parsed = crate::storage::unixfs::Cid::parse(cid)
+            .ok_or_else(|| ApiError::Internal(format!("stored module address {cid} is not a CID")))?;
+        let size = self
+            .parts
+            .storage
+            .size(parsed)
+            .await?
+            .ok_or_else(|| ApiError::Internal(format!("module {cid} is gone")))?;
+        let mut stream = self.parts.storage.read(parsed, 0..size).await?;
+        let mut wasm = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
+            wasm.extend_from_slice(&chunk?);
+        }
+        self.parts.runner.compile(Bytes::from(wasm)).await.map_err(runner_error)?;
+        Ok(())
+    }
+}
+
+/// A runner failure outside an invocation (deploys), as an API error.
+pub fn runner_error(failure: RunnerFailure) -> ApiError {
+    match failure {
+        RunnerFailure::Unavailable(_) => ApiError::Unavailable(failure.to_string()),
+        RunnerFailure::Failed { kind, message } if matches!(kind.as_str(), "invalid" | "link") => {
+            ApiError::BadRequest(format!("invalid WASM module: {message}"))
+        }
+        RunnerFailure::Failed { message, .. } => ApiError::Unavailable(message),
+    }
+}
+
+/// A random UUID (version 4), as the reference's ids.
+pub fn uuid_v4() -> Result<String, ApiError> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(|e| ApiError::Internal(format!("no randomness: {e}")))?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex = crate::wire::hex(&b);
+    Ok(format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32]))
+}

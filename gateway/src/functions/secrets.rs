@@ -1,0 +1,117 @@
+//! Function secrets, sealed at rest: AES-256-GCM under a key kept in the gateway's data dir
+//! (`functions/secrets.key`, 0600, created once), a fresh random nonce per value, and the
+//! owner (namespace, function, secret name) bound in as associated data, so a sealed value
+//! copied into another function's row does not open. The store only ever holds
+//! `v1:<base64(nonce || ciphertext || tag)>`. Gateways sharing one RQLite store must share the
+//! key file too.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use base64::Engine as _;
+
+use crate::tls::store::{StoreError, read_optional, write_private};
+
+const PREFIX: &str = "v1:";
+
+/// The sealing key.
+#[derive(Clone)]
+pub struct SecretBox {
+    key: Arc<LessSafeKey>,
+}
+
+impl std::fmt::Debug for SecretBox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretBox(..)")
+    }
+}
+
+/// Whose secret a value is.
+#[derive(Debug, Clone, Copy)]
+pub struct Owner<'a> {
+    /// The namespace.
+    pub namespace: &'a str,
+    /// The function.
+    pub function: &'a str,
+    /// The secret's name.
+    pub name: &'a str,
+}
+
+impl Owner<'_> {
+    fn aad(&self) -> Vec<u8> {
+        [self.namespace, self.function, self.name].join("\u{0}").into_bytes()
+    }
+}
+
+impl SecretBox {
+    /// The key in `dir/secrets.key`, created when missing.
+    pub fn load_or_create(dir: &Path) -> Result<SecretBox, StoreError> {
+        let path = dir.join("secrets.key");
+        let bytes = match read_optional(&path)? {
+            Some(bytes) => bytes,
+            None => {
+                let mut fresh = [0u8; 32];
+                getrandom::fill(&mut fresh).map_err(|e| StoreError::corrupt(&path, format!("no randomness: {e}")))?;
+                write_private(&path, &fresh)?;
+                fresh.to_vec()
+            }
+        };
+        let unbound = UnboundKey::new(&AES_256_GCM, &bytes)
+            .map_err(|_| StoreError::corrupt(&path, "the secrets key must be 32 bytes"))?;
+        Ok(SecretBox { key: Arc::new(LessSafeKey::new(unbound)) })
+    }
+
+    /// `value` sealed for `owner`.
+    pub fn seal(&self, owner: Owner<'_>, value: &str) -> Result<String, String> {
+        let mut nonce = [0u8; NONCE_LEN];
+        getrandom::fill(&mut nonce).map_err(|e| format!("no randomness: {e}"))?;
+        let mut sealed = value.as_bytes().to_vec();
+        self.key
+            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(owner.aad()), &mut sealed)
+            .map_err(|_| "cannot seal the secret".to_owned())?;
+        let mut stored = nonce.to_vec();
+        stored.extend_from_slice(&sealed);
+        Ok(format!("{PREFIX}{}", base64::engine::general_purpose::STANDARD.encode(stored)))
+    }
+
+    /// The value `stored` holds for `owner`; `None` when it does not open (another owner,
+    /// another key, or tampered with).
+    pub fn open(&self, owner: Owner<'_>, stored: &str) -> Option<String> {
+        let bytes = base64::engine::general_purpose::STANDARD.decode(stored.strip_prefix(PREFIX)?).ok()?;
+        if bytes.len() < NONCE_LEN {
+            return None;
+        }
+        let (nonce, sealed) = bytes.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+        let mut sealed = sealed.to_vec();
+        let opened = self.key.open_in_place(nonce, Aad::from(owner.aad()), &mut sealed).ok()?;
+        String::from_utf8(opened.to_vec()).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_values_open_only_for_their_owner_and_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let secrets = SecretBox::load_or_create(dir.path()).expect("key");
+        let owner = Owner { namespace: "shop", function: "pay", name: "STRIPE" };
+        let sealed = secrets.seal(owner, "sk_live_123").expect("seal");
+        assert!(!sealed.contains("sk_live"), "{sealed}");
+        assert_ne!(sealed, secrets.seal(owner, "sk_live_123").expect("seal"), "a fresh nonce each time");
+        assert_eq!(secrets.open(owner, &sealed).as_deref(), Some("sk_live_123"));
+        let thief = Owner { namespace: "other", function: "pay", name: "STRIPE" };
+        assert_eq!(secrets.open(thief, &sealed), None, "bound to its owner");
+        let reloaded = SecretBox::load_or_create(dir.path()).expect("same key");
+        assert_eq!(reloaded.open(owner, &sealed).as_deref(), Some("sk_live_123"));
+        let other_key = SecretBox::load_or_create(tempfile::tempdir().expect("tempdir").path()).expect("key");
+        assert_eq!(other_key.open(owner, &sealed), None);
+        let mut tampered = sealed.clone().into_bytes();
+        let last = tampered.len() - 2;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        assert_eq!(secrets.open(owner, &String::from_utf8(tampered).expect("utf8")), None);
+    }
+}

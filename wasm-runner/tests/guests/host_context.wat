@@ -1,0 +1,38 @@
+;; Uses the host functions answered by the runner itself: writes "<request id>|<env GREETING>|
+;; <caller>" to stdout and logs one info and one error line. Exports a bump allocator as
+;; `orama_alloc`, as the reference's guests do.
+(module
+  (import "env" "get_request_id" (func $request_id (result i64)))
+  (import "host" "get_env" (func $get_env (param i32 i32) (result i64)))
+  (import "env" "get_caller_wallet" (func $caller (result i64)))
+  (import "env" "log_info" (func $log_info (param i32 i32)))
+  (import "host" "log_error" (func $log_error (param i32 i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (global $next (mut i32) (i32.const 4096))
+  (data (i32.const 0) "GREETING")
+  (data (i32.const 16) "|")
+  (data (i32.const 32) "started")
+  (data (i32.const 48) "almost done")
+  (func (export "orama_alloc") (param $size i32) (result i32)
+    (local $at i32)
+    (local.set $at (global.get $next))
+    (global.set $next (i32.add (global.get $next) (local.get $size)))
+    (local.get $at))
+  (func $write (param $ptr i32) (param $len i32)
+    (i32.store (i32.const 64) (local.get $ptr))
+    (i32.store (i32.const 68) (local.get $len))
+    (drop (call $fd_write (i32.const 1) (i32.const 64) (i32.const 1) (i32.const 72))))
+  ;; writes the buffer a packed (ptr << 32 | len) result names
+  (func $write_packed (param $packed i64)
+    (call $write
+      (i32.wrap_i64 (i64.shr_u (local.get $packed) (i64.const 32)))
+      (i32.wrap_i64 (i64.and (local.get $packed) (i64.const 0xffffffff)))))
+  (func (export "_start")
+    (call $log_info (i32.const 32) (i32.const 7))
+    (call $write_packed (call $request_id))
+    (call $write (i32.const 16) (i32.const 1))
+    (call $write_packed (call $get_env (i32.const 0) (i32.const 8)))
+    (call $write (i32.const 16) (i32.const 1))
+    (call $write_packed (call $caller))
+    (call $log_error (i32.const 48) (i32.const 11))))
