@@ -183,3 +183,53 @@ impl HostCalls {
 fn statement(a: SqlArgs) -> Statement {
     Statement { sql: a.sql, params: crate::sql::json::params(&a.args) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn host_calls(dir: &std::path::Path) -> HostCalls {
+        let db = crate::db::SqliteDb::open(&dir.join("system.db"), 2, Default::default()).expect("db");
+        crate::db::migrate(&db).await.expect("migrate");
+        let db: Arc<dyn crate::db::Database> = Arc::new(db);
+        HostCalls {
+            tokens: Tokens::default(),
+            cache: Arc::new(crate::cache::memory::MemoryCache::new(1 << 20)),
+            sql: SqlService::new(&Default::default(), dir, &db),
+            fetcher: Fetcher::new(&Default::default()).expect("fetcher"),
+            registry: Registry::new(db),
+            secrets: SecretBox::load_or_create(dir).expect("key"),
+        }
+    }
+
+    fn call(token: &str, args: Value) -> Vec<u8> {
+        json!({ "token": token, "args": args }).to_string().into_bytes()
+    }
+
+    #[tokio::test]
+    async fn tokens_scope_calls_to_their_namespace_and_die_with_the_invocation() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let host = host_calls(dir.path()).await;
+        let scope = |ns: &str| Scope { namespace: ns.into(), function: "f".into() };
+        let (alice, bob) =
+            (host.tokens.issue(scope("alice")).expect("token"), host.tokens.issue(scope("bob")).expect("token"));
+        let value = base64::engine::general_purpose::STANDARD.encode("blue");
+        host.call("cache_set", &call(&alice.token, json!({ "key": "color", "value": value }))).await.expect("set");
+        let seen = host.call("cache_get", &call(&alice.token, json!({ "key": "color" }))).await.expect("get");
+        assert_eq!(seen["value"], value);
+        let other = host.call("cache_get", &call(&bob.token, json!({ "key": "color" }))).await.expect("get");
+        assert_eq!(other["value"], Value::Null, "bob's token reads bob's dmap");
+
+        let forged = host.call("cache_get", &call("00ff", json!({ "key": "color" }))).await;
+        assert!(matches!(forged, Err(ApiError::InvalidCredential(_))), "{forged:?}");
+        let token = alice.token.clone();
+        drop(alice);
+        let expired = host.call("cache_get", &call(&token, json!({ "key": "color" }))).await;
+        assert!(matches!(expired, Err(ApiError::InvalidCredential(_))), "a finished invocation's token is dead");
+        let unknown = host.call("launch", &call(&bob.token, json!({}))).await;
+        assert!(matches!(unknown, Err(ApiError::NotFound(_))), "{unknown:?}");
+        let fetched =
+            host.call("http_fetch", &call(&bob.token, json!({ "url": "http://127.0.0.1:9/" }))).await.expect("answer");
+        assert_eq!(fetched["status"], 0, "{fetched}");
+    }
+}

@@ -6,6 +6,9 @@
 //!    invocation answered.
 //! 2. Load: `hello` invoked through the gateway by 1, 16 and 64 clients, each on its own
 //!    keep-alive connection, for a fixed time after a warm-up; invocations/s and p50/p99.
+//!    Closed loop (each client sends as soon as it has its answer), so at saturation p50 is
+//!    about clients / throughput; then 16 clients paced to fixed total rates (open loop, each
+//!    latency measured from the request's scheduled time, so a stall is not hidden).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -17,13 +20,14 @@ const BOUNDARY: &str = "bench-boundary-51c0";
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let (mut seconds, mut clients) = (5u64, vec![1usize, 16, 64]);
+    let (mut seconds, mut clients, mut rates) = (5u64, vec![1usize, 16, 64], vec![1000u64, 2000, 4000]);
     while let Some(arg) = args.next() {
         match (arg.as_str(), args.next()) {
             ("--seconds", Some(n)) => seconds = n.parse().unwrap_or(seconds),
             ("--clients", Some(list)) => clients = list.split(',').filter_map(|c| c.parse().ok()).collect(),
+            ("--rates", Some(list)) => rates = list.split(',').filter_map(|c| c.parse().ok()).collect(),
             _ => {
-                eprintln!("usage: functions-bench [--seconds N] [--clients 1,16,64]");
+                eprintln!("usage: functions-bench [--seconds N] [--clients 1,16,64] [--rates 1000,2000,4000]");
                 std::process::exit(2);
             }
         }
@@ -31,7 +35,7 @@ fn main() {
     let hello = std::fs::read(guest_wasm("hello")).expect("hello module");
     let port = free_port();
     let config = format!(
-        "log: {{ level: warn }}\ngateway:\n  listen: 127.0.0.1:{port}\n  rate_limits:\n    per_key: {{ per_second: 10000000, burst: 10000000 }}\n"
+        "log: {{ level: warn }}\ngateway:\n  listen: 127.0.0.1:{port}\n  rate_limits:\n    per_key: {{ per_second: 1000000, burst: 10000000 }}\n"
     );
     let node = Node::start(&config);
     node.wait_ready(&["gateway", "wasm-runner"]);
@@ -43,7 +47,10 @@ fn main() {
     assert_eq!(deploy(port, &header, "hello", &hello), 201, "deploy hello");
     println!("load: POST /v1/functions/hello/invoke {{\"name\":\"Ada\"}}, {seconds} s per step");
     for n in clients {
-        load(port, &header, n, Duration::from_secs(seconds));
+        load(port, &header, n, None, Duration::from_secs(seconds));
+    }
+    for rate in rates {
+        load(port, &header, 16, Some(rate), Duration::from_secs(seconds));
     }
 }
 
@@ -88,16 +95,31 @@ fn custom_section(name: &str, payload: &[u8]) -> Vec<u8> {
     section
 }
 
-fn load(port: u16, header: &str, clients: usize, duration: Duration) {
+/// `clients` connections invoking `hello` for `duration`, as fast as answers come or paced to
+/// `rate` invocations/s in all.
+fn load(port: u16, header: &str, clients: usize, rate: Option<u64>, duration: Duration) {
     let warmup = Duration::from_millis(500);
+    let interval = rate.map(|r| Duration::from_secs_f64(clients as f64 / r as f64));
     let threads: Vec<_> = (0..clients)
-        .map(|_| {
+        .map(|i| {
             let header = header.to_owned();
             std::thread::spawn(move || {
                 let mut stream = connect(port);
                 let (start, mut times, mut errors) = (Instant::now(), Vec::new(), 0usize);
+                let mut due = start + interval.map_or(Duration::ZERO, |every| every.mul_f64(i as f64 / clients as f64));
                 while start.elapsed() < warmup + duration {
-                    let sent = Instant::now();
+                    let sent = match interval {
+                        Some(every) => {
+                            let now = Instant::now();
+                            if due > now {
+                                std::thread::sleep(due - now);
+                            }
+                            let scheduled = due;
+                            due += every;
+                            scheduled
+                        }
+                        None => Instant::now(),
+                    };
                     let (status, body) =
                         invoke(&mut stream, &header, "/v1/functions/hello/invoke", br#"{"name":"Ada"}"#);
                     if status != 200 || !body.contains("Hello, Ada!") {
@@ -119,8 +141,9 @@ fn load(port: u16, header: &str, clients: usize, duration: Duration) {
     }
     times.sort();
     let at = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
+    let paced = rate.map_or_else(|| "closed loop".to_owned(), |r| format!("paced to {r}/s"));
     println!(
-        "{clients:>3} clients: {:>7.0} invocations/s, p50 {:>9.1?}, p99 {:>9.1?}, errors {errors}",
+        "{clients:>3} clients, {paced:>15}: {:>7.0} invocations/s, p50 {:>9.1?}, p99 {:>9.1?}, errors {errors}",
         times.len() as f64 / duration.as_secs_f64(),
         at(0.5),
         at(0.99)
