@@ -13,7 +13,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 use warp::Filter;
 
-use super::registry::{Function, NewVersion};
+use super::registry::{Function, NewVersion, Settings};
 use super::secrets::Owner;
 use super::{Functions, runner_error};
 use crate::error::ApiError;
@@ -235,18 +235,14 @@ impl Functions {
         let max_secs = i64::try_from(self.parts.bounds.max_timeout.as_secs()).unwrap_or(i64::MAX).max(1);
         let default_secs = i64::try_from(self.parts.bounds.default_timeout.as_secs()).unwrap_or(30).max(1);
         let positive = |v: Option<i64>| v.filter(|v| *v > 0);
-        NewVersion {
-            name: d.name,
-            wasm_cid,
-            wasm_hash,
+        let settings = Settings {
             memory_limit_mb: positive(d.memory_limit_mb).unwrap_or(default_mb).min(max_mb),
             timeout_seconds: positive(d.timeout_seconds).unwrap_or(default_secs).min(max_secs),
             is_public: d.is_public.unwrap_or(false),
             retry_count: d.retry_count.unwrap_or(0).clamp(0, 10),
             retry_delay_seconds: positive(d.retry_delay_seconds).unwrap_or(5),
-            env: d.env_vars,
-            secrets,
-        }
+        };
+        NewVersion { name: d.name, wasm_cid, wasm_hash, settings, env: d.env_vars, secrets }
     }
 }
 

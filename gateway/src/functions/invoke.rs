@@ -110,15 +110,16 @@ impl Functions {
         }
         let resolved =
             self.resolve(&request.namespace, &request.name, request.version).await.map_err(InvokeFailure::of)?;
-        let allowed = resolved.function.is_public
+        let allowed = resolved.function.settings.is_public
             || request.principal.as_ref().is_some_and(|p| *p.namespace == *resolved.function.namespace);
         if !allowed {
             return Err(InvokeFailure::of(ApiError::InvalidCredential("unauthorized".into())));
         }
         let caller = caller_identity(request.principal.as_ref());
         let started = std::time::Instant::now();
-        let attempts = 1 + resolved.function.retry_count.clamp(0, MAX_RETRIES);
-        let mut delay = Duration::from_secs(u64::try_from(resolved.function.retry_delay_seconds).unwrap_or(5).max(1));
+        let attempts = 1 + resolved.function.settings.retry_count.clamp(0, MAX_RETRIES);
+        let mut delay =
+            Duration::from_secs(u64::try_from(resolved.function.settings.retry_delay_seconds).unwrap_or(5).max(1));
         let mut attempt = 1;
         let ran = loop {
             let started_ms = now_ms();
@@ -149,9 +150,10 @@ impl Functions {
         let scope = super::host::Scope { namespace: request.namespace.clone(), function: function.name.clone() };
         let token = self.parts.tokens.issue(scope).map_err(|e| RunnerFailure::Unavailable(e.to_string()))?;
         let mib = 1024 * 1024;
-        let memory = u64::try_from(function.memory_limit_mb).map_or(self.parts.bounds.default_memory, |m| m * mib);
-        let timeout =
-            u64::try_from(function.timeout_seconds).map_or(self.parts.bounds.default_timeout, Duration::from_secs);
+        let memory =
+            u64::try_from(function.settings.memory_limit_mb).map_or(self.parts.bounds.default_memory, |m| m * mib);
+        let timeout = u64::try_from(function.settings.timeout_seconds)
+            .map_or(self.parts.bounds.default_timeout, Duration::from_secs);
         let call = Invocation {
             hash: &function.wasm_hash,
             input: request.input.clone(),

@@ -11,6 +11,21 @@ use serde::Serialize;
 
 use crate::db::{Database, DbError, Rows, SqlValue, Statement};
 
+/// What a deploy sets about how a function runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Settings {
+    /// Memory limit in MiB.
+    pub memory_limit_mb: i64,
+    /// Time limit in seconds.
+    pub timeout_seconds: i64,
+    /// Whether anyone may invoke it.
+    pub is_public: bool,
+    /// Attempts after a failure.
+    pub retry_count: i64,
+    /// Delay before the first retry (doubling after).
+    pub retry_delay_seconds: i64,
+}
+
 /// One version of a function.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Function {
@@ -27,16 +42,9 @@ pub struct Function {
     /// SHA-256 of the module, as the runner knows it.
     #[serde(skip)]
     pub wasm_hash: String,
-    /// Memory limit.
-    pub memory_limit_mb: i64,
-    /// Time limit.
-    pub timeout_seconds: i64,
-    /// Whether anyone may invoke it.
-    pub is_public: bool,
-    /// Attempts after a failure.
-    pub retry_count: i64,
-    /// Delay before the first retry (doubling after).
-    pub retry_delay_seconds: i64,
+    /// Limits and access.
+    #[serde(flatten)]
+    pub settings: Settings,
     /// `active` or `inactive`.
     pub status: String,
     /// When this version was deployed (RFC 3339).
@@ -52,20 +60,12 @@ pub struct Function {
 pub struct NewVersion {
     /// Name (checked by the caller).
     pub name: String,
-    /// Module address and hash.
+    /// Address of the module in storage.
     pub wasm_cid: String,
     /// SHA-256 of the module.
     pub wasm_hash: String,
-    /// Memory limit in MiB.
-    pub memory_limit_mb: i64,
-    /// Time limit in seconds.
-    pub timeout_seconds: i64,
-    /// Public or private.
-    pub is_public: bool,
-    /// As given.
-    pub retry_count: i64,
-    /// As given.
-    pub retry_delay_seconds: i64,
+    /// Limits and access.
+    pub settings: Settings,
     /// Environment.
     pub env: BTreeMap<String, String>,
     /// Sealed secrets (name, sealed value) replacing the function's secrets, when given.
@@ -125,11 +125,11 @@ impl Registry {
             .bind(new.name.as_str())
             .bind(new.wasm_cid.as_str())
             .bind(new.wasm_hash.as_str())
-            .bind(new.memory_limit_mb)
-            .bind(new.timeout_seconds)
-            .bind(i64::from(new.is_public))
-            .bind(new.retry_count)
-            .bind(new.retry_delay_seconds)
+            .bind(new.settings.memory_limit_mb)
+            .bind(new.settings.timeout_seconds)
+            .bind(i64::from(new.settings.is_public))
+            .bind(new.settings.retry_count)
+            .bind(new.settings.retry_delay_seconds)
             .bind(namespace)
             .bind(now)
             .bind(now)
@@ -283,11 +283,13 @@ fn functions(rows: &Rows) -> Vec<Function> {
             version: int(i, "version"),
             wasm_cid: string(i, "wasm_cid"),
             wasm_hash: string(i, "wasm_hash"),
-            memory_limit_mb: int(i, "memory_limit_mb"),
-            timeout_seconds: int(i, "timeout_seconds"),
-            is_public: int(i, "is_public") != 0,
-            retry_count: int(i, "retry_count"),
-            retry_delay_seconds: int(i, "retry_delay_seconds"),
+            settings: Settings {
+                memory_limit_mb: int(i, "memory_limit_mb"),
+                timeout_seconds: int(i, "timeout_seconds"),
+                is_public: int(i, "is_public") != 0,
+                retry_count: int(i, "retry_count"),
+                retry_delay_seconds: int(i, "retry_delay_seconds"),
+            },
             status: string(i, "status"),
             created_at: rfc3339(int(i, "created_at")),
             updated_at: rfc3339(int(i, "updated_at")),
