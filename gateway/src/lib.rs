@@ -15,6 +15,7 @@ pub mod error;
 pub mod functions;
 pub mod http;
 pub mod internal;
+pub mod pubsub;
 pub mod rate_limit;
 pub mod routes;
 pub mod sql;
@@ -80,6 +81,8 @@ pub struct GatewayPaths {
     pub data_dir: std::path::PathBuf,
     /// The WASM runner's socket.
     pub runner_socket: std::path::PathBuf,
+    /// The pub/sub bridge's socket.
+    pub bridge_socket: std::path::PathBuf,
 }
 
 /// Opens the system store in `data_dir` and brings its schema up to date.
@@ -159,6 +162,7 @@ pub async fn run(
         },
         storage: storage_context,
         functions,
+        pubsub: pubsub::PubsubContext::new(&config.pubsub, &paths.bridge_socket),
     };
     let storage = &config.backends.storage;
     let upload = http::limits::Bounds {

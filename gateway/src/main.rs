@@ -49,6 +49,7 @@ async fn serve(args: ProcessArgs, config: NodeConfig) -> ExitCode {
     let paths = orama_gateway::GatewayPaths {
         data_dir: started.dirs.process_data("gateway"),
         runner_socket: started.dirs.socket("wasm-runner"),
+        bridge_socket: started.dirs.socket("pubsub-bridge"),
     };
     let outcome = orama_gateway::run(&config, &paths, public, internal, started.shutdown.clone()).await;
     started.finish(outcome)

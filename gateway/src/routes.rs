@@ -32,6 +32,8 @@ pub struct RouteContext {
     pub storage: crate::storage::routes::StorageContext,
     /// Serverless functions, when the node runs them.
     pub functions: Option<crate::functions::Functions>,
+    /// Pub/sub and the node's network.
+    pub pubsub: crate::pubsub::PubsubContext,
 }
 
 /// Every public route, with errors mapped to the node's JSON error shape.
@@ -57,12 +59,19 @@ pub fn routes(context: RouteContext) -> impl Filter<Extract = (impl Reply,), Err
     let version = warp::path!("v1" / "version")
         .and(with_started.clone())
         .map(|s: Started| warp::reply::json(&status::version(&s)));
+    let status_pubsub = context.pubsub.clone();
     let status = warp::path("status")
         .and(warp::path::end())
         .or(warp::path!("v1" / "status"))
         .unify()
-        .and(with_started)
-        .map(|s: Started| warp::reply::json(&status::status(&s)));
+        .and(with_started.clone())
+        .and_then(move |s: Started| {
+            let pubsub = status_pubsub.clone();
+            async move {
+                let node = crate::pubsub::routes::identity(&pubsub).await;
+                Ok::<_, Rejection>(warp::reply::json(&status::status(&s, node)))
+            }
+        });
     let sql = crate::sql::routes::routes(&context.auth, &context.sql);
     let cache = crate::cache::routes::routes(&context.auth, &context.cache);
     let storage = crate::storage::routes::routes(&context.auth, &context.storage);
@@ -70,7 +79,8 @@ pub fn routes(context: RouteContext) -> impl Filter<Extract = (impl Reply,), Err
         Some(functions) => crate::functions::routes::routes(&context.auth, functions),
         None => functions_disabled(),
     };
-    let data = sql.or(cache).unify().or(storage).unify().or(functions).unify();
+    let pubsub = crate::pubsub::routes::routes(&context.auth, &context.pubsub, &context.started);
+    let data = sql.or(cache).unify().or(storage).unify().or(functions).unify().or(pubsub).unify();
     health.or(version).or(status).or(metrics).or(auth).or(data).or(options).recover(rejection_reply)
 }
 
@@ -218,6 +228,7 @@ mod tests {
                 quota: 1 << 20,
             },
             functions: None,
+            pubsub: crate::pubsub::PubsubContext::new(&Default::default(), &dir.path().join("no-bridge.sock")),
         };
         let response = warp::test::request().path(path).reply(&routes(context)).await;
         let body = serde_json::from_slice(response.body()).unwrap_or(serde_json::Value::Null);

@@ -71,8 +71,9 @@ struct ServerStatus {
     uptime: String,
 }
 
-/// The reference's NetworkStatus. Peer identity and counts come with the pub/sub bridge; until
-/// then they are empty and `connected` is false rather than a claim we cannot back.
+/// The reference's NetworkStatus. Peer identity and counts come from the pub/sub bridge; when
+/// it cannot be reached they are empty and `connected` is false rather than a claim we cannot
+/// back.
 #[derive(Debug, Serialize)]
 struct NetworkStatus {
     node_id: String,
@@ -104,17 +105,38 @@ pub fn version(started: &Started) -> VersionBody {
     }
 }
 
-/// `/v1/status`.
-pub fn status(started: &Started) -> StatusBody {
+/// The node's libp2p identity, as the bridge reports it.
+#[derive(Debug, Clone, Default)]
+pub struct NodeIdentity {
+    /// Its peer id.
+    pub peer_id: String,
+    /// Connected peers.
+    pub peer_count: u32,
+}
+
+/// `/v1/status`, with the node's identity when the bridge answered.
+pub fn status(started: &Started, node: Option<NodeIdentity>) -> StatusBody {
+    let connected = node.is_some();
+    let node = node.unwrap_or_default();
     StatusBody {
         server: ServerStatus { started_at: started.started_at(), uptime: started.uptime() },
-        network: NetworkStatus {
-            node_id: String::new(),
-            peer_id: String::new(),
-            connected: false,
-            peer_count: 0,
-            database_size: 0,
-            uptime: started.mono.elapsed().as_nanos(),
-        },
+        network: network(started, node, connected),
     }
+}
+
+fn network(started: &Started, node: NodeIdentity, connected: bool) -> NetworkStatus {
+    NetworkStatus {
+        node_id: node.peer_id.clone(),
+        peer_id: node.peer_id,
+        connected,
+        peer_count: node.peer_count,
+        database_size: 0,
+        uptime: started.mono.elapsed().as_nanos(),
+    }
+}
+
+/// `/v1/network/status`: the NetworkStatus alone.
+pub fn network_status(started: &Started, node: Option<NodeIdentity>) -> impl Serialize + use<> {
+    let connected = node.is_some();
+    network(started, node.unwrap_or_default(), connected)
 }

@@ -11,6 +11,7 @@
 pub mod body;
 pub mod client;
 mod error;
+pub mod pubsub;
 pub mod server;
 pub mod socket;
 

@@ -17,11 +17,8 @@ pub fn check_config(path: &Path) -> Result<String, String> {
 /// The start order of the enabled children of `config`.
 pub fn start_order(config: &NodeConfig) -> Result<Vec<String>, plan::PlanError> {
     let mut pairs: Vec<(&str, &[String])> = Vec::new();
-    if config.gateway.child.enabled {
-        pairs.push(("gateway", &config.gateway.child.depends_on));
-    }
-    if config.wasm_runner.child.enabled {
-        pairs.push(("wasm-runner", &config.wasm_runner.child.depends_on));
+    for own in config.own_processes().into_iter().filter(|p| p.child.enabled) {
+        pairs.push((own.name, &own.child.depends_on));
     }
     for ext in config.externals.iter().filter(|e| e.child.enabled) {
         pairs.push((&ext.name, &ext.child.depends_on));

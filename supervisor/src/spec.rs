@@ -51,15 +51,9 @@ pub struct ChildSpec {
 /// Builds the specs of every enabled child, ours first, in config order.
 pub fn child_specs(config: &NodeConfig, dirs: &Dirs, args: &ProcessArgs) -> Vec<ChildSpec> {
     let mut specs = Vec::new();
-    if config.gateway.child.enabled {
-        let program =
-            config.gateway.command.clone().map_or_else(|| own_binary("orama-gateway"), PathBuf::into_os_string);
-        specs.push(own_process("gateway", program, &config.gateway.child, config, dirs, args));
-    }
-    if config.wasm_runner.child.enabled {
-        let program =
-            config.wasm_runner.command.clone().map_or_else(|| own_binary("orama-wasm-runner"), PathBuf::into_os_string);
-        specs.push(own_process("wasm-runner", program, &config.wasm_runner.child, config, dirs, args));
+    for own in config.own_processes().into_iter().filter(|p| p.child.enabled) {
+        let program = own.command.map_or_else(|| own_binary(own.binary), |c| c.as_os_str().to_owned());
+        specs.push(own_process(own.name, program, own.child, config, dirs, args));
     }
     for ext in config.externals.iter().filter(|e| e.child.enabled) {
         specs.push(ChildSpec {

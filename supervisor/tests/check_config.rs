@@ -17,7 +17,7 @@ fn check(yaml: &str) -> (bool, String, String) {
 fn a_valid_file_reports_its_start_order() {
     let (ok, stdout, _) = check("gateway: { depends_on: [db] }\nexternals:\n  - { name: db, command: rqlited }\n");
     assert!(ok);
-    assert!(stdout.trim_end().ends_with("ok; start order: wasm-runner, db, gateway"), "{stdout}");
+    assert!(stdout.trim_end().ends_with("ok; start order: wasm-runner, pubsub-bridge, db, gateway"), "{stdout}");
 }
 
 #[test]

@@ -7,7 +7,8 @@
 //! 4. CORS (tower-http), configured origins, the reference's methods and headers;
 //! 5. [`limits`]: body size limit (413) and per-request timeout (503), per route;
 //! 6. panic → 500 without killing the process;
-//! 7. the warp routes (authentication, namespaces and rate limits live there).
+//! 7. the warp routes (authentication, namespaces and rate limits live there); [`websocket`]
+//!    hands the routes that speak WebSocket themselves their connection's upgrade.
 
 pub mod client_ip;
 pub mod errors;
@@ -16,3 +17,4 @@ pub mod metrics;
 pub mod observe;
 pub mod serve;
 pub mod stack;
+pub mod websocket;

@@ -54,6 +54,7 @@ where
     let inner = ServiceBuilder::new()
         .map_response(box_body)
         .layer(CatchPanicLayer::custom(panic_reply as fn(_) -> _))
+        .map_request(super::websocket::keep_upgrade::<RouteBody>)
         .service(routes);
     let inner = check::<RouteBody, _>(inner);
     let bounds = RouteBounds::new(Bounds { max_body, timeout: limits.request_timeout }, overrides);

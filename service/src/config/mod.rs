@@ -7,6 +7,7 @@
 
 mod cache;
 mod gateway;
+mod pubsub;
 mod read;
 mod sections;
 mod storage;
@@ -20,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 pub use cache::*;
 pub use gateway::*;
+pub use pubsub::*;
 pub use read::Problem;
 pub use storage::*;
 pub use tls::*;

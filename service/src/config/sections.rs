@@ -31,6 +31,9 @@ pub fn node_config(tree: &Node, p: &mut Problems) -> NodeConfig {
     if let Some(f) = root.take("wasm_runner") {
         config.wasm_runner = super::wasm::wasm_runner_section(&f, p);
     }
+    if let Some(f) = root.take("pubsub") {
+        config.pubsub = super::pubsub::pubsub_section(&f, p);
+    }
     if let Some(f) = root.take("backends") {
         config.backends = backends_section(&f, p);
     }
@@ -44,7 +47,12 @@ pub fn node_config(tree: &Node, p: &mut Problems) -> NodeConfig {
             .collect();
     }
     root.finish(p);
-    check_children(&[("gateway", &config.gateway.child), ("wasm_runner", &config.wasm_runner.child)], &externals, p);
+    let ours = [
+        ("gateway", &config.gateway.child),
+        ("wasm_runner", &config.wasm_runner.child),
+        ("pubsub", &config.pubsub.child),
+    ];
+    check_children(&ours, &externals, p);
     config.externals = externals.into_iter().map(|(_, _, e)| e).collect();
     p.0.sort_by_key(|problem| if problem.line == 0 { u64::MAX } else { problem.line });
     config
@@ -306,9 +314,14 @@ pub(super) fn absolute_path(f: &Field, p: &mut Problems) -> Option<PathBuf> {
     Some(path)
 }
 
-/// The child name of one of our sections (`wasm_runner` runs as `wasm-runner`).
+/// The child name of one of our sections (`wasm_runner` runs as `wasm-runner`, `pubsub` as
+/// `pubsub-bridge`).
 fn own_child_name(section: &str) -> &'static str {
-    if section == "wasm_runner" { "wasm-runner" } else { "gateway" }
+    match section {
+        "wasm_runner" => "wasm-runner",
+        "pubsub" => "pubsub-bridge",
+        _ => "gateway",
+    }
 }
 
 /// Cross-field checks: unique names and dependencies that exist. `externals` carry their

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 /// The names of Orama's own processes that the config has a section for, in start order.
-pub const OWN_PROCESSES: &[&str] = &["gateway", "wasm-runner"];
+pub const OWN_PROCESSES: &[&str] = &["gateway", "wasm-runner", "pubsub-bridge"];
 
 /// The whole node configuration (`orama.yaml`).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -23,10 +23,52 @@ pub struct NodeConfig {
     pub gateway: GatewayConfig,
     /// The process running WebAssembly functions.
     pub wasm_runner: super::WasmRunnerConfig,
+    /// The pub/sub bridge and the gateway's WebSocket side of it.
+    pub pubsub: super::PubsubConfig,
     /// External daemons the supervisor runs beside our processes.
     pub externals: Vec<ExternalConfig>,
     /// Which engines back the node's services.
     pub backends: BackendsConfig,
+}
+
+/// One of our own processes, as the config sets it up.
+#[derive(Debug, Clone, Copy)]
+pub struct OwnProcess<'a> {
+    /// Its child name (`gateway`, `wasm-runner`, `pubsub-bridge`).
+    pub name: &'static str,
+    /// Its binary's name.
+    pub binary: &'static str,
+    /// Its supervision settings.
+    pub child: &'a ChildSettings,
+    /// The program to run instead of `binary`, when set.
+    pub command: Option<&'a std::path::Path>,
+}
+
+impl NodeConfig {
+    /// Our own processes, in the order they are listed (enabled or not): the one place that
+    /// knows which sections run as which children.
+    pub fn own_processes(&self) -> [OwnProcess<'_>; 3] {
+        [
+            OwnProcess {
+                name: "gateway",
+                binary: "orama-gateway",
+                child: &self.gateway.child,
+                command: self.gateway.command.as_deref(),
+            },
+            OwnProcess {
+                name: "wasm-runner",
+                binary: "orama-wasm-runner",
+                child: &self.wasm_runner.child,
+                command: self.wasm_runner.command.as_deref(),
+            },
+            OwnProcess {
+                name: "pubsub-bridge",
+                binary: "orama-pubsub-bridge",
+                child: &self.pubsub.child,
+                command: self.pubsub.command.as_deref(),
+            },
+        ]
+    }
 }
 
 /// The `backends` section.

@@ -5,13 +5,12 @@ use std::process::{Command, Stdio};
 
 use orama_e2e::{Node, WAIT, alive, bin, eventually};
 
-use crate::FAST_SUPERVISOR;
+use crate::FAST_SUPERVISOR_ALONE;
 
 fn talker_node() -> Node {
     let config = format!(
-        "{FAST_SUPERVISOR}
+        "{FAST_SUPERVISOR_ALONE}
 gateway: {{ enabled: false }}
-wasm_runner: {{ enabled: false }}
 externals:
   - name: talker
     command: sh

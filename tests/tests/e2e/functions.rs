@@ -8,6 +8,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use orama_e2e::{Node, Reply, free_port, guest_wasm, http, http_bytes, signal};
+
+use crate::ws::WsClient;
 use rustix::process::Signal;
 use serde_json::{Value, json};
 
@@ -353,65 +355,20 @@ fn websocket_frames_are_invocations() {
     alice.deployed("hello", &hello, &[]);
     alice.deployed("trap", &fixture("unreachable"), &[]);
 
-    let mut socket = ws_connect(port, "/v1/functions/hello/ws", &alice.header);
+    let mut socket = WsClient::connect(port, "/v1/functions/hello/ws", &alice.header).expect("upgrade");
     for name in ["Ada", "Bo"] {
-        ws_send(&mut socket, &format!(r#"{{"name":"{name}"}}"#));
-        let answer: Value = serde_json::from_str(&ws_read(&mut socket)).expect("json frame");
+        socket.send_text(&format!(r#"{{"name":"{name}"}}"#));
+        let answer: Value = serde_json::from_slice(&socket.next().expect("answer").payload).expect("json frame");
         assert_eq!(
             (answer["status"].as_str(), answer["output"]["greeting"].as_str()),
             (Some("success"), Some(&*format!("Hello, {name}!")))
         );
         assert!(answer["request_id"].as_str().is_some_and(|id| id.len() == 36), "{answer}");
     }
-    let mut trapping = ws_connect(port, "/v1/functions/trap/ws", &alice.header);
-    ws_send(&mut trapping, "x");
-    let answer: Value = serde_json::from_str(&ws_read(&mut trapping)).expect("json frame");
+    let mut trapping = WsClient::connect(port, "/v1/functions/trap/ws", &alice.header).expect("upgrade");
+    trapping.send_text("x");
+    let answer: Value = serde_json::from_slice(&trapping.next().expect("answer").payload).expect("json frame");
     assert_eq!(answer["status"], "error", "{answer}");
-    let refused = http(port, "GET", "/v1/functions/hello/ws", "Connection: Upgrade\r\nUpgrade: websocket\r\n", None);
-    assert_eq!(refused.status, 401, "no credential, no socket");
-}
-
-fn ws_connect(port: u16, path: &str, headers: &str) -> std::net::TcpStream {
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n{headers}\r\n"
-    );
-    stream.write_all(request.as_bytes()).expect("handshake");
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        stream.read_exact(&mut byte).expect("handshake reply");
-        head.push(byte[0]);
-    }
-    assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
-    stream
-}
-
-/// Sends one masked text frame (clients must mask).
-fn ws_send(stream: &mut std::net::TcpStream, text: &str) {
-    let mask = [0x12, 0x34, 0x56, 0x78];
-    let mut frame = vec![0x81, 0x80 | text.len() as u8];
-    assert!(text.len() < 126, "short frames only");
-    frame.extend_from_slice(&mask);
-    frame.extend(text.bytes().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-    stream.write_all(&frame).expect("frame");
-}
-
-/// Reads one unmasked text frame from the server.
-fn ws_read(stream: &mut std::net::TcpStream) -> String {
-    let mut head = [0u8; 2];
-    stream.read_exact(&mut head).expect("frame head");
-    let len = match head[1] & 0x7f {
-        126 => {
-            let mut ext = [0u8; 2];
-            stream.read_exact(&mut ext).expect("length");
-            u16::from_be_bytes(ext) as usize
-        }
-        n => n as usize,
-    };
-    let mut payload = vec![0u8; len];
-    stream.read_exact(&mut payload).expect("payload");
-    String::from_utf8_lossy(&payload).into_owned()
+    let refused = WsClient::connect(port, "/v1/functions/hello/ws", "").err();
+    assert_eq!(refused.map(|r| r.0), Some(401), "no credential, no socket");
 }

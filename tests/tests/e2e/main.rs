@@ -22,6 +22,9 @@
 //!   namespaces, host functions on redis and rqlited, egress rules, hostile guests, a flood,
 //!   a killed runner, WebSocket invocations.
 //! - `wasm`: the runner's own socket API under the supervisor.
+//! - `pubsub`: WebSocket pub/sub across two and three nodes: exactly-once ordered delivery,
+//!   presence across nodes, namespace isolation, large and empty messages, a killed bridge,
+//!   a slow client cut off.
 
 mod acme;
 mod auth;
@@ -29,6 +32,7 @@ mod cache;
 mod ctl;
 mod functions;
 mod notify;
+mod pubsub;
 mod restart;
 mod shutdown;
 mod sql;
@@ -37,23 +41,38 @@ mod storage;
 mod tls;
 mod wallet;
 mod wasm;
+mod ws;
 
-/// The supervisor settings every test uses: quick probes, short grace, visible backoff.
-pub const FAST_SUPERVISOR: &str = "
+/// Quick probes, short grace, visible backoff.
+macro_rules! supervisor_settings {
+    () => {
+        "
 supervisor:
   grace_period: 2s
   startup_timeout: 10s
   backoff: { initial: 1s, max: 5s, reset_after: 1s }
   crashloop_after: 3
   probe: { interval: 100ms, timeout: 300ms, failure_threshold: 2 }
-";
+"
+    };
+}
+
+/// The supervisor settings tests that write their own `pubsub` section use.
+pub const SUPERVISOR_SETTINGS: &str = supervisor_settings!();
+
+/// The settings every other test uses: the supervisor's, and the pub/sub bridge on a port of
+/// its own.
+pub const FAST_SUPERVISOR: &str = concat!(supervisor_settings!(), "pubsub: { listen: ['/ip4/127.0.0.1/tcp/0'] }\n");
+
+/// For tests whose node runs only the gateway and the externals they name.
+pub const FAST_SUPERVISOR_ALONE: &str =
+    concat!(supervisor_settings!(), "wasm_runner: { enabled: false }\npubsub: { enabled: false }\n");
 
 /// A config with the gateway on `gateway_port` depending on a redis-server on `redis_port`
-/// (and no WASM runner, so the children are exactly these two).
+/// (and no WASM runner or pub/sub bridge, so the children are exactly these two).
 pub fn gateway_and_redis(gateway_port: u16, redis_port: u16) -> String {
     format!(
-        "{FAST_SUPERVISOR}
-wasm_runner: {{ enabled: false }}
+        "{FAST_SUPERVISOR_ALONE}
 gateway:
   listen: 127.0.0.1:{gateway_port}
   depends_on: [redis]

@@ -5,7 +5,7 @@ use std::os::unix::fs::MetadataExt;
 use orama_e2e::{Node, WAIT, alive, eventually, free_port, signal, unix_get};
 use rustix::process::Signal;
 
-use crate::{FAST_SUPERVISOR, gateway_and_redis, http_get};
+use crate::{FAST_SUPERVISOR_ALONE, gateway_and_redis, http_get};
 
 #[test]
 fn a_killed_gateway_is_restarted_at_once_with_a_fresh_socket() {
@@ -33,9 +33,8 @@ fn a_killed_gateway_is_restarted_at_once_with_a_fresh_socket() {
 #[test]
 fn a_child_that_exits_at_once_crash_loops_until_restarted() {
     let config = format!(
-        "{FAST_SUPERVISOR}
+        "{FAST_SUPERVISOR_ALONE}
 gateway: {{ enabled: false }}
-wasm_runner: {{ enabled: false }}
 externals:
   - name: crasher
     command: sh

@@ -33,9 +33,10 @@ externals:
 #[test]
 fn sigterm_stops_children_in_reverse_order_and_leaves_nothing() {
     let mut node = Node::start(&layered_config(free_port()));
-    node.wait_ready(&["base", "top", "gateway", "wasm-runner"]);
-    let pids: Vec<u32> = ["base", "top", "gateway", "wasm-runner"].iter().map(|n| node.pid(n)).collect();
-    assert_eq!(node.sockets(), ["gateway.sock", "supervisor.sock", "wasm-runner.sock"]);
+    let children = ["base", "top", "gateway", "wasm-runner", "pubsub-bridge"];
+    node.wait_ready(&children);
+    let pids: Vec<u32> = children.iter().map(|n| node.pid(n)).collect();
+    assert_eq!(node.sockets(), ["gateway.sock", "pubsub-bridge.sock", "supervisor.sock", "wasm-runner.sock"]);
 
     signal(node.process.id(), Signal::TERM);
     let status = node.wait_exit(Duration::from_secs(10));
