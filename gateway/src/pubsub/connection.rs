@@ -2,8 +2,8 @@
 //! the order it sent them: one publication at a time), the topic's frames written to it
 //! (batched when several are queued), pings sent every interval and the client dropped when
 //! it does not answer one by the next. A client cut off for falling behind is told why in
-//! its close frame; a write that does not finish within [`WRITE_TIMEOUT`] ends the
-//! connection.
+//! its close frame (at once: what was still queued for it is not sent); a write that makes
+//! no progress for [`WRITE_TIMEOUT`] ends the connection.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,8 +17,10 @@ use super::bridge::Bridge;
 use super::hub::Subscription;
 use crate::http::websocket::{self, Message, Reader, opcode};
 
-/// Longest a write to a client may take.
+/// Longest a write to a client may go without progress.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The close of a client cut off for falling behind.
+const TOO_SLOW: (u16, &str) = (1008, "too slow: messages were not read fast enough");
 /// Most bytes written in one batch.
 const BATCH: usize = 256 * 1024;
 
@@ -56,8 +58,9 @@ pub async fn serve(io: Upgraded, mut subscription: Subscription, publishing: Pub
                 Err(err) => break Some((err.code(), "")),
             },
             frame = subscription.frames.recv() => match frame {
+                Some(_) if subscription.frames.is_closed() => break Some(TOO_SLOW),
                 Some(frame) => batch(&mut subscription, frame, &mut out),
-                None => break Some((1008, "too slow: messages were not read fast enough")),
+                None => break Some(TOO_SLOW),
             },
             _ = ping.tick() => {
                 if !answered {
@@ -96,12 +99,22 @@ fn batch(subscription: &mut Subscription, first: Bytes, out: &mut Vec<u8>) {
     }
 }
 
-/// Writes `out` within [`WRITE_TIMEOUT`]; false when the client is gone or stuck.
+/// Writes `out`, each step within [`WRITE_TIMEOUT`]; false when the client is gone or stuck.
 async fn flush<W: AsyncWrite + Unpin>(write: &mut W, out: &mut Vec<u8>) -> bool {
-    let written = tokio::time::timeout(WRITE_TIMEOUT, write.write_all(out)).await;
+    let mut written = 0;
+    let mut alive = true;
+    while written < out.len() {
+        match tokio::time::timeout(WRITE_TIMEOUT, write.write(&out[written..])).await {
+            Ok(Ok(n)) if n > 0 => written += n,
+            _ => {
+                alive = false;
+                break;
+            }
+        }
+    }
     out.clear();
     if out.capacity() > BATCH {
         *out = Vec::new();
     }
-    matches!(written, Ok(Ok(())))
+    alive
 }

@@ -277,7 +277,7 @@ fn a_slow_client_is_cut_off_and_the_others_go_on() {
     let payload = vec![b'x'; 100 * 1024];
     let reader = std::thread::spawn(move || {
         let mut count = 0;
-        while count < 150 {
+        while count < 300 {
             match fast.envelope() {
                 Some(_) => count += 1,
                 None => break,
@@ -285,7 +285,7 @@ fn a_slow_client_is_cut_off_and_the_others_go_on() {
         }
         count
     });
-    // The slow client reads a frame every 100 ms, to the end of its connection.
+    // The slow client reads a frame every 100 ms (1 MB/s), to the end of its connection.
     let slow_reader = std::thread::spawn(move || {
         slow.read_timeout(Duration::from_secs(20));
         let mut received = 0;
@@ -298,13 +298,76 @@ fn a_slow_client_is_cut_off_and_the_others_go_on() {
             }
         }
     });
-    for _ in 0..150 {
+    for _ in 0..300 {
         assert_eq!(node.publish(&key, "firehose", &payload).status, 200);
     }
-    assert_eq!(reader.join().expect("fast reader"), 150, "the fast client got everything");
+    assert_eq!(reader.join().expect("fast reader"), 300, "the fast client got everything");
     let (received, close) = slow_reader.join().expect("slow reader");
-    assert!(received < 150, "the slow client was cut off after {received}");
-    let close = close.expect("a close frame");
+    assert!(received < 300, "the slow client was cut off after {received}");
+    let cut = node.node.log().lines().filter(|l| l.contains("cutting off") || l.contains("WebSocket")).count();
+    let close = close.unwrap_or_else(|| panic!("a close frame after {received} messages; {cut} cut-off lines"));
     assert_eq!(u16::from_be_bytes([close.payload[0], close.payload[1]]), 1008);
     assert!(String::from_utf8_lossy(&close.payload[2..]).contains("too slow"), "{close:?}");
+}
+
+#[test]
+fn a_restarted_node_is_redialled_and_a_private_network_keeps_strangers_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key_file = dir.path().join("swarm.key");
+    std::fs::write(&key_file, format!("/key/swarm/psk/1.0.0/\n/base16/\n{}\n", "5a".repeat(32))).expect("swarm key");
+    let private = format!(", swarm_key_file: '{}'", key_file.display());
+    let first = PubsubNode::start(&[], &private);
+    let second = PubsubNode::start(&[&first], &private);
+    let stranger = PubsubNode::start(&[&first], "");
+    let (k1, k2, k3) = (first.key("net"), second.key("net"), stranger.key("net"));
+    let mut member = second.subscribe(&k2, "news", None);
+    let mut outsider = stranger.subscribe(&k3, "news", None);
+    assert!(eventually(Duration::from_secs(15), || first.topic_peers("net", "news") >= 1), "the second node joined");
+    assert_eq!(first.publish(&k1, "news", b"members only").status, 200);
+    assert_eq!(receive(&mut member, 1), ["members only"]);
+    outsider.read_timeout(Duration::from_millis(500));
+    assert!(outsider.envelope().is_none(), "a node without the key never joins");
+    let peers = |node: &PubsubNode| http(node.port, "GET", "/v1/network/status", "", None).json["peer_count"].as_u64();
+    assert_eq!(peers(&first), Some(1), "only the member is connected");
+
+    // The first node's bridge dies and comes back on the same address and identity: the
+    // second node redials it, and messages flow again.
+    let bridge = first.node.pid("pubsub-bridge");
+    signal(bridge, Signal::KILL);
+    first.node.wait_child("pubsub-bridge", "restarted", |c| c["state"] == "ready" && c["pid"] != bridge);
+    assert!(
+        eventually(Duration::from_secs(20), || first.topic_peers("net", "news") >= 1),
+        "redialled and resubscribed"
+    );
+    assert_eq!(first.publish(&k1, "news", b"back again").status, 200);
+    assert_eq!(receive(&mut member, 1), ["back again"]);
+}
+
+#[test]
+fn clients_that_do_not_answer_pings_are_dropped() {
+    let node = PubsubNode::start(&[], ", ping_interval: 300ms");
+    let key = node.key("pings");
+    let mut lively = node.subscribe(&key, "t", None);
+    let mut silent = node.subscribe(&key, "t", None);
+    // The lively client answers every ping (its reads do) until the message comes.
+    let listener = std::thread::spawn(move || lively.envelope().map(|e| data_of(&e)));
+    silent.read_timeout(Duration::from_secs(5));
+    let mut pings = 0;
+    let close = loop {
+        let frame = silent.read().expect("a frame before the close");
+        match frame.opcode {
+            0x9 => pings += 1,
+            0x8 => break frame,
+            _ => {}
+        }
+    };
+    assert!(pings >= 1, "pinged first");
+    assert_eq!(u16::from_be_bytes([close.payload[0], close.payload[1]]), 1001);
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(node.publish(&key, "t", b"still connected").status, 200);
+    assert_eq!(
+        listener.join().expect("listener").as_deref(),
+        Some(&b"still connected"[..]),
+        "answering pings keeps it"
+    );
 }
