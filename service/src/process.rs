@@ -1,6 +1,7 @@
 //! What each of our processes does before its own work, in the same order everywhere: resolve
 //! its directories, start logging, install the signal handlers, bind its internal socket. A
-//! thin `main.rs` calls [`start`], then its library's `run`, then [`Started::finish`].
+//! thin `main.rs` calls [`main`] with its library's `run` (or, when it needs more before it,
+//! [`start`], its work, then [`Started::finish`]).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +51,32 @@ impl Started {
             Err(err) => fail(self.name, &err.to_string()),
         }
     }
+}
+
+/// The whole life of process `name`: loads the config `args` name, starts a multi-threaded
+/// runtime, [`start`]s, runs `work` with the config, the started process and its socket, and
+/// turns the outcome into the exit code.
+pub fn main<F, E>(name: &'static str, args: ProcessArgs, work: F) -> ExitCode
+where
+    F: AsyncFnOnce(NodeConfig, &Started, UnixListener) -> Result<(), E>,
+    E: std::fmt::Display,
+{
+    let config = match NodeConfig::load_or_default(args.config.as_deref()) {
+        Ok(config) => config,
+        Err(err) => return fail(name, &err.to_string()),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => return fail(name, &format!("cannot start the async runtime: {err}")),
+    };
+    runtime.block_on(async move {
+        let (started, socket) = match start(name, &args, &config) {
+            Ok(started) => started,
+            Err(err) => return fail(name, &err),
+        };
+        let outcome = work(config, &started, socket).await;
+        started.finish(outcome)
+    })
 }
 
 /// Logs and prints `message` as the reason process `name` exits; the failure exit code.

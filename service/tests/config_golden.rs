@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use orama_service::config::NodeConfig;
 
 fn cases(kind: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/config").join(kind);
+    let dir = manifest_dir().join("tests/config").join(kind);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("golden dir")
         .filter_map(Result::ok)
@@ -71,4 +71,10 @@ fn no_file_means_every_default() {
     assert!(config.gateway.child.enabled);
     assert_eq!(config.gateway.listen.to_string(), "127.0.0.1:6001");
     assert!(config.externals.is_empty());
+}
+
+/// The package's directory, as cargo tells the running test.
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")), std::path::PathBuf::from)
 }

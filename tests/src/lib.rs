@@ -104,10 +104,16 @@ pub fn http_bytes(port: u16, method: &str, path: &str, headers: &str, content_ty
     Reply { status, head: head.to_ascii_lowercase(), json, body: body.to_owned() }
 }
 
+/// The package's directory, as cargo tells the running test (a binary built from another
+/// checkout sharing the target dir would otherwise point at that checkout).
+pub fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+}
+
 /// The module of guest program `name` (`wasm-runner/guests/<name>`, Rust for wasm32-wasip1),
 /// built on first use into the target dir (needs `rustup target add wasm32-wasip1`).
 pub fn guest_wasm(name: &str) -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../wasm-runner/guests/{name}/Cargo.toml"));
+    let manifest = manifest_dir().join(format!("../wasm-runner/guests/{name}/Cargo.toml"));
     let target = bin("orama-supervisor").parent().expect("bin dir").join("guests");
     let built = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(["build", "--quiet", "--release", "--target", "wasm32-wasip1", "--manifest-path"])

@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::time::Duration;
 
-use orama_e2e::{Node, Reply, free_port, guest_wasm, http, http_bytes, signal};
+use orama_e2e::{Node, Reply, free_port, guest_wasm, http, http_bytes, manifest_dir, signal};
 
 use crate::ws::WsClient;
 use rustix::process::Signal;
@@ -67,8 +67,7 @@ fn anonymous_invoke(port: u16, path: &str, input: &str) -> Reply {
 }
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../wasm-runner/tests/guests/{name}.wat")))
-        .expect("fixture")
+    std::fs::read(manifest_dir().join(format!("../wasm-runner/tests/guests/{name}.wat"))).expect("fixture")
 }
 
 fn read(path: &Path) -> Vec<u8> {

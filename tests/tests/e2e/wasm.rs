@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use orama_e2e::{Node, free_port, signal};
+use orama_e2e::{Node, free_port, manifest_dir, signal};
 use rustix::process::Signal;
 use serde_json::Value;
 
@@ -29,7 +29,7 @@ fn post(socket: &Path, path: &str, body: &Path) -> (u16, Value) {
 }
 
 fn guest(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../wasm-runner/tests/guests/{name}.wat"))
+    manifest_dir().join(format!("../wasm-runner/tests/guests/{name}.wat"))
 }
 
 #[test]
