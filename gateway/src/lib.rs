@@ -7,6 +7,7 @@
 //! socket ([`internal`]) answers `/health`, `/ready`, `/metrics`, operator key management and
 //! running functions' host calls.
 
+pub mod anon;
 pub mod auth;
 pub mod body;
 pub mod cache;
@@ -83,6 +84,8 @@ pub struct GatewayPaths {
     pub runner_socket: std::path::PathBuf,
     /// The pub/sub bridge's socket.
     pub bridge_socket: std::path::PathBuf,
+    /// The anonymous proxy's socket.
+    pub anon_socket: std::path::PathBuf,
 }
 
 /// Opens the system store in `data_dir` and brings its schema up to date.
@@ -163,6 +166,7 @@ pub async fn run(
         storage: storage_context,
         functions,
         pubsub: pubsub::PubsubContext::new(&config.pubsub, &paths.bridge_socket),
+        anon: anon::AnonContext::new(&config.anon, &paths.anon_socket),
     };
     let storage = &config.backends.storage;
     let upload = http::limits::Bounds {
@@ -177,7 +181,16 @@ pub async fn run(
         max_body: usize::try_from(config.wasm_runner.max_input).unwrap_or(usize::MAX),
         ..deploys
     };
-    let bounds = vec![("/v1/storage/upload", upload), ("/v1/functions", deploys), ("/v1/invoke", invokes)];
+    let anon = http::limits::Bounds {
+        max_body: usize::try_from(config.anon.max_request).unwrap_or(usize::MAX),
+        timeout: gateway.limits.request_timeout.max(config.anon.timeout + Duration::from_secs(10)),
+    };
+    let bounds = vec![
+        ("/v1/storage/upload", upload),
+        ("/v1/functions", deploys),
+        ("/v1/invoke", invokes),
+        ("/v1/proxy/anon", anon),
+    ];
     let stack = http::stack::stack(warp::service(routes::routes(context)), gateway, bounds);
     let address = public.local_addr().map(|a| a.to_string()).unwrap_or_default();
     tracing::info!(%address, "gateway serving");

@@ -50,6 +50,7 @@ async fn serve(args: ProcessArgs, config: NodeConfig) -> ExitCode {
         data_dir: started.dirs.process_data("gateway"),
         runner_socket: started.dirs.socket("wasm-runner"),
         bridge_socket: started.dirs.socket("pubsub-bridge"),
+        anon_socket: started.dirs.socket("anon-proxy"),
     };
     let outcome = orama_gateway::run(&config, &paths, public, internal, started.shutdown.clone()).await;
     started.finish(outcome)

@@ -34,6 +34,8 @@ pub struct RouteContext {
     pub functions: Option<crate::functions::Functions>,
     /// Pub/sub and the node's network.
     pub pubsub: crate::pubsub::PubsubContext,
+    /// The anonymous proxy.
+    pub anon: crate::anon::AnonContext,
 }
 
 /// Every public route, with errors mapped to the node's JSON error shape.
@@ -60,16 +62,17 @@ pub fn routes(context: RouteContext) -> impl Filter<Extract = (impl Reply,), Err
         .and(with_started.clone())
         .map(|s: Started| warp::reply::json(&status::version(&s)));
     let status_pubsub = context.pubsub.clone();
+    let status_anon = context.anon.clone();
     let status = warp::path("status")
         .and(warp::path::end())
         .or(warp::path!("v1" / "status"))
         .unify()
         .and(with_started.clone())
         .and_then(move |s: Started| {
-            let pubsub = status_pubsub.clone();
+            let (pubsub, anon) = (status_pubsub.clone(), status_anon.clone());
             async move {
-                let node = crate::pubsub::routes::identity(&pubsub).await;
-                Ok::<_, Rejection>(warp::reply::json(&status::status(&s, node)))
+                let (node, anon) = tokio::join!(crate::pubsub::routes::identity(&pubsub), anon.status());
+                Ok::<_, Rejection>(warp::reply::json(&status::status(&s, node, anon)))
             }
         });
     let sql = crate::sql::routes::routes(&context.auth, &context.sql);
@@ -80,7 +83,8 @@ pub fn routes(context: RouteContext) -> impl Filter<Extract = (impl Reply,), Err
         None => functions_disabled(),
     };
     let pubsub = crate::pubsub::routes::routes(&context.auth, &context.pubsub, &context.started);
-    let data = sql.or(cache).unify().or(storage).unify().or(functions).unify().or(pubsub).unify();
+    let anon = crate::anon::routes(&context.auth, &context.anon);
+    let data = sql.or(cache).unify().or(storage).unify().or(functions).unify().or(pubsub).unify().or(anon).unify();
     health.or(version).or(status).or(metrics).or(auth).or(data).or(options).recover(rejection_reply)
 }
 
@@ -229,6 +233,7 @@ mod tests {
             },
             functions: None,
             pubsub: crate::pubsub::PubsubContext::new(&Default::default(), &dir.path().join("no-bridge.sock")),
+            anon: crate::anon::AnonContext::new(&Default::default(), &dir.path().join("no-anon.sock")),
         };
         let response = warp::test::request().path(path).reply(&routes(context)).await;
         let body = serde_json::from_slice(response.body()).unwrap_or(serde_json::Value::Null);

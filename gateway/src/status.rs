@@ -63,6 +63,10 @@ pub struct VersionBody {
 pub struct StatusBody {
     server: ServerStatus,
     network: NetworkStatus,
+    /// The anonymous proxy's upstream (reachable, isolation, the client's bootstrap), when
+    /// the proxy answered; not in the reference.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    anon: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Serialize)]
@@ -114,13 +118,15 @@ pub struct NodeIdentity {
     pub peer_count: u32,
 }
 
-/// `/v1/status`, with the node's identity when the bridge answered.
-pub fn status(started: &Started, node: Option<NodeIdentity>) -> StatusBody {
+/// `/v1/status`, with the node's identity when the bridge answered and the anonymous
+/// proxy's state when it did.
+pub fn status(started: &Started, node: Option<NodeIdentity>, anon: Option<serde_json::Value>) -> StatusBody {
     let connected = node.is_some();
     let node = node.unwrap_or_default();
     StatusBody {
         server: ServerStatus { started_at: started.started_at(), uptime: started.uptime() },
         network: network(started, node, connected),
+        anon,
     }
 }
 

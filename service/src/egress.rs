@@ -1,9 +1,11 @@
-//! Which addresses a function may reach (DESIGN.md, security model): only public unicast ones.
+//! Which addresses egress may reach (DESIGN.md, security model): only public unicast ones. One
+//! rule for functions' `http_fetch` (in the gateway) and for anonymous requests (in the
+//! anon proxy), so the two cannot drift apart.
 //! Refused: unspecified, loopback, private (RFC 1918, IPv6 unique-local), link-local (which
 //! holds the cloud metadata service at 169.254.169.254), CGNAT (100.64.0.0/10), multicast,
 //! broadcast, reserved, benchmarking and documentation ranges, and every IPv6 form that embeds
 //! an IPv4 address (mapped, compatible, NAT64) is judged by that address. An operator may
-//! allow chosen networks (`wasm_runner.http_fetch.allow_networks`).
+//! allow chosen networks (`wasm_runner.http_fetch.allow_networks`, `anon.allow_networks`).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

@@ -12,18 +12,38 @@ use serde_json::json;
 
 use crate::readiness::Readiness;
 
+/// Extra fields a process adds to its `/ready` answer.
+pub type Details = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
+
 /// The health state of one process.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Health {
     process: Arc<str>,
     started: Instant,
     readiness: Readiness,
+    details: Option<Details>,
+}
+
+impl std::fmt::Debug for Health {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Health")
+            .field("process", &self.process)
+            .field("readiness", &self.readiness)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Health {
     /// Health of `process`, ready according to `readiness`.
     pub fn new(process: &str, readiness: Readiness) -> Health {
-        Health { process: process.into(), started: Instant::now(), readiness }
+        Health { process: process.into(), started: Instant::now(), readiness, details: None }
+    }
+
+    /// The same, with `details` (an object) merged into every `/ready` answer: what an
+    /// operator should see beside readiness (an upstream's state, say).
+    pub fn with_details(mut self, details: Details) -> Health {
+        self.details = Some(details);
+        self
     }
 
     /// Answers `/health` and `/ready`; `None` for any other path.
@@ -36,7 +56,10 @@ impl Health {
             return Some(error_response(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"));
         }
         let uptime_ms = self.started.elapsed().as_millis() as u64;
-        let base = json!({ "process": &*self.process, "pid": std::process::id(), "uptime_ms": uptime_ms });
+        let mut base = json!({ "process": &*self.process, "pid": std::process::id(), "uptime_ms": uptime_ms });
+        if let (Some(details), "/ready") = (&self.details, path) {
+            base = merge(base, details());
+        }
         Some(if path == "/health" {
             json_response(StatusCode::OK, &merge(base, json!({ "status": "ok" })))
         } else {

@@ -1,8 +1,10 @@
 //! What every Orama process shares: the node config, the command line of a process, logging,
-//! shutdown on signals, the readiness latch and the `/health` + `/ready` handler.
+//! shutdown on signals, the readiness latch, the `/health` + `/ready` handler, and the rule of
+//! which addresses egress may reach.
 
 pub mod args;
 pub mod config;
+pub mod egress;
 pub mod health;
 pub mod paths;
 pub mod process;

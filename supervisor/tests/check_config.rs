@@ -17,7 +17,19 @@ fn check(yaml: &str) -> (bool, String, String) {
 fn a_valid_file_reports_its_start_order() {
     let (ok, stdout, _) = check("gateway: { depends_on: [db] }\nexternals:\n  - { name: db, command: rqlited }\n");
     assert!(ok);
-    assert!(stdout.trim_end().ends_with("ok; start order: wasm-runner, pubsub-bridge, db, gateway"), "{stdout}");
+    assert!(
+        stdout.trim_end().ends_with("ok; start order: wasm-runner, pubsub-bridge, anon-proxy, db, gateway"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn the_example_config_is_valid() {
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), std::path::PathBuf::from);
+    let example = std::fs::read_to_string(dir.join("../deploy/orama.example.yaml")).expect("example config");
+    let (ok, stdout, stderr) = check(&example);
+    assert!(ok, "{stdout}{stderr}");
 }
 
 #[test]

@@ -9,6 +9,8 @@
 //! --workspace` builds them (the supervisor and gateway packages have tests of their own).
 
 pub mod jsipfs;
+pub mod keepalive;
+pub mod origin;
 pub mod pebble;
 
 use std::fs::File;

@@ -1,4 +1,4 @@
-//! `http_fetch` for functions, under the egress rules of [`super::egress`]: the name is
+//! `http_fetch` for functions, under the egress rules of [`orama_service::egress`]: the name is
 //! resolved by our own resolver, which refuses the whole request when any address it finds is
 //! not allowed, and hands the HTTP client only the addresses it checked (so the connection
 //! goes where the check looked, and a DNS answer cannot change in between); literal addresses
@@ -18,7 +18,7 @@ use reqwest::{Method, Url};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::egress::EgressPolicy;
+use orama_service::egress::EgressPolicy;
 
 /// Largest request body a function may send.
 const MAX_REQUEST: usize = 10 * 1024 * 1024;

@@ -4,13 +4,12 @@
 //!
 //! [`registry`] keeps every version's record, [`records`] the invocations and logs, [`runner`]
 //! talks to the runner's socket, [`host`] answers the host calls running functions make back
-//! over the internal socket (scoped by a per-invocation token), [`fetch`] and [`egress`] are
-//! `http_fetch` and its address rules, [`secrets`] seals secrets at rest, [`invoke`] runs one
+//! over the internal socket (scoped by a per-invocation token), [`fetch`] is
+//! `http_fetch` (under `orama_service::egress`), [`secrets`] seals secrets at rest, [`invoke`] runs one
 //! invocation end to end, and [`routes`] / [`ws`] are the endpoints. Module bytes live in the
 //! storage engine under their CID; the runner keeps them compiled by content hash.
 
 pub mod deploy;
-pub mod egress;
 pub mod fetch;
 pub mod host;
 pub mod invoke;

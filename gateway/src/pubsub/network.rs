@@ -66,7 +66,7 @@ pub fn routes(auth: &Authenticator, cx: &PubsubContext, started: &Started) -> Bo
                     "invalid body: expected {multiaddr} (/ip4|ip6/<address>/tcp/<port>/p2p/<peer id>)".into(),
                 ));
             };
-            if let Some(why) = crate::functions::egress::classify(ip) {
+            if let Some(why) = orama_service::egress::classify(ip) {
                 return Err(ApiError::Forbidden(format!(
                     "{ip} is {why}; peering with it is the operator's to configure (pubsub.bootstrap)"
                 )));

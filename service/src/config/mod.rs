@@ -5,6 +5,7 @@
 //! ([`sections`]) with every problem collected. Unknown keys are problems. Every field has a
 //! default, so an empty file, or no file at all, is a valid config.
 
+mod anon;
 mod cache;
 mod gateway;
 mod pubsub;
@@ -19,6 +20,7 @@ mod yaml;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use anon::*;
 pub use cache::*;
 pub use gateway::*;
 pub use pubsub::*;

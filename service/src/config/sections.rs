@@ -34,6 +34,9 @@ pub fn node_config(tree: &Node, p: &mut Problems) -> NodeConfig {
     if let Some(f) = root.take("pubsub") {
         config.pubsub = super::pubsub::pubsub_section(&f, p);
     }
+    if let Some(f) = root.take("anon") {
+        config.anon = super::anon::anon_section(&f, p);
+    }
     if let Some(f) = root.take("backends") {
         config.backends = backends_section(&f, p);
     }
@@ -51,6 +54,7 @@ pub fn node_config(tree: &Node, p: &mut Problems) -> NodeConfig {
         ("gateway", &config.gateway.child),
         ("wasm_runner", &config.wasm_runner.child),
         ("pubsub", &config.pubsub.child),
+        ("anon", &config.anon.child),
     ];
     check_children(&ours, &externals, p);
     config.externals = externals.into_iter().map(|(_, _, e)| e).collect();
@@ -315,11 +319,12 @@ pub(super) fn absolute_path(f: &Field, p: &mut Problems) -> Option<PathBuf> {
 }
 
 /// The child name of one of our sections (`wasm_runner` runs as `wasm-runner`, `pubsub` as
-/// `pubsub-bridge`).
+/// `pubsub-bridge`, `anon` as `anon-proxy`).
 fn own_child_name(section: &str) -> &'static str {
     match section {
         "wasm_runner" => "wasm-runner",
         "pubsub" => "pubsub-bridge",
+        "anon" => "anon-proxy",
         _ => "gateway",
     }
 }

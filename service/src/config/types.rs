@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 /// The names of Orama's own processes that the config has a section for, in start order.
-pub const OWN_PROCESSES: &[&str] = &["gateway", "wasm-runner", "pubsub-bridge"];
+pub const OWN_PROCESSES: &[&str] = &["gateway", "wasm-runner", "pubsub-bridge", "anon-proxy"];
 
 /// The whole node configuration (`orama.yaml`).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -25,6 +25,8 @@ pub struct NodeConfig {
     pub wasm_runner: super::WasmRunnerConfig,
     /// The pub/sub bridge and the gateway's WebSocket side of it.
     pub pubsub: super::PubsubConfig,
+    /// The anonymous egress process behind `/v1/proxy/anon`.
+    pub anon: super::AnonConfig,
     /// External daemons the supervisor runs beside our processes.
     pub externals: Vec<ExternalConfig>,
     /// Which engines back the node's services.
@@ -34,7 +36,7 @@ pub struct NodeConfig {
 /// One of our own processes, as the config sets it up.
 #[derive(Debug, Clone, Copy)]
 pub struct OwnProcess<'a> {
-    /// Its child name (`gateway`, `wasm-runner`, `pubsub-bridge`).
+    /// Its child name (`gateway`, `wasm-runner`, `pubsub-bridge`, `anon-proxy`).
     pub name: &'static str,
     /// Its binary's name.
     pub binary: &'static str,
@@ -47,7 +49,7 @@ pub struct OwnProcess<'a> {
 impl NodeConfig {
     /// Our own processes, in the order they are listed (enabled or not): the one place that
     /// knows which sections run as which children.
-    pub fn own_processes(&self) -> [OwnProcess<'_>; 3] {
+    pub fn own_processes(&self) -> [OwnProcess<'_>; 4] {
         [
             OwnProcess {
                 name: "gateway",
@@ -66,6 +68,12 @@ impl NodeConfig {
                 binary: "orama-pubsub-bridge",
                 child: &self.pubsub.child,
                 command: self.pubsub.command.as_deref(),
+            },
+            OwnProcess {
+                name: "anon-proxy",
+                binary: "orama-anon-proxy",
+                child: &self.anon.child,
+                command: self.anon.command.as_deref(),
             },
         ]
     }

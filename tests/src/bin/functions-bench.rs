@@ -10,10 +10,10 @@
 //!    about clients / throughput; then 16 clients paced to fixed total rates (open loop, each
 //!    latency measured from the request's scheduled time, so a stall is not hidden).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::time::{Duration, Instant};
 
+use orama_e2e::keepalive::KeepAlive;
 use orama_e2e::{Node, free_port, guest_wasm};
 
 const BOUNDARY: &str = "bench-boundary-51c0";
@@ -63,8 +63,8 @@ fn cold_deploys(port: u16, header: &str, hello: &[u8]) {
         unique.extend_from_slice(&custom_section("bench", payload.as_bytes()));
         let started = Instant::now();
         assert_eq!(deploy(port, header, &name, &unique), 201, "deploy {name}");
-        let mut stream = connect(port);
-        let (status, _) = invoke(&mut stream, header, &format!("/v1/functions/{name}/invoke"), b"{}");
+        let mut stream = KeepAlive::connect(port);
+        let (status, _) = stream.post(header, &format!("/v1/functions/{name}/invoke"), b"{}");
         assert_eq!(status, 200, "first invoke of {name}");
         times.push(started.elapsed());
     }
@@ -104,7 +104,7 @@ fn load(port: u16, header: &str, clients: usize, rate: Option<u64>, duration: Du
         .map(|i| {
             let header = header.to_owned();
             std::thread::spawn(move || {
-                let mut stream = connect(port);
+                let mut stream = KeepAlive::connect(port);
                 let (start, mut times, mut errors) = (Instant::now(), Vec::new(), 0usize);
                 let mut due = start + interval.map_or(Duration::ZERO, |every| every.mul_f64(i as f64 / clients as f64));
                 while start.elapsed() < warmup + duration {
@@ -120,8 +120,7 @@ fn load(port: u16, header: &str, clients: usize, rate: Option<u64>, duration: Du
                         }
                         None => Instant::now(),
                     };
-                    let (status, body) =
-                        invoke(&mut stream, &header, "/v1/functions/hello/invoke", br#"{"name":"Ada"}"#);
+                    let (status, body) = stream.post(&header, "/v1/functions/hello/invoke", br#"{"name":"Ada"}"#);
                     if status != 200 || !body.contains("Hello, Ada!") {
                         errors += 1;
                     }
@@ -150,46 +149,6 @@ fn load(port: u16, header: &str, clients: usize, rate: Option<u64>, duration: Du
     );
 }
 
-fn connect(port: u16) -> BufReader<TcpStream> {
-    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream.set_nodelay(true).expect("nodelay");
-    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
-    BufReader::new(stream)
-}
-
-/// One request on a keep-alive connection; (status, body).
-fn invoke(stream: &mut BufReader<TcpStream>, header: &str, path: &str, body: &[u8]) -> (u16, String) {
-    let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{header}\r\n",
-        body.len()
-    );
-    let writer = stream.get_mut();
-    writer.write_all(request.as_bytes()).and_then(|()| writer.write_all(body)).expect("send");
-    read_response(stream)
-}
-
-fn read_response(stream: &mut BufReader<TcpStream>) -> (u16, String) {
-    let mut line = String::new();
-    stream.read_line(&mut line).expect("status line");
-    let status = line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let mut length = 0;
-    loop {
-        line.clear();
-        stream.read_line(&mut line).expect("header");
-        if line == "\r\n" || line.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':')
-            && name.eq_ignore_ascii_case("content-length")
-        {
-            length = value.trim().parse().unwrap_or(0);
-        }
-    }
-    let mut body = vec![0u8; length];
-    stream.read_exact(&mut body).expect("body");
-    (status, String::from_utf8_lossy(&body).into_owned())
-}
-
 fn deploy(port: u16, header: &str, name: &str, wasm: &[u8]) -> u16 {
     let mut body = Vec::new();
     write!(body, "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\n{name}\r\n").expect("form");
@@ -197,13 +156,6 @@ fn deploy(port: u16, header: &str, name: &str, wasm: &[u8]) -> u16 {
         .expect("form");
     body.extend_from_slice(wasm);
     write!(body, "\r\n--{BOUNDARY}--\r\n").expect("form");
-    let mut stream = connect(port);
-    let request = format!(
-        "POST /v1/functions HTTP/1.1\r\nHost: bench\r\nContent-Type: multipart/form-data; boundary={BOUNDARY}\r\n\
-         Content-Length: {}\r\n{header}\r\n",
-        body.len()
-    );
-    let writer = stream.get_mut();
-    writer.write_all(request.as_bytes()).and_then(|()| writer.write_all(&body)).expect("send");
-    read_response(&mut stream).0
+    let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
+    KeepAlive::connect(port).send("/v1/functions", &content_type, header, &body).0
 }

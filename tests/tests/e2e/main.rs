@@ -25,8 +25,11 @@
 //! - `pubsub`: WebSocket pub/sub across two and three nodes: exactly-once ordered delivery,
 //!   presence across nodes, namespace isolation, large and empty messages, a killed bridge,
 //!   a slow client cut off.
+//! - `anon`: `/v1/proxy/anon` through microsocks, dante and a confined tor to a local origin: bodies, headers stripped, redirects, caps, per-namespace limits, the SSRF
+//!   refusals, an upstream down and back, credentials, tor's bootstrap report.
 
 mod acme;
+mod anon;
 mod auth;
 mod cache;
 mod ctl;
@@ -65,8 +68,10 @@ pub const SUPERVISOR_SETTINGS: &str = supervisor_settings!();
 pub const FAST_SUPERVISOR: &str = concat!(supervisor_settings!(), "pubsub: { listen: ['/ip4/127.0.0.1/tcp/0'] }\n");
 
 /// For tests whose node runs only the gateway and the externals they name.
-pub const FAST_SUPERVISOR_ALONE: &str =
-    concat!(supervisor_settings!(), "wasm_runner: { enabled: false }\npubsub: { enabled: false }\n");
+pub const FAST_SUPERVISOR_ALONE: &str = concat!(
+    supervisor_settings!(),
+    "wasm_runner: { enabled: false }\npubsub: { enabled: false }\nanon: { enabled: false }\n"
+);
 
 /// A config with the gateway on `gateway_port` depending on a redis-server on `redis_port`
 /// (and no WASM runner or pub/sub bridge, so the children are exactly these two).

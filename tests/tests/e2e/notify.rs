@@ -48,7 +48,7 @@ externals:
 
     let before_ready = receive_until(&socket, |m| m.contains("READY=1"));
     let statuses: Vec<&String> = before_ready.iter().filter(|m| m.starts_with("STATUS=")).collect();
-    assert!(statuses.iter().any(|m| m.starts_with("STATUS=0/4 children ready")), "{before_ready:?}");
+    assert!(statuses.iter().any(|m| m.starts_with("STATUS=0/5 children ready")), "{before_ready:?}");
     let status = node.try_status().expect("status");
     assert!(status.iter().all(|c| c["state"] == "ready"), "READY=1 only once every child is ready: {status:?}");
 

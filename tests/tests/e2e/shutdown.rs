@@ -33,10 +33,11 @@ externals:
 #[test]
 fn sigterm_stops_children_in_reverse_order_and_leaves_nothing() {
     let mut node = Node::start(&layered_config(free_port()));
-    let children = ["base", "top", "gateway", "wasm-runner", "pubsub-bridge"];
+    let children = ["base", "top", "gateway", "wasm-runner", "pubsub-bridge", "anon-proxy"];
     node.wait_ready(&children);
     let pids: Vec<u32> = children.iter().map(|n| node.pid(n)).collect();
-    assert_eq!(node.sockets(), ["gateway.sock", "pubsub-bridge.sock", "supervisor.sock", "wasm-runner.sock"]);
+    let sockets = ["anon-proxy.sock", "gateway.sock", "pubsub-bridge.sock", "supervisor.sock", "wasm-runner.sock"];
+    assert_eq!(node.sockets(), sockets);
 
     signal(node.process.id(), Signal::TERM);
     let status = node.wait_exit(Duration::from_secs(10));
