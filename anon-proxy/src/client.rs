@@ -19,6 +19,9 @@ use crate::pool::{Pool, PoolKey};
 use crate::target::{self, Target, TargetError, TargetHost};
 use crate::upstream::{BoxIo, DialError, Upstream};
 
+/// How long a connection may take to be ready for another request before it is dropped.
+const REUSE_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// A request about to leave.
 #[derive(Debug, Clone)]
 pub struct Outgoing {
@@ -209,7 +212,9 @@ impl HttpClient {
         }
         let closing =
             head.headers.get(http::header::CONNECTION).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
-        if !closing && sender.is_ready() {
+        // The connection takes the next request once its task has seen this body's end.
+        let reusable = !closing && matches!(tokio::time::timeout(REUSE_WAIT, sender.ready()).await, Ok(Ok(())));
+        if reusable {
             self.pool.put(key.clone(), sender);
         }
         Ok(Fetched { status: head.status, headers: head.headers, body: bytes.freeze() })

@@ -1,8 +1,13 @@
 //! The Anyone/Tor control port (control-spec.txt): enough of it to follow the client's
-//! bootstrap. `PROTOCOLINFO` says how to authenticate (no auth, the cookie file it names, or
-//! the configured password); then `GETINFO status/bootstrap-phase` is polled. Until the client
-//! reports 100 %, anonymous requests are refused with the progress, rather than left to time
-//! out inside a client that has no circuits.
+//! bootstrap. `PROTOCOLINFO` says how to authenticate (no auth, the configured password, or
+//! the cookie file it names, by SAFECOOKIE only); then `GETINFO status/bootstrap-phase` is
+//! polled. Until the client reports 100 %, anonymous requests are refused with the progress,
+//! rather than left to time out inside a client that has no circuits.
+//!
+//! Why SAFECOOKIE and never plain COOKIE: the port may be detected rather than configured,
+//! and whoever listens there names the cookie file. Plain COOKIE would read that file and send
+//! it to them; SAFECOOKIE sends only an HMAC, and only after the other side proved it knows
+//! the cookie (its server hash), so a listener that is not the client learns nothing.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -125,9 +130,38 @@ impl Session {
         let io = tokio::time::timeout(EXCHANGE, connect).await.map_err(|_| "connect timed out".to_owned())?;
         let mut session = Session { stream: BufReader::new(io.map_err(|e| e.to_string())?) };
         let info = session.command("PROTOCOLINFO 1").await?;
-        let command = authenticate_command(&info, password).await?;
+        let command = match auth_method(&info, password)? {
+            Auth::Null => "AUTHENTICATE".to_owned(),
+            Auth::Password(password) => {
+                format!("AUTHENTICATE \"{}\"", password.replace('\\', "\\\\").replace('"', "\\\""))
+            }
+            Auth::SafeCookie(file) => session.safe_cookie(&file).await?,
+        };
         session.command(&command).await.map_err(|e| format!("authentication refused: {e}"))?;
         Ok(session)
+    }
+
+    /// The SAFECOOKIE exchange up to the `AUTHENTICATE` command it allows.
+    async fn safe_cookie(&mut self, file: &str) -> Result<String, String> {
+        let cookie = tokio::fs::read(file).await.map_err(|e| format!("cannot read the cookie file {file}: {e}"))?;
+        if cookie.len() != 32 {
+            return Err(format!("{file} is not a control cookie (32 bytes)"));
+        }
+        let mut client_nonce = [0u8; 32];
+        getrandom::fill(&mut client_nonce).map_err(|e| format!("no randomness: {e}"))?;
+        let reply = self.command(&format!("AUTHCHALLENGE SAFECOOKIE {}", hex(&client_nonce))).await?;
+        let fields = fields(reply.first().map(String::as_str).unwrap_or_default());
+        let get = |key: &str| fields.iter().find(|(k, _)| k == key).and_then(|(_, v)| unhex(v));
+        let (Some(server_hash), Some(server_nonce)) = (get("SERVERHASH"), get("SERVERNONCE")) else {
+            return Err("unreadable AUTHCHALLENGE reply".into());
+        };
+        let message = [cookie.as_slice(), &client_nonce, &server_nonce].concat();
+        let expected = hmac(b"Tor safe cookie authentication server-to-controller hash", &message);
+        if expected != server_hash {
+            return Err("the control port does not know the cookie: not the Anyone/Tor client".into());
+        }
+        let client_hash = hmac(b"Tor safe cookie authentication controller-to-server hash", &message);
+        Ok(format!("AUTHENTICATE {}", hex(&client_hash)))
     }
 
     async fn bootstrap(&mut self) -> Result<Bootstrap, String> {
@@ -164,26 +198,48 @@ impl Session {
     }
 }
 
-/// The `AUTHENTICATE` command `PROTOCOLINFO`'s answer allows.
-async fn authenticate_command(info: &[String], password: Option<&str>) -> Result<String, String> {
+/// How to authenticate.
+#[derive(Debug, PartialEq, Eq)]
+enum Auth {
+    Null,
+    Password(String),
+    SafeCookie(String),
+}
+
+/// The method `PROTOCOLINFO`'s answer allows, in order of preference.
+fn auth_method(info: &[String], password: Option<&str>) -> Result<Auth, String> {
     let auth = info.iter().find_map(|l| l.strip_prefix("AUTH ")).ok_or("PROTOCOLINFO lists no AUTH line")?;
     let fields = fields(auth);
     let methods: Vec<&str> =
         fields.iter().find(|(k, _)| k == "METHODS").map(|(_, v)| v.split(',').collect()).unwrap_or_default();
     if methods.contains(&"NULL") {
-        return Ok("AUTHENTICATE".into());
+        return Ok(Auth::Null);
     }
     if let (true, Some(password)) = (methods.contains(&"HASHEDPASSWORD"), password) {
-        return Ok(format!("AUTHENTICATE \"{}\"", password.replace('\\', "\\\\").replace('"', "\\\"")));
+        return Ok(Auth::Password(password.to_owned()));
     }
-    if methods.contains(&"COOKIE") {
+    if methods.contains(&"SAFECOOKIE") {
         let file =
             fields.iter().find(|(k, _)| k == "COOKIEFILE").map(|(_, v)| v.clone()).ok_or("no COOKIEFILE given")?;
-        let cookie = tokio::fs::read(&file).await.map_err(|e| format!("cannot read the cookie file {file}: {e}"))?;
-        let hex: String = cookie.iter().map(|b| format!("{b:02X}")).collect();
-        return Ok(format!("AUTHENTICATE {hex}"));
+        return Ok(Auth::SafeCookie(file));
     }
     Err(format!("no usable authentication method among {methods:?} (set anon.control_password?)"))
+}
+
+fn hmac(key: &[u8], message: &[u8]) -> Vec<u8> {
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key);
+    aws_lc_rs::hmac::sign(&key, message).as_ref().to_vec()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
 }
 
 /// `PROGRESS=5 TAG=conn SUMMARY="Connecting to a relay"` (after the severity and `BOOTSTRAP`).
@@ -252,5 +308,20 @@ mod tests {
         let auth = fields(r#"METHODS=COOKIE,SAFECOOKIE COOKIEFILE="/var/lib/tor/a \"b\"/control_auth_cookie""#);
         assert_eq!(auth[1], ("COOKIEFILE".into(), r#"/var/lib/tor/a "b"/control_auth_cookie"#.into()));
         assert!(parse_bootstrap("NOTICE BOOTSTRAP TAG=x").is_none());
+    }
+
+    #[test]
+    fn plain_cookie_is_never_chosen() {
+        let info =
+            |methods: &str| vec![format!("AUTH METHODS={methods} COOKIEFILE=\"/x/control_auth_cookie\""), "OK".into()];
+        assert_eq!(
+            auth_method(&info("COOKIE,SAFECOOKIE"), None),
+            Ok(Auth::SafeCookie("/x/control_auth_cookie".into()))
+        );
+        assert!(auth_method(&info("COOKIE"), None).is_err(), "plain COOKIE would hand the file to whoever listens");
+        assert_eq!(auth_method(&info("NULL"), None), Ok(Auth::Null));
+        assert_eq!(auth_method(&info("HASHEDPASSWORD,SAFECOOKIE"), Some("pw")), Ok(Auth::Password("pw".into())));
+        assert_eq!(unhex("0aFF"), Some(vec![10, 255]));
+        assert_eq!(unhex("0a F"), None);
     }
 }

@@ -139,15 +139,16 @@ async fn build_upstream(
     }
 }
 
-/// The control port to follow: the configured one, or the usual one when the SOCKS server
-/// is found rather than configured.
+/// The control port to follow: the configured one, or, when the SOCKS server is found rather
+/// than configured, a packaged client's control socket if one exists, else 127.0.0.1:9051.
 fn control_address(config: &AnonConfig) -> Result<Option<ControlAddress>, AnonError> {
     match &config.control {
         Some(text) => {
             ControlAddress::parse(text).map(Some).ok_or_else(|| AnonError::Config(format!("anon.control {text:?}")))
         }
         None if config.upstream == AnonUpstream::Socks && config.socks.is_none() => {
-            Ok(ControlAddress::parse(upstream::USUAL_CONTROL))
+            let socket = upstream::USUAL_CONTROL_SOCKETS.iter().find(|path| Path::new(path).exists());
+            Ok(ControlAddress::parse(socket.copied().unwrap_or(upstream::USUAL_CONTROL)))
         }
         None => Ok(None),
     }

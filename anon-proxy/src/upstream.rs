@@ -17,8 +17,11 @@ use crate::target::TargetHost;
 /// The usual SOCKS5 ports of an existing installation, in the order they are tried: the
 /// Anyone (and Tor) client's `127.0.0.1:9050`, then Tor Browser's `127.0.0.1:9150`.
 pub const USUAL_SOCKS: [&str; 2] = ["127.0.0.1:9050", "127.0.0.1:9150"];
-/// The usual control port, tried when the SOCKS server was found rather than configured.
+/// The usual control port, followed when the SOCKS server was found rather than configured
+/// and none of [`USUAL_CONTROL_SOCKETS`] exists.
 pub const USUAL_CONTROL: &str = "127.0.0.1:9051";
+/// The control sockets packaged clients create (the Anyone `anon` package, Debian's tor).
+pub const USUAL_CONTROL_SOCKETS: [&str; 2] = ["/run/anon/control", "/run/tor/control"];
 
 /// A byte stream to a target.
 pub trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {}

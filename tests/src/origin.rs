@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-/// An HTTP origin on 127.0.0.2: `/echo` answers JSON `{method, path, headers, body}`,
+/// An HTTP origin on 127.0.0.2: `/echo` answers JSON `{method, path, headers, body,
+/// connection}` (`connection` numbers the TCP connections it accepted, so reuse shows),
 /// `/big?n=N` N bytes, `/to?url=U` a 302 to U, `/slow` after a second, `/close` with
 /// `Connection: close`.
 pub struct Origin {
@@ -24,8 +25,8 @@ impl Origin {
         let listener = TcpListener::bind("127.0.0.2:0").expect("an origin on 127.0.0.2");
         let port = listener.local_addr().expect("addr").port();
         std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                std::thread::spawn(move || serve(stream));
+            for (connection, stream) in listener.incoming().flatten().enumerate() {
+                std::thread::spawn(move || serve(stream, connection));
             }
         });
         Origin { port }
@@ -37,7 +38,8 @@ impl Origin {
     }
 }
 
-fn serve(stream: TcpStream) {
+fn serve(stream: TcpStream, connection: usize) {
+    let _ = stream.set_nodelay(true);
     let mut reader = BufReader::new(stream.try_clone().expect("clone"));
     let mut writer = stream;
     loop {
@@ -71,13 +73,17 @@ fn serve(stream: TcpStream) {
             return;
         }
         let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-        let (status, extra, content) = answer(&method, path, query, headers, &body);
-        let head = format!(
+        let (status, extra, content) = answer(&method, path, query, headers, &body, connection);
+        let mut reply = format!(
             "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nX-Origin: yes\r\nContent-Length: {}\r\n{extra}\r\n",
             content.len()
-        );
-        let sent = writer.write_all(head.as_bytes());
-        let sent = sent.and_then(|()| if method == "HEAD" { Ok(()) } else { writer.write_all(&content) });
+        )
+        .into_bytes();
+        if method != "HEAD" {
+            reply.extend_from_slice(&content);
+        }
+        // One write: a head and a body in two small writes would meet Nagle and delayed ACKs.
+        let sent = writer.write_all(&reply);
         if sent.is_err() || extra.contains("Connection: close") {
             return;
         }
@@ -90,6 +96,7 @@ fn answer(
     query: &str,
     headers: serde_json::Map<String, serde_json::Value>,
     body: &[u8],
+    connection: usize,
 ) -> (&'static str, String, Vec<u8>) {
     let param = |name: &str| query.split('&').find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')).unwrap_or("");
     match path {
@@ -105,6 +112,7 @@ fn answer(
                 "path": path,
                 "headers": headers,
                 "body": String::from_utf8_lossy(body),
+                "connection": connection,
             });
             ("200 OK", String::new(), echo.to_string().into_bytes())
         }

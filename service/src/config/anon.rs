@@ -47,8 +47,8 @@ pub struct AnonConfig {
     /// (`IsolateSOCKSAuth`) never shares a circuit between tenants.
     pub isolate_namespaces: bool,
     /// The Anyone/Tor control port (`HOST:PORT` or a Unix socket path) whose bootstrap
-    /// progress is reported and gates requests; unset: 127.0.0.1:9051 when the SOCKS server
-    /// was detected too.
+    /// progress is reported and gates requests; unset while the SOCKS server is detected:
+    /// `/run/anon/control` or `/run/tor/control` when present, else 127.0.0.1:9051.
     pub control: Option<String>,
     /// Control-port password (when it is not cookie-authenticated).
     #[serde(skip_serializing)]

@@ -86,6 +86,16 @@ fn requests_go_through_socks_with_bodies_and_without_identifying_headers() {
         let (_, echo, _) = anon.ok(&json!({ "url": origin.url("/echo"), "method": method, "body": method }));
         assert_eq!((echo["method"].as_str(), echo["body"].as_str()), (Some(method), Some(method)));
     }
+    let (_, again, _) = anon.ok(&json!({ "url": origin.url("/echo") }));
+    let (_, once_more, _) = anon.ok(&json!({ "url": origin.url("/echo") }));
+    assert_eq!(again["connection"], once_more["connection"], "a namespace's connection is kept and reused");
+    let beta =
+        http(anon.port, "POST", "/v1/proxy/anon", &anon.key("beta"), Some(&json!({ "url": origin.url("/echo") })));
+    let beta_echo: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD.decode(beta.json["body"].as_str().unwrap_or_default()).expect("b64"),
+    )
+    .expect("echo");
+    assert_ne!(beta_echo["connection"], once_more["connection"], "never another namespace's connection");
     let (status, body, _) = anon.ok(&json!({ "url": origin.url("/echo"), "method": "HEAD" }));
     assert_eq!((status, body), (200, Value::String(String::new())));
     let (_, body, _) = anon.ok(&json!({ "url": origin.url("/close") }));
