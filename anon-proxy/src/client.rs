@@ -105,14 +105,12 @@ impl HttpClient {
         let mut redirects = 0;
         loop {
             let fetched = self.exchange(namespace, &target, &request).await?;
-            let location = fetched.headers.get(LOCATION).and_then(|l| l.to_str().ok());
-            let (true, Some(location)) = (fetched.status.is_redirection() && redirects < self.max_redirects, location)
-            else {
+            let follow =
+                redirects < self.max_redirects && matches!(fetched.status.as_u16(), 301 | 302 | 303 | 307 | 308);
+            let location = fetched.headers.get(LOCATION).and_then(|l| l.to_str().ok()).filter(|_| follow);
+            let Some(location) = location else {
                 return Ok(fetched);
             };
-            if !matches!(fetched.status.as_u16(), 301 | 302 | 303 | 307 | 308) {
-                return Ok(fetched);
-            }
             let next =
                 target.url.join(location).map_err(|e| FetchError::Redirect(TargetError::Invalid(e.to_string())))?;
             let next = target::check(next, &self.policy).map_err(FetchError::Redirect)?;
