@@ -10,6 +10,7 @@
 
 pub mod jsipfs;
 pub mod keepalive;
+pub mod load;
 pub mod origin;
 pub mod pebble;
 

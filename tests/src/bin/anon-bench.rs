@@ -17,6 +17,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use orama_e2e::keepalive::KeepAlive;
+use orama_e2e::load::Latencies;
 use orama_e2e::origin::{Origin, microsocks};
 use orama_e2e::{Node, free_port};
 
@@ -49,19 +50,20 @@ fn main() {
     let socks = format!("127.0.0.1:{socks_port}");
 
     println!("{requests} sequential requests per row; latency p50 / p99 / mean");
-    report("curl, fresh connection each", &curl_each(&socks, &origin.url("/echo"), requests));
-    report("curl, one kept connection", &curl_kept(&socks, &origin.url("/echo"), requests));
-    report("proxy, fresh connection each", &through_proxy(port, &header, &origin.url("/close"), requests));
-    report("proxy, kept connection", &through_proxy(port, &header, &origin.url("/echo"), requests));
+    let rows = [
+        ("curl, fresh connection each", curl_each(&socks, &origin.url("/echo"), requests)),
+        ("curl, one kept connection", curl_kept(&socks, &origin.url("/echo"), requests)),
+        ("proxy, fresh connection each", through_proxy(port, &header, &origin.url("/close"), requests)),
+        ("proxy, kept connection", through_proxy(port, &header, &origin.url("/echo"), requests)),
+    ];
+    for (name, times) in rows {
+        report(name, &Latencies::new(times));
+    }
     throughput(port, &header, &origin.url("/echo"), 16, Duration::from_secs(seconds));
 }
 
-fn report(name: &str, times: &[Duration]) {
-    let mut sorted = times.to_vec();
-    sorted.sort();
-    let at = |q: f64| sorted[((sorted.len() as f64 * q) as usize).min(sorted.len() - 1)];
-    let mean = sorted.iter().sum::<Duration>() / sorted.len().max(1) as u32;
-    println!("{name:>30}: p50 {:>9.1?}  p99 {:>9.1?}  mean {:>9.1?}", at(0.5), at(0.99), mean);
+fn report(name: &str, times: &Latencies) {
+    println!("{name:>30}: p50 {:>9.1?}  p99 {:>9.1?}  mean {:>9.1?}", times.at(0.5), times.at(0.99), times.mean());
 }
 
 /// curl's `time_total` of each transfer, one per line.
@@ -125,12 +127,7 @@ fn throughput(port: u16, header: &str, url: &str, clients: usize, duration: Dura
             })
         })
         .collect();
-    let (mut times, mut errors) = (Vec::new(), 0);
-    for thread in threads {
-        let (t, e) = thread.join().expect("client");
-        times.extend(t);
-        errors += e;
-    }
+    let (times, errors) = Latencies::join(threads);
     println!(
         "{clients} clients, kept connections, {:.0} requests/s, errors {errors}",
         times.len() as f64 / duration.as_secs_f64()

@@ -14,6 +14,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use orama_e2e::keepalive::KeepAlive;
+use orama_e2e::load::Latencies;
 use orama_e2e::{Node, free_port, guest_wasm};
 
 const BOUNDARY: &str = "bench-boundary-51c0";
@@ -132,20 +133,13 @@ fn load(port: u16, header: &str, clients: usize, rate: Option<u64>, duration: Du
             })
         })
         .collect();
-    let (mut times, mut errors) = (Vec::new(), 0);
-    for thread in threads {
-        let (t, e) = thread.join().expect("client");
-        times.extend(t);
-        errors += e;
-    }
-    times.sort();
-    let at = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
+    let (times, errors) = Latencies::join(threads);
     let paced = rate.map_or_else(|| "closed loop".to_owned(), |r| format!("paced to {r}/s"));
     println!(
         "{clients:>3} clients, {paced:>15}: {:>7.0} invocations/s, p50 {:>9.1?}, p99 {:>9.1?}, errors {errors}",
         times.len() as f64 / duration.as_secs_f64(),
-        at(0.5),
-        at(0.99)
+        times.at(0.5),
+        times.at(0.99)
     );
 }
 

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use orama_e2e::load::Latencies;
 use orama_e2e::{Node, free_port, http};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -183,7 +184,10 @@ async fn cross_node(port: u16, key: &str, port2: u16, key2: &str) {
         times.push(sent.elapsed());
         tokio::time::sleep(Duration::from_millis(4)).await;
     }
-    times.sort();
-    let at = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
-    println!("cross-node publish-to-receive (500 messages, paced): p50 {:.2?}, p99 {:.2?}", at(0.5), at(0.99));
+    let times = Latencies::new(times);
+    println!(
+        "cross-node publish-to-receive (500 messages, paced): p50 {:.2?}, p99 {:.2?}",
+        times.at(0.5),
+        times.at(0.99)
+    );
 }
