@@ -184,3 +184,32 @@ pub fn confined_tor(dir: &Path, socks: u16, control: u16) -> Daemon {
     assert!(socks_up, "tor's SOCKS port {socks} did not open");
     tor
 }
+
+/// An HTTPS origin on 127.0.0.2: `openssl s_server -www` (a status page for `GET /`) with a
+/// certificate for IP 127.0.0.2 issued by a CA made for it; (daemon, port, the CA's PEM path).
+pub fn tls_origin(dir: &Path, name: &str) -> (Daemon, u16, std::path::PathBuf) {
+    let file = |ext: &str| dir.join(format!("{name}-{ext}"));
+    let openssl = |args: &[&str]| {
+        let status = Command::new("openssl").args(args).stdout(Stdio::null()).stderr(Stdio::null()).status();
+        assert!(status.is_ok_and(|s| s.success()), "openssl {args:?}");
+    };
+    let path = |ext: &str| file(ext).display().to_string();
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+    openssl(&[&["req", "-x509"][..], &ec, &["-keyout", &path("ca.key"), "-out", &path("ca.pem"), "-days", "1", "-subj", "/CN=orama test CA"]].concat());
+    openssl(&[&["req"][..], &ec, &["-keyout", &path("leaf.key"), "-out", &path("leaf.csr"), "-subj", "/CN=origin"]].concat());
+    std::fs::write(file("ext"), "subjectAltName=IP:127.0.0.2\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
+        .expect("extensions");
+    openssl(&[
+        "x509", "-req", "-in", &path("leaf.csr"), "-CA", &path("ca.pem"), "-CAkey", &path("ca.key"), "-CAcreateserial",
+        "-out", &path("leaf.pem"), "-days", "1", "-extfile", &path("ext"),
+    ]);
+    let port = TcpListener::bind("127.0.0.2:0").and_then(|l| l.local_addr()).expect("free port").port();
+    let mut command = Command::new("openssl");
+    command.args(["s_server", "-quiet", "-www", "-accept", &format!("127.0.0.2:{port}")]);
+    command.args(["-cert", &path("leaf.pem"), "-key", &path("leaf.key")]);
+    let child = command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("s_server");
+    let daemon = Daemon { child };
+    let up = crate::eventually(Duration::from_secs(10), || TcpStream::connect(("127.0.0.2", port)).is_ok());
+    assert!(up, "s_server is not listening on 127.0.0.2:{port}");
+    (daemon, port, file("ca.pem"))
+}

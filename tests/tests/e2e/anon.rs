@@ -1,6 +1,7 @@
 //! `/v1/proxy/anon` through real SOCKS5 servers on loopback (microsocks, dante, a confined
 //! tor) to a local origin on 127.0.0.2, the one network the test configs allow: methods,
-//! bodies and headers (identifying ones stripped), redirects, caps and limits; the SSRF
+//! bodies and headers (identifying ones stripped), redirects, caps and limits, HTTPS
+//! verified (openssl s_server with a CA of the test's own); the SSRF
 //! refusals in every spelling; an upstream that goes down and comes back; fixed credentials;
 //! tor's handshake, its held CONNECT cut at the time limit, and its bootstrap report.
 
@@ -11,7 +12,7 @@ use orama_e2e::{Node, Reply, free_port, http, http_bytes};
 use serde_json::{Value, json};
 
 use crate::FAST_SUPERVISOR;
-use orama_e2e::origin::{Origin, confined_tor, dante, microsocks};
+use orama_e2e::origin::{Origin, confined_tor, dante, microsocks, tls_origin};
 
 /// A node whose anonymous proxy uses `anon` (YAML flow mapping entries), and a caller.
 struct Anon {
@@ -118,6 +119,23 @@ fn requests_go_through_socks_with_bodies_and_without_identifying_headers() {
     assert_eq!(status.json["anon"]["isolation"], true, "{status:?}");
     let ready = orama_e2e::unix_get(&anon.node.runtime_dir.join("anon-proxy.sock"), "/ready").unwrap_or_default();
     assert!(ready.contains("\"reachable\":true"), "{ready}");
+}
+
+#[test]
+fn https_targets_are_verified_against_the_roots() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_trusted, trusted_port, ca) = tls_origin(dir.path(), "trusted");
+    let (_stranger, stranger_port, _) = tls_origin(dir.path(), "stranger");
+    let socks_port = free_port();
+    let _socks = microsocks(socks_port, None);
+    let anon = Anon::start(&format!("socks: '127.0.0.1:{socks_port}', ca_file: '{}'", ca.display()));
+    let (status, page, reply) = anon.ok(&json!({ "url": format!("https://127.0.0.2:{trusted_port}/") }));
+    assert_eq!(status, 200, "{reply:?}");
+    assert!(page.as_str().is_some_and(|p| p.contains("s_server")), "{page}");
+    let untrusted = anon.send(&json!({ "url": format!("https://127.0.0.2:{stranger_port}/") }));
+    assert_eq!(untrusted.status, 502, "{untrusted:?}");
+    let error = untrusted.json["error"].as_str().unwrap_or_default();
+    assert!(error.contains("TLS handshake") && error.contains("certificate"), "{untrusted:?}");
 }
 
 #[test]
