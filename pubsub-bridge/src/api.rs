@@ -25,7 +25,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::node::{Command, NodeHandle, PublishRefusal};
+use crate::command::{Command, NodeHandle, PublishRefusal};
 use crate::presence::Member;
 
 /// Largest request body (a publication in base64, with room to spare).

@@ -1,13 +1,15 @@
 //! `orama-pubsub-bridge`: carries this node's pub/sub messages to and from the other nodes
 //! over libp2p gossipsub, in a process of its own (libp2p is linked here only).
 //!
-//! [`swarm`] builds the libp2p stack; [`node`] is the one task that owns the swarm, the topics
+//! [`swarm`] builds the libp2p stack; [`node`] is the one task that owns the swarm (asked
+//! through [`command`]), the topics
 //! the gateway listens to, presence and per-publisher order; [`api`] is what the gateway
 //! calls on the bridge's Unix socket. [`envelope`] is the message format between bridges,
 //! [`order`] puts one publisher's messages back in order, [`presence`] tracks members,
 //! [`identity`] keeps the node's key.
 
 mod api;
+mod command;
 pub mod envelope;
 pub mod identity;
 mod node;

@@ -195,13 +195,39 @@ pub fn tls_origin(dir: &Path, name: &str) -> (Daemon, u16, std::path::PathBuf) {
     };
     let path = |ext: &str| file(ext).display().to_string();
     let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-    openssl(&[&["req", "-x509"][..], &ec, &["-keyout", &path("ca.key"), "-out", &path("ca.pem"), "-days", "1", "-subj", "/CN=orama test CA"]].concat());
-    openssl(&[&["req"][..], &ec, &["-keyout", &path("leaf.key"), "-out", &path("leaf.csr"), "-subj", "/CN=origin"]].concat());
-    std::fs::write(file("ext"), "subjectAltName=IP:127.0.0.2\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
-        .expect("extensions");
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &["-keyout", &path("ca.key"), "-out", &path("ca.pem"), "-days", "1", "-subj", "/CN=orama test CA"],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[&["req"][..], &ec, &["-keyout", &path("leaf.key"), "-out", &path("leaf.csr"), "-subj", "/CN=origin"]]
+            .concat(),
+    );
+    std::fs::write(
+        file("ext"),
+        "subjectAltName=IP:127.0.0.2\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("extensions");
     openssl(&[
-        "x509", "-req", "-in", &path("leaf.csr"), "-CA", &path("ca.pem"), "-CAkey", &path("ca.key"), "-CAcreateserial",
-        "-out", &path("leaf.pem"), "-days", "1", "-extfile", &path("ext"),
+        "x509",
+        "-req",
+        "-in",
+        &path("leaf.csr"),
+        "-CA",
+        &path("ca.pem"),
+        "-CAkey",
+        &path("ca.key"),
+        "-CAcreateserial",
+        "-out",
+        &path("leaf.pem"),
+        "-days",
+        "1",
+        "-extfile",
+        &path("ext"),
     ]);
     let port = TcpListener::bind("127.0.0.2:0").and_then(|l| l.local_addr()).expect("free port").port();
     let mut command = Command::new("openssl");
