@@ -12,7 +12,7 @@ use orama_e2e::{Node, Reply, free_port, http, http_bytes};
 use serde_json::{Value, json};
 
 use crate::FAST_SUPERVISOR;
-use orama_e2e::origin::{Origin, confined_tor, dante, microsocks, tls_origin};
+use orama_e2e::origin::{Daemon, Origin, confined_tor, dante, microsocks, tls_origin};
 
 /// A node whose anonymous proxy uses `anon` (YAML flow mapping entries), and a caller.
 struct Anon {
@@ -34,34 +34,54 @@ impl Anon {
         Anon { node, port, header: format!("X-API-Key: {key}\r\n") }
     }
 
-    fn key(&self, namespace: &str) -> String {
-        let key = crate::auth::ctl_ok(&self.node, &["apikey", "create", "--namespace", namespace]).trim().to_owned();
-        format!("X-API-Key: {key}\r\n")
+    /// A node behind a microsocks of its own (kept alive by the returned daemon).
+    fn behind_microsocks(anon: &str) -> (Anon, Daemon, u16) {
+        let socks_port = free_port();
+        let socks = microsocks(socks_port, None);
+        let settings = [format!("socks: '127.0.0.1:{socks_port}'"), anon.to_owned()];
+        (Anon::start(settings.join(", ").trim_end_matches(", ")), socks, socks_port)
+    }
+
+    /// The proxy's state, as the gateway's `/v1/status` reports it.
+    fn status(&self) -> Value {
+        http(self.port, "GET", "/v1/status", "", None).json["anon"].take()
     }
 
     fn send(&self, request: &Value) -> Reply {
-        http(self.port, "POST", "/v1/proxy/anon", &self.header, Some(request))
+        self.send_as(&self.header, request)
+    }
+
+    /// `request` with another namespace's key.
+    fn send_as_namespace(&self, namespace: &str, request: &Value) -> Reply {
+        let key = crate::auth::ctl_ok(&self.node, &["apikey", "create", "--namespace", namespace]).trim().to_owned();
+        self.send_as(&format!("X-API-Key: {key}\r\n"), request)
+    }
+
+    fn send_as(&self, header: &str, request: &Value) -> Reply {
+        http(self.port, "POST", "/v1/proxy/anon", header, Some(request))
     }
 
     /// A request that must succeed: the target's status and its body as JSON (or text).
     fn ok(&self, request: &Value) -> (u64, Value, Reply) {
         let reply = self.send(request);
         assert_eq!(reply.status, 200, "{request}: {reply:?}");
-        let body = base64::engine::general_purpose::STANDARD
-            .decode(reply.json["body"].as_str().unwrap_or_default())
-            .expect("base64 body");
-        let text = String::from_utf8_lossy(&body).into_owned();
-        let parsed = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        (reply.json["status_code"].as_u64().unwrap_or(0), parsed, reply)
+        (reply.json["status_code"].as_u64().unwrap_or(0), target_body(&reply), reply)
     }
+}
+
+/// The target's body in a reply: JSON when it is, text otherwise.
+fn target_body(reply: &Reply) -> Value {
+    let body = base64::engine::general_purpose::STANDARD
+        .decode(reply.json["body"].as_str().unwrap_or_default())
+        .expect("base64 body");
+    let text = String::from_utf8_lossy(&body).into_owned();
+    serde_json::from_str(&text).unwrap_or(Value::String(text))
 }
 
 #[test]
 fn requests_go_through_socks_with_bodies_and_without_identifying_headers() {
     let origin = Origin::start();
-    let socks_port = free_port();
-    let _socks = microsocks(socks_port, None);
-    let anon = Anon::start(&format!("socks: '127.0.0.1:{socks_port}', max_response: 64KiB"));
+    let (anon, _socks, _) = Anon::behind_microsocks("max_response: 64KiB");
     let headers = json!({
         "X-Test": "yes", "X-Forwarded-For": "10.1.2.3", "Via": "1.1 secret", "Cookie": "session=1",
         "X-Real-IP": "10.1.2.3", "Forwarded": "for=10.1.2.3"
@@ -90,13 +110,8 @@ fn requests_go_through_socks_with_bodies_and_without_identifying_headers() {
     let (_, again, _) = anon.ok(&json!({ "url": origin.url("/echo") }));
     let (_, once_more, _) = anon.ok(&json!({ "url": origin.url("/echo") }));
     assert_eq!(again["connection"], once_more["connection"], "a namespace's connection is kept and reused");
-    let beta =
-        http(anon.port, "POST", "/v1/proxy/anon", &anon.key("beta"), Some(&json!({ "url": origin.url("/echo") })));
-    let beta_echo: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::STANDARD.decode(beta.json["body"].as_str().unwrap_or_default()).expect("b64"),
-    )
-    .expect("echo");
-    assert_ne!(beta_echo["connection"], once_more["connection"], "never another namespace's connection");
+    let beta = target_body(&anon.send_as_namespace("beta", &json!({ "url": origin.url("/echo") })));
+    assert_ne!(beta["connection"], once_more["connection"], "never another namespace's connection");
     let (status, body, _) = anon.ok(&json!({ "url": origin.url("/echo"), "method": "HEAD" }));
     assert_eq!((status, body), (200, Value::String(String::new())));
     let (_, body, _) = anon.ok(&json!({ "url": origin.url("/close") }));
@@ -114,9 +129,8 @@ fn requests_go_through_socks_with_bodies_and_without_identifying_headers() {
     assert_eq!((big.status, big.json["status_code"].as_u64()), (502, Some(200)), "{big:?}");
     assert!(big.json["error"].as_str().is_some_and(|e| e.contains("exceeds the limit")), "{big:?}");
 
-    let status = http(anon.port, "GET", "/v1/status", "", None);
-    assert_eq!(status.json["anon"]["reachable"], true, "{status:?}");
-    assert_eq!(status.json["anon"]["isolation"], true, "{status:?}");
+    let status = anon.status();
+    assert_eq!((&status["reachable"], &status["isolation"]), (&json!(true), &json!(true)), "{status}");
     let ready = orama_e2e::unix_get(&anon.node.runtime_dir.join("anon-proxy.sock"), "/ready").unwrap_or_default();
     assert!(ready.contains("\"reachable\":true"), "{ready}");
 }
@@ -126,9 +140,7 @@ fn https_targets_are_verified_against_the_roots() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (_trusted, trusted_port, ca) = tls_origin(dir.path(), "trusted");
     let (_stranger, stranger_port, _) = tls_origin(dir.path(), "stranger");
-    let socks_port = free_port();
-    let _socks = microsocks(socks_port, None);
-    let anon = Anon::start(&format!("socks: '127.0.0.1:{socks_port}', ca_file: '{}'", ca.display()));
+    let (anon, _socks, _) = Anon::behind_microsocks(&format!("ca_file: '{}'", ca.display()));
     let (status, page, reply) = anon.ok(&json!({ "url": format!("https://127.0.0.2:{trusted_port}/") }));
     assert_eq!(status, 200, "{reply:?}");
     assert!(page.as_str().is_some_and(|p| p.contains("s_server")), "{page}");
@@ -140,9 +152,7 @@ fn https_targets_are_verified_against_the_roots() {
 
 #[test]
 fn every_spelling_of_a_local_target_and_every_bad_request_is_refused() {
-    let socks_port = free_port();
-    let _socks = microsocks(socks_port, None);
-    let anon = Anon::start(&format!("socks: '127.0.0.1:{socks_port}', max_request: 64KiB"));
+    let (anon, _socks, _) = Anon::behind_microsocks("max_request: 64KiB");
     let private = [
         "http://127.0.0.1:1/",
         "http://2130706433/",
@@ -199,17 +209,15 @@ fn every_spelling_of_a_local_target_and_every_bad_request_is_refused() {
 #[test]
 fn a_namespace_has_its_share_of_requests_in_flight() {
     let origin = Origin::start();
-    let socks_port = free_port();
-    let _socks = microsocks(socks_port, None);
-    let anon = Anon::start(&format!("socks: '127.0.0.1:{socks_port}', namespace_concurrency: 1"));
+    let (anon, _socks, _) = Anon::behind_microsocks("namespace_concurrency: 1");
     let slow = json!({ "url": origin.url("/slow") });
     let (port, header, request) = (anon.port, anon.header.clone(), slow.clone());
     let first = std::thread::spawn(move || http(port, "POST", "/v1/proxy/anon", &header, Some(&request)));
-    std::thread::sleep(Duration::from_millis(300));
+    let holding = orama_e2e::eventually(Duration::from_secs(10), || anon.status()["in_flight"] == 1);
+    assert!(holding, "the first request is in flight");
     let second = anon.send(&slow);
     assert_eq!(second.status, 429, "{second:?}");
-    let other =
-        http(anon.port, "POST", "/v1/proxy/anon", &anon.key("beta"), Some(&json!({ "url": origin.url("/echo") })));
+    let other = anon.send_as_namespace("beta", &json!({ "url": origin.url("/echo") }));
     assert_eq!(other.status, 200, "another namespace is not held up: {other:?}");
     assert_eq!(first.join().expect("first").status, 200);
     assert_eq!(anon.send(&slow).status, 200, "the slot came back");
@@ -218,9 +226,7 @@ fn a_namespace_has_its_share_of_requests_in_flight() {
 #[test]
 fn an_upstream_that_goes_down_answers_503_and_its_return_is_noticed() {
     let origin = Origin::start();
-    let socks_port = free_port();
-    let socks = microsocks(socks_port, None);
-    let anon = Anon::start(&format!("socks: '127.0.0.1:{socks_port}'"));
+    let (anon, socks, socks_port) = Anon::behind_microsocks("");
     let request = json!({ "url": origin.url("/echo") });
     anon.ok(&request);
     drop(socks);
@@ -229,15 +235,11 @@ fn an_upstream_that_goes_down_answers_503_and_its_return_is_noticed() {
     let error = down.json["error"].as_str().unwrap_or_default();
     assert!(error.starts_with(&format!("Anyone proxy not available at 127.0.0.1:{socks_port}")), "{down:?}");
     assert_eq!((down.json["status_code"].as_u64(), down.json["body"].as_str()), (Some(0), Some("")));
-    let reported_down = orama_e2e::eventually(Duration::from_secs(10), || {
-        http(anon.port, "GET", "/v1/status", "", None).json["anon"]["reachable"] == false
-    });
+    let reported_down = orama_e2e::eventually(Duration::from_secs(10), || anon.status()["reachable"] == false);
     assert!(reported_down, "the status reports the upstream down");
     let _socks = microsocks(socks_port, None);
     anon.ok(&request);
-    let reported_up = orama_e2e::eventually(Duration::from_secs(10), || {
-        http(anon.port, "GET", "/v1/status", "", None).json["anon"]["reachable"] == true
-    });
+    let reported_up = orama_e2e::eventually(Duration::from_secs(10), || anon.status()["reachable"] == true);
     assert!(reported_up, "the status reports the upstream back");
 }
 
@@ -249,7 +251,7 @@ fn fixed_credentials_and_dante_work_and_wrong_credentials_are_unavailable() {
     let good = Anon::start(&format!("socks: '127.0.0.1:{socks_port}', socks_username: alice, socks_password: secret"));
     let request = json!({ "url": origin.url("/echo") });
     good.ok(&request);
-    assert_eq!(http(good.port, "GET", "/v1/status", "", None).json["anon"]["isolation"], false);
+    assert_eq!(good.status()["isolation"], false);
     drop(good);
     let wrong = Anon::start(&format!("socks: '127.0.0.1:{socks_port}', socks_username: alice, socks_password: wrong"));
     let refused = wrong.send(&request);
@@ -284,12 +286,11 @@ fn a_confined_tor_is_handshaken_and_its_bootstrap_reported() {
     drop(blind);
 
     let watched = Anon::start(&format!("socks: '127.0.0.1:{socks}', control: '127.0.0.1:{control}'"));
-    let reported = orama_e2e::eventually(Duration::from_secs(10), || {
-        http(watched.port, "GET", "/v1/status", "", None).json["anon"]["bootstrap"]["progress"].as_u64().is_some()
-    });
-    let status = http(watched.port, "GET", "/v1/status", "", None);
-    assert!(reported, "bootstrap progress reported: {status:?}");
-    assert!(status.json["anon"]["bootstrap"]["progress"].as_u64() < Some(100), "{status:?}");
+    let reported =
+        orama_e2e::eventually(Duration::from_secs(10), || watched.status()["bootstrap"]["progress"].as_u64().is_some());
+    let status = watched.status();
+    assert!(reported, "bootstrap progress reported: {status}");
+    assert!(status["bootstrap"]["progress"].as_u64() < Some(100), "{status}");
     let not_ready = watched.send(&request);
     assert_eq!(not_ready.status, 503, "{not_ready:?}");
     let error = not_ready.json["error"].as_str().unwrap_or_default();
