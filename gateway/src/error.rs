@@ -53,9 +53,11 @@ impl From<crate::db::DbError> for ApiError {
     fn from(err: crate::db::DbError) -> ApiError {
         use crate::db::DbError;
         match err {
-            DbError::Sql(_) | DbError::Constraint(_) | DbError::TooManyRows(_) => ApiError::BadRequest(err.to_string()),
+            DbError::Sql(_) | DbError::Constraint(_) | DbError::TooManyRows(_) | DbError::ResultTooLarge(_) => {
+                ApiError::BadRequest(err.to_string())
+            }
             DbError::Timeout(_) => ApiError::Timeout(err.to_string()),
-            DbError::Full => ApiError::InsufficientStorage(err.to_string()),
+            DbError::Full | DbError::OverQuota(_) => ApiError::InsufficientStorage(err.to_string()),
             DbError::Unavailable(_) => ApiError::Unavailable(err.to_string()),
             DbError::Internal(_) => ApiError::Internal(err.to_string()),
         }

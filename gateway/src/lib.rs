@@ -37,7 +37,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::api_keys::ApiKeys;
 use crate::auth::jwt::{JwtError, JwtKeys};
-use crate::db::{Database, DbError, QueryLimits, RqliteDb, SqliteDb};
+use crate::db::{Database, DbError, RqliteDb, SqliteDb};
 use crate::routes::RouteContext;
 use orama_service::config::SqlEngine;
 
@@ -91,7 +91,7 @@ pub struct GatewayPaths {
 /// Opens the system store in `data_dir` and brings its schema up to date.
 pub async fn open_store(config: &NodeConfig, data_dir: &Path) -> Result<Arc<dyn Database>, GatewayError> {
     let sql = &config.backends.sql;
-    let limits = QueryLimits { max_rows: sql.max_rows, timeout: sql.query_timeout };
+    let limits = db::limits_of(sql);
     let db: Arc<dyn Database> = match sql.engine {
         SqlEngine::Embedded => Arc::new(SqliteDb::open(&data_dir.join("system.db"), sql.pool_size, limits)?),
         SqlEngine::Rqlite => Arc::new(RqliteDb::new(&sql.urls, &sql.consistency, limits)?),
@@ -140,7 +140,7 @@ pub async fn run(
         tokio::spawn(orama_ipc::serve(internal, Arc::new(internal_api), shutdown.clone())),
         tokio::spawn(flush_key_usage(api_keys.clone(), shutdown.clone())),
         tokio::spawn(http::metrics::upkeep(shutdown.clone())),
-        tokio::spawn(probe_store(store.clone(), shutdown.clone())),
+        tokio::spawn(probe_store(store.clone(), config.backends.sql.max_memory, shutdown.clone())),
     ]);
 
     let gateway = &config.gateway;
@@ -346,10 +346,14 @@ impl FunctionsSetup<'_> {
     }
 }
 
-/// Pings the SQL store every 10 s and publishes `orama_backend_up{backend="sql"}` (1 or 0).
-async fn probe_store(store: Arc<dyn Database>, shutdown: CancellationToken) {
+/// Pings the SQL store every 10 s and publishes `orama_backend_up{backend="sql"}` (1 or 0);
+/// asks it each time to keep its memory bound (an rqlited that restarted has lost it).
+async fn probe_store(store: Arc<dyn Database>, max_memory: u64, shutdown: CancellationToken) {
     let gauge = metrics::gauge!("orama_backend_up", "backend" => "sql", "engine" => store.engine());
     loop {
+        if let Err(err) = store.bound_memory(max_memory).await {
+            tracing::warn!(error = %err, "cannot bound the SQL engine's memory");
+        }
         let up = tokio::time::timeout(Duration::from_secs(5), store.ping()).await.is_ok_and(|r| r.is_ok());
         gauge.set(if up { 1.0 } else { 0.0 });
         if !up {

@@ -42,7 +42,7 @@ async fn transactions_are_all_or_nothing_and_parameters_are_bound() {
 #[tokio::test]
 async fn queries_are_bounded_in_rows_and_time() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = open(&dir, QueryLimits { max_rows: 5, timeout: Duration::from_millis(200) }, 1);
+    let db = open(&dir, QueryLimits { max_rows: 5, timeout: Duration::from_millis(200), ..QueryLimits::default() }, 1);
     let five = db.query(Statement::new(
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5) SELECT i FROM n",
     ));

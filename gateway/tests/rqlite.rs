@@ -81,7 +81,7 @@ async fn a_single_node_behaves_like_the_embedded_engine() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = Node::start(dir.path(), "n1", None);
     node.ready().await;
-    let limits = QueryLimits { max_rows: 5, timeout: Duration::from_secs(10) };
+    let limits = QueryLimits { max_rows: 5, timeout: Duration::from_secs(10), ..QueryLimits::default() };
     let db: Arc<dyn Database> =
         Arc::new(RqliteDb::new(std::slice::from_ref(&node.url), "strong", limits).expect("client"));
 
@@ -110,7 +110,7 @@ async fn a_cluster_keeps_serving_when_its_leader_dies() {
         nodes.push(node);
     }
     let urls: Vec<String> = nodes.iter().map(|n| n.url.clone()).collect();
-    let limits = QueryLimits { max_rows: 10_000, timeout: Duration::from_secs(20) };
+    let limits = QueryLimits { max_rows: 10_000, timeout: Duration::from_secs(20), ..QueryLimits::default() };
     let db = RqliteDb::new(&urls, "strong", limits).expect("client");
     migrate(&db).await.expect("migrate");
     db.execute(Statement::new("CREATE TABLE events (n INTEGER)")).await.expect("create");

@@ -1,6 +1,7 @@
 //! A tenant's embedded database reaches nothing outside its own file: no other file by ATTACH
 //! or VACUUM INTO, no settings-changing pragma, no extension, no transaction control of its
-//! own; its size is capped. What a tenant legitimately needs still works.
+//! own, no temporary objects outside its quota; its size, its values, its columns and what one
+//! result may hold are capped. What a tenant legitimately needs still works.
 
 mod common;
 
@@ -10,8 +11,9 @@ use orama_gateway::db::{Database, DbError, Op, QueryLimits, Sandbox, SqliteDb, S
 const MIB: u64 = 1024 * 1024;
 
 fn tenant(dir: &tempfile::TempDir, max_bytes: u64) -> SqliteDb {
-    SqliteDb::open_sandboxed(&dir.path().join("tenant.db"), 2, QueryLimits::default(), Sandbox { max_bytes })
-        .expect("open")
+    let limits = QueryLimits { max_result: MIB as usize, ..QueryLimits::default() };
+    let sandbox = Sandbox { max_bytes, max_value: limits.max_result };
+    SqliteDb::open_sandboxed(&dir.path().join("tenant.db"), 2, limits, sandbox).expect("open")
 }
 
 #[tokio::test]
@@ -33,6 +35,12 @@ async fn escapes_are_refused_at_prepare_time() {
         "BEGIN".to_owned(),
         "COMMIT".to_owned(),
         "SAVEPOINT s1".to_owned(),
+        "CREATE TEMP TABLE t2 (x)".to_owned(),
+        "CREATE TABLE temp.t3 (x)".to_owned(),
+        "CREATE TEMP VIEW v AS SELECT 1".to_owned(),
+        "CREATE VIRTUAL TABLE temp.f USING fts5(x)".to_owned(),
+        "CREATE TEMP TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; END".to_owned(),
+        "SELECT zeroblob(10)".to_owned(),
     ] {
         let err = db.execute(Statement::new(hostile.clone())).await.expect_err(&hostile);
         assert!(matches!(&err, DbError::Sql(m) if m.starts_with("statement not allowed")), "{hostile}: {err:?}");
@@ -54,7 +62,7 @@ async fn a_tenant_database_stops_at_its_quota_and_keeps_what_it_had() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = tenant(&dir, MIB);
     db.execute(Statement::new("CREATE TABLE blobs (b BLOB)")).await.expect("create");
-    let insert = || Statement::new("INSERT INTO blobs VALUES (zeroblob(100000))");
+    let insert = || Statement::new("INSERT INTO blobs VALUES (randomblob(100000))");
     let mut stored = 0;
     let err = loop {
         match db.execute(insert()).await {
@@ -66,4 +74,25 @@ async fn a_tenant_database_stops_at_its_quota_and_keeps_what_it_had() {
     assert_eq!(err, DbError::Full);
     assert_eq!(count(&db, "SELECT COUNT(*) FROM blobs").await, stored, "nothing lost, nothing partial");
     assert!(std::fs::metadata(dir.path().join("tenant.db")).expect("file").len() <= MIB);
+}
+
+#[tokio::test]
+async fn values_columns_and_results_are_bounded_by_the_result_budget() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = tenant(&dir, 64 * MIB);
+    let too_big = db.query(Statement::new("SELECT randomblob(2 * 1024 * 1024)")).await.expect_err("value");
+    assert!(too_big.to_string().contains("too big"), "{too_big}");
+    let columns = (0..200).map(|i| format!("{i} AS c{i}")).collect::<Vec<_>>().join(", ");
+    let wide = db.query(Statement::new(format!("SELECT {columns}"))).await.expect_err("columns");
+    assert!(wide.to_string().contains("too many columns"), "{wide}");
+    let rows =
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n LIMIT 100) SELECT randomblob(20000) FROM n";
+    assert_eq!(db.query(Statement::new(rows)).await, Err(DbError::ResultTooLarge(MIB as usize)));
+    let batch = vec![
+        Op::Query(Statement::new("SELECT randomblob(600000)")),
+        Op::Query(Statement::new("SELECT randomblob(600000)")),
+    ];
+    assert_eq!(db.batch(batch).await, Err(DbError::ResultTooLarge(MIB as usize)), "one budget per request");
+    let fits = db.query(Statement::new("SELECT randomblob(900000)")).await.expect("within the budget");
+    assert_eq!(fits.len(), 1);
 }

@@ -55,6 +55,23 @@ pub fn signal(pid: u32, signal: rustix::process::Signal) {
     rustix::process::kill_process(pid, signal).expect("kill");
 }
 
+/// Memory of process `pid` in bytes: resident now, and the peak resident size since it started
+/// or since the last [`reset_peak_memory`].
+pub fn memory(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| -> u64 {
+        let line = status.lines().find(|l| l.starts_with(name)).unwrap_or_default();
+        line.split_whitespace().nth(1).and_then(|kib| kib.parse::<u64>().ok()).unwrap_or(0) * 1024
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Makes `pid`'s peak resident size its current one, so a later [`memory`] shows the peak
+/// reached since now.
+pub fn reset_peak_memory(pid: u32) {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("reset the peak resident size");
+}
+
 /// `GET path` over the Unix socket at `socket`; the raw response, or `None` if it cannot connect.
 pub fn unix_get(socket: &Path, path: &str) -> Option<String> {
     use std::io::{Read, Write};

@@ -2,20 +2,24 @@
 //! file today; RQLite over HTTP next), chosen by config. Values, statements and results are
 //! engine-neutral; parameters are always bound, never interpolated.
 
+mod budget;
 mod migrations;
 mod rqlite;
+mod rqlite_reply;
 mod sandbox;
 mod sqlite;
+mod sqlite_rows;
 mod value;
 
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+pub use budget::ResultBudget;
 pub use migrations::{MIGRATIONS, Migration, migrate};
 pub use rqlite::RqliteDb;
-pub use sandbox::Sandbox;
-pub use sqlite::SqliteDb;
+pub use sandbox::{DENIED_FUNCTIONS, MAX_SQL_BYTES, Sandbox};
+pub use sqlite::{SqliteDb, limit_engine_memory};
 pub use value::{Rows, SqlValue, Statement};
 
 /// A database call in flight.
@@ -37,11 +41,22 @@ pub struct QueryLimits {
     pub max_rows: usize,
     /// A statement running longer than this is interrupted.
     pub timeout: Duration,
+    /// Most bytes one request's results may hold in memory (see [`ResultBudget`]).
+    pub max_result: usize,
 }
 
 impl Default for QueryLimits {
     fn default() -> Self {
-        QueryLimits { max_rows: 10_000, timeout: Duration::from_secs(5) }
+        QueryLimits { max_rows: 10_000, timeout: Duration::from_secs(5), max_result: 16 * 1024 * 1024 }
+    }
+}
+
+/// The limits `config` sets on every query.
+pub fn limits_of(config: &orama_service::config::SqlBackendConfig) -> QueryLimits {
+    QueryLimits {
+        max_rows: config.max_rows,
+        timeout: config.query_timeout,
+        max_result: usize::try_from(config.max_result).unwrap_or(usize::MAX),
     }
 }
 
@@ -75,12 +90,20 @@ pub enum DbError {
     /// The result is larger than the row limit.
     #[error("query returned more than {0} rows")]
     TooManyRows(usize),
+    /// The result is larger than the byte budget of one result.
+    #[error("query result larger than {0} bytes (backends.sql.max_result)")]
+    ResultTooLarge(usize),
     /// The statement ran past the time limit and was interrupted.
     #[error("query took longer than {0:?}")]
     Timeout(Duration),
     /// The disk is full: nothing was written.
     #[error("database storage is full")]
     Full,
+    /// The namespace's tables reached its quota in a shared store: nothing was written.
+    #[error(
+        "namespace SQL quota of {0} bytes reached (backends.sql.namespace_quota); delete or drop data to write again"
+    )]
+    OverQuota(u64),
     /// The engine cannot be reached or is busy; worth retrying later.
     #[error("database unavailable: {0}")]
     Unavailable(String),
@@ -92,7 +115,14 @@ pub enum DbError {
 impl DbError {
     /// True when the fault is the caller's, so the error can be shown to them as is.
     pub fn is_caller_fault(&self) -> bool {
-        matches!(self, DbError::Sql(_) | DbError::Constraint(_) | DbError::TooManyRows(_) | DbError::Timeout(_))
+        matches!(
+            self,
+            DbError::Sql(_)
+                | DbError::Constraint(_)
+                | DbError::TooManyRows(_)
+                | DbError::ResultTooLarge(_)
+                | DbError::Timeout(_)
+        )
     }
 }
 
@@ -109,6 +139,12 @@ pub trait Database: Send + Sync + 'static {
     fn batch(&self, ops: Vec<Op>) -> DbFuture<'_, Vec<OpResult>>;
     /// Checks that the engine answers.
     fn ping(&self) -> DbFuture<'_, ()>;
+    /// Bounds the memory the engine may use for its statements at `bytes` (see
+    /// `backends.sql.max_memory`); engines without such a bound do nothing.
+    fn bound_memory(&self, bytes: u64) -> DbFuture<'_, ()> {
+        let _ = bytes;
+        Box::pin(async { Ok(()) })
+    }
     /// The engine's name, for health reports.
     fn engine(&self) -> &'static str;
 }

@@ -6,17 +6,27 @@
 //! have been applied, and a retry could apply it twice. Leader redirects are followed by hand (so the POST body
 //! survives them). Writes are sent with `?transaction` when atomicity is asked for, which makes
 //! rqlite apply all or none. Parameters are sent separately from the SQL and bound by SQLite.
+//!
+//! Bounds: every request carries `db_timeout` (rqlite interrupts its statements at our time
+//! limit); a reply is read in chunks up to a cap and decoded cell by cell within the result
+//! budget ([`rqlite_reply`]), so a huge reply costs at most the cap before it is refused.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use serde_json::{Value, json};
 
-use super::{Database, DbError, DbFuture, ExecResult, Op, OpResult, QueryLimits, Rows, SqlValue, Statement};
+use super::rqlite_reply::{self, Reply, StatementResult};
+use super::{
+    Database, DbError, DbFuture, ExecResult, Op, OpResult, QueryLimits, ResultBudget, Rows, SqlValue, Statement,
+};
 
 /// Pause between attempts after a node failed.
 const RETRY_PAUSE: Duration = Duration::from_millis(100);
+/// How long past our own limit we wait for rqlite's answer (its `db_timeout` answers first).
+const REPLY_GRACE: Duration = Duration::from_millis(500);
+/// Most bytes of an error reply read.
+const ERROR_REPLY_CAP: usize = 64 * 1024;
 
 /// An rqlite cluster.
 #[derive(Debug)]
@@ -45,18 +55,23 @@ impl RqliteDb {
         Ok(RqliteDb { client, urls, consistency: consistency.to_owned(), limits, preferred: AtomicUsize::new(0) })
     }
 
-    /// POSTs `body` to `path` on the first node that answers; returns the parsed reply.
-    async fn post(&self, path: &str, body: &Value) -> Result<Value, DbError> {
-        let deadline = Instant::now() + self.limits.timeout;
+    /// POSTs `body` to `path` on the first node that answers; returns its reply, decoded
+    /// within the result budget. rqlite is asked to stop the statements at our time limit.
+    async fn post(&self, path: &str, body: &Value) -> Result<Reply, DbError> {
+        let timeout = self.limits.timeout;
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let path = format!("{path}{separator}db_timeout={}ms", timeout.as_millis().max(1));
+        let deadline = Instant::now() + timeout;
         let mut last_error = String::from("no node answered");
         let mut attempt = 0usize;
         while Instant::now() < deadline {
             let index = (self.preferred.load(Ordering::Relaxed) + attempt) % self.urls.len();
             let mut url = format!("{}{path}", self.urls[index]);
             for _ in 0..3 {
-                let remaining = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(10));
+                // A little past our own limit, so rqlite's timeout answers first when it can.
+                let remaining = deadline.saturating_duration_since(Instant::now()) + REPLY_GRACE;
                 match self.client.post(&url).json(body).timeout(remaining).send().await {
-                    Err(err) if err.is_timeout() => return Err(DbError::Timeout(self.limits.timeout)),
+                    Err(err) if err.is_timeout() => return Err(DbError::Timeout(timeout)),
                     Err(err) => last_error = format!("{}: {err}", self.urls[index]),
                     Ok(response) if response.status().is_redirection() => {
                         match response.headers().get("location").and_then(|l| l.to_str().ok()) {
@@ -70,21 +85,29 @@ impl RqliteDb {
                     // SQL errors come back per statement inside a 200; a 5xx is the node's own
                     // trouble (no leader yet, forwarding to a dead leader): try the next node.
                     Ok(response) if response.status().is_server_error() => {
-                        last_error =
-                            format!("{}: {}", self.urls[index], response.text().await.unwrap_or_default().trim());
+                        let text = read_capped(response, ERROR_REPLY_CAP, 0).await.unwrap_or_default().text();
+                        last_error = format!("{}: {}", self.urls[index], text.trim());
                     }
                     Ok(response) => {
                         self.preferred.store(index, Ordering::Relaxed);
-                        let status = response.status();
-                        let text = response.text().await.map_err(|e| DbError::Unavailable(e.to_string()))?;
-                        if !status.is_success() {
-                            return Err(classify(text.trim()));
+                        if !response.status().is_success() {
+                            let text = read_capped(response, ERROR_REPLY_CAP, 0).await.unwrap_or_default().text();
+                            return Err(self.classify(text.trim()));
                         }
-                        let reply: Value = serde_json::from_str(&text)
-                            .map_err(|e| DbError::Internal(format!("unreadable rqlite reply: {e}")))?;
+                        let max_result = self.limits.max_result;
+                        let body = read_capped(response, reply_cap(max_result), max_result).await?;
+                        let mut budget = ResultBudget::new(max_result);
+                        let reply = match body.parts.len() {
+                            0 | 1 => rqlite_reply::decode(
+                                body.parts.front().map_or(&[][..], |b| b),
+                                &mut budget,
+                                self.limits.max_rows,
+                            )?,
+                            _ => rqlite_reply::decode_stream(body, &mut budget, self.limits.max_rows)?,
+                        };
                         // Cluster trouble is reported inside a 200 too (a follower that could not
                         // reach the leader): retry elsewhere rather than blame the statement.
-                        match cluster_trouble(&reply) {
+                        match self.cluster_trouble(&reply) {
                             Some(trouble) => last_error = format!("{}: {trouble}", self.urls[index]),
                             None => return Ok(reply),
                         }
@@ -101,26 +124,25 @@ impl RqliteDb {
     async fn write(&self, statements: &[Statement], atomic: bool) -> Result<Vec<ExecResult>, DbError> {
         let path = if atomic { "/db/execute?transaction" } else { "/db/execute" };
         let reply = self.post(path, &encode(statements)).await?;
-        results(&reply)?
+        self.results(&reply)?
             .iter()
             .enumerate()
-            .map(|(i, result)| {
-                if let Some(error) = result.get("error").and_then(Value::as_str) {
-                    return Err(in_statement(classify(error), i, statements.len()));
-                }
-                Ok(exec_result(result))
+            .map(|(i, result)| match &result.error {
+                Some(error) => Err(in_statement(self.classify(error), i, statements.len())),
+                None => Ok(exec_result(result)),
             })
             .collect()
     }
 
     async fn read(&self, statement: &Statement) -> Result<Rows, DbError> {
         let path = format!("/db/query?level={}", self.consistency);
-        let reply = self.post(&path, &encode(std::slice::from_ref(statement))).await?;
-        let result = results(&reply)?.first().cloned().unwrap_or(Value::Null);
-        if let Some(error) = result.get("error").and_then(Value::as_str) {
-            return Err(classify(error));
+        let mut reply = self.post(&path, &encode(std::slice::from_ref(statement))).await?;
+        self.results(&reply)?;
+        let result = if reply.results.is_empty() { StatementResult::default() } else { reply.results.swap_remove(0) };
+        match result.error {
+            Some(error) => Err(self.classify(&error)),
+            None => Ok(result.rows),
         }
-        self.rows(&result)
     }
 
     /// Mixed reads and writes in one atomic request to the unified endpoint.
@@ -133,47 +155,138 @@ impl RqliteDb {
             .collect();
         let path = format!("/db/request?transaction&level={}", self.consistency);
         let reply = self.post(&path, &encode(&statements)).await?;
-        let results = results(&reply)?;
+        self.results(&reply)?;
+        if reply.results.len() < ops.len() {
+            return Err(DbError::Internal("rqlite returned too few results".into()));
+        }
         ops.iter()
+            .zip(reply.results)
             .enumerate()
-            .map(|(i, op)| {
-                let result =
-                    results.get(i).ok_or_else(|| DbError::Internal("rqlite returned too few results".into()))?;
-                if let Some(error) = result.get("error").and_then(Value::as_str) {
-                    return Err(in_statement(classify(error), i, ops.len()));
+            .map(|(i, (op, result))| {
+                if let Some(error) = &result.error {
+                    return Err(in_statement(self.classify(error), i, ops.len()));
                 }
                 Ok(match op {
-                    Op::Exec(_) => OpResult::Exec(exec_result(result)),
-                    Op::Query(_) => OpResult::Query(self.rows(result)?),
+                    Op::Exec(_) => OpResult::Exec(exec_result(&result)),
+                    Op::Query(_) => OpResult::Query(result.rows),
                 })
             })
             .collect()
     }
 
-    /// The rows of one query result, within the row limit.
-    fn rows(&self, result: &Value) -> Result<Rows, DbError> {
-        let columns: Vec<String> = strings(result.get("columns"));
-        let types: Vec<String> = strings(result.get("types"));
-        let values = result.get("values").and_then(Value::as_array).cloned().unwrap_or_default();
-        if values.len() > self.limits.max_rows {
-            return Err(DbError::TooManyRows(self.limits.max_rows));
+    /// The results of `reply`, or the error rqlite gave for the whole request.
+    fn results<'r>(&self, reply: &'r Reply) -> Result<&'r [StatementResult], DbError> {
+        match &reply.error {
+            Some(error) => Err(self.classify(error)),
+            None => Ok(&reply.results),
         }
-        let rows = values
-            .iter()
-            .map(|row| {
-                let cells = row.as_array().cloned().unwrap_or_default();
-                cells.iter().enumerate().map(|(i, v)| decode(v, types.get(i).map_or("", String::as_str))).collect()
-            })
-            .collect();
-        Ok(Rows { columns, rows })
+    }
+
+    /// The first error of `reply` that is the cluster's trouble rather than the statement's.
+    fn cluster_trouble(&self, reply: &Reply) -> Option<String> {
+        let per_statement = reply.results.iter().filter_map(|r| r.error.as_deref());
+        reply
+            .error
+            .as_deref()
+            .into_iter()
+            .chain(per_statement)
+            .find(|e| matches!(self.classify(e), DbError::Unavailable(_)))
+            .map(str::to_owned)
+    }
+
+    /// Classifies an SQLite error message relayed by rqlite, as the embedded engine does.
+    fn classify(&self, message: &str) -> DbError {
+        let lower = message.to_ascii_lowercase();
+        if lower.contains("constraint failed") {
+            DbError::Constraint(message.to_owned())
+        } else if lower.contains("database or disk is full") {
+            DbError::Full
+        } else if lower == "query timeout" || lower == "execute timeout" {
+            DbError::Timeout(self.limits.timeout)
+        } else if lower.contains("out of memory") {
+            DbError::Unavailable(format!(
+                "the rqlite node reached its memory limit (backends.sql.max_memory): {message}"
+            ))
+        } else if ["not leader", "leadership lost", "no leader", "remote node"].iter().any(|m| lower.contains(m)) {
+            DbError::Unavailable(message.to_owned())
+        } else {
+            DbError::Sql(message.to_owned())
+        }
+    }
+
+    /// Asks every node to bound its SQLite heap at `bytes` (process-wide in each rqlited; lost
+    /// when a node restarts, so this is repeated by the store probe).
+    async fn bound_nodes_memory(&self, bytes: u64) -> Result<(), DbError> {
+        let pragma = Value::Array(vec![Value::Array(vec![json!(format!("PRAGMA hard_heap_limit = {bytes}"))])]);
+        let mut failures = Vec::new();
+        for url in &self.urls {
+            let sent =
+                self.client.post(format!("{url}/db/query?level=none")).json(&pragma).timeout(self.limits.timeout);
+            match sent.send().await {
+                Ok(response) if response.status().is_success() => {}
+                Ok(response) => failures.push(format!("{url}: {}", response.status())),
+                Err(err) => failures.push(format!("{url}: {err}")),
+            }
+        }
+        if failures.is_empty() { Ok(()) } else { Err(DbError::Unavailable(failures.join("; "))) }
     }
 }
 
-fn exec_result(result: &Value) -> ExecResult {
-    ExecResult {
-        rows_affected: result.get("rows_affected").and_then(Value::as_u64).unwrap_or(0),
-        last_insert_id: result.get("last_insert_id").and_then(Value::as_i64).unwrap_or(0),
+/// The most reply bytes read for a result budget of `max_result`: blobs travel as base64
+/// (4 bytes for 3), so a result within the budget fits, and nothing larger is ever held.
+fn reply_cap(max_result: usize) -> usize {
+    max_result.saturating_add(max_result / 3).saturating_add(64 * 1024)
+}
+
+/// Reads `response`'s body as the chunks it arrived in, refusing it past `cap` bytes (as a
+/// result past `max_result`). The chunks are kept as they came: no buffer is grown and copied.
+async fn read_capped(mut response: reqwest::Response, cap: usize, max_result: usize) -> Result<Chunks, DbError> {
+    if response.content_length().is_some_and(|n| n > cap as u64) {
+        return Err(DbError::ResultTooLarge(max_result));
     }
+    let mut chunks = Chunks::default();
+    while let Some(chunk) = response.chunk().await.map_err(|e| DbError::Unavailable(e.to_string()))? {
+        if chunks.len + chunk.len() > cap {
+            return Err(DbError::ResultTooLarge(max_result));
+        }
+        chunks.len += chunk.len();
+        chunks.parts.push_back(chunk);
+    }
+    Ok(chunks)
+}
+
+/// A body as received; read as one stream, each chunk freed once it has been read.
+#[derive(Debug, Default)]
+struct Chunks {
+    parts: std::collections::VecDeque<bytes::Bytes>,
+    len: usize,
+}
+
+impl Chunks {
+    fn text(mut self) -> String {
+        let mut text = Vec::with_capacity(self.len);
+        while let Some(part) = self.parts.pop_front() {
+            text.extend_from_slice(&part);
+        }
+        String::from_utf8_lossy(&text).into_owned()
+    }
+}
+
+impl std::io::Read for Chunks {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let Some(part) = self.parts.front_mut() else { return Ok(0) };
+        let n = part.len().min(buffer.len());
+        buffer[..n].copy_from_slice(&part[..n]);
+        bytes::Buf::advance(part, n);
+        if part.is_empty() {
+            self.parts.pop_front();
+        }
+        Ok(n)
+    }
+}
+
+fn exec_result(result: &StatementResult) -> ExecResult {
+    ExecResult { rows_affected: result.rows_affected, last_insert_id: result.last_insert_id }
 }
 
 impl Database for RqliteDb {
@@ -200,6 +313,10 @@ impl Database for RqliteDb {
         Box::pin(async move { self.read(&Statement::new("SELECT 1")).await.map(drop) })
     }
 
+    fn bound_memory(&self, bytes: u64) -> DbFuture<'_, ()> {
+        Box::pin(self.bound_nodes_memory(bytes))
+    }
+
     fn engine(&self) -> &'static str {
         "rqlite"
     }
@@ -223,57 +340,6 @@ fn encode(statements: &[Statement]) -> Value {
             })
             .collect(),
     )
-}
-
-fn decode(value: &Value, declared: &str) -> SqlValue {
-    match value {
-        Value::Null => SqlValue::Null,
-        Value::Bool(b) => SqlValue::Integer(i64::from(*b)),
-        Value::Number(n) => n.as_i64().map_or_else(|| SqlValue::Real(n.as_f64().unwrap_or(0.0)), SqlValue::Integer),
-        Value::String(s) if declared.eq_ignore_ascii_case("blob") => base64::engine::general_purpose::STANDARD
-            .decode(s)
-            .map_or_else(|_| SqlValue::Text(s.clone()), SqlValue::Blob),
-        Value::String(s) => SqlValue::Text(s.clone()),
-        other => SqlValue::Text(other.to_string()),
-    }
-}
-
-fn results(reply: &Value) -> Result<&Vec<Value>, DbError> {
-    if let Some(error) = reply.get("error").and_then(Value::as_str) {
-        return Err(classify(error));
-    }
-    reply
-        .get("results")
-        .and_then(Value::as_array)
-        .ok_or_else(|| DbError::Internal("rqlite reply without results".into()))
-}
-
-/// The first error of `reply` that is the cluster's trouble rather than the statement's.
-fn cluster_trouble(reply: &Value) -> Option<String> {
-    let top = reply.get("error").and_then(Value::as_str).into_iter();
-    let per_statement =
-        reply.get("results").and_then(Value::as_array).into_iter().flatten().filter_map(|r| r.get("error")?.as_str());
-    top.chain(per_statement).find(|e| matches!(classify(e), DbError::Unavailable(_))).map(str::to_owned)
-}
-
-fn strings(value: Option<&Value>) -> Vec<String> {
-    value
-        .and_then(Value::as_array)
-        .map_or_else(Vec::new, |a| a.iter().map(|v| v.as_str().unwrap_or("").to_owned()).collect())
-}
-
-/// Classifies an SQLite error message relayed by rqlite, as the embedded engine does.
-fn classify(message: &str) -> DbError {
-    let lower = message.to_ascii_lowercase();
-    if lower.contains("constraint failed") {
-        DbError::Constraint(message.to_owned())
-    } else if lower.contains("database or disk is full") {
-        DbError::Full
-    } else if ["not leader", "leadership lost", "no leader", "remote node"].iter().any(|m| lower.contains(m)) {
-        DbError::Unavailable(message.to_owned())
-    } else {
-        DbError::Sql(message.to_owned())
-    }
 }
 
 /// Names the failing statement of a batch.

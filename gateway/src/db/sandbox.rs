@@ -4,7 +4,11 @@
 //! loading, and transaction control (`BEGIN`/`COMMIT`/`SAVEPOINT`: a statement could otherwise
 //! commit half of an atomic batch or leave a pooled connection holding the write lock). The
 //! engine's own transaction statements pass through a [`TxGate`] opened only around them.
-//! Size limits bound a single value and statement, and `max_page_count` the whole file.
+//! Temporary tables, indexes, views and triggers are refused too: they live outside the file
+//! and would escape its quota. `zeroblob()` is refused: its value is only materialised when it
+//! is read, after SQLite measured it, so it could make the reader allocate what no limit saw.
+//! Size limits bound a single value (the result budget, `backends.sql.max_result`), the
+//! columns of a result and the statement; `max_page_count` bounds the whole file.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,17 +22,21 @@ use rusqlite::limits::Limit;
 const READ_ONLY_PRAGMAS: &[&str] =
     &["table_info", "table_xinfo", "table_list", "index_list", "index_info", "index_xinfo", "foreign_key_list"];
 /// Functions never available to a tenant.
-const DENIED_FUNCTIONS: &[&str] = &["load_extension", "fts3_tokenizer", "readfile", "writefile", "edit"];
-/// Largest string or blob a tenant can create.
-const MAX_VALUE_BYTES: i32 = 16 * 1024 * 1024;
+pub const DENIED_FUNCTIONS: &[&str] =
+    &["load_extension", "fts3_tokenizer", "readfile", "writefile", "edit", "zeroblob"];
+/// Most columns a tenant's table, index or result may have (SQLite's default is 2,000).
+pub const MAX_COLUMNS: i32 = 128;
 /// Largest SQL text a tenant can send.
-const MAX_SQL_BYTES: i32 = 1024 * 1024;
+pub const MAX_SQL_BYTES: usize = 1024 * 1024;
 
 /// Limits of a sandboxed database.
 #[derive(Debug, Clone, Copy)]
 pub struct Sandbox {
     /// The largest the database file may grow (SQLITE_FULL beyond).
     pub max_bytes: u64,
+    /// The largest string or blob a statement can make (the result budget: no single value
+    /// can be larger than what a result may hold).
+    pub max_value: usize,
 }
 
 /// Lets the engine's own transaction statements past the authorizer, and nothing else's.
@@ -55,14 +63,21 @@ pub fn enclose(connection: &Connection, sandbox: Sandbox, gate: TxGate) -> rusql
     let max_pages = (sandbox.max_bytes / page_size.max(512) as u64).max(1);
     connection.execute_batch(&format!("PRAGMA max_page_count = {max_pages}"))?;
     connection.set_limit(Limit::SQLITE_LIMIT_ATTACHED, 0)?;
-    connection.set_limit(Limit::SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)?;
-    connection.set_limit(Limit::SQLITE_LIMIT_SQL_LENGTH, MAX_SQL_BYTES)?;
-    connection.authorizer(Some(move |context: AuthContext<'_>| decide(&context.action, &gate)))
+    connection.set_limit(Limit::SQLITE_LIMIT_LENGTH, i32::try_from(sandbox.max_value).unwrap_or(i32::MAX))?;
+    connection.set_limit(Limit::SQLITE_LIMIT_COLUMN, MAX_COLUMNS)?;
+    connection.set_limit(Limit::SQLITE_LIMIT_SQL_LENGTH, i32::try_from(MAX_SQL_BYTES).unwrap_or(i32::MAX))?;
+    connection.authorizer(Some(move |context: AuthContext<'_>| decide(&context, &gate)))
 }
 
-fn decide(action: &AuthAction<'_>, gate: &TxGate) -> Authorization {
-    let allowed = match action {
+fn decide(context: &AuthContext<'_>, gate: &TxGate) -> Authorization {
+    let allowed = match &context.action {
         AuthAction::Attach { .. } | AuthAction::Detach { .. } => false,
+        AuthAction::CreateTempTable { .. }
+        | AuthAction::CreateTempIndex { .. }
+        | AuthAction::CreateTempTrigger { .. }
+        | AuthAction::CreateTempView { .. } => false,
+        // Anything else in the temporary schema (`CREATE TABLE temp.t`, virtual tables).
+        _ if context.database_name == Some("temp") => false,
         AuthAction::Pragma { pragma_name, .. } => {
             READ_ONLY_PRAGMAS.contains(&pragma_name.to_ascii_lowercase().as_str())
         }

@@ -9,12 +9,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rusqlite::types::ValueRef;
-use rusqlite::{Connection, ErrorCode, OpenFlags};
+use rusqlite::{Connection, OpenFlags};
 use tokio::sync::Semaphore;
 
 use super::sandbox::{Sandbox, TxGate};
-use super::{Database, DbError, DbFuture, ExecResult, Op, OpResult, QueryLimits, Rows, SqlValue, Statement};
+use super::sqlite_rows::{classify, in_statement, run_query, run_write};
+use super::{Database, DbError, DbFuture, ExecResult, Op, OpResult, QueryLimits, ResultBudget, Rows, Statement};
 
 /// How long a statement waits for another connection's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -139,7 +139,8 @@ impl Database for SqliteDb {
     fn query(&self, statement: Statement) -> DbFuture<'_, Rows> {
         let limits = self.limits;
         Box::pin(self.with_connection(move |c, _| {
-            with_deadline(c, limits.timeout, |c| run_query(c, &statement, limits.max_rows))
+            let mut budget = ResultBudget::new(limits.max_result);
+            with_deadline(c, limits.timeout, |c| run_query(c, &statement, limits.max_rows, &mut budget))
         }))
     }
 
@@ -159,12 +160,15 @@ impl Database for SqliteDb {
     fn batch(&self, ops: Vec<Op>) -> DbFuture<'_, Vec<OpResult>> {
         let limits = self.limits;
         Box::pin(self.with_connection(move |c, gate| {
+            let mut budget = ResultBudget::new(limits.max_result);
             with_deadline(c, limits.timeout, |c| {
                 atomically(c, gate, |c| {
                     let run = ops.iter().enumerate().map(|(i, op)| {
                         let result = match op {
                             Op::Exec(statement) => run_write(c, statement).map(OpResult::Exec),
-                            Op::Query(statement) => run_query(c, statement, limits.max_rows).map(OpResult::Query),
+                            Op::Query(statement) => {
+                                run_query(c, statement, limits.max_rows, &mut budget).map(OpResult::Query)
+                            }
                         };
                         result.map_err(|e| in_statement(e, i))
                     });
@@ -176,6 +180,10 @@ impl Database for SqliteDb {
 
     fn ping(&self) -> DbFuture<'_, ()> {
         Box::pin(self.with_connection(|c, _| c.query_row("SELECT 1", [], |_| Ok(())).map_err(classify)))
+    }
+
+    fn bound_memory(&self, bytes: u64) -> DbFuture<'_, ()> {
+        Box::pin(async move { limit_engine_memory(bytes) })
     }
 
     fn engine(&self) -> &'static str {
@@ -199,86 +207,15 @@ fn with_deadline<T>(
     })
 }
 
-fn run_write(connection: &Connection, statement: &Statement) -> Result<ExecResult, DbError> {
-    let mut prepared = connection.prepare(&statement.sql).map_err(classify)?;
-    let changed =
-        prepared.execute(rusqlite::params_from_iter(statement.params.iter().map(to_sql))).map_err(classify)?;
-    Ok(ExecResult { rows_affected: changed as u64, last_insert_id: connection.last_insert_rowid() })
-}
-
-fn run_query(connection: &Connection, statement: &Statement, max_rows: usize) -> Result<Rows, DbError> {
-    let mut prepared = connection.prepare(&statement.sql).map_err(classify)?;
-    let columns: Vec<String> = prepared.column_names().iter().map(|c| (*c).to_owned()).collect();
-    let mut cursor =
-        prepared.query(rusqlite::params_from_iter(statement.params.iter().map(to_sql))).map_err(classify)?;
-    let mut rows = Vec::new();
-    while let Some(row) = cursor.next().map_err(classify)? {
-        if rows.len() == max_rows {
-            return Err(DbError::TooManyRows(max_rows));
-        }
-        rows.push((0..columns.len()).map(|i| row.get_ref(i).map(from_sql).unwrap_or(SqlValue::Null)).collect());
-    }
-    Ok(Rows { columns, rows })
-}
-
-fn to_sql(value: &SqlValue) -> rusqlite::types::Value {
-    use rusqlite::types::Value;
-    match value {
-        SqlValue::Null => Value::Null,
-        SqlValue::Integer(i) => Value::Integer(*i),
-        SqlValue::Real(f) => Value::Real(*f),
-        SqlValue::Text(t) => Value::Text(t.clone()),
-        SqlValue::Blob(b) => Value::Blob(b.clone()),
-    }
-}
-
-fn from_sql(value: ValueRef<'_>) -> SqlValue {
-    match value {
-        ValueRef::Null => SqlValue::Null,
-        ValueRef::Integer(i) => SqlValue::Integer(i),
-        ValueRef::Real(f) => SqlValue::Real(f),
-        ValueRef::Text(t) => SqlValue::Text(String::from_utf8_lossy(t).into_owned()),
-        ValueRef::Blob(b) => SqlValue::Blob(b.to_vec()),
-    }
-}
-
-/// Classifies a SQLite error by who is at fault.
-fn classify(err: rusqlite::Error) -> DbError {
-    match &err {
-        rusqlite::Error::SqliteFailure(failure, message) => {
-            let text = message.clone().unwrap_or_else(|| failure.to_string());
-            match failure.code {
-                ErrorCode::ConstraintViolation => DbError::Constraint(text),
-                ErrorCode::AuthorizationForStatementDenied => DbError::Sql(format!("statement not allowed ({text})")),
-                ErrorCode::DiskFull => DbError::Full,
-                ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => DbError::Unavailable(text),
-                ErrorCode::OperationInterrupted => DbError::Sql("interrupted".into()),
-                ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase | ErrorCode::SystemIoFailure => {
-                    DbError::Internal(text)
-                }
-                ErrorCode::CannotOpen | ErrorCode::PermissionDenied | ErrorCode::ReadOnly => DbError::Unavailable(text),
-                _ if text.starts_with("not authorized") => DbError::Sql(format!("statement not allowed ({text})")),
-                _ => DbError::Sql(text),
-            }
-        }
-        rusqlite::Error::SqlInputError { error, msg, .. }
-            if error.code == ErrorCode::AuthorizationForStatementDenied =>
-        {
-            DbError::Sql(format!("statement not allowed ({msg})"))
-        }
-        rusqlite::Error::SqlInputError { msg, .. } if msg.starts_with("not authorized") => {
-            DbError::Sql(format!("statement not allowed ({msg})"))
-        }
-        rusqlite::Error::SqlInputError { msg, .. } => DbError::Sql(msg.clone()),
-        _ => DbError::Sql(err.to_string()),
-    }
-}
-
-/// Names the failing statement of a transaction.
-fn in_statement(err: DbError, index: usize) -> DbError {
-    match err {
-        DbError::Sql(m) => DbError::Sql(format!("statement {index}: {m}")),
-        DbError::Constraint(m) => DbError::Constraint(format!("statement {index}: {m}")),
-        other => other,
-    }
+/// Bounds the memory every SQLite database of this process may use together: past `bytes`
+/// SQLite's allocations fail and the statement asking stops with an error (`SQLITE_NOMEM`),
+/// while from half of it page caches recycle their pages instead of growing. The bound is
+/// process-wide (SQLite's hard heap limit), so no query of any tenant can grow the gateway
+/// beyond it, whatever values it computes. A tenant cannot change it: its pragmas are refused.
+pub fn limit_engine_memory(bytes: u64) -> Result<(), DbError> {
+    let connection = Connection::open_in_memory().map_err(classify)?;
+    let bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
+    connection
+        .execute_batch(&format!("PRAGMA hard_heap_limit = {bytes}; PRAGMA soft_heap_limit = {};", bytes / 2))
+        .map_err(classify)
 }

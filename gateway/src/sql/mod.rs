@@ -4,8 +4,11 @@
 //! rewritten and checked ([`rewrite`], [`shared`]). [`json`] maps JSON arguments and rows,
 //! [`orm`] builds the `find`/`select` statements, and [`routes`] serves the endpoints.
 
+pub mod checker;
+pub mod dialect;
 pub mod json;
 pub mod orm;
+pub mod quota;
 pub mod rewrite;
 pub mod routes;
 pub mod shared;
@@ -18,10 +21,11 @@ use orama_service::config::{SqlBackendConfig, SqlEngine};
 
 use serde_json::{Map, Value};
 
-use crate::db::{Database, QueryLimits, Sandbox, Statement};
+use crate::db::{Database, Sandbox, Statement};
 use crate::error::ApiError;
+use quota::SharedQuota;
 use rewrite::Reserved;
-use shared::NamespacedDb;
+use shared::{NamespacedDb, SharedStore};
 use tenants::TenantDatabases;
 
 /// Where namespaces' databases come from, by engine.
@@ -30,19 +34,14 @@ pub enum SqlService {
     /// A sandboxed SQLite file per namespace in the data dir.
     Embedded(TenantDatabases),
     /// Prefixed tables per namespace in one shared database (RQLite).
-    Shared {
-        /// The shared database.
-        db: Arc<dyn Database>,
-        /// Names no tenant may use.
-        reserved: Arc<Reserved>,
-    },
+    Shared(SharedStore),
 }
 
 impl std::fmt::Debug for SqlService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SqlService::Embedded(tenants) => f.debug_tuple("Embedded").field(tenants).finish(),
-            SqlService::Shared { db, .. } => f.debug_struct("Shared").field("engine", &db.engine()).finish(),
+            SqlService::Shared(store) => f.debug_struct("Shared").field("engine", &store.db.engine()).finish(),
         }
     }
 }
@@ -53,11 +52,16 @@ impl SqlService {
     pub fn new(config: &SqlBackendConfig, data_dir: &Path, store: &Arc<dyn Database>) -> Self {
         match config.engine {
             SqlEngine::Embedded => {
-                let limits = QueryLimits { max_rows: config.max_rows, timeout: config.query_timeout };
-                let sandbox = Sandbox { max_bytes: config.namespace_quota };
+                let limits = crate::db::limits_of(config);
+                let sandbox = Sandbox { max_bytes: config.namespace_quota, max_value: limits.max_result };
                 SqlService::Embedded(TenantDatabases::new(&data_dir.join("sql"), limits, sandbox))
             }
-            SqlEngine::Rqlite => SqlService::Shared { db: store.clone(), reserved: Arc::new(Reserved::system()) },
+            SqlEngine::Rqlite => SqlService::Shared(SharedStore {
+                db: store.clone(),
+                reserved: Arc::new(Reserved::system()),
+                quota: Arc::new(SharedQuota::new(config.namespace_quota)),
+                max_rows: config.max_rows as u64,
+            }),
         }
     }
 
@@ -65,16 +69,14 @@ impl SqlService {
     pub async fn database(&self, namespace: &Arc<str>) -> Result<Arc<dyn Database>, ApiError> {
         match self {
             SqlService::Embedded(tenants) => Ok(tenants.database(namespace).await?),
-            SqlService::Shared { db, reserved } => {
-                Ok(Arc::new(NamespacedDb::new(db.clone(), rewrite::prefix_for(namespace), reserved.clone())))
-            }
+            SqlService::Shared(store) => Ok(Arc::new(NamespacedDb::new(store.clone(), rewrite::prefix_for(namespace)))),
         }
     }
 
     /// The namespace's tables and views: `{name, type, sql}`, by name.
     pub async fn schema(&self, namespace: &Arc<str>) -> Result<Vec<Map<String, Value>>, ApiError> {
-        if let SqlService::Shared { db, reserved } = self {
-            let shared = NamespacedDb::new(db.clone(), rewrite::prefix_for(namespace), reserved.clone());
+        if let SqlService::Shared(store) = self {
+            let shared = NamespacedDb::new(store.clone(), rewrite::prefix_for(namespace));
             return Ok(shared.schema().await?);
         }
         let db = self.database(namespace).await?;

@@ -15,17 +15,31 @@
 //!
 //! So a reference the rewriting missed names an unprefixed table: one that does not exist, or a
 //! system table the first check already refused. It fails closed.
+//!
+//! The shared store also holds every key and account, so a tenant's statement is bounded there
+//! too: the functions the embedded sandbox refuses (`zeroblob`, extension loading, files) are
+//! refused as words, and a query's `LIMIT` is clamped to one row past the row limit, so rqlite
+//! never builds more rows than the gateway would accept. These functions never see hostile
+//! input directly: [`checker`](super::checker) bounds it first and runs them on a thread of
+//! its own.
 
 use std::collections::HashSet;
 use std::ops::ControlFlow;
 
 use sha2::{Digest, Sha256};
 use sqlparser::ast::{
-    Ident, ObjectName, ObjectNamePart, ObjectType, Query, Statement, TableAlias, TableFactor, VisitMut, VisitorMut,
+    Expr, Ident, LimitClause, ObjectName, ObjectNamePart, ObjectType, Query, Statement, TableAlias, TableFactor, Value,
+    VisitMut, VisitorMut,
 };
 use sqlparser::dialect::SQLiteDialect;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Token, Tokenizer};
+
+use super::dialect::BudgetedSqlite;
+
+/// Expressions the parser may start per token of the statement: a parse that needs more is
+/// backtracking (see [`dialect`](super::dialect)).
+const PARSE_BUDGET_PER_TOKEN: usize = 8;
 
 /// Why a statement was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,6 +53,9 @@ pub enum Refused {
     /// It is not one statement of an allowed kind.
     #[error("statement not allowed: {0}")]
     Kind(String),
+    /// It is too long, too large or too deeply nested to parse safely.
+    #[error("statement too complex: {0}")]
+    TooLarge(String),
 }
 
 /// The table prefix of `namespace`.
@@ -85,24 +102,29 @@ impl Reserved {
             || lower.starts_with("pragma_")
             || is_tenant_prefixed(&lower)
             || self.names.contains(&lower)
+            || crate::db::DENIED_FUNCTIONS.contains(&lower.as_str())
     }
 }
 
-/// `sql` with every table and index name under `prefix`, or why it cannot be run.
-pub fn rewrite(sql: &str, prefix: &str, reserved: &Reserved) -> Result<String, Refused> {
-    let dialect = SQLiteDialect {};
-    let tokens = Tokenizer::new(&dialect, sql).tokenize().map_err(|e| Refused::Syntax(e.to_string()))?;
-    for token in &tokens {
-        let word = match token {
-            Token::Word(word) => word.value.as_str(),
-            Token::SingleQuotedString(text) | Token::DoubleQuotedString(text) => text.as_str(),
-            _ => continue,
-        };
-        if reserved.refuses(word) {
-            return Err(Refused::Reserved(word.to_owned()));
-        }
-    }
-    let mut statements = Parser::parse_sql(&dialect, sql).map_err(|e| Refused::Syntax(e.to_string()))?;
+/// A statement ready for the shared store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rewritten {
+    /// The SQL to send.
+    pub sql: String,
+    /// Whether it is a query (it reads and cannot write).
+    pub reads_only: bool,
+}
+
+/// `sql` with every table and index name under `prefix` and a query's rows bounded by
+/// `max_rows` (one more is fetched, so the caller can tell "too many"), or why it cannot be run.
+pub fn rewrite(sql: &str, prefix: &str, reserved: &Reserved, max_rows: u64) -> Result<Rewritten, Refused> {
+    let tokens = Tokenizer::new(&SQLiteDialect {}, sql).tokenize().map_err(|e| Refused::Syntax(e.to_string()))?;
+    refuse_reserved_words(&tokens, reserved)?;
+    let dialect = BudgetedSqlite::new(PARSE_BUDGET_PER_TOKEN.saturating_mul(tokens.len()).saturating_add(256));
+    let mut statements = Parser::parse_sql(&dialect, sql).map_err(|e| match dialect.exhausted() {
+        true => Refused::TooLarge(super::dialect::EXHAUSTED.into()),
+        false => Refused::Syntax(e.to_string()),
+    })?;
     let mut statement = match (statements.pop(), statements.is_empty()) {
         (Some(statement), true) => statement,
         (None, _) => return Err(Refused::Kind("an empty statement".into())),
@@ -115,7 +137,51 @@ pub fn rewrite(sql: &str, prefix: &str, reserved: &Reserved) -> Result<String, R
         return Err(refused);
     }
     prefix_own_names(&mut statement, prefix)?;
-    Ok(statement.to_string())
+    let reads_only = matches!(statement, Statement::Query(_));
+    if let Statement::Query(query) = &mut statement {
+        clamp_limit(query, max_rows.saturating_add(1))?;
+    }
+    Ok(Rewritten { sql: statement.to_string(), reads_only })
+}
+
+/// Refuses a statement any of whose words no tenant may use.
+fn refuse_reserved_words(tokens: &[Token], reserved: &Reserved) -> Result<(), Refused> {
+    for token in tokens {
+        let word = match token {
+            Token::Word(word) => word.value.as_str(),
+            Token::SingleQuotedString(text) | Token::DoubleQuotedString(text) => text.as_str(),
+            _ => continue,
+        };
+        if reserved.refuses(word) {
+            return Err(Refused::Reserved(word.to_owned()));
+        }
+    }
+    Ok(())
+}
+
+/// Bounds the rows `query` returns at `max`: its own `LIMIT` becomes `min((limit), max)`, and
+/// a query without one gets `LIMIT max`.
+fn clamp_limit(query: &mut Query, max: u64) -> Result<(), Refused> {
+    let bounded = |limit: &Expr| -> Result<Expr, Refused> {
+        let text = format!("min(({limit}), {max})");
+        let mut parser =
+            Parser::new(&SQLiteDialect {}).try_with_sql(&text).map_err(|e| Refused::Syntax(e.to_string()))?;
+        parser.parse_expr().map_err(|e| Refused::Syntax(e.to_string()))
+    };
+    match &mut query.limit_clause {
+        Some(LimitClause::LimitOffset { limit: Some(limit), .. })
+        | Some(LimitClause::OffsetCommaLimit { limit, .. }) => {
+            *limit = bounded(limit)?;
+        }
+        Some(LimitClause::LimitOffset { limit, .. }) => {
+            *limit = Some(Expr::value(Value::Number(max.to_string(), false)))
+        }
+        None => {
+            let limit = Some(Expr::value(Value::Number(max.to_string(), false)));
+            query.limit_clause = Some(LimitClause::LimitOffset { limit, offset: None, limit_by: Vec::new() });
+        }
+    }
+    Ok(())
 }
 
 fn allowed(statement: &Statement) -> Result<(), Refused> {
@@ -244,7 +310,7 @@ mod tests {
     use super::*;
 
     fn run(sql: &str) -> Result<String, Refused> {
-        rewrite(sql, "t_0123456789abcdef_", &Reserved::system())
+        rewrite(sql, "t_0123456789abcdef_", &Reserved::system(), 1_000_000).map(|r| r.sql)
     }
 
     #[test]
@@ -252,11 +318,11 @@ mod tests {
         let cases = [
             (
                 "SELECT users.name FROM users WHERE id = ?",
-                "SELECT users.name FROM t_0123456789abcdef_users AS users WHERE id = ?",
+                "SELECT users.name FROM t_0123456789abcdef_users AS users WHERE id = ? LIMIT 1000001",
             ),
             (
                 "SELECT u.name FROM users u JOIN orders o ON o.uid = u.id",
-                "SELECT u.name FROM t_0123456789abcdef_users u JOIN t_0123456789abcdef_orders o ON o.uid = u.id",
+                "SELECT u.name FROM t_0123456789abcdef_users u JOIN t_0123456789abcdef_orders o ON o.uid = u.id LIMIT 1000001",
             ),
             ("INSERT INTO users (name) VALUES (?)", "INSERT INTO t_0123456789abcdef_users (name) VALUES (?)"),
             (
@@ -279,7 +345,7 @@ mod tests {
             ),
             (
                 "WITH recent AS (SELECT * FROM users) SELECT * FROM recent",
-                "WITH t_0123456789abcdef_recent AS (SELECT * FROM t_0123456789abcdef_users AS users) SELECT * FROM t_0123456789abcdef_recent AS recent",
+                "WITH t_0123456789abcdef_recent AS (SELECT * FROM t_0123456789abcdef_users AS users) SELECT * FROM t_0123456789abcdef_recent AS recent LIMIT 1000001",
             ),
         ];
         for (sql, expected) in cases {
@@ -320,6 +386,25 @@ mod tests {
             "SELECT * FROM json_each('[1]')",
         ] {
             assert!(matches!(run(sql), Err(Refused::Kind(_) | Refused::Syntax(_))), "{sql}: {:?}", run(sql));
+        }
+    }
+
+    #[test]
+    fn query_limits_are_clamped_to_one_past_the_row_limit() {
+        let clamp = |sql: &str| rewrite(sql, "t_0123456789abcdef_", &Reserved::system(), 10).map(|r| r.sql);
+        assert_eq!(clamp("SELECT 1").as_deref(), Ok("SELECT 1 LIMIT 11"));
+        assert_eq!(clamp("SELECT 1 LIMIT 5").as_deref(), Ok("SELECT 1 LIMIT min((5), 11)"));
+        assert_eq!(clamp("SELECT 1 LIMIT ? OFFSET 3").as_deref(), Ok("SELECT 1 LIMIT min((?), 11) OFFSET 3"));
+        assert_eq!(clamp("SELECT 1 UNION SELECT 2").as_deref(), Ok("SELECT 1 UNION SELECT 2 LIMIT 11"));
+        assert_eq!(clamp("INSERT INTO t SELECT 1").as_deref(), Ok("INSERT INTO t_0123456789abcdef_t SELECT 1"));
+    }
+
+    #[test]
+    fn functions_the_sandbox_refuses_are_refused_in_any_spelling() {
+        for sql in
+            ["SELECT zeroblob(16000000)", "SELECT ZEROBLOB(1)", "SELECT \"zeroblob\"(1)", "SELECT load_extension('x')"]
+        {
+            assert!(matches!(run(sql), Err(Refused::Reserved(_))), "{sql}: {:?}", run(sql));
         }
     }
 

@@ -1,35 +1,59 @@
 //! A namespace's view of a shared database (RQLite): every statement goes through
-//! [`rewrite`](super::rewrite) first, so it names only the namespace's own prefixed tables;
-//! a refused statement never reaches the engine. The schema listing reads the shared schema
-//! for the namespace's prefix and shows names without it.
+//! [`checker`](super::checker) first, which bounds it and rewrites it to name only the
+//! namespace's own prefixed tables; a refused statement never reaches the engine. Writes are
+//! admitted by the namespace's [`quota`](super::quota). The schema listing reads the shared
+//! schema for the namespace's prefix and shows names without it.
 
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::rewrite::{Refused, Reserved, rewrite};
+use super::checker;
+use super::quota::SharedQuota;
+use super::rewrite::{Refused, Reserved};
 use crate::db::{Database, DbError, DbFuture, ExecResult, Op, OpResult, Rows, Statement};
+
+/// What every namespace of one shared database shares.
+#[derive(Clone)]
+pub struct SharedStore {
+    /// The shared database.
+    pub db: Arc<dyn Database>,
+    /// Names no tenant may use.
+    pub reserved: Arc<Reserved>,
+    /// The namespaces' usage against their quota.
+    pub quota: Arc<SharedQuota>,
+    /// The row limit, which a query's `LIMIT` is clamped to.
+    pub max_rows: u64,
+}
 
 /// One namespace's tables in a shared database.
 #[derive(Clone)]
 pub struct NamespacedDb {
-    inner: Arc<dyn Database>,
+    store: SharedStore,
     prefix: String,
-    reserved: Arc<Reserved>,
 }
 
 impl NamespacedDb {
-    /// The tables under `prefix` in `inner`.
-    pub fn new(inner: Arc<dyn Database>, prefix: String, reserved: Arc<Reserved>) -> Self {
-        NamespacedDb { inner, prefix, reserved }
+    /// The tables under `prefix` in `store`.
+    pub fn new(store: SharedStore, prefix: String) -> Self {
+        NamespacedDb { store, prefix }
     }
 
-    fn rewritten(&self, statement: Statement) -> Result<Statement, DbError> {
-        let sql = rewrite(&statement.sql, &self.prefix, &self.reserved).map_err(|err| match err {
-            Refused::Syntax(_) => DbError::Sql(err.to_string()),
-            Refused::Reserved(_) | Refused::Kind(_) => DbError::Sql(format!("statement not allowed ({err})")),
-        })?;
-        Ok(Statement { sql, params: statement.params })
+    /// `statement` checked and rewritten, and whether it only reads.
+    async fn rewritten(&self, statement: Statement) -> Result<(Statement, bool), DbError> {
+        let (prefix, reserved) = (self.prefix.clone(), self.store.reserved.clone());
+        let rewritten =
+            checker::check(statement.sql, prefix, reserved, self.store.max_rows).await.map_err(|err| match err {
+                Refused::Syntax(_) => DbError::Sql(err.to_string()),
+                Refused::Reserved(_) | Refused::Kind(_) | Refused::TooLarge(_) => {
+                    DbError::Sql(format!("statement not allowed ({err})"))
+                }
+            })?;
+        Ok((Statement { sql: rewritten.sql, params: statement.params }, rewritten.reads_only))
+    }
+
+    async fn admit(&self, writes: &[&Statement]) -> Result<(), DbError> {
+        self.store.quota.admit(self.store.db.as_ref(), &self.prefix, writes).await
     }
 
     /// The namespace's tables and views: `{name, type, sql}` without the prefix, by name.
@@ -39,7 +63,7 @@ impl NamespacedDb {
             "SELECT name, type, sql FROM sqlite_master WHERE type IN ('table', 'view') AND name LIKE ? ESCAPE '\\' ORDER BY name",
         )
         .bind(like);
-        let rows = self.inner.query(statement).await?;
+        let rows = self.store.db.query(statement).await?;
         Ok(super::json::row_objects(&rows)
             .into_iter()
             .map(|mut row| {
@@ -56,38 +80,74 @@ impl NamespacedDb {
 
 impl Database for NamespacedDb {
     fn execute(&self, statement: Statement) -> DbFuture<'_, ExecResult> {
-        Box::pin(async move { self.inner.execute(self.rewritten(statement)?).await })
+        Box::pin(async move {
+            let (statement, reads_only) = self.rewritten(statement).await?;
+            if !reads_only {
+                self.admit(&[&statement]).await?;
+            }
+            self.store.db.execute(statement).await
+        })
     }
 
     fn query(&self, statement: Statement) -> DbFuture<'_, Rows> {
-        Box::pin(async move { self.inner.query(self.rewritten(statement)?).await })
+        Box::pin(async move {
+            let (statement, reads_only) = self.rewritten(statement).await?;
+            if !reads_only {
+                self.admit(&[&statement]).await?;
+            }
+            self.store.db.query(statement).await
+        })
     }
 
     fn transaction(&self, statements: Vec<Statement>) -> DbFuture<'_, Vec<ExecResult>> {
         Box::pin(async move {
-            let statements = statements.into_iter().map(|s| self.rewritten(s)).collect::<Result<_, _>>()?;
-            self.inner.transaction(statements).await
+            let mut rewritten = Vec::with_capacity(statements.len());
+            let mut writes = Vec::new();
+            for (i, statement) in statements.into_iter().enumerate() {
+                let (statement, reads_only) = self.rewritten(statement).await?;
+                if !reads_only {
+                    writes.push(i);
+                }
+                rewritten.push(statement);
+            }
+            self.admit(&writes.iter().map(|&i| &rewritten[i]).collect::<Vec<_>>()).await?;
+            self.store.db.transaction(rewritten).await
         })
     }
 
     fn batch(&self, ops: Vec<Op>) -> DbFuture<'_, Vec<OpResult>> {
         Box::pin(async move {
-            let ops = ops
-                .into_iter()
-                .map(|op| match op {
-                    Op::Exec(s) => self.rewritten(s).map(Op::Exec),
-                    Op::Query(s) => self.rewritten(s).map(Op::Query),
-                })
-                .collect::<Result<_, _>>()?;
-            self.inner.batch(ops).await
+            let mut rewritten = Vec::with_capacity(ops.len());
+            let mut writes = Vec::new();
+            for (i, op) in ops.into_iter().enumerate() {
+                let (statement, kind) = match op {
+                    Op::Exec(s) => (s, Op::Exec as fn(Statement) -> Op),
+                    Op::Query(s) => (s, Op::Query as fn(Statement) -> Op),
+                };
+                let (statement, reads_only) = self.rewritten(statement).await?;
+                if !reads_only {
+                    writes.push(i);
+                }
+                rewritten.push(kind(statement));
+            }
+            if !writes.is_empty() {
+                self.admit(&writes.iter().map(|&i| statement_of(&rewritten[i])).collect::<Vec<_>>()).await?;
+            }
+            self.store.db.batch(rewritten).await
         })
     }
 
     fn ping(&self) -> DbFuture<'_, ()> {
-        self.inner.ping()
+        self.store.db.ping()
     }
 
     fn engine(&self) -> &'static str {
-        self.inner.engine()
+        self.store.db.engine()
+    }
+}
+
+fn statement_of(op: &Op) -> &Statement {
+    match op {
+        Op::Exec(s) | Op::Query(s) => s,
     }
 }

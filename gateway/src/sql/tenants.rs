@@ -86,7 +86,11 @@ mod tests {
 
     #[test]
     fn every_namespace_has_a_file_inside_the_directory() {
-        let tenants = TenantDatabases::new(Path::new("/data/sql"), QueryLimits::default(), Sandbox { max_bytes: 1 });
+        let tenants = TenantDatabases::new(
+            Path::new("/data/sql"),
+            QueryLimits::default(),
+            Sandbox { max_bytes: 1, max_value: 1 },
+        );
         assert_eq!(tenants.file_of("shop"), Path::new("/data/sql/shop.db"));
         for odd in ["..", ".hidden", "a/b", "../../etc/x", ""] {
             let file = tenants.file_of(odd);

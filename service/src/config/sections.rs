@@ -194,7 +194,18 @@ fn backends_section(f: &Field, p: &mut Problems) -> BackendsConfig {
         if let Some(n) = s.take("namespace_quota").and_then(|f| f.bytes_in(p, 64 * 1024, 1 << 50)) {
             sql.namespace_quota = n;
         }
+        if let Some(n) = s.take("max_result").and_then(|f| f.bytes_in(p, 64 * 1024, 1 << 30)) {
+            sql.max_result = n;
+        }
+        if let Some(n) = s.take("max_memory").and_then(|f| f.bytes_in(p, 8 << 20, 1 << 40)) {
+            sql.max_memory = n;
+        }
         s.finish(p);
+        if sql.max_memory < 2 * sql.max_result {
+            let message =
+                format!("max_memory ({}) must be at least twice max_result ({})", sql.max_memory, sql.max_result);
+            p.add(&f.path, f.node.line, message);
+        }
         if sql.engine == SqlEngine::Rqlite && sql.urls.is_empty() {
             p.add(&f.path, f.node.line, "engine rqlite needs at least one URL in urls");
         }

@@ -106,8 +106,15 @@ pub struct SqlBackendConfig {
     pub urls: Vec<String>,
     /// RQLite read consistency: none, weak, strong or linearizable.
     pub consistency: String,
-    /// Largest a namespace's database may grow (embedded engine), in bytes.
+    /// Largest a namespace's database may grow (embedded engine), or the most its tables may
+    /// take in the shared store (RQLite), in bytes.
     pub namespace_quota: u64,
+    /// Most bytes one request's query results may hold in the gateway; also the largest
+    /// string or blob a tenant's statement can make on the embedded engine.
+    pub max_result: u64,
+    /// Most memory the gateway's SQLite engine may use in all (its hard heap limit); on RQLite,
+    /// the same limit asked of each rqlited node.
+    pub max_memory: u64,
 }
 
 impl Default for SqlBackendConfig {
@@ -120,6 +127,8 @@ impl Default for SqlBackendConfig {
             urls: Vec::new(),
             consistency: "weak".into(),
             namespace_quota: 1024 * 1024 * 1024,
+            max_result: 16 * 1024 * 1024,
+            max_memory: 64 * 1024 * 1024,
         }
     }
 }

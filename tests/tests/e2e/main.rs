@@ -27,9 +27,12 @@
 //!   a slow client cut off.
 //! - `anon`: `/v1/proxy/anon` through microsocks, dante and a confined tor to a local origin: bodies, headers stripped, redirects, caps, per-namespace limits, the SSRF
 //!   refusals, an upstream down and back, credentials, tor's bootstrap report.
+//! - `attack`: what an ordinary tenant may try against the node (issue 13), each followed by
+//!   proof that the other tenants are still served.
 
 mod acme;
 mod anon;
+mod attack;
 mod auth;
 mod cache;
 mod ctl;

@@ -10,8 +10,16 @@ use crate::{FAST_SUPERVISOR, Tenant};
 
 /// A node on `engine` (`embedded`, or `rqlite`: a supervised rqlited), its gateway ready.
 pub fn node_on(engine: &str, port: u16) -> Node {
+    node_with_sql(engine, port, "")
+}
+
+/// [`node_on`] with more `backends.sql` settings (`key: value, ...`).
+pub fn node_with_sql(engine: &str, port: u16, settings: &str) -> Node {
+    let settings = if settings.is_empty() { String::new() } else { format!(", {settings}") };
     let config = match engine {
-        "embedded" => format!("{FAST_SUPERVISOR}\ngateway: {{ listen: '127.0.0.1:{port}' }}\n"),
+        "embedded" => format!(
+            "{FAST_SUPERVISOR}\ngateway: {{ listen: '127.0.0.1:{port}' }}\nbackends:\n  sql: {{ engine: embedded{settings} }}\n"
+        ),
         _ => {
             let rqlited = std::env::var("ORAMA_RQLITED").expect("ORAMA_RQLITED (set by scripts/test)");
             let (http, raft) = (free_port(), free_port());
@@ -19,7 +27,7 @@ pub fn node_on(engine: &str, port: u16) -> Node {
                 "{FAST_SUPERVISOR}
 gateway: {{ listen: '127.0.0.1:{port}', depends_on: [rqlite] }}
 backends:
-  sql: {{ engine: rqlite, urls: ['http://127.0.0.1:{http}'], consistency: strong, query_timeout: 10s }}
+  sql: {{ engine: rqlite, urls: ['http://127.0.0.1:{http}'], consistency: strong, query_timeout: 10s{settings} }}
 externals:
   - name: rqlite
     command: '{rqlited}'
