@@ -2,7 +2,8 @@
 //! API key management for the operator (`orama-supervisor ctl apikey ...`). Only the node's own
 //! user can reach the socket, which is what makes these routes safe without a credential.
 //!
-//! - `POST /v1/apikeys` `{"namespace", "name"}` → 201 with the key (shown this once)
+//! - `POST /v1/apikeys` `{"namespace", "name", "force"?}` → 201 with the key (shown this once);
+//!   409 when a wallet owns the namespace, unless `force`
 //! - `GET  /v1/apikeys[?namespace=NS]` → `{"keys": [...]}` (no secrets)
 //! - `POST /v1/apikeys/{id}/revoke` → `{"revoked": true}`, or 404
 //! - `POST /v1/jwt/rotate` → `{"kid": "<new key id>", "kids": [...]}`
@@ -31,6 +32,7 @@ const MAX_HOST_CALL: usize = 24 * 1024 * 1024;
 pub struct InternalApi {
     health: Health,
     api_keys: ApiKeys,
+    sessions: crate::auth::sessions::Sessions,
     jwt: JwtKeys,
     host: Option<crate::functions::host::HostCalls>,
 }
@@ -41,12 +43,21 @@ struct CreateKey {
     namespace: String,
     #[serde(default)]
     name: String,
+    /// Create the key even in a namespace a wallet owns.
+    #[serde(default)]
+    force: bool,
 }
 
 impl InternalApi {
-    /// The internal API reporting `health` and managing `api_keys` and the `jwt` keys.
-    pub fn new(health: Health, api_keys: ApiKeys, jwt: JwtKeys) -> InternalApi {
-        InternalApi { health, api_keys, jwt, host: None }
+    /// The internal API reporting `health` and managing `api_keys` (knowing from `sessions`
+    /// which namespaces wallets own) and the `jwt` keys.
+    pub fn new(
+        health: Health,
+        api_keys: ApiKeys,
+        sessions: crate::auth::sessions::Sessions,
+        jwt: JwtKeys,
+    ) -> InternalApi {
+        InternalApi { health, api_keys, sessions, jwt, host: None }
     }
 
     /// The same API also answering running functions' host calls.
@@ -83,6 +94,19 @@ impl InternalApi {
         };
         if !valid_namespace(&create.namespace) {
             return error_response(StatusCode::BAD_REQUEST, "namespace must be 1-64 of A-Z a-z 0-9 . _ -");
+        }
+        if !create.force {
+            match self.sessions.wallet_owned(&create.namespace).await {
+                Ok(false) => {}
+                Ok(true) => {
+                    let message = format!(
+                        "namespace {} is owned by a wallet: a key made here would act in that wallet's data                          (pass --force to create it anyway)",
+                        create.namespace
+                    );
+                    return error_response(StatusCode::CONFLICT, &message);
+                }
+                Err(err) => return error_response(StatusCode::SERVICE_UNAVAILABLE, &err.to_string()),
+            }
         }
         match self.api_keys.create(&create.namespace, &create.name).await {
             Ok(key) => {

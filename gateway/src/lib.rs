@@ -121,7 +121,8 @@ pub async fn run(
     store_ready.ready();
     let api_keys = ApiKeys::new(store.clone());
     let jwt = JwtKeys::load_or_create(&data_dir.join("jwt"))?;
-    let mut internal_api = internal::InternalApi::new(health, api_keys.clone(), jwt.clone());
+    let sessions = auth::sessions::Sessions::new(store.clone(), api_keys.clone());
+    let mut internal_api = internal::InternalApi::new(health, api_keys.clone(), sessions.clone(), jwt.clone());
     let (storage_context, embedded_storage) = storage_context(&config.backends.storage, data_dir, &store)?;
     let sql = sql::SqlService::new(&config.backends.sql, data_dir, &store);
     let cache_store = cache::open(&config.backends.cache)?;
@@ -151,8 +152,10 @@ pub async fn run(
         let kept = Kept { pins: storage_context.pins.clone(), functions: registry };
         tasks.push(tokio::spawn(collect_storage(embedded, kept, shutdown.clone())));
     }
-    let sessions = auth::sessions::Sessions::new(store.clone(), api_keys.clone());
-    let auth = auth::Authenticator { api_keys, jwt, limits: rate_limits, sessions };
+    let https = gateway.tls.mode != orama_service::config::TlsMode::Off;
+    let site =
+        auth::wallet_routes::SignInSite { domain: gateway.tls.domains.first().filter(|_| https).cloned(), https };
+    let auth = auth::Authenticator { api_keys, jwt, limits: rate_limits, sessions, site };
     let context = RouteContext {
         auth,
         dev_simple_key: gateway.dev_simple_key,
@@ -191,7 +194,9 @@ pub async fn run(
         ("/v1/invoke", invokes),
         ("/v1/proxy/anon", anon),
     ];
-    let stack = http::stack::stack(warp::service(routes::routes(context)), gateway, bounds);
+    let gate = context.auth.clone();
+    let routes = auth::gate::AuthGate::new(gate, warp::service(routes::routes(context)));
+    let stack = http::stack::stack(routes, gateway, bounds);
     let address = public.local_addr().map(|a| a.to_string()).unwrap_or_default();
     tracing::info!(%address, "gateway serving");
     serving.ready();

@@ -70,10 +70,10 @@ impl RateLimits {
         }
     }
 
-    /// Charges one request to the bucket of client address `ip`.
+    /// Charges one request to the bucket of client address `ip` (its /64 for IPv6).
     pub fn charge_ip(&self, ip: IpAddr) -> Result<Option<Allowance>, ApiError> {
         match (&self.per_ip, self.quotas.per_ip) {
-            (Some(limiter), Some(q)) => outcome(limiter.check_key(&ip), q).map(Some),
+            (Some(limiter), Some(q)) => outcome(limiter.check_key(&client_bucket(ip)), q).map(Some),
             _ => Ok(None),
         }
     }
@@ -88,6 +88,19 @@ impl RateLimits {
             l.retain_recent();
             l.shrink_to_fit();
         }
+    }
+}
+
+/// The bucket of a client address: an IPv4 address is one client; an IPv6 client is its /64,
+/// since one subscriber usually holds a whole /64 and could otherwise take a fresh bucket for
+/// every request. IPv4-mapped IPv6 addresses count as their IPv4 address.
+pub fn client_bucket(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        },
     }
 }
 
@@ -124,6 +137,15 @@ pub fn add_headers(headers: &mut HeaderMap, allowance: &Allowance) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ipv6_client_is_its_slash_64() {
+        let ip = |s: &str| s.parse::<IpAddr>().expect("address");
+        assert_eq!(client_bucket(ip("2001:db8:1:2:aaaa::1")), client_bucket(ip("2001:db8:1:2:ffff::9")));
+        assert_ne!(client_bucket(ip("2001:db8:1:2::1")), client_bucket(ip("2001:db8:1:3::1")));
+        assert_eq!(client_bucket(ip("::ffff:192.0.2.7")), ip("192.0.2.7"));
+        assert_eq!(client_bucket(ip("192.0.2.7")), ip("192.0.2.7"));
+    }
 
     #[test]
     fn buckets_refuse_past_their_burst_and_are_separate() {

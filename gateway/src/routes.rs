@@ -215,6 +215,7 @@ mod tests {
             api_keys,
             jwt: crate::auth::jwt::JwtKeys::load_or_create(&dir.path().join("jwt")).expect("jwt"),
             limits: crate::rate_limit::RateLimits::new(&Default::default()),
+            site: crate::auth::wallet_routes::SignInSite { domain: None, https: false },
         };
         let context = RouteContext {
             auth,

@@ -7,6 +7,11 @@ use orama_gateway::auth::api_keys::ApiKeys;
 use orama_gateway::auth::sessions::{SessionError, Sessions};
 use orama_gateway::db::{Database, SqliteDb, Statement, migrate};
 
+/// A challenge that is just its random nonce.
+fn plain(nonce: &str, _issued: i64, _expires: i64) -> String {
+    nonce.to_owned()
+}
+
 async fn sessions(dir: &tempfile::TempDir) -> (Sessions, Arc<dyn Database>) {
     let db = SqliteDb::open(&dir.path().join("system.db"), 4, Default::default()).expect("open");
     migrate(&db).await.expect("migrate");
@@ -18,7 +23,7 @@ async fn sessions(dir: &tempfile::TempDir) -> (Sessions, Arc<dyn Database>) {
 async fn nonces_expire_and_belong_to_their_wallet() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (sessions, db) = sessions(&dir).await;
-    let issued = sessions.challenge("0xaaa", "ns", "login").await.expect("challenge");
+    let issued = sessions.challenge("0xaaa", "ns", "login", plain).await.expect("challenge");
     assert!(matches!(sessions.consume_nonce("0xbbb", "ns", &issued.nonce).await, Err(SessionError::BadNonce)));
     db.execute(Statement::new("UPDATE nonces SET expires_at = 0")).await.expect("age the nonce");
     assert!(
@@ -31,7 +36,7 @@ async fn nonces_expire_and_belong_to_their_wallet() {
 async fn a_nonce_is_used_once_even_by_concurrent_verifies() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (sessions, _) = sessions(&dir).await;
-    let nonce = sessions.challenge("0xaaa", "ns", "").await.expect("challenge").nonce;
+    let nonce = sessions.challenge("0xaaa", "ns", "", plain).await.expect("challenge").nonce;
     let attempts: Vec<_> = (0..16)
         .map(|_| {
             let (sessions, nonce) = (sessions.clone(), nonce.clone());
@@ -74,7 +79,23 @@ async fn namespaces_are_claimed_by_their_first_wallet() {
     sessions.claim_namespace("0xaaa", "dapp").await.expect("first owner");
     sessions.claim_namespace("0xaaa", "dapp").await.expect("owner again");
     assert!(matches!(sessions.claim_namespace("0xbbb", "dapp").await, Err(SessionError::NamespaceTaken(_))));
-    let first = sessions.wallet_key("0xaaa", "dapp").await.expect("key");
-    let second = sessions.wallet_key("0xaaa", "dapp").await.expect("key again");
-    assert_ne!(first.api_key, second.api_key);
+    let first = sessions.first_wallet_key("0xaaa", "dapp").await.expect("key").expect("a first key");
+    assert!(sessions.first_wallet_key("0xaaa", "dapp").await.expect("again").is_none(), "signing in again mints none");
+    let second = sessions.new_wallet_key("0xaaa", "dapp").await.expect("key again");
+    assert_ne!(first.api_key, second.key.api_key);
+    assert!(second.revoked.is_empty(), "the first key is kept");
+    assert!(sessions.wallet_owned("dapp").await.expect("owned"));
+    assert!(!sessions.wallet_owned("nobody").await.expect("not owned"));
+}
+
+#[tokio::test]
+async fn a_wallet_holds_at_most_ten_live_keys_and_is_told_which_went() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (sessions, _) = sessions(&dir).await;
+    let first = sessions.new_wallet_key("0xaaa", "dapp").await.expect("key").key;
+    for _ in 1..orama_gateway::auth::wallet_keys::MAX_WALLET_KEYS {
+        assert!(sessions.new_wallet_key("0xaaa", "dapp").await.expect("key").revoked.is_empty());
+    }
+    let eleventh = sessions.new_wallet_key("0xaaa", "dapp").await.expect("key");
+    assert_eq!(eleventh.revoked, vec![first.id], "the oldest goes, and the answer says so");
 }

@@ -29,7 +29,7 @@ proptest! {
         if let Ok(v) = HeaderValue::from_str(&authorization) { headers.insert("authorization", v); }
         if let Ok(v) = HeaderValue::from_str(&api_key) { headers.insert("x-api-key", v); }
         let query: HashMap<String, String> = [("api_key".to_owned(), query_key)].into();
-        let (jwt, key) = presented(&headers, &query);
+        let (jwt, key) = presented(&headers, &query, true);
         if let Some(jwt) = jwt { prop_assert_eq!(jwt.matches('.').count(), 2); }
         if let Some(key) = key { prop_assert!(!key.is_empty()); }
     }

@@ -1,8 +1,10 @@
 //! Where a node keeps its data and its sockets, decided in one place.
 //!
 //! Precedence: command-line flag, then the `node` section of the config, then the environment
-//! (systemd's `STATE_DIRECTORY`/`RUNTIME_DIRECTORY`, `/var/lib/orama` and `/run/orama` as root
-//! under systemd, `$XDG_RUNTIME_DIR/orama`), then `~/.orama` and `<data_dir>/run`.
+//! (systemd's `STATE_DIRECTORY`/`RUNTIME_DIRECTORY`, which systemd sets for a unit with
+//! `StateDirectory=`/`RuntimeDirectory=` whatever user it runs as; `/var/lib/orama` and
+//! `/run/orama` as root under systemd; `$XDG_RUNTIME_DIR/orama`), then `~/.orama` and
+//! `<data_dir>/run`. Both directories are made owner-only (0700) by whoever creates them.
 
 use std::path::PathBuf;
 
@@ -48,11 +50,13 @@ impl Dirs {
         env: &dyn Fn(&str) -> Option<PathBuf>,
     ) -> Result<Dirs, PathError> {
         let system = under_systemd_env(env) && rustix::process::geteuid().is_root();
+        // systemd lists several directories separated by ':'; ours is the first.
+        let first = |key: &str| env(key).and_then(|v| v.to_str()?.split(':').next().map(PathBuf::from));
         let data_dir = args
             .data_dir
             .clone()
             .or_else(|| node.data_dir.clone())
-            .or_else(|| env("STATE_DIRECTORY").filter(|_| system))
+            .or_else(|| first("STATE_DIRECTORY"))
             .or_else(|| system.then(|| PathBuf::from("/var/lib/orama")))
             .or_else(|| env("HOME").map(|home| home.join(".orama")))
             .ok_or(PathError::NoHome)?;
@@ -60,7 +64,7 @@ impl Dirs {
             .runtime_dir
             .clone()
             .or_else(|| node.runtime_dir.clone())
-            .or_else(|| env("RUNTIME_DIRECTORY").filter(|_| system))
+            .or_else(|| first("RUNTIME_DIRECTORY"))
             .or_else(|| system.then(|| PathBuf::from("/run/orama")))
             .or_else(|| env("XDG_RUNTIME_DIR").map(|dir| dir.join("orama")))
             .unwrap_or_else(|| data_dir.join("run"));
@@ -123,6 +127,17 @@ mod tests {
         assert_eq!(dirs.runtime_dir, PathBuf::from("/run/user/1000/orama"));
         let dirs = Dirs::resolve_with(&args, &NodeSection::default(), &env_of(&[("HOME", "/h")])).expect("dirs");
         assert_eq!(dirs.runtime_dir, PathBuf::from("/h/.orama/run"));
+    }
+
+    #[test]
+    fn systemd_directories_are_honoured_for_any_user() {
+        let env = env_of(&[
+            ("HOME", "/home/orama"),
+            ("STATE_DIRECTORY", "/var/lib/orama:/var/lib/orama-extra"),
+            ("RUNTIME_DIRECTORY", "/run/orama"),
+        ]);
+        let dirs = Dirs::resolve_with(&ProcessArgs::default(), &NodeSection::default(), &env).expect("dirs");
+        assert_eq!(dirs, Dirs { data_dir: "/var/lib/orama".into(), runtime_dir: "/run/orama".into() });
     }
 
     #[test]

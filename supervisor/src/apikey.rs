@@ -22,6 +22,10 @@ pub enum ApikeyCommand {
         /// A label to recognise the key by.
         #[arg(long, default_value = "")]
         name: String,
+        /// Create it even when a wallet owns the namespace (the key then acts in that
+        /// wallet's data).
+        #[arg(long)]
+        force: bool,
     },
     /// List keys (never their secrets).
     List {
@@ -63,8 +67,8 @@ pub async fn run(socket: &Path, command: ApikeyCommand) -> Result<(), CtlError> 
     let client = IpcClient::new(socket).with_timeout(Duration::from_secs(15));
     let mut out = std::io::stdout().lock();
     match command {
-        ApikeyCommand::Create { namespace, name } => {
-            let body = json!({ "namespace": namespace, "name": name });
+        ApikeyCommand::Create { namespace, name, force } => {
+            let body = json!({ "namespace": namespace, "name": name, "force": force });
             let key: Value = client.post_json("/v1/apikeys", &body).await.map_err(gateway_error)?;
             writeln!(out, "{}", key["api_key"].as_str().unwrap_or_default())?;
             eprintln!(

@@ -69,8 +69,8 @@ pub async fn run(
     sink: Sink,
     shutdown: CancellationToken,
 ) -> Result<(), SupervisorError> {
-    std::fs::create_dir_all(&dirs.data_dir)
-        .map_err(|source| SupervisorError::DataDir { path: dirs.data_dir.clone(), source })?;
+    orama_ipc::socket::ensure_private_dir(&dirs.data_dir)
+        .map_err(|err| SupervisorError::DataDir { path: dirs.data_dir.clone(), source: std::io::Error::other(err) })?;
     let specs = spec::child_specs(&config, &dirs, &args);
     let socket = dirs.socket("supervisor");
     let listener = orama_ipc::bind(&socket)?;

@@ -35,7 +35,9 @@ const SYSTEMD_VARS: &[&str] = &[
 /// Spawns `spec` with piped stdout/stderr in a new process group whose leader gets
 /// `spec.death_signal` when the supervisor dies.
 pub fn spawn(spec: &ChildSpec) -> std::io::Result<Child> {
-    std::fs::create_dir_all(&spec.working_dir)?;
+    // A directory made here holds only this child's data: owner-only.
+    std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+        .create(&spec.working_dir)?;
     let mut command = Command::new(&spec.program);
     command
         .args(&spec.args)

@@ -1,7 +1,8 @@
 //! Finding the credential in a request, in the reference's order (REFERENCE-API §2.3):
 //! a bearer token with exactly two dots is a JWT; otherwise the first of `X-API-Key`,
 //! `Authorization: Bearer`, `Authorization: ApiKey`, a bare `Authorization` value, `?api_key=`,
-//! `?token=` is an API key.
+//! `?token=` is an API key. The query string is read only when the caller allows it (on a
+//! WebSocket upgrade, where a browser cannot set headers).
 
 use std::collections::HashMap;
 
@@ -18,12 +19,28 @@ pub enum Presented {
     Nothing,
 }
 
-/// The credentials of a request. A JWT and an API key may both be present: the JWT is tried
-/// first, the API key is the fallback (as the reference does).
-pub fn presented(headers: &HeaderMap, query: &HashMap<String, String>) -> (Option<String>, Option<String>) {
+/// The credentials of a request (reading `query` only when `with_query`). A JWT and an API
+/// key may both be present: the JWT is tried first, the API key is the fallback (as the
+/// reference does).
+pub fn presented(
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+    with_query: bool,
+) -> (Option<String>, Option<String>) {
     let authorization = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::trim).unwrap_or("");
     let jwt = bearer(authorization).filter(|t| is_jwt_shaped(t)).map(str::to_owned);
-    (jwt, api_key(headers, authorization, query))
+    let empty = HashMap::new();
+    (jwt, api_key(headers, authorization, if with_query { query } else { &empty }))
+}
+
+/// Whether the query string carries a credential (`api_key` or `token`).
+pub fn in_query(query: &HashMap<String, String>) -> bool {
+    ["api_key", "token"].iter().any(|k| query.get(*k).is_some_and(|v| !v.trim().is_empty()))
+}
+
+/// Whether the request asks to become a WebSocket.
+pub fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
+    headers.get("upgrade").and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"))
 }
 
 fn api_key(headers: &HeaderMap, authorization: &str, query: &HashMap<String, String>) -> Option<String> {
@@ -65,7 +82,7 @@ mod tests {
             map.append(name, v.parse().expect("header"));
         }
         let query = query.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        presented(&map, &query)
+        presented(&map, &query, true)
     }
 
     fn key(k: &str) -> (Option<String>, Option<String>) {
@@ -81,6 +98,17 @@ mod tests {
         assert_eq!(check(&[], &[("api_key", "ak_6"), ("token", "ak_7")]), key("ak_6"));
         assert_eq!(check(&[], &[("token", "ak_7")]), key("ak_7"));
         assert_eq!(check(&[], &[]), (None, None));
+    }
+
+    #[test]
+    fn the_query_is_read_only_when_allowed() {
+        let query: HashMap<String, String> = [("api_key".to_owned(), "ak_6".to_owned())].into();
+        assert_eq!(presented(&HeaderMap::new(), &query, false), (None, None));
+        assert!(in_query(&query));
+        let mut upgrade = HeaderMap::new();
+        upgrade.insert("upgrade", "WebSocket".parse().expect("header"));
+        assert!(is_websocket_upgrade(&upgrade));
+        assert!(!is_websocket_upgrade(&HeaderMap::new()));
     }
 
     #[test]

@@ -4,11 +4,14 @@
 
 pub mod api_keys;
 pub mod credentials;
+pub mod gate;
 pub mod jwt;
 pub mod login_page;
 pub mod routes;
 pub mod sessions;
+pub mod sign_in;
 pub mod wallet;
+pub mod wallet_keys;
 pub mod wallet_routes;
 
 use std::collections::HashMap;
@@ -54,19 +57,33 @@ pub struct Authenticator {
     pub limits: RateLimits,
     /// Wallet nonces, refresh tokens and namespace ownership.
     pub sessions: sessions::Sessions,
+    /// How sign-in messages name this node.
+    pub site: wallet_routes::SignInSite,
 }
 
-/// Authenticates the request or rejects it: 401 without a credential or with an invalid one
-/// (each failure charged to the client address: 429 once it is over its limit), 429 when the
-/// caller is over its own limit, 503 when the key store cannot be reached.
+/// The caller: the principal the [`gate`] admitted, or (where no gate runs, as in router tests)
+/// the request authenticated here. Rejects with 401 without a credential or with an invalid
+/// one (each failure charged to the client address: 429 once it is over its limit), 429 when
+/// the caller is over its own limit, 503 when the key store cannot be reached.
 pub fn authenticated(auth: Authenticator) -> impl Filter<Extract = (Principal,), Error = warp::Rejection> + Clone {
-    warp::header::headers_cloned()
+    warp::ext::optional::<Principal>()
+        .and(warp::header::headers_cloned())
         .and(warp::query::<HashMap<String, String>>().or(warp::any().map(HashMap::new)).unify())
         .and(warp::ext::optional::<ClientIp>())
-        .and_then(move |headers: HeaderMap, query: HashMap<String, String>, client: Option<ClientIp>| {
-            let auth = auth.clone();
-            async move { auth.admit(&headers, &query, client).await.map_err(warp::reject::custom) }
-        })
+        .and_then(
+            move |admitted: Option<Principal>,
+                  headers: HeaderMap,
+                  query: HashMap<String, String>,
+                  client: Option<ClientIp>| {
+                let auth = auth.clone();
+                async move {
+                    match admitted {
+                        Some(principal) => Ok(principal),
+                        None => auth.admit(&headers, &query, client).await.map_err(warp::reject::custom),
+                    }
+                }
+            },
+        )
 }
 
 /// For routes open to anonymous callers (public functions): a presented credential must be
@@ -81,7 +98,7 @@ pub fn optionally_authenticated(
         .and_then(move |headers: HeaderMap, query: HashMap<String, String>, client: Option<ClientIp>| {
             let auth = auth.clone();
             async move {
-                let anonymous = matches!(credentials::presented(&headers, &query), (None, None));
+                let anonymous = matches!(credentials::presented(&headers, &query, true), (None, None));
                 if !anonymous {
                     return auth.admit(&headers, &query, client).await.map(Some).map_err(warp::reject::custom);
                 }
@@ -95,7 +112,7 @@ pub fn optionally_authenticated(
 
 impl Authenticator {
     /// Authenticates and charges the rate limits (see [`authenticated`]).
-    async fn admit(
+    pub(crate) async fn admit(
         &self,
         headers: &HeaderMap,
         query: &HashMap<String, String>,
@@ -116,9 +133,18 @@ impl Authenticator {
         }
     }
 
-    /// A valid JWT wins; otherwise the API key decides (as the reference orders them).
+    /// A valid JWT wins; otherwise the API key decides (as the reference orders them). The
+    /// query string is read for a credential only on a WebSocket upgrade, where browsers cannot
+    /// set headers; elsewhere a credential there is refused (it would land in logs and proxies).
     async fn authenticate(&self, headers: &HeaderMap, query: &HashMap<String, String>) -> Result<Principal, ApiError> {
-        let (jwt, api_key) = credentials::presented(headers, query);
+        let upgrade = credentials::is_websocket_upgrade(headers);
+        let (jwt, api_key) = credentials::presented(headers, query, upgrade);
+        if jwt.is_none() && api_key.is_none() && !upgrade && credentials::in_query(query) {
+            return Err(ApiError::InvalidCredential(
+                "credentials in the query string are accepted only on WebSocket upgrades; send X-API-Key or Authorization"
+                    .into(),
+            ));
+        }
         let jwt_error = match jwt.as_deref().map(|token| self.jwt.verify(token)) {
             Some(Ok(claims)) => {
                 let namespace: Arc<str> =

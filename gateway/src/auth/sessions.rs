@@ -13,7 +13,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
-use super::api_keys::{ApiKeys, NewKey, ensure_namespace, unix_now};
+use super::api_keys::{ApiKeys, ensure_namespace, unix_now};
 use crate::db::{Database, DbError, Statement};
 
 /// Life of a challenge nonce.
@@ -50,8 +50,8 @@ pub struct Challenge {
 /// The session store.
 #[derive(Clone)]
 pub struct Sessions {
-    db: Arc<dyn Database>,
-    api_keys: ApiKeys,
+    pub(super) db: Arc<dyn Database>,
+    pub(super) api_keys: ApiKeys,
 }
 
 impl std::fmt::Debug for Sessions {
@@ -66,11 +66,21 @@ impl Sessions {
         Sessions { db, api_keys }
     }
 
-    /// Issues a nonce for `wallet` (normalized) in `namespace`; drops long-expired ones.
-    pub async fn challenge(&self, wallet: &str, namespace: &str, purpose: &str) -> Result<Challenge, SessionError> {
+    /// Issues a challenge for `wallet` (normalized) in `namespace`: `compose` turns a random
+    /// nonce, the issue time and the expiry into the text to sign (see
+    /// [`sign_in`](super::sign_in)), which is what the challenge hands out and verify expects.
+    /// Drops long-expired challenges.
+    pub async fn challenge(
+        &self,
+        wallet: &str,
+        namespace: &str,
+        purpose: &str,
+        compose: impl FnOnce(&str, i64, i64) -> String,
+    ) -> Result<Challenge, SessionError> {
         let namespace_id = ensure_namespace(self.db.as_ref(), namespace).await?;
-        let (now, nonce) = (unix_now(), random_token()?);
+        let now = unix_now();
         let expires_at = now + NONCE_TTL_SECS;
+        let nonce = compose(&random_hex()?, now, expires_at);
         self.db
             .transaction(vec![
                 Statement::new("DELETE FROM nonces WHERE expires_at < ?").bind(now - 3600),
@@ -175,36 +185,6 @@ impl Sessions {
             )
             .await?;
         Ok(app_id)
-    }
-
-    /// A new API key for `wallet` in `namespace`, replacing (revoking) its previous one.
-    pub async fn wallet_key(&self, wallet: &str, namespace: &str) -> Result<NewKey, SessionError> {
-        let namespace_id = ensure_namespace(self.db.as_ref(), namespace).await?;
-        let key = self.api_keys.create(namespace, &format!("wallet {wallet}")).await?;
-        let previous = self
-            .db
-            .query(
-                Statement::new("SELECT api_key_id FROM wallet_api_keys WHERE namespace_id = ? AND wallet = ?")
-                    .bind(namespace_id)
-                    .bind(wallet),
-            )
-            .await?;
-        self.db
-            .execute(
-                Statement::new(
-                    "INSERT INTO wallet_api_keys (namespace_id, wallet, api_key_id, created_at) VALUES (?, ?, ?, ?) \
-                     ON CONFLICT (namespace_id, wallet) DO UPDATE SET api_key_id = excluded.api_key_id",
-                )
-                .bind(namespace_id)
-                .bind(wallet)
-                .bind(key.id)
-                .bind(unix_now()),
-            )
-            .await?;
-        if let Some(old) = previous.get(0, "api_key_id").and_then(|v| v.as_i64()) {
-            self.api_keys.revoke(old).await?;
-        }
-        Ok(key)
     }
 
     /// Issues a refresh token for `subject` in `namespace`.
@@ -318,6 +298,13 @@ impl Sessions {
 }
 
 /// 32 random bytes, base64url without padding (43 characters).
+/// 128 random bits as 32 hex digits (a sign-in message's nonce must be alphanumeric).
+fn random_hex() -> Result<String, DbError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| DbError::Internal(format!("no randomness: {e}")))?;
+    Ok(crate::wire::hex(&bytes))
+}
+
 fn random_token() -> Result<String, DbError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| DbError::Internal(format!("no randomness: {e}")))?;

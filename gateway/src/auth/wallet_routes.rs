@@ -11,6 +11,7 @@ use warp::reply::Response;
 use warp::{Filter, Reply as _};
 
 use super::sessions::SessionError;
+use super::sign_in::{self, SignIn};
 use super::wallet::{self, WalletError};
 use super::{Authenticator, credentials, valid_namespace};
 use crate::error::ApiError;
@@ -97,13 +98,43 @@ fn json_reply(namespace: &str, body: serde_json::Value) -> Response {
     response
 }
 
-async fn challenge(auth: Authenticator, body: ChallengeBody) -> Result<Response, ApiError> {
+/// Where a challenge is answered: the node's own domain when it has one, else the host the
+/// client asked for.
+#[derive(Debug, Clone)]
+pub struct SignInSite {
+    /// The node's domain (its first TLS domain), if configured.
+    pub domain: Option<String>,
+    /// Whether the node serves HTTPS.
+    pub https: bool,
+}
+
+async fn challenge(
+    auth: Authenticator,
+    site: SignInSite,
+    host: Option<String>,
+    body: ChallengeBody,
+) -> Result<Response, ApiError> {
     if body.wallet.trim().is_empty() {
         return Err(ApiError::BadRequest("wallet is required".into()));
     }
-    let (_, normalized) = wallet::identify(body.chain_type.as_deref(), &body.wallet)?;
+    let (chain, normalized) = wallet::identify(body.chain_type.as_deref(), &body.wallet)?;
     let namespace = namespace_of(&body.namespace)?;
-    let issued = auth.sessions.challenge(&normalized, &namespace, &body.purpose).await?;
+    let domain = site.domain.unwrap_or_else(|| sign_in::domain_of(host.as_deref()));
+    let compose = |nonce: &str, issued_at: i64, expires_at: i64| {
+        let wallet = normalized.as_str();
+        SignIn {
+            domain: &domain,
+            https: site.https,
+            chain,
+            wallet,
+            namespace: &namespace,
+            nonce,
+            issued_at,
+            expires_at,
+        }
+        .message()
+    };
+    let issued = auth.sessions.challenge(&normalized, &namespace, &body.purpose, compose).await?;
     let expires_at =
         humantime::format_rfc3339_nanos(UNIX_EPOCH + Duration::from_secs(issued.expires_at as u64)).to_string();
     Ok(json_reply(
@@ -140,14 +171,15 @@ async fn verify(auth: Authenticator, body: VerifyBody) -> Result<Response, ApiEr
     let (access_token, expires_in) =
         auth.jwt.issue(&normalized, &namespace).map_err(|e| ApiError::Internal(e.to_string()))?;
     let refresh_token = auth.sessions.issue_refresh(&normalized, &namespace).await?;
-    let key = auth.sessions.wallet_key(&normalized, &namespace).await?;
+    // A key only for a wallet that holds none; its existing keys are left as they are.
+    let key = auth.sessions.first_wallet_key(&normalized, &namespace).await?;
     tracing::info!(wallet = %normalized, %namespace, "wallet signed in");
     Ok(json_reply(
         &namespace,
         serde_json::json!({
             "access_token": access_token, "token_type": "Bearer", "expires_in": expires_in,
             "refresh_token": refresh_token, "subject": normalized, "namespace": namespace,
-            "api_key": key.api_key, "nonce": body.nonce, "signature_verified": true,
+            "api_key": key.map(|k| k.api_key), "nonce": body.nonce, "signature_verified": true,
         }),
     ))
 }
@@ -155,10 +187,11 @@ async fn verify(auth: Authenticator, body: VerifyBody) -> Result<Response, ApiEr
 /// `POST /v1/auth/api-key`: a signed request for the wallet's API key.
 async fn api_key(auth: Authenticator, body: VerifyBody) -> Result<Response, ApiError> {
     let (normalized, namespace) = signed_in(&auth, &body).await?;
-    let key = auth.sessions.wallet_key(&normalized, &namespace).await?;
+    let issued = auth.sessions.new_wallet_key(&normalized, &namespace).await?;
     let plan = if body.plan.is_empty() { "free" } else { body.plan.as_str() };
     let reply = serde_json::json!({
-        "api_key": key.api_key, "namespace": namespace, "plan": plan, "wallet": bare_wallet(&normalized),
+        "api_key": issued.key.api_key, "namespace": namespace, "plan": plan, "wallet": bare_wallet(&normalized),
+        "revoked_key_ids": issued.revoked,
     });
     Ok(json_reply(&namespace, reply))
 }
@@ -191,7 +224,7 @@ async fn simple_key(auth: Authenticator, body: SimpleKeyBody) -> Result<Response
         )));
     }
     auth.sessions.claim_namespace(&normalized, &namespace).await?;
-    let key = auth.sessions.wallet_key(&normalized, &namespace).await?;
+    let key = auth.sessions.new_wallet_key(&normalized, &namespace).await?.key;
     let created = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     let reply = serde_json::json!({
         "api_key": key.api_key, "namespace": namespace, "wallet": bare_wallet(&normalized), "created": created,
@@ -221,7 +254,7 @@ async fn logout(auth: Authenticator, headers: HeaderMap, body: LogoutBody) -> Re
     if !body.refresh_token.is_empty() {
         auth.sessions.revoke(&body.refresh_token, &namespace).await?;
     } else if body.all {
-        let (jwt, _) = credentials::presented(&headers, &HashMap::new());
+        let (jwt, _) = credentials::presented(&headers, &HashMap::new(), false);
         let claims = jwt.and_then(|token| auth.jwt.verify(&token).ok());
         let Some(claims) = claims else { return Err(ApiError::InvalidCredential("jwt required for all=true".into())) };
         let token_namespace = if claims.namespace.is_empty() { "default" } else { claims.namespace.as_str() };
@@ -282,7 +315,18 @@ pub fn routes(auth: Authenticator, dev_simple_key: bool) -> BoxedFilter<(Respons
         .and_then(move || async move { if dev_simple_key { Ok(()) } else { Err(warp::reject::not_found()) } })
         .untuple_one()
         .and(json_post("simple-key", &auth, simple_key));
-    json_post("challenge", &auth, challenge)
+    let challenge_auth = auth.clone();
+    let challenge = warp::path!("v1" / "auth" / "challenge")
+        .and(warp::post())
+        .and(charged(auth.limits.clone()))
+        .and(warp::header::optional::<String>("host"))
+        .and(crate::body::json())
+        .and_then(move |host: Option<String>, body: ChallengeBody| {
+            let auth = challenge_auth.clone();
+            let site = auth.site.clone();
+            async move { challenge(auth, site, host, body).await.map_err(warp::reject::custom) }
+        });
+    challenge
         .or(json_post("verify", &auth, verify))
         .unify()
         .or(json_post("refresh", &auth, refresh))

@@ -41,7 +41,6 @@ fn api_keys_authenticate_confine_and_revoke() {
         ("/v1/auth/whoami".to_owned(), format!("X-API-Key: {key}\r\n")),
         ("/v1/auth/whoami".to_owned(), format!("Authorization: Bearer {key}\r\n")),
         ("/v1/auth/whoami".to_owned(), format!("Authorization: ApiKey {key}\r\n")),
-        (format!("/v1/auth/whoami?api_key={key}"), String::new()),
         ("/v1/auth/whoami".to_owned(), format!("X-API-Key: {secret}:beta\r\n")),
     ] {
         let (status, _, body) = get(port, &path, &header);
@@ -50,6 +49,9 @@ fn api_keys_authenticate_confine_and_revoke() {
         assert_eq!(body["method"], "api_key");
         assert!(!body["api_key"].as_str().unwrap_or_default().contains(&secret[9..]), "whoami never echoes the secret");
     }
+    let (status, _, body) = get(port, &format!("/v1/auth/whoami?api_key={key}"), "");
+    assert_eq!(status, 401, "a key in the query string only opens WebSockets: {body}");
+    assert!(body["error"].as_str().is_some_and(|e| e.contains("only on WebSocket upgrades")), "{body}");
     let (status, head, body) = get(port, "/v1/auth/whoami", "X-API-Key: ak_AAAAAAAAAAAAAAAAAAAAAAAA:alpha\r\n");
     assert_eq!((status, body["error"].as_str()), (401, Some("invalid API key")));
     assert!(head.contains(r#"www-authenticate: bearer error="invalid_token""#), "{head}");

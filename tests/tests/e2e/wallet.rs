@@ -9,13 +9,15 @@ use sha3::{Digest, Keccak256};
 use crate::FAST_SUPERVISOR;
 
 /// A wallet: its key and `0x` address.
-struct Wallet {
+pub struct Wallet {
     key: SigningKey,
-    address: String,
+    /// Its address, `0x` and mixed case.
+    pub address: String,
 }
 
 impl Wallet {
-    fn new(seed: u8) -> Wallet {
+    /// The wallet whose private key is 32 bytes of `seed`.
+    pub fn new(seed: u8) -> Wallet {
         let key = SigningKey::from_slice(&[seed; 32]).expect("key");
         let point = key.verifying_key().to_sec1_point(false);
         let digest = Keccak256::digest(&point.as_bytes()[1..]);
@@ -24,7 +26,7 @@ impl Wallet {
     }
 
     /// EIP-191 personal_sign of `message`: hex r‖s‖v with v = 27/28.
-    fn sign(&self, message: &str) -> String {
+    pub fn sign(&self, message: &str) -> String {
         let mut hasher = Keccak256::new();
         hasher.update(format!("\x19Ethereum Signed Message:\n{}", message.len()).as_bytes());
         hasher.update(message.as_bytes());
@@ -35,18 +37,21 @@ impl Wallet {
     }
 }
 
-fn post(port: u16, path: &str, body: Value, headers: &str) -> Reply {
+/// `POST path` with a JSON body.
+pub fn post(port: u16, path: &str, body: Value, headers: &str) -> Reply {
     http(port, "POST", path, headers, Some(&body))
 }
 
-fn challenge(port: u16, wallet: &Wallet, namespace: &str) -> String {
+/// A challenge for `wallet` in `namespace`: the text to sign.
+pub fn challenge(port: u16, wallet: &Wallet, namespace: &str) -> String {
     let reply = post(port, "/v1/auth/challenge", json!({ "wallet": wallet.address, "namespace": namespace }), "");
     assert_eq!(reply.status, 200, "{reply:?}");
     assert!(reply.json["expires_at"].as_str().is_some_and(|t| t.ends_with('Z')), "{reply:?}");
     reply.json["nonce"].as_str().expect("nonce").to_owned()
 }
 
-fn verify(port: u16, wallet: &Wallet, namespace: &str, nonce: &str, signature: &str) -> Reply {
+/// Signs in with `signature` over `nonce`.
+pub fn verify(port: u16, wallet: &Wallet, namespace: &str, nonce: &str, signature: &str) -> Reply {
     let body = json!({ "wallet": wallet.address, "namespace": namespace, "nonce": nonce, "signature": signature });
     post(port, "/v1/auth/verify", body, "")
 }
@@ -61,7 +66,8 @@ fn wallet_sign_in_refresh_and_logout() {
     let (alice, mallory) = (Wallet::new(1), Wallet::new(2));
 
     let nonce = challenge(port, &alice, "dapp");
-    assert_eq!(nonce.len(), 43);
+    assert!(nonce.starts_with("t wants you to sign in with your Ethereum account:\n"), "{nonce}");
+    assert!(nonce.contains("Sign in to the Orama namespace \"dapp\"") && nonce.contains("\nNonce: "), "{nonce}");
     let wrong = verify(port, &alice, "dapp", &nonce, &mallory.sign(&nonce));
     assert_eq!((wrong.status, wrong.json["error"].as_str()), (401, Some("signature verification failed")));
     let session = verify(port, &alice, "dapp", &nonce, &alice.sign(&nonce));

@@ -3,5 +3,8 @@
 //!
 //! - `sql`: results built to exhaust memory (peak RSS measured), statements built to overflow,
 //!   panic or stall the parser, temporary tables, a namespace filling the shared store.
+//! - `edge`: the route map behind 401, query-string credentials, IPv6 rate limits by /64, the
+//!   wallet sign-in message and keys, `ctl apikey` on wallet-owned namespaces, directories.
 
+mod edge;
 mod sql;
