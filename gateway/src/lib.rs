@@ -147,6 +147,7 @@ pub async fn run(
     let gateway = &config.gateway;
     let rate_limits = rate_limit::RateLimits::new(&gateway.rate_limits);
     tasks.push(tokio::spawn(forget_idle_buckets(rate_limits.clone(), shutdown.clone())));
+    tasks.push(tokio::spawn(storage::uploads::expire_reservations(storage_context.bounds.clone(), shutdown.clone())));
     if let Some(embedded) = embedded_storage {
         let registry = functions.as_ref().map(|f| f.parts.registry.clone());
         let kept = Kept { pins: storage_context.pins.clone(), functions: registry };
@@ -265,7 +266,13 @@ fn storage_context(
         }
     };
     let pins = storage::pins::Pins::new(store.clone());
-    Ok((storage::routes::StorageContext { engine, pins, quota: config.namespace_quota }, embedded))
+    let bounds = storage::uploads::UploadBounds::new(
+        store.clone(),
+        config.namespace_quota,
+        data_dir.to_owned(),
+        config.min_free_disk,
+    );
+    Ok((storage::routes::StorageContext { engine, pins, bounds }, embedded))
 }
 
 /// What keeps content in the embedded store: namespaces' pins and functions' modules.

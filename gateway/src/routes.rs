@@ -229,8 +229,8 @@ mod tests {
             },
             storage: crate::storage::routes::StorageContext {
                 engine: Arc::new(crate::storage::embedded::EmbeddedStorage::open(dir.path(), 1 << 20).expect("store")),
-                pins: crate::storage::pins::Pins::new(db),
-                quota: 1 << 20,
+                pins: crate::storage::pins::Pins::new(db.clone()),
+                bounds: crate::storage::uploads::UploadBounds::new(db, 1 << 20, dir.path().into(), 0),
             },
             functions: None,
             pubsub: crate::pubsub::PubsubContext::new(&Default::default(), &dir.path().join("no-bridge.sock")),

@@ -156,6 +156,19 @@ pub const MIGRATIONS: &[Migration] = &[
             "CREATE INDEX serverless_logs_by_function ON serverless_logs(namespace_id, function_name, id)",
         ],
     },
+    Migration {
+        version: 5,
+        name: "storage upload reservations; functions' modules found by CID",
+        statements: &[
+            "CREATE TABLE storage_uploads (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            namespace_id INTEGER NOT NULL REFERENCES namespaces(id) ON DELETE CASCADE,
+            bytes INTEGER NOT NULL,
+            created_at INTEGER NOT NULL)",
+            "CREATE INDEX storage_uploads_by_namespace ON storage_uploads(namespace_id, created_at)",
+            "CREATE INDEX serverless_functions_by_cid ON serverless_functions(wasm_cid)",
+        ],
+    },
 ];
 
 /// Brings `db` to the newest schema; returns the schema version it is at.

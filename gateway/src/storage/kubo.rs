@@ -49,6 +49,8 @@ impl KuboStorage {
     async fn add_stream(&self, mut content: ByteStream) -> Result<Added, StorageError> {
         let (sender, mut receiver) = mpsc::channel::<Result<Bytes, StorageError>>(16);
         let limit = self.max_upload;
+        // The pump ends with the bytes received, or with why the upload stopped: the caller's
+        // own error (too large, over quota) or, with none, the node no longer reading.
         let pump = tokio::spawn(async move {
             let mut received = 0u64;
             while let Some(item) = content.next().await {
@@ -56,9 +58,16 @@ impl KuboStorage {
                     received += bytes.len() as u64;
                     if received > limit { Err(StorageError::TooLarge(limit)) } else { Ok(bytes) }
                 });
-                let failed = item.is_err();
-                if sender.send(item).await.is_err() || failed {
-                    return Err(received);
+                match item {
+                    Ok(bytes) => {
+                        if sender.send(Ok(bytes)).await.is_err() {
+                            return Err(None);
+                        }
+                    }
+                    Err(err) => {
+                        let _ = sender.send(Err(err.clone())).await;
+                        return Err(Some(err));
+                    }
                 }
             }
             Ok(received)
@@ -76,8 +85,8 @@ impl KuboStorage {
         let received = pump.await.map_err(|e| StorageError::Internal(format!("upload pump: {e}")))?;
         let size = match received {
             Ok(size) => size,
-            Err(size) if size > limit => return Err(StorageError::TooLarge(limit)),
-            Err(_) => {
+            Err(Some(err)) => return Err(err),
+            Err(None) => {
                 // The node stopped reading: its answer says why, if it gave one.
                 checked(sent.map_err(unreachable)?).await?;
                 return Err(StorageError::Upload("the upload was cut short".into()));

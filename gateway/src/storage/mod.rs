@@ -16,6 +16,8 @@ pub mod kubo;
 pub mod pins;
 pub mod routes;
 pub mod unixfs;
+pub mod upload;
+pub mod uploads;
 
 use std::future::Future;
 use std::ops::Range;
@@ -45,6 +47,9 @@ pub enum StorageError {
     /// The disk is full: nothing was stored.
     #[error("storage is full")]
     Full,
+    /// The namespace's quota or the node's disk floor stopped the upload.
+    #[error("{0}")]
+    Refused(String),
     /// No such content here.
     #[error("content not found: {0}")]
     NotFound(String),

@@ -1,6 +1,7 @@
 //! Which namespace pins what, in the system store: one row per (namespace, CID) with the name
-//! and size it was pinned with. Pinning checks the namespace's quota in the same statement
-//! that inserts, so two concurrent pins cannot both slip under it.
+//! and size it was pinned with. Pinning checks the namespace's quota (its pins and its recent
+//! uploads, see [`uploads`](super::uploads)) in the same statement that inserts, so two
+//! concurrent pins cannot both slip under it.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -14,6 +15,21 @@ pub struct Pin {
     pub name: String,
     /// File size in bytes.
     pub size: u64,
+}
+
+/// A pin to record.
+#[derive(Debug, Clone, Copy)]
+pub struct NewPin<'a> {
+    /// The namespace pinning.
+    pub namespace: &'a str,
+    /// What it pins.
+    pub cid: &'a str,
+    /// The name it pins it with.
+    pub name: &'a str,
+    /// The file's size.
+    pub size: u64,
+    /// The reservation of the upload that brought it, if any.
+    pub upload: Option<i64>,
 }
 
 /// Why a pin was not recorded.
@@ -49,25 +65,37 @@ impl Pins {
         Pins { db }
     }
 
-    /// Records that `namespace` pins `cid` (renaming an existing pin), within `quota` bytes.
-    pub async fn pin(&self, namespace: &str, cid: &str, name: &str, size: u64, quota: u64) -> Result<(), PinError> {
-        let size = i64::try_from(size).unwrap_or(i64::MAX);
+    /// Records that `namespace` pins `cid` (renaming an existing pin), within `quota` bytes
+    /// counting its other pins and its recent uploads. `upload`, the reservation of the upload
+    /// that brought the content, becomes the pin: it is not counted, and is removed with the pin
+    /// written.
+    pub async fn pin(&self, pin: NewPin<'_>, quota: u64) -> Result<(), PinError> {
+        let size = i64::try_from(pin.size).unwrap_or(i64::MAX);
+        let live_since = now() - super::uploads::RESERVATION_LIFE.as_secs() as i64;
+        let upload = pin.upload.unwrap_or(0);
         let results = self
             .db
             .transaction(vec![
-                Statement::new("INSERT OR IGNORE INTO namespaces (name, created_at) VALUES (?, ?)").bind(namespace).bind(now()),
+                Statement::new("INSERT OR IGNORE INTO namespaces (name, created_at) VALUES (?, ?)")
+                    .bind(pin.namespace)
+                    .bind(now()),
                 Statement::new(
                     "INSERT INTO storage_pins (namespace_id, cid, name, size, created_at) \
                      SELECT n.id, ?1, ?2, ?3, ?4 FROM namespaces n WHERE n.name = ?5 \
-                     AND (SELECT COALESCE(SUM(size), 0) FROM storage_pins WHERE namespace_id = n.id AND cid <> ?1) + ?3 <= ?6 \
+                     AND (SELECT COALESCE(SUM(size), 0) FROM storage_pins WHERE namespace_id = n.id AND cid <> ?1) \
+                     + (SELECT COALESCE(SUM(bytes), 0) FROM storage_uploads WHERE namespace_id = n.id AND id <> ?7 \
+                        AND created_at > ?8) + ?3 <= ?6 \
                      ON CONFLICT (namespace_id, cid) DO UPDATE SET name = excluded.name",
                 )
-                .bind(cid)
-                .bind(name)
+                .bind(pin.cid)
+                .bind(pin.name)
                 .bind(size)
                 .bind(now())
-                .bind(namespace)
-                .bind(i64::try_from(quota).unwrap_or(i64::MAX)),
+                .bind(pin.namespace)
+                .bind(i64::try_from(quota).unwrap_or(i64::MAX))
+                .bind(upload)
+                .bind(live_since),
+                Statement::new("DELETE FROM storage_uploads WHERE id = ?").bind(upload),
             ])
             .await?;
         match results.get(1) {
@@ -107,10 +135,14 @@ impl Pins {
         }
     }
 
-    /// Whether any namespace pins `cid`.
+    /// Whether anything keeps `cid`: a namespace's pin, or a function version whose module it
+    /// is (so no tenant can make the engine drop another's module by pinning and unpinning it).
     pub async fn pinned_anywhere(&self, cid: &str) -> Result<bool, DbError> {
-        let rows = self.db.query(Statement::new("SELECT 1 FROM storage_pins WHERE cid = ? LIMIT 1").bind(cid)).await?;
-        Ok(!rows.is_empty())
+        let statement = Statement::new(
+            "SELECT 1 FROM storage_pins WHERE cid = ?1 UNION ALL SELECT 1 FROM serverless_functions WHERE wasm_cid = ?1 LIMIT 1",
+        )
+        .bind(cid);
+        Ok(!self.db.query(statement).await?.is_empty())
     }
 
     /// `namespace`'s pin of `cid`, if any.

@@ -1,12 +1,9 @@
-//! `/v1/storage/*`: upload (multipart `file`, or JSON `{name, data}` in base64), get (streamed,
-//! with `Range`), pin, unpin and status, in the reference's shapes. Uploads stream into the
-//! engine; pins, status and unpin only ever touch the caller's namespace's pins.
+//! `/v1/storage/*`: upload (multipart `file`, or JSON `{name, data}` in base64, handled in
+//! [`upload`](super::upload)), get (streamed, with `Range`), pin, unpin and status, in the
+//! reference's shapes. Pins, status and unpin only ever touch the caller's namespace's pins.
 
 use std::sync::Arc;
 
-use base64::Engine as _;
-use bytes::{Buf, Bytes};
-use futures_util::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 use serde_json::json;
 use warp::filters::BoxedFilter;
@@ -15,15 +12,14 @@ use warp::multipart::FormData;
 use warp::reply::Response;
 use warp::{Filter, Reply as _};
 
-use super::pins::{PinError, Pins};
+use super::pins::{NewPin, PinError, Pins};
 use super::unixfs::Cid;
-use super::{Added, StorageEngine, StorageError};
+use super::upload;
+use super::uploads::UploadBounds;
+use super::{StorageEngine, StorageError};
 use crate::auth::{Authenticator, Principal, authenticated};
 use crate::error::ApiError;
 use crate::routes::{authenticated_post, in_namespace};
-
-/// Largest JSON upload (its base64 is held in memory; bigger files go multipart).
-const MAX_JSON_UPLOAD: usize = 64 * 1024 * 1024;
 
 /// What the storage routes need.
 #[derive(Clone)]
@@ -32,8 +28,8 @@ pub struct StorageContext {
     pub engine: Arc<dyn StorageEngine>,
     /// The namespaces' pins.
     pub pins: Pins,
-    /// Bytes one namespace may keep pinned.
-    pub quota: u64,
+    /// The quota and disk floor uploads are held to.
+    pub bounds: UploadBounds,
 }
 
 impl std::fmt::Debug for StorageContext {
@@ -47,7 +43,7 @@ impl From<StorageError> for ApiError {
         match err {
             StorageError::Upload(_) => ApiError::BadRequest(err.to_string()),
             StorageError::TooLarge(_) => ApiError::PayloadTooLarge,
-            StorageError::Full => ApiError::InsufficientStorage(err.to_string()),
+            StorageError::Full | StorageError::Refused(_) => ApiError::InsufficientStorage(err.to_string()),
             StorageError::NotFound(_) => ApiError::NotFound(err.to_string()),
             StorageError::Unreadable(_) => ApiError::BadRequest(err.to_string()),
             StorageError::Unavailable(_) => ApiError::Unavailable(err.to_string()),
@@ -67,13 +63,6 @@ impl From<PinError> for ApiError {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct JsonUpload {
-    name: String,
-    data: String,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
 struct PinBody {
     cid: String,
     name: String,
@@ -84,69 +73,6 @@ fn parse_cid(text: &str) -> Result<Cid, ApiError> {
         return Err(ApiError::BadRequest("cid required".into()));
     }
     Cid::parse(text).ok_or_else(|| ApiError::BadRequest(format!("invalid CID: {text} (a CIDv0, Qm…)")))
-}
-
-/// Pins the upload (unless asked not to) and answers `{cid, name, size}`.
-async fn uploaded(
-    cx: &StorageContext,
-    principal: &Principal,
-    added: Added,
-    name: String,
-    pin: bool,
-) -> Result<Response, ApiError> {
-    let cid = added.cid.to_string();
-    if pin {
-        cx.pins.pin(&principal.namespace, &cid, &name, added.size, cx.quota).await?;
-        cx.engine.pin(added.cid).await?;
-    }
-    Ok(warp::reply::json(&json!({ "cid": cid, "name": name, "size": added.size })).into_response())
-}
-
-async fn upload_multipart(cx: StorageContext, principal: Principal, mut form: FormData) -> Result<Response, ApiError> {
-    let (mut added, mut name, mut pin) = (None, String::new(), true);
-    while let Some(part) = form.next().await {
-        let part = part.map_err(|e| ApiError::BadRequest(format!("failed to parse multipart form: {e}")))?;
-        match part.name() {
-            "file" if added.is_none() => {
-                name = part.filename().unwrap_or_default().to_owned();
-                let stream = part.stream().map(|chunk| match chunk {
-                    Ok(mut buf) => Ok(buf.copy_to_bytes(buf.remaining())),
-                    Err(err) => Err(match crate::body::classify(&err) {
-                        ApiError::PayloadTooLarge => StorageError::TooLarge(0),
-                        other => StorageError::Upload(other.to_string()),
-                    }),
-                });
-                added = Some(cx.engine.add(Box::pin(stream)).await?);
-            }
-            "pin" => {
-                let value: Vec<u8> = part
-                    .stream()
-                    .try_fold(Vec::new(), |mut acc, mut buf| async move {
-                        acc.extend_from_slice(&buf.copy_to_bytes(buf.remaining().min(16)));
-                        Ok(acc)
-                    })
-                    .await
-                    .map_err(|e| ApiError::BadRequest(format!("failed to parse multipart form: {e}")))?;
-                let value = String::from_utf8_lossy(&value).trim().to_ascii_lowercase();
-                pin = value.is_empty() || value == "true";
-            }
-            _ => {}
-        }
-    }
-    let added = added.ok_or_else(|| ApiError::BadRequest("failed to get file: no part named file".into()))?;
-    uploaded(&cx, &principal, added, name, pin).await
-}
-
-async fn upload_json(cx: StorageContext, principal: Principal, body: JsonUpload) -> Result<Response, ApiError> {
-    if body.data.is_empty() {
-        return Err(ApiError::BadRequest("data field required".into()));
-    }
-    let data = base64::engine::general_purpose::STANDARD
-        .decode(body.data.as_bytes())
-        .map_err(|e| ApiError::BadRequest(format!("failed to decode base64 data: {e}")))?;
-    let stream = futures_util::stream::once(async move { Ok(Bytes::from(data)) });
-    let added = cx.engine.add(Box::pin(stream)).await?;
-    uploaded(&cx, &principal, added, body.name, true).await
 }
 
 /// What a `Range` header asks of a file.
@@ -216,7 +142,8 @@ async fn get(
 async fn pin(cx: StorageContext, principal: Principal, body: PinBody) -> Result<Response, ApiError> {
     let cid = parse_cid(&body.cid)?;
     let size = cx.engine.size(cid).await?.ok_or_else(|| ApiError::NotFound(format!("content not found: {cid}")))?;
-    cx.pins.pin(&principal.namespace, &body.cid, &body.name, size, cx.quota).await?;
+    let record = NewPin { namespace: &principal.namespace, cid: &body.cid, name: &body.name, size, upload: None };
+    cx.pins.pin(record, cx.bounds.quota).await?;
     cx.engine.pin(cid).await?;
     Ok(warp::reply::json(&json!({ "cid": body.cid, "name": body.name })).into_response())
 }
@@ -272,16 +199,16 @@ pub fn routes(auth: &Authenticator, cx: &StorageContext) -> BoxedFilter<(Respons
         .and(authenticated(auth.clone()))
         .and(warp::multipart::form().max_length(None))
         .and_then(|cx: StorageContext, principal: Principal, form: FormData| async move {
-            let reply = upload_multipart(cx, principal.clone(), form).await.map_err(warp::reject::custom)?;
+            let reply = upload::multipart(cx, principal.clone(), form).await.map_err(warp::reject::custom)?;
             Ok::<_, warp::Rejection>(in_namespace(&principal, reply))
         });
     let json_upload = warp::path!("v1" / "storage" / "upload")
         .and(warp::post())
         .and(with(cx))
         .and(authenticated(auth.clone()))
-        .and(crate::body::json_within::<JsonUpload>(MAX_JSON_UPLOAD))
-        .and_then(|cx: StorageContext, principal: Principal, body: JsonUpload| async move {
-            let reply = upload_json(cx, principal.clone(), body).await.map_err(warp::reject::custom)?;
+        .and(crate::body::json_within::<upload::JsonUpload>(upload::MAX_JSON_UPLOAD))
+        .and_then(|cx: StorageContext, principal: Principal, body: upload::JsonUpload| async move {
+            let reply = upload::json(cx, principal.clone(), body).await.map_err(warp::reject::custom)?;
             Ok::<_, warp::Rejection>(in_namespace(&principal, reply))
         });
     let get_route = warp::path!("v1" / "storage" / "get" / String)

@@ -97,7 +97,8 @@ impl<'a> Table<'a> {
     }
 }
 
-/// `65536`, `64KiB`, `10MiB`, `1GiB`, `64KB`, `1MB` (decimal units are powers of 1000).
+/// `65536`, `64KiB`, `10MiB`, `1GiB`, `2TiB`, `64KB`, `1MB`, `1TB` (decimal units are powers of
+/// 1000).
 fn parse_bytes(text: &str) -> Option<u64> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
@@ -107,9 +108,11 @@ fn parse_bytes(text: &str) -> Option<u64> {
         "KiB" => 1 << 10,
         "MiB" => 1 << 20,
         "GiB" => 1 << 30,
+        "TiB" => 1 << 40,
         "KB" | "kB" => 1_000,
         "MB" => 1_000_000,
         "GB" => 1_000_000_000,
+        "TB" => 1_000_000_000_000,
         _ => return None,
     };
     digits.parse::<u64>().ok()?.checked_mul(factor)

@@ -34,8 +34,11 @@ pub struct StorageBackendConfig {
     pub replication_factor: u32,
     /// Largest single upload.
     pub max_upload_bytes: u64,
-    /// Most bytes one namespace may keep pinned.
+    /// Most bytes one namespace may keep: its pins and its recent uploads.
     pub namespace_quota: u64,
+    /// Free disk the node keeps: uploads are refused (507) before the data directory's
+    /// filesystem has less than this free.
+    pub min_free_disk: u64,
     /// Longest one engine call may take (other than an upload's or download's transfer).
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
@@ -54,6 +57,7 @@ impl Default for StorageBackendConfig {
             replication_factor: 3,
             max_upload_bytes: GIB,
             namespace_quota: 10 * GIB,
+            min_free_disk: GIB,
             timeout: Duration::from_secs(60),
             upload_timeout: HOUR,
         }
@@ -79,6 +83,9 @@ pub(super) fn storage_section(f: &Field, p: &mut Problems) -> StorageBackendConf
     }
     if let Some(n) = t.take("namespace_quota").and_then(|f| f.bytes_in(p, 1, 1 << 50)) {
         storage.namespace_quota = n;
+    }
+    if let Some(n) = t.take("min_free_disk").and_then(|f| f.bytes_in(p, 0, 1 << 50)) {
+        storage.min_free_disk = n;
     }
     if let Some(d) = t.take("timeout").and_then(|f| f.duration_in(p, 10 * MS, HOUR)) {
         storage.timeout = d;

@@ -5,6 +5,9 @@
 //!   panic or stall the parser, temporary tables, a namespace filling the shared store.
 //! - `edge`: the route map behind 401, query-string credentials, IPv6 rate limits by /64, the
 //!   wallet sign-in message and keys, `ctl apikey` on wallet-owned namespaces, directories.
+//! - `storage`: uploads cut at the quota while streaming, unpinned and cut-off uploads counted,
+//!   the disk floor.
 
 mod edge;
 mod sql;
+mod storage;
