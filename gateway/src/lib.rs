@@ -191,6 +191,7 @@ pub async fn run(
     };
     let bounds = vec![
         ("/v1/storage/upload", upload),
+        ("/v1/functions/*/invoke", invokes),
         ("/v1/functions", deploys),
         ("/v1/invoke", invokes),
         ("/v1/proxy/anon", anon),

@@ -11,6 +11,7 @@ pub mod host;
 pub mod precompiled;
 pub mod runtime;
 pub mod server;
+pub mod shares;
 
 use std::sync::Arc;
 
@@ -80,7 +81,10 @@ pub async fn run(
         queue: config.queue as usize,
         queue_timeout: config.queue_timeout,
     };
-    let api = Arc::new(RunnerApi::new(health, runtime, config.instances as usize, bounds));
+    let share =
+        shares::Share::of(f64::from(config.namespace_share) / 100.0, config.instances as usize, config.queue as usize);
+    let shares = shares::Shares::new(share);
+    let api = Arc::new(RunnerApi::new(health, runtime, config.instances as usize, shares, bounds));
     tracing::info!(instances = config.instances, max_memory = config.max_memory, "wasm runner serving");
     starting.ready();
     orama_ipc::serve(socket, api, shutdown).await;

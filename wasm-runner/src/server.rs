@@ -7,6 +7,7 @@
 //!
 //! At most `instances` functions run at once; up to `queue` more wait for a slot, each at most
 //! `queue_timeout` (then 503 `busy`); past that a call is refused at once (429 `queue_full`).
+//! One namespace (`x-orama-namespace`) holds at most its [`shares`](crate::shares) of both.
 //! Failures are `{"error", "kind"}`.
 
 use std::collections::HashMap;
@@ -26,6 +27,7 @@ use tokio::sync::Semaphore;
 use crate::hex;
 use crate::host::CallContext;
 use crate::runtime::{Call, CallLimits, RunError, Runtime};
+use crate::shares::{Held, Refused, Shares};
 
 /// Largest module accepted.
 const MAX_MODULE: usize = 64 * 1024 * 1024;
@@ -54,13 +56,15 @@ pub struct RunnerApi {
     runtime: Arc<Runtime>,
     slots: Semaphore,
     waiting: AtomicUsize,
+    shares: Arc<Shares>,
     bounds: Bounds,
 }
 
 impl RunnerApi {
-    /// The API over `runtime`, running at most `instances` calls at once within `bounds`.
-    pub fn new(health: Health, runtime: Arc<Runtime>, instances: usize, bounds: Bounds) -> Self {
-        RunnerApi { health, runtime, slots: Semaphore::new(instances), waiting: AtomicUsize::new(0), bounds }
+    /// The API over `runtime`, running at most `instances` calls at once within `bounds`, each
+    /// namespace within `shares`.
+    pub fn new(health: Health, runtime: Arc<Runtime>, instances: usize, shares: Arc<Shares>, bounds: Bounds) -> Self {
+        RunnerApi { health, runtime, slots: Semaphore::new(instances), waiting: AtomicUsize::new(0), shares, bounds }
     }
 
     async fn compile(&self, request: Request<Incoming>) -> Response<Body> {
@@ -85,8 +89,14 @@ impl RunnerApi {
             Ok(context) => context,
             Err(message) => return failure_message(StatusCode::BAD_REQUEST, "invalid", message),
         };
+        let namespace = request.headers().get("x-orama-namespace").and_then(|v| v.to_str().ok()).unwrap_or("");
+        let namespace = namespace.to_owned();
         let input = match read(request, MAX_INPUT).await {
             Ok(bytes) => bytes,
+            Err(response) => return response,
+        };
+        let _share = match self.share(&namespace).await {
+            Ok(held) => held,
             Err(response) => return response,
         };
         let _slot = match self.slot().await {
@@ -108,6 +118,23 @@ impl RunnerApi {
             ),
             Ok(Err(err)) => failure(&err),
             Err(err) => failure_message(StatusCode::INTERNAL_SERVER_ERROR, "internal", &err.to_string()),
+        }
+    }
+
+    /// One of `namespace`'s own slots: 429 when its share of the queue is full, 503 when none
+    /// came free in time.
+    async fn share(&self, namespace: &str) -> Result<Held, Response<Body>> {
+        match self.shares.acquire(namespace, self.bounds.queue_timeout).await {
+            Ok(held) => Ok(held),
+            Err(Refused::QueueFull(waiting)) => {
+                let running = self.shares.share().running;
+                let message = format!(
+                    "namespace {namespace} has {running} invocations running and {waiting} waiting, its share \
+                     of the runner (wasm_runner.namespace_share); try again later"
+                );
+                Err(failure_message(StatusCode::TOO_MANY_REQUESTS, "queue_full", &message))
+            }
+            Err(Refused::Busy) => Err(failure(&RunError::Busy)),
         }
     }
 

@@ -163,6 +163,7 @@ impl Functions {
             caller,
             env: &resolved.env,
             token: &token.token,
+            namespace: &request.namespace,
         };
         match self.parts.runner.invoke(&call).await {
             Err(RunnerFailure::Failed { kind, .. }) if kind == "unknown" => {

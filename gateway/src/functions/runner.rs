@@ -91,6 +91,8 @@ pub struct Invocation<'a> {
     pub env: &'a BTreeMap<String, String>,
     /// The token scoping its backend calls.
     pub token: &'a str,
+    /// The namespace the function belongs to (whose share of the runner it takes).
+    pub namespace: &'a str,
 }
 
 impl Runner {
@@ -131,6 +133,7 @@ impl Runner {
             .header("x-orama-caller", b64(call.caller.as_bytes()))
             .header("x-orama-env", env)
             .header("x-orama-token", call.token)
+            .header("x-orama-namespace", call.namespace)
             .body(Full::new(call.input.clone()))
             .map_err(|e| RunnerFailure::Unavailable(e.to_string()))?;
         let limit = call.timeout + MARGIN;

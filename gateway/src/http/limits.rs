@@ -1,6 +1,8 @@
 //! Per-route request bounds: the body size limit and the time from request head to response
-//! head. Most routes share the configured defaults; a few (storage uploads) declare their own
-//! by path prefix, because a 1 GiB upload is neither 10 MiB nor done in a minute. An oversized
+//! head. Most routes share the configured defaults; a few (storage uploads, deploys,
+//! invocations) declare their own by path pattern (a prefix, where a `*` segment stands for
+//! any one segment), because a 1 GiB upload is neither 10 MiB nor done in a minute. The first
+//! pattern that matches wins. An oversized
 //! `Content-Length` is refused at once (413); a body that grows past the limit while streaming
 //! fails its read, which the body filters report as 413; a request past its time gets 503.
 
@@ -37,15 +39,24 @@ pub struct RouteBounds {
 }
 
 impl RouteBounds {
-    /// `default` everywhere but under the given path prefixes.
+    /// `default` everywhere but under the given path patterns.
     pub fn new(default: Bounds, overrides: Vec<(&'static str, Bounds)>) -> Self {
         RouteBounds { default, overrides: overrides.into() }
     }
 
     /// The bounds of a request for `path`.
     pub fn for_path(&self, path: &str) -> Bounds {
-        self.overrides.iter().find(|(prefix, _)| path.starts_with(prefix)).map_or(self.default, |(_, b)| *b)
+        self.overrides.iter().find(|(pattern, _)| matches(pattern, path)).map_or(self.default, |(_, b)| *b)
     }
+}
+
+/// Whether `path` starts with `pattern`, segment by segment, a `*` segment matching any one.
+fn matches(pattern: &str, path: &str) -> bool {
+    if !pattern.contains('*') {
+        return path.starts_with(pattern);
+    }
+    let mut segments = path.split('/');
+    pattern.split('/').all(|wanted| segments.next().is_some_and(|segment| wanted == "*" || wanted == segment))
 }
 
 /// Applies [`RouteBounds`] to a service.
@@ -96,4 +107,24 @@ where
 
 fn timed_out(outcome: Result<Outcome, Elapsed>) -> Outcome {
     outcome.unwrap_or_else(|_| Ok(error_response(StatusCode::SERVICE_UNAVAILABLE, "request timed out")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_matching_pattern_wins() {
+        let bounds = |max_body| Bounds { max_body, timeout: Duration::from_secs(1) };
+        let routes = RouteBounds::new(
+            bounds(10),
+            vec![("/v1/functions/*/invoke", bounds(1)), ("/v1/functions", bounds(36)), ("/v1/invoke", bounds(1))],
+        );
+        assert_eq!(routes.for_path("/v1/functions/hello/invoke").max_body, 1);
+        assert_eq!(routes.for_path("/v1/functions/hello@2/invoke").max_body, 1);
+        assert_eq!(routes.for_path("/v1/functions").max_body, 36);
+        assert_eq!(routes.for_path("/v1/functions/hello").max_body, 36);
+        assert_eq!(routes.for_path("/v1/invoke/ns/hello").max_body, 1);
+        assert_eq!(routes.for_path("/v1/cache/get").max_body, 10);
+    }
 }

@@ -219,6 +219,22 @@ impl Field<'_> {
         }
     }
 
+    /// A percentage from 1 to 100, written `25%` or `25`.
+    pub fn percent(&self, problems: &mut Problems) -> Option<u8> {
+        let parsed = match &self.node.value {
+            Value::Int(i) => u8::try_from(*i).ok(),
+            Value::Str(s) => s.trim().strip_suffix('%').unwrap_or(s).trim().parse::<u8>().ok(),
+            _ => return self.mismatch(problems, "a percentage such as 25%"),
+        };
+        match parsed {
+            Some(n) if (1..=100).contains(&n) => Some(n),
+            _ => {
+                self.problem(problems, "must be a percentage from 1% to 100%");
+                None
+            }
+        }
+    }
+
     /// A list of networks in CIDR form (`10.0.0.0/8`, `::1/128`); a bare address is one host.
     pub fn networks(&self, problems: &mut Problems) -> Option<Vec<ipnet::IpNet>> {
         let Value::Seq(items) = &self.node.value else { return self.mismatch(problems, "a list of networks") };

@@ -28,6 +28,8 @@ pub struct WasmRunnerConfig {
     /// How long an invocation waits for a slot before it gets 503.
     #[serde(with = "humantime_serde")]
     pub queue_timeout: Duration,
+    /// The share (percent) of the slots, and of the queue, one namespace may hold at once.
+    pub namespace_share: u8,
     /// Most linear memory a function may have.
     pub max_memory: u64,
     /// Memory of a function deployed without `memory_limit_mb`.
@@ -82,6 +84,7 @@ impl Default for WasmRunnerConfig {
             instances: 64,
             queue: 256,
             queue_timeout: Duration::from_secs(1),
+            namespace_share: 25,
             max_memory: 128 * MIB,
             default_memory: 64 * MIB,
             max_timeout: Duration::from_secs(60),
@@ -107,6 +110,9 @@ pub(super) fn wasm_runner_section(f: &Field, p: &mut Problems) -> WasmRunnerConf
     }
     if let Some(d) = t.take("queue_timeout").and_then(|f| f.duration_in(p, MS, HOUR)) {
         runner.queue_timeout = d;
+    }
+    if let Some(share) = t.take("namespace_share").and_then(|f| f.percent(p)) {
+        runner.namespace_share = share;
     }
     let bytes = |t: &mut super::read::Table, key: &str, min: u64, max: u64, p: &mut Problems| {
         t.take(key).and_then(|f| f.bytes_in(p, min, max))

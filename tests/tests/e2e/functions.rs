@@ -18,13 +18,15 @@ use crate::FAST_SUPERVISOR;
 const BOUNDARY: &str = "orama-test-boundary-7d1f";
 
 /// A tenant of the functions API.
-struct Caller {
+pub struct Caller {
     port: u16,
-    header: String,
+    /// The header line carrying its key.
+    pub header: String,
 }
 
 impl Caller {
-    fn new(node: &Node, port: u16, namespace: &str) -> Caller {
+    /// A key for `namespace` made with `ctl apikey create`.
+    pub fn new(node: &Node, port: u16, namespace: &str) -> Caller {
         let key = crate::auth::ctl_ok(node, &["apikey", "create", "--namespace", namespace]).trim().to_owned();
         Caller { port, header: format!("X-API-Key: {key}\r\n") }
     }
@@ -47,13 +49,15 @@ impl Caller {
         http_bytes(self.port, "POST", "/v1/functions", &self.header, &content_type, &body)
     }
 
-    fn deployed(&self, name: &str, wasm: &[u8], fields: &[(&str, &str)]) -> Value {
+    /// Deploys, asserting a 201; the function's record.
+    pub fn deployed(&self, name: &str, wasm: &[u8], fields: &[(&str, &str)]) -> Value {
         let reply = self.deploy(name, wasm, fields);
         assert_eq!(reply.status, 201, "deploy {name}: {reply:?}");
         reply.json["function"].clone()
     }
 
-    fn invoke(&self, path: &str, input: &str) -> Reply {
+    /// `POST path` with `input` as JSON.
+    pub fn invoke(&self, path: &str, input: &str) -> Reply {
         http_bytes(self.port, "POST", path, &self.header, "application/json", input.as_bytes())
     }
 
@@ -66,11 +70,13 @@ fn anonymous_invoke(port: u16, path: &str, input: &str) -> Reply {
     http_bytes(port, "POST", path, "", "text/plain", input.as_bytes())
 }
 
-fn fixture(name: &str) -> Vec<u8> {
+/// A hostile `.wat` guest of the runner's tests.
+pub fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(manifest_dir().join(format!("../wasm-runner/tests/guests/{name}.wat"))).expect("fixture")
 }
 
-fn read(path: &Path) -> Vec<u8> {
+/// A built guest module.
+pub fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).expect("guest module")
 }
 

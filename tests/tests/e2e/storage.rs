@@ -126,7 +126,7 @@ fn uploads_stream_in_and_read_back_exactly_under_namespace_pins() {
 }
 
 /// `POST /api/v0/<command>` on the IPFS node itself; status and body.
-fn ipfs_rpc(port: u16, command: &str) -> (u16, String) {
+pub fn ipfs_rpc(port: u16, command: &str) -> (u16, String) {
     let reply = http(port, "POST", &format!("/api/v0/{command}"), "", None);
     (reply.status, reply.body)
 }

@@ -7,7 +7,10 @@
 //!   wallet sign-in message and keys, `ctl apikey` on wallet-owned namespaces, directories.
 //! - `storage`: uploads cut at the quota while streaming, unpinned and cut-off uploads counted,
 //!   the disk floor.
+//! - `functions`: a flood held to its namespace's share of the runner, invocation bodies past
+//!   `max_input`, another tenant unpinning a function's module.
 
 mod edge;
+mod functions;
 mod sql;
 mod storage;

@@ -3,13 +3,7 @@
 //! cut-off uploads count against the quota until collected, and a node whose disk is below
 //! its floor refuses uploads with 507. Another tenant is served throughout.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
-
-use orama_e2e::{Node, free_port};
+use orama_e2e::{Node, free_port, stream_post};
 
 use crate::{FAST_SUPERVISOR, Tenant};
 
@@ -33,46 +27,9 @@ fn stream_upload(port: u16, tenant: &Tenant, size: u64, pin: bool) -> (u16, Stri
          Content-Type: application/octet-stream\r\n\r\n"
     );
     let closing = format!("\r\n--{boundary}--\r\n");
-    let length = preamble.len() as u64 + size + closing.len() as u64;
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
-    write!(
-        stream,
-        "POST /v1/storage/upload HTTP/1.1\r\nHost: t\r\n{}Content-Type: multipart/form-data; boundary={boundary}\r\n\
-         Content-Length: {length}\r\nConnection: close\r\n\r\n{preamble}",
-        tenant.header
-    )
-    .expect("head");
-    let sent = Arc::new(AtomicU64::new(0));
-    let mut writer = stream.try_clone().expect("clone");
-    let counter = sent.clone();
-    let sending = std::thread::spawn(move || {
-        let chunk = vec![0x5a_u8; 64 * 1024];
-        while counter.load(Ordering::SeqCst) < size {
-            let n = chunk.len().min((size - counter.load(Ordering::SeqCst)) as usize);
-            if writer.write_all(&chunk[..n]).is_err() {
-                return;
-            }
-            counter.fetch_add(n as u64, Ordering::SeqCst);
-        }
-        let _ = writer.write_all(closing.as_bytes());
-    });
-    let mut response = Vec::new();
-    let mut buffer = [0u8; 4096];
-    let mut sent_at_answer = None;
-    while let Ok(n) = stream.read(&mut buffer) {
-        if n == 0 {
-            break;
-        }
-        sent_at_answer.get_or_insert(sent.load(Ordering::SeqCst));
-        response.extend_from_slice(&buffer[..n]);
-    }
-    let _ = stream.shutdown(std::net::Shutdown::Both);
-    let _ = sending.join();
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-    (status, body, sent_at_answer.unwrap_or(u64::MAX))
+    let headers = format!("{}Content-Type: multipart/form-data; boundary={boundary}\r\n", tenant.header);
+    let answer = stream_post(port, "/v1/storage/upload", &headers, (&preamble, size, &closing));
+    (answer.status, answer.body, answer.sent_at_answer)
 }
 
 fn small_upload(port: u16, tenant: &Tenant, size: u64) -> u16 {
