@@ -1,14 +1,18 @@
 //! The gateway's internal socket: `/health` and `/ready` like every process, `/metrics`, and
 //! API key management for the operator (`orama-supervisor ctl apikey ...`). Only the node's own
-//! user can reach the socket, which is what makes these routes safe without a credential.
+//! user can reach the socket, which is what makes these routes safe without a credential; the
+//! WASM runner, which runs others' code, never sees it (its host calls have a socket of their
+//! own, [`HostApi`]).
 //!
 //! - `POST /v1/apikeys` `{"namespace", "name", "force"?}` → 201 with the key (shown this once);
 //!   409 when a wallet owns the namespace, unless `force`
 //! - `GET  /v1/apikeys[?namespace=NS]` → `{"keys": [...]}` (no secrets)
 //! - `POST /v1/apikeys/{id}/revoke` → `{"revoked": true}`, or 404
 //! - `POST /v1/jwt/rotate` → `{"kid": "<new key id>", "kids": [...]}`
-//! - `POST /v1/host/<call>` `{"token", "args"}` → the host call's answer, for running functions
-//!   (the token scopes it; see `functions::host`)
+//!
+//! [`HostApi`] serves the host-call socket: `/health`, and `POST /v1/host/<call>` `{"token",
+//! "args"}` → the host call's answer, for running functions (the token scopes it; see
+//! `functions::host`). Nothing else.
 
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
@@ -34,7 +38,58 @@ pub struct InternalApi {
     api_keys: ApiKeys,
     sessions: crate::auth::sessions::Sessions,
     jwt: JwtKeys,
+}
+
+/// The host-call API, for the WASM runner alone.
+#[derive(Debug)]
+pub struct HostApi {
+    health: Health,
     host: Option<crate::functions::host::HostCalls>,
+}
+
+impl HostApi {
+    /// Host calls answered by `host` (`None`: functions are off, every call is a 503).
+    pub fn new(health: Health, host: Option<crate::functions::host::HostCalls>) -> HostApi {
+        HostApi { health, host }
+    }
+
+    /// The health it reports.
+    pub fn health(&self) -> Health {
+        self.health.clone()
+    }
+
+    async fn host_call(&self, name: &str, request: Request<Incoming>) -> Response<Body> {
+        let Some(host) = &self.host else {
+            return error_response(StatusCode::SERVICE_UNAVAILABLE, "functions are not enabled on this node");
+        };
+        let bytes = match http_body_util::Limited::new(request.into_body(), MAX_HOST_CALL).collect().await {
+            Ok(body) => body.to_bytes(),
+            Err(_) => return error_response(StatusCode::PAYLOAD_TOO_LARGE, "host call too large"),
+        };
+        match host.call(name, &bytes).await {
+            Ok(answer) => json_response(StatusCode::OK, &answer),
+            Err(err) => {
+                err.log();
+                error_response(err.status(), &err.to_string())
+            }
+        }
+    }
+}
+
+impl Handler for HostApi {
+    async fn handle(&self, request: Request<Incoming>) -> Response<Body> {
+        if let Some(response) = self.health.respond(&request) {
+            return response;
+        }
+        let path = request.uri().path().trim_end_matches('/').to_owned();
+        match (request.method(), path.strip_prefix("/v1/host/")) {
+            (&Method::POST, Some(name)) if !name.contains('/') => {
+                let name = name.to_owned();
+                self.host_call(&name, request).await
+            }
+            _ => error_response(StatusCode::NOT_FOUND, "this socket serves host calls only"),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -57,30 +112,7 @@ impl InternalApi {
         sessions: crate::auth::sessions::Sessions,
         jwt: JwtKeys,
     ) -> InternalApi {
-        InternalApi { health, api_keys, sessions, jwt, host: None }
-    }
-
-    /// The same API also answering running functions' host calls.
-    pub fn with_host_calls(mut self, host: crate::functions::host::HostCalls) -> InternalApi {
-        self.host = Some(host);
-        self
-    }
-
-    async fn host_call(&self, name: &str, request: Request<Incoming>) -> Response<Body> {
-        let Some(host) = &self.host else {
-            return error_response(StatusCode::SERVICE_UNAVAILABLE, "functions are not enabled on this node");
-        };
-        let bytes = match http_body_util::Limited::new(request.into_body(), MAX_HOST_CALL).collect().await {
-            Ok(body) => body.to_bytes(),
-            Err(_) => return error_response(StatusCode::PAYLOAD_TOO_LARGE, "host call too large"),
-        };
-        match host.call(name, &bytes).await {
-            Ok(answer) => json_response(StatusCode::OK, &answer),
-            Err(err) => {
-                err.log();
-                error_response(err.status(), &err.to_string())
-            }
-        }
+        InternalApi { health, api_keys, sessions, jwt }
     }
 
     async fn create_key(&self, request: Request<Incoming>) -> Response<Body> {
@@ -155,10 +187,6 @@ impl Handler for InternalApi {
             (Method::POST, ["v1", "apikeys"]) => self.create_key(request).await,
             (Method::GET, ["v1", "apikeys"]) => self.list_keys(request.uri().query()).await,
             (Method::POST, ["v1", "apikeys", id, "revoke"]) => self.revoke_key(id).await,
-            (Method::POST, ["v1", "host", name]) => {
-                let name = (*name).to_owned();
-                self.host_call(&name, request).await
-            }
             (Method::POST, ["v1", "jwt", "rotate"]) => match self.jwt.rotate() {
                 Ok(kid) => json_response(StatusCode::OK, &serde_json::json!({ "kid": kid, "kids": self.jwt.kids() })),
                 Err(err) => error_response(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string()),

@@ -4,8 +4,8 @@
 //! filter tree; [`auth`] who is calling; [`db`] the SQL layer and the system tables' migrations;
 //! [`status`] and [`wire`] the status routes in the reference's shapes; [`sql`], [`cache`],
 //! [`storage`] and [`functions`] the data services and serverless functions. The internal
-//! socket ([`internal`]) answers `/health`, `/ready`, `/metrics`, operator key management and
-//! running functions' host calls.
+//! socket ([`internal`]) answers `/health`, `/ready`, `/metrics` and operator key management;
+//! running functions' host calls have a socket of their own, the only one the WASM runner sees.
 
 pub mod anon;
 pub mod auth;
@@ -86,6 +86,8 @@ pub struct GatewayPaths {
     pub bridge_socket: std::path::PathBuf,
     /// The anonymous proxy's socket.
     pub anon_socket: std::path::PathBuf,
+    /// The directory of the host-call socket (its owner may call).
+    pub host_calls_dir: std::path::PathBuf,
 }
 
 /// Opens the system store in `data_dir` and brings its schema up to date.
@@ -101,15 +103,26 @@ pub async fn open_store(config: &NodeConfig, data_dir: &Path) -> Result<Arc<dyn 
     Ok(db)
 }
 
-/// Serves the public API on `public` and the internal API on `internal` until `shutdown`.
-/// The caller binds both, so tests and the supervisor choose the addresses.
+/// The listeners the gateway serves, bound by its caller (so tests and the supervisor choose
+/// the addresses).
+#[derive(Debug)]
+pub struct Listeners {
+    /// The public API.
+    pub public: TcpListener,
+    /// The internal API (health, metrics, operator key management).
+    pub internal: UnixListener,
+    /// Running functions' host calls (see [`orama_ipc::socket::host_calls_socket`]).
+    pub host_calls: UnixListener,
+}
+
+/// Serves the public API, the internal API and the host calls on `listeners` until `shutdown`.
 pub async fn run(
     config: &NodeConfig,
     paths: &GatewayPaths,
-    public: TcpListener,
-    internal: UnixListener,
+    listeners: Listeners,
     shutdown: CancellationToken,
 ) -> Result<(), GatewayError> {
+    let Listeners { public, internal, host_calls } = listeners;
     let data_dir = paths.data_dir.as_path();
     http::metrics::handle();
     let readiness = Readiness::new();
@@ -122,7 +135,8 @@ pub async fn run(
     let api_keys = ApiKeys::new(store.clone());
     let jwt = JwtKeys::load_or_create(&data_dir.join("jwt"))?;
     let sessions = auth::sessions::Sessions::new(store.clone(), api_keys.clone());
-    let mut internal_api = internal::InternalApi::new(health, api_keys.clone(), sessions.clone(), jwt.clone());
+    let internal_api = internal::InternalApi::new(health.clone(), api_keys.clone(), sessions.clone(), jwt.clone());
+    let mut host_calls_api = internal::HostApi::new(health, None);
     let (storage_context, embedded_storage) = storage_context(&config.backends.storage, data_dir, &store)?;
     let sql = sql::SqlService::new(&config.backends.sql, data_dir, &store);
     let cache_store = cache::open(&config.backends.cache)?;
@@ -131,7 +145,7 @@ pub async fn run(
         let setup =
             FunctionsSetup { config, paths, store: &store, storage: &storage_context, sql: &sql, cache: &cache_store };
         let (functions, host, writer) = setup.build(&shutdown)?;
-        internal_api = internal_api.with_host_calls(host);
+        host_calls_api = internal::HostApi::new(host_calls_api.health(), Some(host));
         tasks.push(writer);
         Some(functions)
     } else {
@@ -139,6 +153,7 @@ pub async fn run(
     };
     tasks.extend([
         tokio::spawn(orama_ipc::serve(internal, Arc::new(internal_api), shutdown.clone())),
+        tokio::spawn(serve_host_calls(host_calls, host_calls_api, paths.host_calls_dir.clone(), shutdown.clone())),
         tokio::spawn(flush_key_usage(api_keys.clone(), shutdown.clone())),
         tokio::spawn(http::metrics::upkeep(shutdown.clone())),
         tokio::spawn(probe_store(store.clone(), config.backends.sql.max_memory, shutdown.clone())),
@@ -357,6 +372,19 @@ impl FunctionsSetup<'_> {
         });
         Ok((functions, host, writer))
     }
+}
+
+/// Serves the host calls: to our own uid and to the owner of the host-call directory (the
+/// WASM runner's user when it runs as one of its own), nobody else.
+async fn serve_host_calls(
+    listener: UnixListener,
+    api: internal::HostApi,
+    dir: std::path::PathBuf,
+    shutdown: CancellationToken,
+) {
+    use std::os::unix::fs::MetadataExt;
+    let runner = move |uid: u32| std::fs::metadata(&dir).is_ok_and(|meta| meta.uid() == uid);
+    orama_ipc::serve_peers(listener, Arc::new(api), shutdown, runner).await;
 }
 
 /// Pings the SQL store every 10 s and publishes `orama_backend_up{backend="sql"}` (1 or 0);

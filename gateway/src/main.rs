@@ -46,14 +46,32 @@ async fn serve(args: ProcessArgs, config: NodeConfig) -> ExitCode {
         Ok(listener) => listener,
         Err(err) => return started.finish(Err(format!("cannot listen on {}: {err}", config.gateway.listen))),
     };
+    let runtime_dir = &started.dirs.runtime_dir;
+    let host_calls = match host_calls_listener(runtime_dir) {
+        Ok(listener) => listener,
+        Err(err) => return started.finish(Err(err)),
+    };
     let paths = orama_gateway::GatewayPaths {
         data_dir: started.dirs.process_data("gateway"),
         runner_socket: started.dirs.socket("wasm-runner"),
         bridge_socket: started.dirs.socket("pubsub-bridge"),
         anon_socket: started.dirs.socket("anon-proxy"),
+        host_calls_dir: orama_ipc::socket::host_calls_dir(runtime_dir),
     };
-    let outcome = orama_gateway::run(&config, &paths, public, internal, started.shutdown.clone()).await;
+    let listeners = orama_gateway::Listeners { public, internal, host_calls };
+    let outcome = orama_gateway::run(&config, &paths, listeners, started.shutdown.clone()).await;
     started.finish(outcome)
+}
+
+/// The host-call socket: in its own directory (which the runner may own: it is reached only
+/// through that directory), open to whoever can enter the directory.
+fn host_calls_listener(runtime_dir: &std::path::Path) -> Result<tokio::net::UnixListener, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = orama_ipc::socket::host_calls_socket(runtime_dir);
+    let listener = orama_ipc::bind(&path).map_err(|e| format!("host-call socket: {e}"))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666))
+        .map_err(|e| format!("host-call socket {}: {e}", path.display()))?;
+    Ok(listener)
 }
 
 fn fail(message: &str) -> ExitCode {

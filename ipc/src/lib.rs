@@ -18,8 +18,8 @@ pub mod socket;
 pub use body::{Body, error_response, json_response};
 pub use client::IpcClient;
 pub use error::IpcError;
-pub use server::{Handler, serve};
-pub use socket::{bind, socket_path};
+pub use server::{Handler, serve, serve_peers};
+pub use socket::{bind, bind_std, socket_path};
 
 /// Name of the header carrying the internal protocol version on requests and responses.
 pub const VERSION_HEADER: &str = "x-orama-ipc-version";

@@ -1,7 +1,7 @@
 //! Serving an internal API on a Unix socket.
 //!
 //! Each accepted connection is checked with `SO_PEERCRED`: a peer running as another uid is
-//! dropped before a byte is read. Requests announcing another protocol version are refused.
+//! dropped before a byte is read ([`serve_peers`] names the uids a socket also admits). Requests announcing another protocol version are refused.
 //! On shutdown the listener closes at once and open connections get a bounded time to finish.
 
 use std::convert::Infallible;
@@ -28,8 +28,18 @@ pub trait Handler: Send + Sync + 'static {
 }
 
 /// Serves `handler` on `listener` until `shutdown` is cancelled, then drains connections for
-/// at most a few seconds.
+/// at most a few seconds. Only processes of our own uid are served.
 pub async fn serve<H: Handler>(listener: UnixListener, handler: Arc<H>, shutdown: CancellationToken) {
+    serve_peers(listener, handler, shutdown, |_| false).await;
+}
+
+/// [`serve`], also admitting peers whose uid `also_admits` (asked at each connection).
+pub async fn serve_peers<H: Handler>(
+    listener: UnixListener,
+    handler: Arc<H>,
+    shutdown: CancellationToken,
+    also_admits: impl Fn(u32) -> bool,
+) {
     let graceful = GracefulShutdown::new();
     let own_uid = rustix::process::getuid().as_raw();
     loop {
@@ -44,7 +54,7 @@ pub async fn serve<H: Handler>(listener: UnixListener, handler: Arc<H>, shutdown
                 }
             },
         };
-        if !peer_is_owner(&stream, own_uid) {
+        if !admitted(&stream, own_uid, &also_admits) {
             continue;
         }
         let handler = handler.clone();
@@ -66,10 +76,10 @@ pub async fn serve<H: Handler>(listener: UnixListener, handler: Arc<H>, shutdown
     }
 }
 
-/// True when the connecting process runs as our own uid.
-fn peer_is_owner(stream: &UnixStream, own_uid: u32) -> bool {
+/// True when the connecting process runs as our own uid, or one `also_admits`.
+fn admitted(stream: &UnixStream, own_uid: u32, also_admits: &impl Fn(u32) -> bool) -> bool {
     match stream.peer_cred() {
-        Ok(cred) if cred.uid() == own_uid => true,
+        Ok(cred) if cred.uid() == own_uid || also_admits(cred.uid()) => true,
         Ok(cred) => {
             tracing::warn!(peer_uid = cred.uid(), peer_pid = ?cred.pid(), "refused internal peer of another uid");
             false

@@ -21,6 +21,18 @@ pub fn socket_path(runtime_dir: &Path, process: &str) -> PathBuf {
     runtime_dir.join(format!("{process}.sock"))
 }
 
+/// The directory of the gateway's host-call socket: its own directory, so the WASM runner can be
+/// shown it (and nothing else of the runtime directory), and so a restarted gateway's new socket
+/// appears where the runner looks.
+pub fn host_calls_dir(runtime_dir: &Path) -> PathBuf {
+    runtime_dir.join("host")
+}
+
+/// The gateway's host-call socket, the only socket the WASM runner reaches.
+pub fn host_calls_socket(runtime_dir: &Path) -> PathBuf {
+    host_calls_dir(runtime_dir).join("gateway.sock")
+}
+
 /// Creates `dir` (and parents) if missing and restricts it to its owner.
 pub fn ensure_private_dir(dir: &Path) -> Result<(), IpcError> {
     let fail = |source| IpcError::Socket { path: dir.to_path_buf(), source };
@@ -33,12 +45,21 @@ pub fn ensure_private_dir(dir: &Path) -> Result<(), IpcError> {
 /// Fails with [`IpcError::InUse`] when a live process accepts on `path`, and refuses to
 /// remove anything that is not a socket.
 pub fn bind(path: &Path) -> Result<UnixListener, IpcError> {
+    let listener = bind_std(path)?;
+    UnixListener::from_std(listener).map_err(|source| IpcError::Socket { path: path.to_path_buf(), source })
+}
+
+/// [`bind`] without an async runtime: a blocking-mode standard listener, for a process that
+/// must bind before it starts any thread (the WASM runner, which then isolates itself).
+/// Convert it with `tokio::net::UnixListener::from_std` once a runtime runs.
+pub fn bind_std(path: &Path) -> Result<std::os::unix::net::UnixListener, IpcError> {
     let fail = |source| IpcError::Socket { path: path.to_path_buf(), source };
     if let Some(dir) = path.parent() {
         ensure_private_dir(dir)?;
     }
     remove_stale(path)?;
-    let listener = UnixListener::bind(path).map_err(fail)?;
+    let listener = std::os::unix::net::UnixListener::bind(path).map_err(fail)?;
+    listener.set_nonblocking(true).map_err(fail)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(fail)?;
     Ok(listener)
 }

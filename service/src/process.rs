@@ -1,7 +1,8 @@
 //! What each of our processes does before its own work, in the same order everywhere: resolve
 //! its directories, start logging, install the signal handlers, bind its internal socket. A
 //! thin `main.rs` calls [`main`] with its library's `run` (or, when it needs more before it,
-//! [`start`], its work, then [`Started::finish`]).
+//! [`start`], its work, then [`Started::finish`]; or, when it must act before any thread
+//! exists, [`prepare`], that action, then [`run_prepared`]).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -53,30 +54,66 @@ impl Started {
     }
 }
 
-/// The whole life of process `name`: loads the config `args` name, starts a multi-threaded
-/// runtime, [`start`]s, runs `work` with the config, the started process and its socket, and
-/// turns the outcome into the exit code.
-pub fn main<F, E>(name: &'static str, args: ProcessArgs, work: F) -> ExitCode
+/// A process before any thread: its config read, its directories decided, its socket bound.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The node config.
+    pub config: NodeConfig,
+    /// Its data and runtime directories.
+    pub dirs: Dirs,
+    /// Its internal socket, bound owner-only.
+    pub socket: std::os::unix::net::UnixListener,
+}
+
+/// Prepares process `name` without starting a thread (no runtime, no logging yet): loads the
+/// config `args` name, decides the directories and binds the socket. The error is ready to
+/// print.
+pub fn prepare(name: &'static str, args: &ProcessArgs) -> Result<Prepared, String> {
+    let config = NodeConfig::load_or_default(args.config.as_deref()).map_err(|e| e.to_string())?;
+    let dirs = Dirs::resolve(args, &config.node).map_err(|e| e.to_string())?;
+    let socket = orama_ipc::bind_std(&dirs.socket(name)).map_err(|e| format!("internal socket: {e}"))?;
+    Ok(Prepared { config, dirs, socket })
+}
+
+/// Runs a [`prepare`]d process `name`: starts a multi-threaded runtime, logging and the signal
+/// handlers, runs `work` with the config, the started process and its socket, and turns the
+/// outcome into the exit code.
+pub fn run_prepared<F, E>(name: &'static str, prepared: Prepared, work: F) -> ExitCode
 where
     F: AsyncFnOnce(NodeConfig, &Started, UnixListener) -> Result<(), E>,
     E: std::fmt::Display,
 {
-    let config = match NodeConfig::load_or_default(args.config.as_deref()) {
-        Ok(config) => config,
-        Err(err) => return fail(name, &err.to_string()),
-    };
+    let Prepared { config, dirs, socket } = prepared;
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => return fail(name, &format!("cannot start the async runtime: {err}")),
     };
     runtime.block_on(async move {
-        let (started, socket) = match start(name, &args, &config) {
-            Ok(started) => started,
-            Err(err) => return fail(name, &err),
+        let telemetry = crate::telemetry::init(name, &config.log);
+        let socket_path = dirs.socket(name);
+        let started = match crate::shutdown::on_signals() {
+            Ok(shutdown) => Started { dirs, shutdown, socket_path, name, _telemetry: telemetry },
+            Err(err) => return fail(name, &format!("cannot install signal handlers: {err}")),
+        };
+        let socket = match UnixListener::from_std(socket) {
+            Ok(socket) => socket,
+            Err(err) => return started.finish(Err(format!("internal socket: {err}"))),
         };
         let outcome = work(config, &started, socket).await;
         started.finish(outcome)
     })
+}
+
+/// The whole life of process `name`: [`prepare`], then [`run_prepared`] with `work`.
+pub fn main<F, E>(name: &'static str, args: ProcessArgs, work: F) -> ExitCode
+where
+    F: AsyncFnOnce(NodeConfig, &Started, UnixListener) -> Result<(), E>,
+    E: std::fmt::Display,
+{
+    match prepare(name, &args) {
+        Ok(prepared) => run_prepared(name, prepared, work),
+        Err(err) => fail(name, &err),
+    }
 }
 
 /// Logs and prints `message` as the reason process `name` exits; the failure exit code.

@@ -223,6 +223,8 @@ pub struct Node {
     /// The supervisor process.
     pub process: Child,
     log_path: PathBuf,
+    /// The uid and gid the node runs as, when not the test's own.
+    user: Option<(u32, u32)>,
 }
 
 impl Node {
@@ -250,14 +252,57 @@ impl Node {
         Node::launch(dir, config, &[], true)
     }
 
+    /// Starts a supervisor running as `uid`:`gid` (the test must be root), as the shipped
+    /// systemd unit runs it as `orama`; its dir is given to that user, our binaries are linked
+    /// into it (the target dir may be where that user cannot reach), and `ctl` runs as it.
+    pub fn start_as(config: &str, uid: u32, gid: u32) -> Node {
+        let dir = tempfile::Builder::new().prefix("orama").tempdir().expect("tempdir");
+        let bin_dir = dir.path().join("bin");
+        std::fs::create_dir(&bin_dir).expect("bin dir");
+        for name in
+            ["orama-supervisor", "orama-gateway", "orama-wasm-runner", "orama-pubsub-bridge", "orama-anon-proxy"]
+        {
+            let linked = std::fs::hard_link(bin(name), bin_dir.join(name));
+            linked.or_else(|_| std::fs::copy(bin(name), bin_dir.join(name)).map(drop)).expect("our binaries");
+        }
+        for path in [dir.path(), bin_dir.as_path()] {
+            std::os::unix::fs::chown(path, Some(uid), Some(gid)).expect("give the node its dir");
+        }
+        let config = config.replace("{dir}", &dir.path().display().to_string());
+        let mut node = Node::spawn(dir, &config, &[], false, Some((uid, gid)));
+        node.user = Some((uid, gid));
+        node
+    }
+
     fn launch(dir: TempDir, config: &str, env: &[(&str, &std::ffi::OsStr)], relative: bool) -> Node {
+        Node::spawn(dir, config, env, relative, None)
+    }
+
+    fn spawn(
+        dir: TempDir,
+        config: &str,
+        env: &[(&str, &std::ffi::OsStr)],
+        relative: bool,
+        user: Option<(u32, u32)>,
+    ) -> Node {
+        use std::os::unix::process::CommandExt;
         let config_path = dir.path().join("orama.yaml");
         std::fs::write(&config_path, config).expect("write config");
         let runtime_dir = dir.path().join("run");
         let log_path = dir.path().join(format!("supervisor-{}.log", std::process::id()));
         let log = File::options().create(true).append(true).open(&log_path).expect("log file");
         let config_arg = if relative { PathBuf::from("orama.yaml") } else { config_path.clone() };
-        let process = Command::new(bin("orama-supervisor"))
+        let mut command = match user {
+            Some(_) => Command::new(dir.path().join("bin/orama-supervisor")),
+            None => Command::new(bin("orama-supervisor")),
+        };
+        if let Some((uid, gid)) = user {
+            for file in [&config_path, &log_path] {
+                std::os::unix::fs::chown(file, Some(uid), Some(gid)).expect("give the node its files");
+            }
+            command.uid(uid).gid(gid).env("HOME", dir.path());
+        }
+        let process = command
             .current_dir(dir.path())
             .arg("--config")
             .arg(&config_arg)
@@ -272,7 +317,7 @@ impl Node {
             .stderr(log)
             .spawn()
             .expect("spawn supervisor");
-        Node { dir: Some(dir), runtime_dir, process, log_path }
+        Node { dir: Some(dir), runtime_dir, process, log_path, user }
     }
 
     /// The temp dir holding config, data, sockets and the log.
@@ -287,15 +332,22 @@ impl Node {
         self.dir.take().expect("dir present until dropped")
     }
 
-    /// Runs `orama-supervisor ctl --runtime-dir <ours> <args>`.
+    /// Runs `orama-supervisor ctl --runtime-dir <ours> <args>` (as the node's user).
     pub fn ctl(&self, args: &[&str]) -> Output {
-        Command::new(bin("orama-supervisor"))
-            .arg("ctl")
-            .arg("--runtime-dir")
-            .arg(&self.runtime_dir)
-            .args(args)
-            .output()
-            .expect("run ctl")
+        use std::os::unix::process::CommandExt;
+        let mut command = Command::new(self.supervisor_binary());
+        if let Some((uid, gid)) = self.user {
+            command.uid(uid).gid(gid);
+        }
+        command.arg("ctl").arg("--runtime-dir").arg(&self.runtime_dir).args(args).output().expect("run ctl")
+    }
+
+    /// The supervisor binary this node runs (the linked copy for a node of another user).
+    pub fn supervisor_binary(&self) -> PathBuf {
+        match self.user {
+            Some(_) => self.path().join("bin/orama-supervisor"),
+            None => bin("orama-supervisor"),
+        }
     }
 
     /// `ctl status --json`, or `None` while the supervisor does not answer.

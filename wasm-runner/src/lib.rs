@@ -3,12 +3,15 @@
 //! it), never the gateway. [`runtime`] configures wasmtime and runs one invocation within its
 //! limits; [`host`] defines the host functions guests import, [`backend`] carries the ones
 //! that need a backend to the gateway; [`server`] is the API the gateway calls on the runner's
-//! Unix socket; [`containment`] confines the process itself.
+//! Unix socket; [`isolation`] (before any thread) and [`containment`] (once the runtime runs)
+//! confine the process itself, and [`probe`] reports what a compromised runner could reach.
 
 pub mod backend;
 pub mod containment;
 pub mod host;
+pub mod isolation;
 pub mod precompiled;
+pub mod probe;
 pub mod runtime;
 pub mod server;
 pub mod shares;
@@ -45,8 +48,47 @@ pub enum RunnerError {
 pub struct RunnerPaths {
     /// The runner's data directory (precompiled modules, its empty working directory).
     pub data_dir: std::path::PathBuf,
-    /// The gateway's internal socket, where host calls go.
+    /// The gateway's host-call socket.
     pub gateway_socket: std::path::PathBuf,
+    /// The node's uid, admitted to the runner's socket besides the runner's own (they differ
+    /// when the runner became a user of its own).
+    pub node_uid: u32,
+}
+
+/// The whole life of the runner process: prepared (config, directories, socket), isolated
+/// while it has one thread ([`isolation`]), then served until a signal stops it.
+pub fn main(args: &orama_service::args::ProcessArgs) -> std::process::ExitCode {
+    use orama_service::process;
+    let prepared = match process::prepare("wasm-runner", args) {
+        Ok(prepared) => prepared,
+        Err(err) => return process::fail("wasm-runner", &err),
+    };
+    let node_uid = rustix::process::getuid().as_raw();
+    let isolated = isolation::isolate(&plan(&prepared.dirs, &prepared.config.wasm_runner));
+    let isolation = match isolated {
+        Ok(isolation) => isolation,
+        Err(err) => return process::fail("wasm-runner", &format!("cannot isolate the runner: {err}")),
+    };
+    process::run_prepared("wasm-runner", prepared, async |config, started, socket| {
+        isolation.log();
+        let runtime_dir = &started.dirs.runtime_dir;
+        let paths = RunnerPaths {
+            data_dir: started.dirs.process_data("wasm-runner"),
+            gateway_socket: orama_ipc::socket::host_calls_socket(runtime_dir),
+            node_uid,
+        };
+        run(&config.wasm_runner, &paths, socket, started.shutdown.clone()).await
+    })
+}
+
+/// The isolation plan for a runner with `dirs` and `config`.
+pub fn plan(dirs: &orama_service::paths::Dirs, config: &WasmRunnerConfig) -> isolation::Plan {
+    isolation::Plan {
+        node_data_dir: dirs.data_dir.clone(),
+        data_dir: dirs.process_data("wasm-runner"),
+        runtime_dir: dirs.runtime_dir.clone(),
+        user: config.user.clone(),
+    }
 }
 
 /// Confines this process ([`containment`]), then serves the runner API on `socket` until
@@ -87,7 +129,8 @@ pub async fn run(
     let api = Arc::new(RunnerApi::new(health, runtime, config.instances as usize, shares, bounds));
     tracing::info!(instances = config.instances, max_memory = config.max_memory, "wasm runner serving");
     starting.ready();
-    orama_ipc::serve(socket, api, shutdown).await;
+    let node_uid = paths.node_uid;
+    orama_ipc::serve_peers(socket, api, shutdown, move |uid| uid == node_uid).await;
     tracing::info!("wasm runner stopped");
     Ok(())
 }

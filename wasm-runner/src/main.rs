@@ -14,16 +14,30 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Debug, Parser)]
 #[command(name = "orama-wasm-runner", version)]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
     #[command(flatten)]
     process: ProcessArgs,
 }
 
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Confine this process exactly as the runner confines itself, try what a compromised
+    /// runner would try, and print what it reached as JSON (for tests and operators).
+    #[command(hide = true)]
+    ProbeConfinement {
+        #[command(flatten)]
+        process: ProcessArgs,
+        /// A process the probe tries to signal (a liveness check, signal 0).
+        #[arg(long)]
+        signal_pid: Option<i32>,
+    },
+}
+
 fn main() -> ExitCode {
-    orama_service::process::main("wasm-runner", Cli::parse().process, async |config, started, socket| {
-        let paths = orama_wasm_runner::RunnerPaths {
-            data_dir: started.dirs.process_data("wasm-runner"),
-            gateway_socket: started.dirs.socket("gateway"),
-        };
-        orama_wasm_runner::run(&config.wasm_runner, &paths, socket, started.shutdown.clone()).await
-    })
+    let cli = Cli::parse();
+    match cli.command {
+        None => orama_wasm_runner::main(&cli.process),
+        Some(Command::ProbeConfinement { process, signal_pid }) => orama_wasm_runner::probe::main(&process, signal_pid),
+    }
 }

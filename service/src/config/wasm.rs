@@ -21,6 +21,9 @@ pub struct WasmRunnerConfig {
     pub child: ChildSettings,
     /// Override of the program to run (default: `orama-wasm-runner` beside the supervisor).
     pub command: Option<PathBuf>,
+    /// The user the runner becomes when started as root (a name, or `uid[:gid]`); a missing
+    /// user means `nobody`.
+    pub user: String,
     /// Functions running at once (instance slots).
     pub instances: u32,
     /// Invocations that may wait for a slot; past this, callers get 429 at once.
@@ -81,6 +84,7 @@ impl Default for WasmRunnerConfig {
         WasmRunnerConfig {
             child: ChildSettings { enabled: true, ..ChildSettings::default() },
             command: None,
+            user: "orama-runner".into(),
             instances: 64,
             queue: 256,
             queue_timeout: Duration::from_secs(1),
@@ -102,6 +106,9 @@ pub(super) fn wasm_runner_section(f: &Field, p: &mut Problems) -> WasmRunnerConf
     let mut runner = WasmRunnerConfig::default();
     child_settings(&mut t, &mut runner.child, p);
     runner.command = t.take("command").and_then(|f| f.non_empty_string(p)).map(PathBuf::from);
+    if let Some(user) = t.take("user").and_then(|f| f.non_empty_string(p)) {
+        runner.user = user;
+    }
     if let Some(n) = t.take("instances").and_then(|f| f.int_in(p, 1, 10_000)) {
         runner.instances = n as u32;
     }

@@ -9,8 +9,11 @@
 //!   the disk floor.
 //! - `functions`: a flood held to its namespace's share of the runner, invocation bodies past
 //!   `max_input`, another tenant unpinning a function's module.
+//! - `runner`: what a compromised WASM runner reaches (`probe-confinement`), on a node run by
+//!   root and on one run by an ordinary user.
 
 mod edge;
 mod functions;
+mod runner;
 mod sql;
 mod storage;
