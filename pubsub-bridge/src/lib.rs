@@ -8,6 +8,7 @@
 //! [`order`] puts one publisher's messages back in order, [`presence`] tracks members,
 //! [`identity`] keeps the node's key.
 
+pub mod admission;
 mod api;
 mod command;
 pub mod envelope;
@@ -74,8 +75,19 @@ pub async fn run(
         .map(|b| bootstrap_peer(b))
         .collect::<Result<Vec<_>, _>>()
         .map_err(BridgeError::Network)?;
-    tracing::info!(peer_id = %swarm.local_peer_id(), private_network = config.swarm_key_file.is_some(), "pub/sub node starting");
-    let (node, handle, commands) = node::Node::new(swarm, bootstrap, max_message);
+    let allowed = config
+        .allowed_peers
+        .iter()
+        .map(|peer| peer.parse::<PeerId>().map_err(|e| BridgeError::Network(format!("allowed peer {peer}: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let admission = admission::Admission::new(&allowed, bootstrap.iter().map(|(peer, _)| *peer));
+    tracing::info!(
+        peer_id = %swarm.local_peer_id(),
+        private_network = config.swarm_key_file.is_some(),
+        allow_list = admission.is_listed(),
+        "pub/sub node starting"
+    );
+    let (node, handle, commands) = node::Node::new(swarm, bootstrap, admission, max_message);
     let node_task = tokio::spawn(node.run(commands, shutdown.clone()));
     let api = std::sync::Arc::new(api::BridgeApi::new(health, handle));
     starting.ready();

@@ -17,6 +17,7 @@ use libp2p::{Multiaddr, PeerId, Swarm};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::admission::Admission;
 use crate::command::{Command, NodeHandle, PeerInfo, Peers, PublishRefusal};
 use crate::envelope::{Envelope, Kind};
 use crate::order::Sequencer;
@@ -54,6 +55,7 @@ pub struct Node {
     order: Sequencer,
     bootstrap: HashMap<PeerId, Redial>,
     addresses: HashMap<PeerId, Vec<Multiaddr>>,
+    admission: Admission,
     max_message: usize,
 }
 
@@ -71,10 +73,12 @@ fn random_u64() -> u64 {
 }
 
 impl Node {
-    /// A node over `swarm`, redialling `bootstrap`, refusing payloads over `max_message`.
+    /// A node over `swarm`, redialling `bootstrap`, dealing only with peers `admission`
+    /// admits, refusing payloads over `max_message`.
     pub fn new(
         swarm: Swarm<Behaviour>,
         bootstrap: Vec<(PeerId, Multiaddr)>,
+        admission: Admission,
         max_message: usize,
     ) -> (Node, NodeHandle, mpsc::Receiver<Command>) {
         let (commands, receiver) = mpsc::channel(COMMANDS);
@@ -93,6 +97,7 @@ impl Node {
             order: Sequencer::default(),
             bootstrap,
             addresses: HashMap::new(),
+            admission,
             max_message,
         };
         (node, NodeHandle::new(commands), receiver)
@@ -162,7 +167,17 @@ impl Node {
                 let _ = reply.send(self.peers());
             }
             Command::Connect { addr, reply } => {
-                let _ = reply.send(self.swarm.dial(addr).map_err(|e| e.to_string()));
+                let peer = addr.iter().find_map(|p| match p {
+                    libp2p::multiaddr::Protocol::P2p(peer) => Some(peer),
+                    _ => None,
+                });
+                let outcome = match peer {
+                    Some(peer) if !self.admission.admits(&peer) => {
+                        Err(format!("{peer} is not in pubsub.allowed_peers: add it there first"))
+                    }
+                    _ => self.swarm.dial(addr).map_err(|e| e.to_string()),
+                };
+                let _ = reply.send(outcome);
             }
             Command::Disconnect { peer, reply } => {
                 let _ =
@@ -258,10 +273,24 @@ impl Node {
 
     fn event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
-            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message { message, .. })) => {
-                self.received(message);
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                message,
+                propagation_source,
+                ..
+            })) => {
+                let outsider = message.source.iter().chain([&propagation_source]).find(|p| !self.admission.admits(p));
+                match outsider {
+                    Some(peer) => tracing::debug!(%peer, "message from outside the network dropped"),
+                    None => self.received(message),
+                }
             }
             SwarmEvent::NewListenAddr { address, .. } => tracing::info!(%address, "listening for nodes"),
+            SwarmEvent::ConnectionEstablished { peer_id, endpoint, .. } if !self.admission.admits(&peer_id) => {
+                let address = endpoint.get_remote_address();
+                tracing::warn!(peer = %peer_id, %address, "a peer outside pubsub.allowed_peers connected: closed");
+                self.swarm.behaviour_mut().gossipsub.blacklist_peer(&peer_id);
+                let _ = self.swarm.disconnect_peer_id(peer_id);
+            }
             SwarmEvent::ConnectionEstablished { peer_id, endpoint, .. } => {
                 tracing::info!(peer = %peer_id, address = %endpoint.get_remote_address(), "node connected");
                 self.addresses.entry(peer_id).or_default().push(endpoint.get_remote_address().clone());

@@ -52,6 +52,12 @@ pub enum CtlCommand {
         #[command(subcommand)]
         command: crate::apikey::JwtCommand,
     },
+    /// The node's libp2p peers; connect or disconnect one (through the pub/sub bridge).
+    Peers {
+        /// What to do with peers.
+        #[command(subcommand)]
+        command: crate::peers::PeersCommand,
+    },
     /// Show a child's recent output.
     Logs {
         /// The child's name.
@@ -98,6 +104,9 @@ pub async fn run(runtime_dir: &Path, command: CtlCommand) -> Result<(), CtlError
     let command = match command {
         CtlCommand::Apikey { command } => return crate::apikey::run(&gateway, command).await,
         CtlCommand::Jwt { command } => return crate::apikey::run_jwt(&gateway, command).await,
+        CtlCommand::Peers { command } => {
+            return crate::peers::run(&orama_ipc::socket_path(runtime_dir, "pubsub-bridge"), command).await;
+        }
         other => other,
     };
     let socket = orama_ipc::socket_path(runtime_dir, "supervisor");
@@ -128,7 +137,7 @@ pub async fn run(runtime_dir: &Path, command: CtlCommand) -> Result<(), CtlError
             let pid = report.pid.map_or(String::new(), |p| format!(" (pid {p})"));
             writeln!(out, "{}: {}{pid}", report.name, report.state)?;
         }
-        CtlCommand::Apikey { .. } | CtlCommand::Jwt { .. } => {}
+        CtlCommand::Apikey { .. } | CtlCommand::Jwt { .. } | CtlCommand::Peers { .. } => {}
         CtlCommand::Logs { name, lines, follow } => {
             let path = format!("/v1/children/{}/logs?lines={lines}&follow={follow}", encode(&name));
             let response = client.send(Method::GET, &path, None).await?;

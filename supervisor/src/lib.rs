@@ -16,6 +16,7 @@ pub mod ctl;
 pub mod forward;
 pub mod notify;
 pub mod output;
+pub mod peers;
 pub mod plan;
 pub mod probe;
 pub mod process;

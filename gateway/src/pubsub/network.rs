@@ -1,41 +1,17 @@
 //! `/v1/network/*` (REFERENCE-API §4.3): the node's libp2p identity and peers (public, as the
-//! installer reads them), and connect/disconnect for authenticated callers, which may only
-//! dial public addresses (a tenant cannot make the node dial into its own network).
+//! installer reads them). Connect and disconnect are the operator's (`orama-supervisor ctl
+//! peers`, on the bridge's socket): a tenant that could make the node dial its own libp2p peer
+//! would receive, and could forge, every namespace's messages. Here they answer 403 saying so.
 
-use std::net::IpAddr;
-
-use serde::Deserialize;
 use serde_json::{Value, json};
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::{Filter, Reply as _};
 
 use super::PubsubContext;
-use crate::auth::{Authenticator, Principal};
+use crate::auth::{Authenticator, Principal, authenticated};
 use crate::error::ApiError;
-use crate::routes::authenticated_post;
 use crate::status::Started;
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct ConnectBody {
-    multiaddr: String,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct DisconnectBody {
-    peer_id: String,
-}
-
-/// The IP address a multiaddr dials, if it names one.
-fn dialled_ip(multiaddr: &str) -> Option<IpAddr> {
-    let mut parts = multiaddr.split('/').skip(1);
-    match (parts.next()?, parts.next()?) {
-        ("ip4" | "ip6", ip) => ip.parse().ok(),
-        _ => None,
-    }
-}
 
 /// The network routes.
 pub fn routes(auth: &Authenticator, cx: &PubsubContext, started: &Started) -> BoxedFilter<(Response,)> {
@@ -55,40 +31,18 @@ pub fn routes(auth: &Authenticator, cx: &PubsubContext, started: &Started) -> Bo
             Ok::<_, warp::Rejection>(warp::reply::json(&json!({ "peers": flat_peers(&answer) })).into_response())
         }
     });
-    let connect = authenticated_post(
-        "network",
-        "connect",
-        auth,
-        cx.clone(),
-        |cx: PubsubContext, _: Principal, body: ConnectBody| async move {
-            let Some(ip) = dialled_ip(&body.multiaddr).filter(|_| body.multiaddr.contains("/p2p/")) else {
-                return Err(ApiError::BadRequest(
-                    "invalid body: expected {multiaddr} (/ip4|ip6/<address>/tcp/<port>/p2p/<peer id>)".into(),
-                ));
-            };
-            if let Some(why) = orama_service::egress::classify(ip) {
-                return Err(ApiError::Forbidden(format!(
-                    "{ip} is {why}; peering with it is the operator's to configure (pubsub.bootstrap)"
-                )));
+    let operator_only = warp::path!("v1" / "network" / String)
+        .and(warp::post())
+        .and(authenticated(auth.clone()))
+        .and_then(|action: String, _: Principal| async move {
+            if action != "connect" && action != "disconnect" {
+                return Err(warp::reject::not_found());
             }
-            cx.hub.bridge().connect(&body.multiaddr).await?;
-            Ok(warp::reply::json(&json!({ "status": "ok" })).into_response())
-        },
-    );
-    let disconnect = authenticated_post(
-        "network",
-        "disconnect",
-        auth,
-        cx.clone(),
-        |cx: PubsubContext, _: Principal, body: DisconnectBody| async move {
-            if body.peer_id.is_empty() {
-                return Err(ApiError::BadRequest("invalid body: expected {peer_id}".into()));
-            }
-            cx.hub.bridge().disconnect(&body.peer_id).await?;
-            Ok(warp::reply::json(&json!({ "status": "ok" })).into_response())
-        },
-    );
-    status.or(peers).unify().or(connect).unify().or(disconnect).unify().boxed()
+            Err(warp::reject::custom(ApiError::Forbidden(format!(
+                "{action} is an operator action on this node: orama-supervisor ctl peers {action} ..."
+            ))))
+        });
+    status.or(peers).unify().or(operator_only).unify().boxed()
 }
 
 /// The reference's flat list: `/p2p/<id>` of this node, its addresses, then each peer's id

@@ -28,6 +28,9 @@ pub struct PubsubConfig {
     /// A private network's pre-shared key (go-ipfs `swarm.key` format): only nodes holding it
     /// can connect.
     pub swarm_key_file: Option<PathBuf>,
+    /// The peer ids of the network's nodes: others are disconnected and their messages dropped.
+    /// A bridge listening beyond loopback needs this or a swarm key.
+    pub allowed_peers: Vec<String>,
     /// Largest message a client may publish.
     pub max_message: u64,
     /// Messages queued for one WebSocket client; a client that falls further behind is
@@ -48,6 +51,7 @@ impl Default for PubsubConfig {
             listen: vec!["/ip4/127.0.0.1/tcp/4001".into()],
             bootstrap: Vec::new(),
             swarm_key_file: None,
+            allowed_peers: Vec::new(),
             max_message: MIB,
             client_queue: 256,
             ping_interval: Duration::from_secs(30),
@@ -67,7 +71,18 @@ pub(super) fn pubsub_section(f: &Field, p: &mut Problems) -> PubsubConfig {
     if let Some(f) = t.take("bootstrap") {
         pubsub.bootstrap = multiaddrs(&f, p, true);
     }
-    pubsub.swarm_key_file = t.take("swarm_key_file").and_then(|f| absolute_path(&f, p));
+    let key_field = t.take("swarm_key_file");
+    let key_given = key_field.is_some();
+    pubsub.swarm_key_file = key_field.and_then(|f| absolute_path(&f, p));
+    if let Some(f) = t.take("allowed_peers") {
+        for peer in f.string_list(p).unwrap_or_default() {
+            let base58 = |c: char| c.is_ascii_alphanumeric() && !matches!(c, '0' | 'O' | 'I' | 'l');
+            if peer.len() < 40 || !peer.chars().all(base58) {
+                f.problem(p, format!("invalid peer id {peer:?} (expected e.g. 12D3KooW...)"));
+            }
+            pubsub.allowed_peers.push(peer);
+        }
+    }
     if let Some(n) = t.take("max_message").and_then(|f| f.bytes_in(p, 1024, 64 * MIB)) {
         pubsub.max_message = n;
     }
@@ -81,7 +96,25 @@ pub(super) fn pubsub_section(f: &Field, p: &mut Problems) -> PubsubConfig {
         pubsub.allowed_origins = origins;
     }
     t.finish(p);
+    let exposed: Vec<&String> = pubsub.listen.iter().filter(|a| a.starts_with('/') && !is_loopback(a)).collect();
+    if pubsub.child.enabled && !exposed.is_empty() && !key_given && pubsub.allowed_peers.is_empty() {
+        let message = format!(
+            "listen {} is reachable from other machines, so anyone could join and read or forge every \
+             namespace's messages: set swarm_key_file (a private network's key) or allowed_peers (its peer ids)",
+            exposed.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", ")
+        );
+        p.add(&f.path, f.node.line, message);
+    }
     pubsub
+}
+
+/// Whether a multiaddr listens on a loopback address only.
+fn is_loopback(addr: &str) -> bool {
+    let mut parts = addr.split('/').skip(1);
+    match (parts.next(), parts.next().map(str::parse::<std::net::IpAddr>)) {
+        (Some("ip4" | "ip6"), Some(Ok(ip))) => ip.is_loopback(),
+        _ => false,
+    }
 }
 
 /// A list of multiaddrs, each `/`-rooted; with `peer`, each must end in `/p2p/<id>`.

@@ -15,16 +15,19 @@ use crate::SUPERVISOR_SETTINGS;
 use crate::ws::WsClient;
 
 /// A node of a test network: its gateway port, its bridge's peer id and p2p address.
-struct PubsubNode {
-    node: Node,
-    port: u16,
-    address: String,
+pub struct PubsubNode {
+    /// The supervised node.
+    pub node: Node,
+    /// Its gateway's port.
+    pub port: u16,
+    /// Its bridge's multiaddr, ending in `/p2p/<peer id>`.
+    pub address: String,
 }
 
 impl PubsubNode {
     /// A node listening for peers on a free port, bootstrapping from `peers`, with `extra` YAML
     /// inside its `pubsub` section.
-    fn start(peers: &[&PubsubNode], extra: &str) -> PubsubNode {
+    pub fn start(peers: &[&PubsubNode], extra: &str) -> PubsubNode {
         let (port, p2p) = (free_port(), free_port());
         let bootstrap: Vec<String> = peers.iter().map(|p| format!("'{}'", p.address)).collect();
         let config = format!(
@@ -44,12 +47,12 @@ pubsub: {{ listen: ['/ip4/127.0.0.1/tcp/{p2p}'], bootstrap: [{}]{extra} }}
     }
 
     /// A credential of `namespace` on this node.
-    fn key(&self, namespace: &str) -> String {
+    pub fn key(&self, namespace: &str) -> String {
         crate::auth::ctl_ok(&self.node, &["apikey", "create", "--namespace", namespace]).trim().to_owned()
     }
 
     /// A client on `topic` with `key`, and presence as `member` when given.
-    fn subscribe(&self, key: &str, topic: &str, member: Option<&str>) -> WsClient {
+    pub fn subscribe(&self, key: &str, topic: &str, member: Option<&str>) -> WsClient {
         let presence = member.map_or_else(String::new, |m| format!("&presence=true&member_id={m}"));
         let path = format!("/v1/pubsub/ws?topic={topic}{presence}");
         WsClient::connect(self.port, &path, &format!("X-API-Key: {key}\r\n"))
@@ -57,7 +60,7 @@ pubsub: {{ listen: ['/ip4/127.0.0.1/tcp/{p2p}'], bootstrap: [{}]{extra} }}
     }
 
     /// Peers the bridge knows to be subscribed to `topic` of `namespace`.
-    fn topic_peers(&self, namespace: &str, topic: &str) -> u64 {
+    pub fn topic_peers(&self, namespace: &str, topic: &str) -> u64 {
         let body = json!({ "namespace": namespace, "topic": topic }).to_string();
         let socket = self.node.runtime_dir.join("pubsub-bridge.sock");
         let output = std::process::Command::new("curl")
@@ -69,7 +72,7 @@ pubsub: {{ listen: ['/ip4/127.0.0.1/tcp/{p2p}'], bootstrap: [{}]{extra} }}
         serde_json::from_slice::<Value>(&output.stdout).ok().and_then(|v| v["peers"].as_u64()).unwrap_or(0)
     }
 
-    fn publish(&self, key: &str, topic: &str, data: &[u8]) -> orama_e2e::Reply {
+    pub fn publish(&self, key: &str, topic: &str, data: &[u8]) -> orama_e2e::Reply {
         let body = json!({ "topic": topic, "data_base64": base64::engine::general_purpose::STANDARD.encode(data) });
         http(self.port, "POST", "/v1/pubsub/publish", &format!("X-API-Key: {key}\r\n"), Some(&body))
     }
@@ -80,7 +83,7 @@ fn data_of(envelope: &Value) -> Vec<u8> {
 }
 
 /// The next `n` messages' data (presence events skipped), then checks nothing more comes.
-fn receive(client: &mut WsClient, n: usize) -> Vec<String> {
+pub fn receive(client: &mut WsClient, n: usize) -> Vec<String> {
     let mut got = Vec::new();
     while got.len() < n {
         let envelope = client.envelope().unwrap_or_else(|| panic!("only {} of {n} messages: {got:?}", got.len()));

@@ -9,11 +9,14 @@
 //!   the disk floor.
 //! - `functions`: a flood held to its namespace's share of the runner, invocation bodies past
 //!   `max_input`, another tenant unpinning a function's module.
+//! - `pubsub`: a stranger peer against a guarded network, directly and through a member;
+//!   peering as an operator action; an exposed bridge without a key or a list refused.
 //! - `runner`: what a compromised WASM runner reaches (`probe-confinement`), on a node run by
 //!   root and on one run by an ordinary user.
 
 mod edge;
 mod functions;
+mod pubsub;
 mod runner;
 mod sql;
 mod storage;
