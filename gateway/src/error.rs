@@ -25,6 +25,9 @@ pub enum ApiError {
     /// Nothing there.
     #[error("{0}")]
     NotFound(String),
+    /// The request conflicts with what exists (it would undo something it may not).
+    #[error("{0}")]
+    Conflict(String),
     /// The caller is over its rate limit; retry after this many seconds.
     #[error("rate limit exceeded; retry in {retry_after_secs} s")]
     RateLimited {
@@ -58,7 +61,7 @@ impl From<crate::db::DbError> for ApiError {
             }
             DbError::Timeout(_) => ApiError::Timeout(err.to_string()),
             DbError::Full | DbError::OverQuota(_) => ApiError::InsufficientStorage(err.to_string()),
-            DbError::Unavailable(_) => ApiError::Unavailable(err.to_string()),
+            DbError::Unavailable(_) | DbError::OutOfMemory => ApiError::Unavailable(err.to_string()),
             DbError::Internal(_) => ApiError::Internal(err.to_string()),
         }
     }
@@ -73,6 +76,7 @@ impl ApiError {
             ApiError::MissingCredential | ApiError::InvalidCredential(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,

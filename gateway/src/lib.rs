@@ -138,7 +138,7 @@ pub async fn run(
     let internal_api = internal::InternalApi::new(health.clone(), api_keys.clone(), sessions.clone(), jwt.clone());
     let mut host_calls_api = internal::HostApi::new(health, None);
     let (storage_context, embedded_storage) = storage_context(&config.backends.storage, data_dir, &store)?;
-    let sql = sql::SqlService::new(&config.backends.sql, data_dir, &store);
+    let sql = sql::SqlService::new(&config.backends.sql, data_dir)?;
     let cache_store = cache::open(&config.backends.cache)?;
     let mut tasks = Vec::new();
     let functions = if config.wasm_runner.child.enabled {
@@ -169,8 +169,11 @@ pub async fn run(
         tasks.push(tokio::spawn(collect_storage(embedded, kept, shutdown.clone())));
     }
     let https = gateway.tls.mode != orama_service::config::TlsMode::Off;
-    let site =
-        auth::wallet_routes::SignInSite { domain: gateway.tls.domains.first().filter(|_| https).cloned(), https };
+    let domain = gateway.sign_in_domain.clone().or_else(|| gateway.tls.domains.first().filter(|_| https).cloned());
+    if domain.is_none() {
+        tracing::info!("wallet sign-in messages name the request's Host (set gateway.sign_in_domain on a public node)");
+    }
+    let site = auth::wallet_routes::SignInSite { domain, https };
     let auth = auth::Authenticator { api_keys, jwt, limits: rate_limits, sessions, site };
     let context = RouteContext {
         auth,
@@ -366,7 +369,7 @@ impl FunctionsSetup<'_> {
             records,
             runner: functions::runner::Runner::new(&self.paths.runner_socket),
             tokens,
-            storage: self.storage.engine.clone(),
+            storage: self.storage.clone(),
             secrets,
             bounds: functions::Bounds::of(runner_config),
         });

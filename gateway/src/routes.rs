@@ -222,7 +222,7 @@ mod tests {
             dev_simple_key: false,
             started: Started::now(),
             metrics_allow: Arc::from([]),
-            sql: crate::sql::SqlService::new(&Default::default(), dir.path(), &db),
+            sql: crate::sql::SqlService::new(&Default::default(), dir.path()).expect("sql"),
             cache: crate::cache::routes::CacheContext {
                 store: Arc::new(crate::cache::memory::MemoryCache::new(1 << 20)),
                 max_value_bytes: 1024,

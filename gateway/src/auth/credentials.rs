@@ -38,7 +38,7 @@ pub fn in_query(query: &HashMap<String, String>) -> bool {
     ["api_key", "token"].iter().any(|k| query.get(*k).is_some_and(|v| !v.trim().is_empty()))
 }
 
-/// Whether the request asks to become a WebSocket.
+/// Whether the request asks to become a WebSocket (the caller checks it is a GET).
 pub fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
     headers.get("upgrade").and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"))
 }

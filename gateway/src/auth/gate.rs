@@ -96,7 +96,8 @@ where
                 .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
                 .unwrap_or_default();
             let client = request.extensions().get::<ClientIp>().copied();
-            match auth.admit(request.headers(), &query, client).await {
+            let get = request.method() == Method::GET;
+            match auth.admit(request.headers(), &query, get, client).await {
                 Ok(principal) => {
                     request.extensions_mut().insert(principal);
                     inner.call(request).await

@@ -67,19 +67,22 @@ pub struct Authenticator {
 /// the caller is over its own limit, 503 when the key store cannot be reached.
 pub fn authenticated(auth: Authenticator) -> impl Filter<Extract = (Principal,), Error = warp::Rejection> + Clone {
     warp::ext::optional::<Principal>()
+        .and(warp::method())
         .and(warp::header::headers_cloned())
         .and(warp::query::<HashMap<String, String>>().or(warp::any().map(HashMap::new)).unify())
         .and(warp::ext::optional::<ClientIp>())
         .and_then(
             move |admitted: Option<Principal>,
+                  method: warp::http::Method,
                   headers: HeaderMap,
                   query: HashMap<String, String>,
                   client: Option<ClientIp>| {
                 let auth = auth.clone();
                 async move {
+                    let get = method == warp::http::Method::GET;
                     match admitted {
                         Some(principal) => Ok(principal),
-                        None => auth.admit(&headers, &query, client).await.map_err(warp::reject::custom),
+                        None => auth.admit(&headers, &query, get, client).await.map_err(warp::reject::custom),
                     }
                 }
             },
@@ -92,22 +95,29 @@ pub fn authenticated(auth: Authenticator) -> impl Filter<Extract = (Principal,),
 pub fn optionally_authenticated(
     auth: Authenticator,
 ) -> impl Filter<Extract = (Option<Principal>,), Error = warp::Rejection> + Clone {
-    warp::header::headers_cloned()
+    warp::method()
+        .and(warp::header::headers_cloned())
         .and(warp::query::<HashMap<String, String>>().or(warp::any().map(HashMap::new)).unify())
         .and(warp::ext::optional::<ClientIp>())
-        .and_then(move |headers: HeaderMap, query: HashMap<String, String>, client: Option<ClientIp>| {
-            let auth = auth.clone();
-            async move {
-                let anonymous = matches!(credentials::presented(&headers, &query, true), (None, None));
-                if !anonymous {
-                    return auth.admit(&headers, &query, client).await.map(Some).map_err(warp::reject::custom);
+        .and_then(
+            move |method: warp::http::Method,
+                  headers: HeaderMap,
+                  query: HashMap<String, String>,
+                  client: Option<ClientIp>| {
+                let auth = auth.clone();
+                async move {
+                    let anonymous = matches!(credentials::presented(&headers, &query, true), (None, None));
+                    if !anonymous {
+                        let get = method == warp::http::Method::GET;
+                        return auth.admit(&headers, &query, get, client).await.map(Some).map_err(warp::reject::custom);
+                    }
+                    if let Some(ClientIp(ip)) = client {
+                        auth.limits.charge_ip(ip).map_err(warp::reject::custom)?;
+                    }
+                    Ok(None)
                 }
-                if let Some(ClientIp(ip)) = client {
-                    auth.limits.charge_ip(ip).map_err(warp::reject::custom)?;
-                }
-                Ok(None)
-            }
-        })
+            },
+        )
 }
 
 impl Authenticator {
@@ -116,9 +126,10 @@ impl Authenticator {
         &self,
         headers: &HeaderMap,
         query: &HashMap<String, String>,
+        get: bool,
         client: Option<ClientIp>,
     ) -> Result<Principal, ApiError> {
-        match self.authenticate(headers, query).await {
+        match self.authenticate(headers, query, get).await {
             Ok(mut principal) => {
                 principal.allowance = self.limits.charge_caller(&caller_of(&principal))?;
                 Ok(principal)
@@ -134,10 +145,16 @@ impl Authenticator {
     }
 
     /// A valid JWT wins; otherwise the API key decides (as the reference orders them). The
-    /// query string is read for a credential only on a WebSocket upgrade, where browsers cannot
-    /// set headers; elsewhere a credential there is refused (it would land in logs and proxies).
-    async fn authenticate(&self, headers: &HeaderMap, query: &HashMap<String, String>) -> Result<Principal, ApiError> {
-        let upgrade = credentials::is_websocket_upgrade(headers);
+    /// query string is read for a credential only on a WebSocket upgrade (a `GET` asking for
+    /// one), where browsers cannot set headers; elsewhere a credential there is refused (it
+    /// would land in logs and proxies).
+    async fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        query: &HashMap<String, String>,
+        get: bool,
+    ) -> Result<Principal, ApiError> {
+        let upgrade = get && credentials::is_websocket_upgrade(headers);
         let (jwt, api_key) = credentials::presented(headers, query, upgrade);
         if jwt.is_none() && api_key.is_none() && !upgrade && credentials::in_query(query) {
             return Err(ApiError::InvalidCredential(

@@ -15,7 +15,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-pub use budget::ResultBudget;
+pub use budget::{ResultBudget, blob_cost, scalar_cost, text_cost};
 pub use migrations::{MIGRATIONS, Migration, migrate};
 pub use rqlite::RqliteDb;
 pub use sandbox::{DENIED_FUNCTIONS, MAX_SQL_BYTES, Sandbox};
@@ -107,6 +107,10 @@ pub enum DbError {
     /// The engine cannot be reached or is busy; worth retrying later.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The engine's memory limit stopped the statement (`backends.sql.max_memory`): the
+    /// statement makes values too large, or others do at the same time. Not retried elsewhere.
+    #[error("the SQL engine reached its memory limit (backends.sql.max_memory); the statement was stopped")]
+    OutOfMemory,
     /// Something that should not happen (corruption, a bug).
     #[error("database error: {0}")]
     Internal(String),

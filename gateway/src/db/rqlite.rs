@@ -7,8 +7,9 @@
 //! survives them). Writes are sent with `?transaction` when atomicity is asked for, which makes
 //! rqlite apply all or none. Parameters are sent separately from the SQL and bound by SQLite.
 //!
-//! Bounds: every request carries `db_timeout` (rqlite interrupts its statements at our time
-//! limit); a reply is read in chunks up to a cap and decoded cell by cell within the result
+//! Bounds: every read carries `db_timeout` (rqlite interrupts it at our time limit; tenants'
+//! writes too, the system's never, see [`RqliteDb::interrupting_writes`]); a reply is read in
+//! chunks up to a cap and decoded cell by cell within the result
 //! budget ([`rqlite_reply`]), so a huge reply costs at most the cap before it is refused.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -36,6 +37,7 @@ pub struct RqliteDb {
     consistency: String,
     limits: QueryLimits,
     preferred: AtomicUsize,
+    interrupt_writes: bool,
 }
 
 impl RqliteDb {
@@ -52,15 +54,29 @@ impl RqliteDb {
             .build()
             .map_err(|e| DbError::Internal(format!("HTTP client: {e}")))?;
         let urls = urls.iter().map(|u| u.trim_end_matches('/').to_owned()).collect();
-        Ok(RqliteDb { client, urls, consistency: consistency.to_owned(), limits, preferred: AtomicUsize::new(0) })
+        let consistency = consistency.to_owned();
+        Ok(RqliteDb { client, urls, consistency, limits, preferred: AtomicUsize::new(0), interrupt_writes: false })
+    }
+
+    /// The same client, but asking rqlite to interrupt writes at the time limit too. For
+    /// tenants' statements, which could otherwise write for ever; never for the system tables:
+    /// a replicated write interrupted on one node only (a slower one) leaves that node with
+    /// different data, which a tenant may risk for its own tables but the store must not.
+    pub fn interrupting_writes(mut self) -> RqliteDb {
+        self.interrupt_writes = true;
+        self
     }
 
     /// POSTs `body` to `path` on the first node that answers; returns its reply, decoded
-    /// within the result budget. rqlite is asked to stop the statements at our time limit.
-    async fn post(&self, path: &str, body: &Value) -> Result<Reply, DbError> {
+    /// within the result budget. When `interruptible`, rqlite is asked to stop the statements at
+    /// our time limit (`db_timeout`; see [`RqliteDb::interrupting_writes`] for writes).
+    async fn post(&self, path: &str, body: &Value, interruptible: bool) -> Result<Reply, DbError> {
         let timeout = self.limits.timeout;
         let separator = if path.contains('?') { '&' } else { '?' };
-        let path = format!("{path}{separator}db_timeout={}ms", timeout.as_millis().max(1));
+        let path = match interruptible {
+            true => format!("{path}{separator}db_timeout={}ms", timeout.as_millis().max(1)),
+            false => path.to_owned(),
+        };
         let deadline = Instant::now() + timeout;
         let mut last_error = String::from("no node answered");
         let mut attempt = 0usize;
@@ -86,6 +102,11 @@ impl RqliteDb {
                     // trouble (no leader yet, forwarding to a dead leader): try the next node.
                     Ok(response) if response.status().is_server_error() => {
                         let text = read_capped(response, ERROR_REPLY_CAP, 0).await.unwrap_or_default().text();
+                        // The statement's own failure, reported as the node's: no other node
+                        // would do better.
+                        if self.classify(text.trim()) == DbError::OutOfMemory {
+                            return Err(DbError::OutOfMemory);
+                        }
                         last_error = format!("{}: {}", self.urls[index], text.trim());
                     }
                     Ok(response) => {
@@ -123,7 +144,7 @@ impl RqliteDb {
 
     async fn write(&self, statements: &[Statement], atomic: bool) -> Result<Vec<ExecResult>, DbError> {
         let path = if atomic { "/db/execute?transaction" } else { "/db/execute" };
-        let reply = self.post(path, &encode(statements)).await?;
+        let reply = self.post(path, &encode(statements), self.interrupt_writes).await?;
         self.results(&reply)?
             .iter()
             .enumerate()
@@ -136,7 +157,7 @@ impl RqliteDb {
 
     async fn read(&self, statement: &Statement) -> Result<Rows, DbError> {
         let path = format!("/db/query?level={}", self.consistency);
-        let mut reply = self.post(&path, &encode(std::slice::from_ref(statement))).await?;
+        let mut reply = self.post(&path, &encode(std::slice::from_ref(statement)), true).await?;
         self.results(&reply)?;
         let result = if reply.results.is_empty() { StatementResult::default() } else { reply.results.swap_remove(0) };
         match result.error {
@@ -154,7 +175,7 @@ impl RqliteDb {
             })
             .collect();
         let path = format!("/db/request?transaction&level={}", self.consistency);
-        let reply = self.post(&path, &encode(&statements)).await?;
+        let reply = self.post(&path, &encode(&statements), self.interrupt_writes).await?;
         self.results(&reply)?;
         if reply.results.len() < ops.len() {
             return Err(DbError::Internal("rqlite returned too few results".into()));
@@ -204,9 +225,7 @@ impl RqliteDb {
         } else if lower == "query timeout" || lower == "execute timeout" {
             DbError::Timeout(self.limits.timeout)
         } else if lower.contains("out of memory") {
-            DbError::Unavailable(format!(
-                "the rqlite node reached its memory limit (backends.sql.max_memory): {message}"
-            ))
+            DbError::OutOfMemory
         } else if ["not leader", "leadership lost", "no leader", "remote node"].iter().any(|m| lower.contains(m)) {
             DbError::Unavailable(message.to_owned())
         } else {

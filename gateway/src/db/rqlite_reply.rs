@@ -11,7 +11,7 @@ use std::fmt;
 use base64::Engine as _;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::{DbError, ResultBudget, Rows, SqlValue};
+use super::{DbError, ResultBudget, Rows, SqlValue, blob_cost, scalar_cost, text_cost};
 
 /// A decoded reply.
 #[derive(Debug, Default)]
@@ -171,7 +171,10 @@ impl<'de> Visitor<'de> for ResultSeed<'_, '_> {
                     }
                 }
                 "types" => types = map.next_value()?,
-                "values" => result.rows.rows = map.next_value_seed(RowsSeed { state: &mut *self.0, types: &types })?,
+                "values" => {
+                    let (types, columns) = (&types, &result.rows.columns);
+                    result.rows.rows = map.next_value_seed(RowsSeed { state: &mut *self.0, types, columns })?;
+                }
                 "error" => result.error = map.next_value()?,
                 "rows_affected" => result.rows_affected = map.next_value()?,
                 "last_insert_id" => result.last_insert_id = map.next_value()?,
@@ -185,6 +188,7 @@ impl<'de> Visitor<'de> for ResultSeed<'_, '_> {
 struct RowsSeed<'s, 'b, 't> {
     state: &'s mut State<'b>,
     types: &'t [String],
+    columns: &'t [String],
 }
 
 impl<'de> DeserializeSeed<'de> for RowsSeed<'_, '_, '_> {
@@ -205,13 +209,13 @@ impl<'de> Visitor<'de> for RowsSeed<'_, '_, '_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut rows = Vec::new();
         loop {
-            if let Err(failure) = self.state.budget.row() {
-                return Err(self.state.stop(failure));
-            }
-            let row = RowSeed { state: &mut *self.state, types: self.types };
+            let row = RowSeed { state: &mut *self.state, types: self.types, columns: self.columns };
             let Some(row) = seq.next_element_seed(row)? else { return Ok(rows) };
             if rows.len() == self.state.max_rows {
                 return Err(self.state.stop(DbError::TooManyRows(self.state.max_rows)));
+            }
+            if let Err(failure) = self.state.budget.row() {
+                return Err(self.state.stop(failure));
             }
             rows.push(row);
         }
@@ -221,6 +225,7 @@ impl<'de> Visitor<'de> for RowsSeed<'_, '_, '_> {
 struct RowSeed<'s, 'b, 't> {
     state: &'s mut State<'b>,
     types: &'t [String],
+    columns: &'t [String],
 }
 
 impl<'de> DeserializeSeed<'de> for RowSeed<'_, '_, '_> {
@@ -243,7 +248,8 @@ impl<'de> Visitor<'de> for RowSeed<'_, '_, '_> {
         loop {
             let blob = self.types.get(cells.len()).is_some_and(|t| t.eq_ignore_ascii_case("blob"));
             let Some(cell) = seq.next_element_seed(CellSeed { blob })? else { return Ok(cells) };
-            if let Err(failure) = self.state.budget.cell(heap_size(&cell)) {
+            let column = self.columns.get(cells.len()).map_or("", String::as_str);
+            if let Err(failure) = self.state.budget.cell(cost(column, &cell)) {
                 return Err(self.state.stop(failure));
             }
             cells.push(cell);
@@ -251,11 +257,12 @@ impl<'de> Visitor<'de> for RowSeed<'_, '_, '_> {
     }
 }
 
-fn heap_size(value: &SqlValue) -> usize {
+/// What `value` in `column` costs the result's budget.
+fn cost(column: &str, value: &SqlValue) -> usize {
     match value {
-        SqlValue::Text(text) => text.len(),
-        SqlValue::Blob(bytes) => bytes.len(),
-        SqlValue::Null | SqlValue::Integer(_) | SqlValue::Real(_) => 0,
+        SqlValue::Text(text) => text_cost(column, text.as_bytes()),
+        SqlValue::Blob(bytes) => blob_cost(column, bytes.len()),
+        SqlValue::Null | SqlValue::Integer(_) | SqlValue::Real(_) => scalar_cost(column),
     }
 }
 

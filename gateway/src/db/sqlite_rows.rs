@@ -5,7 +5,7 @@
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode};
 
-use super::{DbError, ExecResult, ResultBudget, Rows, SqlValue, Statement};
+use super::{DbError, ExecResult, ResultBudget, Rows, SqlValue, Statement, blob_cost, scalar_cost, text_cost};
 
 pub(super) fn run_write(connection: &Connection, statement: &Statement) -> Result<ExecResult, DbError> {
     let mut prepared = connection.prepare(&statement.sql).map_err(classify)?;
@@ -36,9 +36,9 @@ pub(super) fn run_query(
         }
         budget.row()?;
         let mut cells = Vec::with_capacity(columns.len());
-        for i in 0..columns.len() {
+        for (i, column) in columns.iter().enumerate() {
             let value = row.get_ref(i).unwrap_or(ValueRef::Null);
-            budget.cell(heap_size(value))?;
+            budget.cell(cost(column, value))?;
             cells.push(from_sql(value));
         }
         rows.push(cells);
@@ -46,11 +46,12 @@ pub(super) fn run_query(
     Ok(Rows { columns, rows })
 }
 
-/// The bytes `value` takes besides its cell.
-fn heap_size(value: ValueRef<'_>) -> usize {
+/// What `value` in `column` costs the result's budget.
+fn cost(column: &str, value: ValueRef<'_>) -> usize {
     match value {
-        ValueRef::Text(bytes) | ValueRef::Blob(bytes) => bytes.len(),
-        ValueRef::Null | ValueRef::Integer(_) | ValueRef::Real(_) => 0,
+        ValueRef::Text(bytes) => text_cost(column, bytes),
+        ValueRef::Blob(bytes) => blob_cost(column, bytes.len()),
+        ValueRef::Null | ValueRef::Integer(_) | ValueRef::Real(_) => scalar_cost(column),
     }
 }
 
@@ -84,10 +85,7 @@ pub(super) fn classify(err: rusqlite::Error) -> DbError {
                 ErrorCode::ConstraintViolation => DbError::Constraint(text),
                 ErrorCode::AuthorizationForStatementDenied => DbError::Sql(format!("statement not allowed ({text})")),
                 ErrorCode::DiskFull => DbError::Full,
-                ErrorCode::OutOfMemory => DbError::Unavailable(
-                    "the SQL engine reached its memory limit (backends.sql.max_memory); the statement was stopped"
-                        .into(),
-                ),
+                ErrorCode::OutOfMemory => DbError::OutOfMemory,
                 ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => DbError::Unavailable(text),
                 ErrorCode::OperationInterrupted => DbError::Sql("interrupted".into()),
                 ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase | ErrorCode::SystemIoFailure => {

@@ -193,17 +193,31 @@ impl Functions {
             )));
         }
         let hash = self.parts.runner.compile(wasm.clone()).await.map_err(runner_error)?;
-        let added = self.parts.storage.add(Box::pin(futures_util::stream::once(async move { Ok(wasm) }))).await?;
-        self.parts.storage.pin(added.cid).await?;
+        let stored = self.store_module(namespace, &definition.name, wasm).await?;
         let secrets = match &definition.secrets {
             None => None,
             Some(secrets) => Some(self.seal(namespace, &definition.name, secrets)?),
         };
-        let new = self.new_version(definition, added.cid.to_string(), hash, secrets);
+        let new = self.new_version(definition, stored, hash, secrets);
         let function = self.parts.registry.deploy(namespace, &super::uuid_v4()?, &new).await?;
         self.forget(namespace, &new.name);
         tracing::info!(namespace = %namespace, function = %function.name, version = function.version, "function deployed");
         Ok(function)
+    }
+
+    /// Stores `wasm` as a module of `namespace`'s function `name`: held to the disk floor, and
+    /// pinned in the namespace (so it counts against the namespace's storage quota, and the
+    /// namespace cannot unpin it while a version uses it). Returns its CID.
+    async fn store_module(&self, namespace: &str, name: &str, wasm: Bytes) -> Result<String, ApiError> {
+        let storage = &self.parts.storage;
+        storage.bounds.check_disk(wasm.len() as u64)?;
+        let added = storage.engine.add(Box::pin(futures_util::stream::once(async move { Ok(wasm) }))).await?;
+        let cid = added.cid.to_string();
+        let label = format!("function {name}");
+        let pin = crate::storage::pins::NewPin { namespace, cid: &cid, name: &label, size: added.size, upload: None };
+        storage.pins.pin(pin, storage.bounds.quota).await?;
+        storage.engine.pin(added.cid).await?;
+        Ok(cid)
     }
 
     fn seal(

@@ -195,7 +195,7 @@ mod tests {
         HostCalls {
             tokens: Tokens::default(),
             cache: Arc::new(crate::cache::memory::MemoryCache::new(1 << 20)),
-            sql: SqlService::new(&Default::default(), dir, &db),
+            sql: SqlService::new(&Default::default(), dir).expect("sql"),
             fetcher: Fetcher::new(&Default::default()).expect("fetcher"),
             registry: Registry::new(db),
             secrets: SecretBox::load_or_create(dir).expect("key"),

@@ -26,7 +26,6 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::error::ApiError;
-use crate::storage::StorageEngine;
 use host::Tokens;
 use records::Records;
 use registry::{Function, Registry};
@@ -103,8 +102,8 @@ pub struct Parts {
     pub runner: Runner,
     /// Tokens shared with the host calls.
     pub tokens: Tokens,
-    /// Module storage.
-    pub storage: Arc<dyn StorageEngine>,
+    /// Module storage: the engine, and the namespace's pins and quota a module counts against.
+    pub storage: crate::storage::routes::StorageContext,
     /// Sealing key.
     pub secrets: SecretBox,
     /// Bounds.
@@ -158,10 +157,11 @@ impl Functions {
         let size = self
             .parts
             .storage
+            .engine
             .size(parsed)
             .await?
             .ok_or_else(|| ApiError::Internal(format!("module {cid} is gone")))?;
-        let mut stream = self.parts.storage.read(parsed, 0..size).await?;
+        let mut stream = self.parts.storage.engine.read(parsed, 0..size).await?;
         let mut wasm = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
         while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
             wasm.extend_from_slice(&chunk?);

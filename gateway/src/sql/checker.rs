@@ -32,24 +32,100 @@ pub const MAX_NESTING: usize = 64;
 pub const MAX_PATTERN_OPERATORS: usize = 64;
 /// Stack of each checking thread.
 const STACK: usize = 64 * 1024 * 1024;
-/// Checking threads.
-const THREADS: usize = 2;
 /// Statements waiting for a checking thread before callers wait to queue.
 const QUEUE: usize = 256;
+/// Statements of one namespace being checked or waiting at once: one tenant cannot hold the
+/// checking threads from the others.
+const PER_NAMESPACE: usize = 8;
 
 type Job = Box<dyn FnOnce() + Send>;
 
 /// Checks and rewrites `sql` for the namespace of `prefix` (see the module docs).
 pub async fn check(sql: String, prefix: String, reserved: Arc<Reserved>, max_rows: u64) -> Result<Rewritten, Refused> {
-    bounded(&sql)?;
-    let (answer, answered) = oneshot::channel();
+    if sql.len() > MAX_SQL_BYTES {
+        return Err(Refused::TooLarge(format!("the statement is longer than {MAX_SQL_BYTES} bytes")));
+    }
+    if approximate_tokens(&sql) > 2 * MAX_TOKENS {
+        return Err(Refused::TooLarge(format!("the statement has more than {MAX_TOKENS} tokens")));
+    }
+    let _turn = InFlight::enter(&prefix)?;
+    let (answer, answered) = oneshot::channel::<Result<Rewritten, Refused>>();
     let job: Job = Box::new(move || {
-        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| rewrite(&sql, &prefix, &reserved, max_rows)));
+        if answer.is_closed() {
+            return; // the caller went away while the statement waited
+        }
+        let checked = || bounded(&sql).and_then(|()| rewrite(&sql, &prefix, &reserved, max_rows));
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(checked));
         let outcome = outcome.unwrap_or_else(|_| Err(Refused::Syntax("the statement cannot be parsed".into())));
         let _ = answer.send(outcome);
     });
     pool().send(job).await.map_err(|_| Refused::Syntax("the SQL checker is not running".into()))?;
     answered.await.map_err(|_| Refused::Syntax("the SQL checker stopped".into()))?
+}
+
+/// A namespace's statement in the checker, counted while it is there.
+struct InFlight(String);
+
+impl InFlight {
+    fn counts() -> &'static Mutex<std::collections::HashMap<String, usize>> {
+        static COUNTS: OnceLock<Mutex<std::collections::HashMap<String, usize>>> = OnceLock::new();
+        COUNTS.get_or_init(Mutex::default)
+    }
+
+    fn enter(prefix: &str) -> Result<InFlight, Refused> {
+        let mut counts = Self::counts().lock().unwrap_or_else(|p| p.into_inner());
+        let count = counts.entry(prefix.to_owned()).or_default();
+        if *count >= PER_NAMESPACE {
+            return Err(Refused::Busy(format!(
+                "{PER_NAMESPACE} statements of this namespace are already being checked"
+            )));
+        }
+        *count += 1;
+        Ok(InFlight(prefix.to_owned()))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut counts = Self::counts().lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = counts.get_mut(&self.0) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.0);
+            }
+        }
+    }
+}
+
+/// An upper bound of the tokens in `sql`, counted on its bytes without building any: a word,
+/// a quoted string or identifier, or any other character that is not space counts one.
+fn approximate_tokens(sql: &str) -> usize {
+    let bytes = sql.as_bytes();
+    let (mut count, mut i) = (0, 0);
+    while i < bytes.len() {
+        let byte = bytes[i];
+        let closing = match byte {
+            b'\'' => Some(b'\''),
+            b'"' => Some(b'"'),
+            b'`' => Some(b'`'),
+            b'[' => Some(b']'),
+            _ => None,
+        };
+        if let Some(closing) = closing {
+            i += 1 + bytes[i + 1..].iter().position(|b| *b == closing).unwrap_or(bytes.len());
+            count += 1;
+        } else if byte.is_ascii_alphanumeric() || byte == b'_' || byte >= 0x80 {
+            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] >= 0x80) {
+                i += 1;
+            }
+            count += 1;
+            continue;
+        } else if !byte.is_ascii_whitespace() {
+            count += 1;
+        }
+        i += 1;
+    }
+    count
 }
 
 /// Refuses a statement too long, too large or too deep to parse safely.
@@ -126,7 +202,8 @@ fn pool() -> &'static mpsc::Sender<Job> {
     POOL.get_or_init(|| {
         let (jobs, queue) = mpsc::channel::<Job>(QUEUE);
         let queue = Arc::new(Mutex::new(queue));
-        for i in 0..THREADS {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8);
+        for i in 0..threads {
             let queue = queue.clone();
             let spawned =
                 std::thread::Builder::new().name(format!("sql-checker-{i}")).stack_size(STACK).spawn(move || {

@@ -2,6 +2,7 @@
 //! numbers as reals, booleans as 1/0, strings as text, null as NULL; arrays and objects bind as
 //! their JSON text. Rows come back as objects keyed by column name (blobs as base64).
 
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::{Map, Value};
 
 use crate::db::{Rows, SqlValue};
@@ -27,7 +28,47 @@ pub fn params(args: &[Value]) -> Vec<SqlValue> {
     args.iter().map(to_sql).collect()
 }
 
-/// Each row as an object keyed by column name.
+/// Rows serialized as a list of objects keyed by column name, written straight from the rows:
+/// a reply holds the rows and its own bytes, never a tree of values in between.
+#[derive(Debug, Clone, Copy)]
+pub struct RowObjects<'a>(pub &'a Rows);
+
+/// One row serialized as an object keyed by column name.
+#[derive(Debug, Clone, Copy)]
+pub struct RowObject<'a> {
+    columns: &'a [String],
+    row: &'a [SqlValue],
+}
+
+impl<'a> RowObjects<'a> {
+    /// The first row, if any.
+    pub fn first(&self) -> Option<RowObject<'a>> {
+        self.0.rows.first().map(|row| RowObject { columns: &self.0.columns, row })
+    }
+}
+
+impl Serialize for RowObjects<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.0.rows.len()))?;
+        for row in &self.0.rows {
+            seq.serialize_element(&RowObject { columns: &self.0.columns, row })?;
+        }
+        seq.end()
+    }
+}
+
+impl Serialize for RowObject<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.columns.len()))?;
+        for (column, value) in self.columns.iter().zip(self.row) {
+            map.serialize_entry(column, value)?;
+        }
+        map.end()
+    }
+}
+
+/// Each row as an object keyed by column name (a tree of values: for small results that are
+/// read back, such as the schema listing and system queries).
 pub fn row_objects(rows: &Rows) -> Vec<Map<String, Value>> {
     rows.rows
         .iter()

@@ -21,7 +21,7 @@ use orama_service::config::{SqlBackendConfig, SqlEngine};
 
 use serde_json::{Map, Value};
 
-use crate::db::{Database, Sandbox, Statement};
+use crate::db::{Database, DbError, RqliteDb, Sandbox, Statement};
 use crate::error::ApiError;
 use quota::SharedQuota;
 use rewrite::Reserved;
@@ -47,22 +47,23 @@ impl std::fmt::Debug for SqlService {
 }
 
 impl SqlService {
-    /// The service for `config`, keeping embedded databases under `data_dir/sql`; `store` is
-    /// the engine of the system store, shared by the namespaces on RQLite.
-    pub fn new(config: &SqlBackendConfig, data_dir: &Path, store: &Arc<dyn Database>) -> Self {
-        match config.engine {
+    /// The service for `config`, keeping embedded databases under `data_dir/sql`; on RQLite the
+    /// namespaces share the system store's database, through a client of their own (one that
+    /// has rqlite interrupt their writes at the time limit).
+    pub fn new(config: &SqlBackendConfig, data_dir: &Path) -> Result<Self, DbError> {
+        let limits = crate::db::limits_of(config);
+        Ok(match config.engine {
             SqlEngine::Embedded => {
-                let limits = crate::db::limits_of(config);
                 let sandbox = Sandbox { max_bytes: config.namespace_quota, max_value: limits.max_result };
                 SqlService::Embedded(TenantDatabases::new(&data_dir.join("sql"), limits, sandbox))
             }
             SqlEngine::Rqlite => SqlService::Shared(SharedStore {
-                db: store.clone(),
+                db: Arc::new(RqliteDb::new(&config.urls, &config.consistency, limits)?.interrupting_writes()),
                 reserved: Arc::new(Reserved::system()),
                 quota: Arc::new(SharedQuota::new(config.namespace_quota)),
                 max_rows: config.max_rows as u64,
             }),
-        }
+        })
     }
 
     /// The database of `namespace`.

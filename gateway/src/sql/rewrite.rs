@@ -56,6 +56,9 @@ pub enum Refused {
     /// It is too long, too large or too deeply nested to parse safely.
     #[error("statement too complex: {0}")]
     TooLarge(String),
+    /// Its namespace has too many statements being checked already.
+    #[error("try again: {0}")]
+    Busy(String),
 }
 
 /// The table prefix of `namespace`.
@@ -102,7 +105,6 @@ impl Reserved {
             || lower.starts_with("pragma_")
             || is_tenant_prefixed(&lower)
             || self.names.contains(&lower)
-            || crate::db::DENIED_FUNCTIONS.contains(&lower.as_str())
     }
 }
 
@@ -145,27 +147,34 @@ pub fn rewrite(sql: &str, prefix: &str, reserved: &Reserved, max_rows: u64) -> R
 }
 
 /// Refuses a statement any of whose words no tenant may use.
+/// A denied function is refused where it is called: its name (in any spelling) before `(`.
 fn refuse_reserved_words(tokens: &[Token], reserved: &Reserved) -> Result<(), Refused> {
-    for token in tokens {
+    let significant: Vec<&Token> = tokens.iter().filter(|t| !matches!(t, Token::Whitespace(_))).collect();
+    for (i, token) in significant.iter().enumerate() {
         let word = match token {
             Token::Word(word) => word.value.as_str(),
             Token::SingleQuotedString(text) | Token::DoubleQuotedString(text) => text.as_str(),
             _ => continue,
         };
-        if reserved.refuses(word) {
+        let called = matches!(significant.get(i + 1), Some(Token::LParen));
+        let denied = called && crate::db::DENIED_FUNCTIONS.contains(&word.to_ascii_lowercase().as_str());
+        if denied || reserved.refuses(word) {
             return Err(Refused::Reserved(word.to_owned()));
         }
     }
     Ok(())
 }
 
-/// Bounds the rows `query` returns at `max`: its own `LIMIT` becomes `min((limit), max)`, and
-/// a query without one gets `LIMIT max`.
+/// Bounds the rows `query` returns at `max`: its own `LIMIT` becomes `min((limit) & i64::MAX,
+/// max)`, where the mask turns a negative limit (which SQLite reads as no limit) into a huge
+/// one, so `max` again, while evaluating the limit once (it may be a bound parameter); a query
+/// without one gets `LIMIT max`.
 fn clamp_limit(query: &mut Query, max: u64) -> Result<(), Refused> {
     let bounded = |limit: &Expr| -> Result<Expr, Refused> {
-        let text = format!("min(({limit}), {max})");
-        let mut parser =
-            Parser::new(&SQLiteDialect {}).try_with_sql(&text).map_err(|e| Refused::Syntax(e.to_string()))?;
+        let text = format!("min((({limit}) & {}), {max})", i64::MAX);
+        // The limit parsed once within the statement's budget; twice its size bounds this parse.
+        let dialect = BudgetedSqlite::new(PARSE_BUDGET_PER_TOKEN.saturating_mul(text.len()).saturating_add(64));
+        let mut parser = Parser::new(&dialect).try_with_sql(&text).map_err(|e| Refused::Syntax(e.to_string()))?;
         parser.parse_expr().map_err(|e| Refused::Syntax(e.to_string()))
     };
     match &mut query.limit_clause {
@@ -393,8 +402,11 @@ mod tests {
     fn query_limits_are_clamped_to_one_past_the_row_limit() {
         let clamp = |sql: &str| rewrite(sql, "t_0123456789abcdef_", &Reserved::system(), 10).map(|r| r.sql);
         assert_eq!(clamp("SELECT 1").as_deref(), Ok("SELECT 1 LIMIT 11"));
-        assert_eq!(clamp("SELECT 1 LIMIT 5").as_deref(), Ok("SELECT 1 LIMIT min((5), 11)"));
-        assert_eq!(clamp("SELECT 1 LIMIT ? OFFSET 3").as_deref(), Ok("SELECT 1 LIMIT min((?), 11) OFFSET 3"));
+        let bounded = |l: &str| format!("min((({l}) & 9223372036854775807), 11)");
+        assert_eq!(clamp("SELECT 1 LIMIT 5"), Ok(format!("SELECT 1 LIMIT {}", bounded("5"))));
+        assert_eq!(clamp("SELECT 1 LIMIT ? OFFSET 3"), Ok(format!("SELECT 1 LIMIT {} OFFSET 3", bounded("?"))));
+        assert_eq!(clamp("SELECT 1 LIMIT -1"), Ok(format!("SELECT 1 LIMIT {}", bounded("-1"))));
+        assert_eq!(clamp("SELECT 1 LIMIT 2, -1"), Ok(format!("SELECT 1 LIMIT 2, {}", bounded("-1"))));
         assert_eq!(clamp("SELECT 1 UNION SELECT 2").as_deref(), Ok("SELECT 1 UNION SELECT 2 LIMIT 11"));
         assert_eq!(clamp("INSERT INTO t SELECT 1").as_deref(), Ok("INSERT INTO t_0123456789abcdef_t SELECT 1"));
     }

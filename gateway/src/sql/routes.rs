@@ -15,7 +15,7 @@ use warp::reply::Response;
 use warp::{Filter, Reply as _};
 
 use super::SqlService;
-use super::json::{params, row_objects};
+use super::json::{RowObjects, params};
 use super::orm::{self, FindBody, SelectBody};
 use crate::auth::{Authenticator, Principal, authenticated};
 use crate::db::{Database, DbError, Op, OpResult, Statement};
@@ -120,14 +120,14 @@ async fn transaction(db: Arc<dyn Database>, body: TransactionBody) -> Result<Res
     if !body.return_results {
         return Ok(warp::reply::json(&json!({ "status": "ok" })).into_response());
     }
-    let results: Vec<Value> = results
+    let results: Vec<Outcome> = results
         .iter()
         .map(|result| match result {
-            OpResult::Exec(e) => json!({ "rows_affected": e.rows_affected, "last_insert_id": e.last_insert_id }),
-            OpResult::Query(rows) => Value::Array(row_objects(rows).into_iter().map(Value::Object).collect()),
+            OpResult::Exec(e) => Outcome::Exec { rows_affected: e.rows_affected, last_insert_id: e.last_insert_id },
+            OpResult::Query(rows) => Outcome::Query(RowObjects(rows)),
         })
         .collect();
-    Ok(warp::reply::json(&json!({ "status": "ok", "results": results })).into_response())
+    Ok(warp::reply::json(&Transacted { status: "ok", results }).into_response())
 }
 
 async fn create_table(db: Arc<dyn Database>, body: CreateTableBody) -> Result<Response, ApiError> {
@@ -152,13 +152,33 @@ async fn drop_table(db: Arc<dyn Database>, body: DropTableBody) -> Result<Respon
     }
 }
 
+/// A transaction's answer with its results.
+#[derive(serde::Serialize)]
+struct Transacted<'a> {
+    status: &'static str,
+    results: Vec<Outcome<'a>>,
+}
+
+/// One step's result: a write's effect, or a read's rows.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum Outcome<'a> {
+    Exec { rows_affected: u64, last_insert_id: i64 },
+    Query(RowObjects<'a>),
+}
+
+/// `{count, items}` written straight from the rows.
 fn items(rows: &crate::db::Rows) -> Response {
-    let items = row_objects(rows);
-    warp::reply::json(&json!({ "count": items.len(), "items": items })).into_response()
+    #[derive(serde::Serialize)]
+    struct Items<'a> {
+        count: usize,
+        items: RowObjects<'a>,
+    }
+    warp::reply::json(&Items { count: rows.len(), items: RowObjects(rows) }).into_response()
 }
 
 fn first_row(rows: &crate::db::Rows) -> Result<Response, ApiError> {
-    let row = row_objects(rows).into_iter().next().ok_or_else(|| ApiError::NotFound("not found".into()))?;
+    let row = RowObjects(rows).first().ok_or_else(|| ApiError::NotFound("not found".into()))?;
     Ok(warp::reply::json(&row).into_response())
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::checker;
-use super::quota::SharedQuota;
+use super::quota::{Admitted, SharedQuota};
 use super::rewrite::{Refused, Reserved};
 use crate::db::{Database, DbError, DbFuture, ExecResult, Op, OpResult, Rows, Statement};
 
@@ -45,6 +45,7 @@ impl NamespacedDb {
         let rewritten =
             checker::check(statement.sql, prefix, reserved, self.store.max_rows).await.map_err(|err| match err {
                 Refused::Syntax(_) => DbError::Sql(err.to_string()),
+                Refused::Busy(_) => DbError::Unavailable(err.to_string()),
                 Refused::Reserved(_) | Refused::Kind(_) | Refused::TooLarge(_) => {
                     DbError::Sql(format!("statement not allowed ({err})"))
                 }
@@ -52,7 +53,7 @@ impl NamespacedDb {
         Ok((Statement { sql: rewritten.sql, params: statement.params }, rewritten.reads_only))
     }
 
-    async fn admit(&self, writes: &[&Statement]) -> Result<(), DbError> {
+    async fn admit(&self, writes: &[&Statement]) -> Result<Admitted, DbError> {
         self.store.quota.admit(self.store.db.as_ref(), &self.prefix, writes).await
     }
 
@@ -82,9 +83,7 @@ impl Database for NamespacedDb {
     fn execute(&self, statement: Statement) -> DbFuture<'_, ExecResult> {
         Box::pin(async move {
             let (statement, reads_only) = self.rewritten(statement).await?;
-            if !reads_only {
-                self.admit(&[&statement]).await?;
-            }
+            let _admitted = if reads_only { None } else { Some(self.admit(&[&statement]).await?) };
             self.store.db.execute(statement).await
         })
     }
@@ -92,9 +91,7 @@ impl Database for NamespacedDb {
     fn query(&self, statement: Statement) -> DbFuture<'_, Rows> {
         Box::pin(async move {
             let (statement, reads_only) = self.rewritten(statement).await?;
-            if !reads_only {
-                self.admit(&[&statement]).await?;
-            }
+            let _admitted = if reads_only { None } else { Some(self.admit(&[&statement]).await?) };
             self.store.db.query(statement).await
         })
     }
@@ -110,7 +107,7 @@ impl Database for NamespacedDb {
                 }
                 rewritten.push(statement);
             }
-            self.admit(&writes.iter().map(|&i| &rewritten[i]).collect::<Vec<_>>()).await?;
+            let _admitted = self.admit(&writes.iter().map(|&i| &rewritten[i]).collect::<Vec<_>>()).await?;
             self.store.db.transaction(rewritten).await
         })
     }
@@ -130,9 +127,8 @@ impl Database for NamespacedDb {
                 }
                 rewritten.push(kind(statement));
             }
-            if !writes.is_empty() {
+            let _admitted =
                 self.admit(&writes.iter().map(|&i| statement_of(&rewritten[i])).collect::<Vec<_>>()).await?;
-            }
             self.store.db.batch(rewritten).await
         })
     }

@@ -95,7 +95,8 @@ impl Pins {
                 .bind(i64::try_from(quota).unwrap_or(i64::MAX))
                 .bind(upload)
                 .bind(live_since),
-                Statement::new("DELETE FROM storage_uploads WHERE id = ?").bind(upload),
+                // Only once the pin went in (a refused pin leaves the reservation counting).
+                Statement::new("DELETE FROM storage_uploads WHERE id = ? AND changes() > 0").bind(upload),
             ])
             .await?;
         match results.get(1) {
@@ -104,19 +105,41 @@ impl Pins {
         }
     }
 
-    /// Removes `namespace`'s pin of `cid`; whether there was one.
+    /// Removes `namespace`'s pin of `cid`; whether there was one. The unpinned bytes stay on
+    /// disk until collected, so they go on counting against the namespace's quota until then
+    /// (as an upload reservation of the pin's size): pinning and unpinning in turn cannot fill
+    /// the disk.
     pub async fn unpin(&self, namespace: &str, cid: &str) -> Result<bool, DbError> {
+        let owned = "(SELECT id FROM namespaces WHERE name = ?2)";
         let removed = self
             .db
-            .execute(
-                Statement::new(
-                    "DELETE FROM storage_pins WHERE cid = ? AND namespace_id = (SELECT id FROM namespaces WHERE name = ?)",
-                )
+            .transaction(vec![
+                Statement::new(format!(
+                    "INSERT INTO storage_uploads (namespace_id, bytes, created_at) \
+                     SELECT namespace_id, size, ?3 FROM storage_pins WHERE cid = ?1 AND namespace_id = {owned}"
+                ))
                 .bind(cid)
-                .bind(namespace),
-            )
+                .bind(namespace)
+                .bind(now()),
+                Statement::new(format!("DELETE FROM storage_pins WHERE cid = ?1 AND namespace_id = {owned}"))
+                    .bind(cid)
+                    .bind(namespace),
+            ])
             .await?;
-        Ok(removed.rows_affected > 0)
+        Ok(removed.get(1).is_some_and(|r| r.rows_affected > 0))
+    }
+
+    /// The function of `namespace` whose module `cid` is, if any (such a pin is the function's
+    /// and goes with its versions, not by unpinning).
+    pub async fn module_of(&self, namespace: &str, cid: &str) -> Result<Option<String>, DbError> {
+        let statement = Statement::new(
+            "SELECT f.name FROM serverless_functions f JOIN namespaces n ON n.id = f.namespace_id \
+             WHERE n.name = ? AND f.wasm_cid = ? LIMIT 1",
+        )
+        .bind(namespace)
+        .bind(cid);
+        let rows = self.db.query(statement).await?;
+        Ok(rows.rows.first().and_then(|row| row.first()?.as_str().map(str::to_owned)))
     }
 
     /// Every CID some namespace pins.

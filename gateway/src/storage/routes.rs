@@ -150,6 +150,11 @@ async fn pin(cx: StorageContext, principal: Principal, body: PinBody) -> Result<
 
 async fn unpin(cx: StorageContext, principal: Principal, cid: String) -> Result<Response, ApiError> {
     let parsed = parse_cid(&cid)?;
+    if let Some(function) = cx.pins.module_of(&principal.namespace, &cid).await? {
+        return Err(ApiError::Conflict(format!(
+            "{cid} is the module of function {function:?}: it is kept, and counted, while the function has versions"
+        )));
+    }
     if !cx.pins.unpin(&principal.namespace, &cid).await? {
         return Err(ApiError::NotFound(format!("pin not found: {cid}")));
     }

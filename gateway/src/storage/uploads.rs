@@ -111,8 +111,9 @@ impl UploadBounds {
     /// Sets the reservation to `to` bytes if the namespace stays within its quota.
     async fn grow(&self, reservation: &mut Reservation, to: u64) -> Result<bool, DbError> {
         let live_since = unix_now() - RESERVATION_LIFE.as_secs() as i64;
+        // Growing also renews the reservation's life: a long upload keeps counting.
         let statement = Statement::new(
-            "UPDATE storage_uploads SET bytes = ?1 WHERE id = ?2 AND \
+            "UPDATE storage_uploads SET bytes = ?1, created_at = ?5 WHERE id = ?2 AND \
              (SELECT COALESCE(SUM(size), 0) FROM storage_pins WHERE namespace_id = storage_uploads.namespace_id) + \
              (SELECT COALESCE(SUM(u.bytes), 0) FROM storage_uploads u WHERE u.namespace_id = storage_uploads.namespace_id \
               AND u.id <> ?2 AND u.created_at > ?3) + ?1 <= ?4",
@@ -120,7 +121,8 @@ impl UploadBounds {
         .bind(i64::try_from(to).unwrap_or(i64::MAX))
         .bind(reservation.id)
         .bind(live_since)
-        .bind(i64::try_from(self.quota).unwrap_or(i64::MAX));
+        .bind(i64::try_from(self.quota).unwrap_or(i64::MAX))
+        .bind(unix_now());
         let grown = self.db.execute(statement).await?.rows_affected == 1;
         if grown {
             reservation.reserved = to;
@@ -131,8 +133,9 @@ impl UploadBounds {
     /// Ends an upload that is not pinned (or failed): its reservation shrinks to the bytes that
     /// reached the engine, which count until they are collected.
     pub async fn settle(&self, reservation: Reservation) {
-        let statement = Statement::new("UPDATE storage_uploads SET bytes = ? WHERE id = ?")
+        let statement = Statement::new("UPDATE storage_uploads SET bytes = ?, created_at = ? WHERE id = ?")
             .bind(i64::try_from(reservation.received).unwrap_or(i64::MAX))
+            .bind(unix_now())
             .bind(reservation.id);
         if let Err(err) = self.db.execute(statement).await {
             tracing::warn!(error = %err, namespace = %reservation.namespace, "cannot settle an upload reservation");
@@ -140,7 +143,7 @@ impl UploadBounds {
     }
 
     /// Refuses when the disk would keep less than the floor after `more` bytes.
-    fn check_disk(&self, more: u64) -> Result<(), Refusal> {
+    pub fn check_disk(&self, more: u64) -> Result<(), Refusal> {
         match rustix::fs::statvfs(&self.disk) {
             Ok(fs) if fs.f_bavail.saturating_mul(fs.f_frsize) < self.min_free_disk.saturating_add(more) => {
                 Err(Refusal::DiskFloor(self.min_free_disk))

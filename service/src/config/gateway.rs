@@ -39,6 +39,10 @@ pub struct GatewayConfig {
     pub tls: TlsConfig,
     /// Serve `/v1/auth/simple-key` (an API key for a wallet with no signature): development only.
     pub dev_simple_key: bool,
+    /// The domain wallet sign-in messages name (default: the first TLS domain, else the
+    /// request's `Host`, which whoever sends the request chooses: set this on a public node
+    /// behind a TLS-terminating proxy).
+    pub sign_in_domain: Option<String>,
 }
 
 /// Rate limits: per credential for authenticated callers, per client address for the rest.
@@ -83,6 +87,7 @@ impl Default for GatewayConfig {
             worker_threads: 0,
             tls: TlsConfig::default(),
             dev_simple_key: false,
+            sign_in_domain: None,
         }
     }
 }
@@ -136,6 +141,7 @@ pub(super) fn gateway_section(f: &Field, p: &mut Problems) -> GatewayConfig {
     if let Some(n) = t.take("worker_threads").and_then(|f| f.int_in(p, 0, 1024)) {
         g.worker_threads = n as usize;
     }
+    g.sign_in_domain = t.take("sign_in_domain").and_then(|f| f.non_empty_string(p));
     if let Some(on) = t.take("dev_simple_key").and_then(|f| f.bool(p)) {
         g.dev_simple_key = on;
     }

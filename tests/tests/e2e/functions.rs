@@ -32,7 +32,7 @@ impl Caller {
     }
 
     /// Deploys `wasm` as `name` with extra form fields.
-    fn deploy(&self, name: &str, wasm: &[u8], fields: &[(&str, &str)]) -> Reply {
+    pub fn deploy(&self, name: &str, wasm: &[u8], fields: &[(&str, &str)]) -> Reply {
         let mut body = Vec::new();
         let mut all = vec![("name", name)];
         all.extend_from_slice(fields);

@@ -80,8 +80,11 @@ fn memory_attacks(engine: &str) {
     ];
     for (name, sql, statuses, bound) in attacks {
         let (before, _) = memory(gateway);
+        assert!(before > 0, "the gateway's memory is readable");
         reset_peak_memory(gateway);
+        let started = std::time::Instant::now();
         let reply = alice.post("query", json!({ "sql": sql }));
+        assert!(started.elapsed() < Duration::from_secs(5), "{name} took {:?}: {reply:?}", started.elapsed());
         let (_, peak) = memory(gateway);
         let growth = peak.saturating_sub(before);
         eprintln!(
@@ -96,8 +99,19 @@ fn memory_attacks(engine: &str) {
         assert!(growth < bound, "{engine}, {name}: peak RSS grew by {growth} bytes (bound {bound})");
         still_served(&bob);
     }
-    let near = alice.ok("query", json!({"sql": "SELECT hex(randomblob(5000000)) AS b"}));
+    // A result just within the budget is served; it costs the rows and the reply's bytes.
+    let (before, _) = memory(gateway);
+    reset_peak_memory(gateway);
+    let near = alice.ok("query", json!({"sql": "SELECT hex(randomblob(7000000)) AS b"}));
+    let (_, peak) = memory(gateway);
+    let growth = peak.saturating_sub(before);
+    eprintln!("{engine}, a 14 MB result within the budget: peak growth {} MiB", growth / MIB);
     assert_eq!(near["count"], 1, "a result within the budget is still served");
+    assert!(growth < 4 * BUDGET, "{engine}: serving a result within the budget grew the gateway by {growth} bytes");
+    // 6 MB of bytes that are not text would become 18 MB of replacement characters in the reply.
+    let widened = alice.post("query", json!({"sql": "SELECT CAST(randomblob(6000000) AS TEXT) AS t"}));
+    assert_eq!(widened.status, 400, "{widened:?}");
+    assert!(widened.body.contains("max_result"), "{widened:?}");
 }
 
 #[test]
@@ -114,6 +128,7 @@ fn hostile_statements(engine: &str) {
     let port = free_port();
     let node = node_on(engine, port);
     let (alice, bob) = (Tenant::new(&node, port, "alice", "/v1/rqlite"), bystander(&node, port));
+    let gateway = node.pid("gateway");
     alice.ok("create-table", json!({"schema": "CREATE TABLE t (a INTEGER)"}));
     let deep_case = format!("SELECT {}1", "CASE WHEN 1 THEN ".repeat(40));
     let positions = format!("SELECT {}1", "POSITION(".repeat(40));
@@ -131,6 +146,11 @@ fn hostile_statements(engine: &str) {
             json!({"table": "t", "criteria": {"a": 1}, "options": {"order_by": [format!("{}a", "CASE WHEN 1 THEN ".repeat(40))]}}),
         ),
         ("transaction", json!({"ops": [{"kind": "query", "sql": format!("SELECT {}1", "CEIL(".repeat(40))}]})),
+        ("query", json!({"sql": "(".repeat(1_000_000)})),
+        (
+            "query",
+            json!({"sql": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 20000) SELECT x FROM c LIMIT -1"}),
+        ),
     ];
     for (route, body) in attacks {
         let started = Instant::now();
@@ -140,7 +160,7 @@ fn hostile_statements(engine: &str) {
         assert!(started.elapsed() < Duration::from_secs(5), "{route} {shown} took {:?}", started.elapsed());
         still_served(&bob);
     }
-    assert_eq!(node.pid("gateway"), node.pid("gateway"), "the gateway never restarted");
+    assert_eq!(node.pid("gateway"), gateway, "the gateway never restarted");
 }
 
 #[test]
@@ -169,11 +189,12 @@ fn a_namespace_at_its_quota_in_the_shared_store_cannot_write_and_others_can() {
     let port = free_port();
     let node = node_with_sql("rqlite", port, "namespace_quota: 256KiB");
     let (alice, bob) = (Tenant::new(&node, port, "alice", "/v1/rqlite"), bystander(&node, port));
-    alice.ok("create-table", json!({"schema": "CREATE TABLE blobs (b TEXT)"}));
-    let chunk = "x".repeat(32 * 1024);
+    // UNIQUE makes SQLite keep every value twice (the table and its own autoindex): both count.
+    alice.ok("create-table", json!({"schema": "CREATE TABLE blobs (b TEXT UNIQUE)"}));
+    let chunk = |i: usize| format!("{i}{}", "x".repeat(32 * 1024));
     let mut stored = 0;
     let refused = loop {
-        let reply = alice.post("exec", json!({"sql": "INSERT INTO blobs VALUES (?)", "args": [chunk]}));
+        let reply = alice.post("exec", json!({"sql": "INSERT INTO blobs VALUES (?)", "args": [chunk(stored)]}));
         if reply.status != 200 {
             break reply;
         }
@@ -182,12 +203,27 @@ fn a_namespace_at_its_quota_in_the_shared_store_cannot_write_and_others_can() {
     };
     assert_eq!(refused.status, 507, "{refused:?}");
     assert!(refused.json["error"].as_str().is_some_and(|e| e.contains("namespace_quota")), "{refused:?}");
-    assert!((6..=12).contains(&stored), "about 256 KiB of 32 KiB rows went in, not {stored}");
+    assert!((3..=4).contains(&stored), "256 KiB of 32 KiB rows, each kept twice, went in: {stored}");
     let sneaky =
         alice.post("transaction", json!({"ops": [{"kind": "query", "sql": "INSERT INTO blobs VALUES ('x')"}]}));
     assert_eq!(sneaky.status, 507, "a write labelled as a query is still a write: {sneaky:?}");
-    bob.ok("exec", json!({"sql": "INSERT INTO notes VALUES (?)", "args": [chunk]}));
+    bob.ok("exec", json!({"sql": "INSERT INTO notes VALUES (?)", "args": [chunk(0)]}));
     still_served(&bob);
     alice.ok("exec", json!({"sql": "DELETE FROM blobs"}));
-    alice.ok("exec", json!({"sql": "INSERT INTO blobs VALUES ('small again')"}));
+    let freed = orama_e2e::eventually(Duration::from_secs(15), || {
+        alice.post("exec", json!({"sql": "INSERT INTO blobs VALUES ('small again')"})).status == 200
+    });
+    assert!(freed, "a delete shows at the next measurement");
+}
+
+#[test]
+fn schema_text_counts_against_the_shared_store_quota() {
+    let port = free_port();
+    let node = node_with_sql("rqlite", port, "namespace_quota: 256KiB");
+    let alice = Tenant::new(&node, port, "alice", "/v1/rqlite");
+    let table = |i: usize| format!("CREATE TABLE t{i} (a TEXT DEFAULT '{}')", "d".repeat(100 * 1024));
+    let created = (0..10).take_while(|i| alice.post("exec", json!({"sql": table(*i)})).status == 200).count();
+    assert!((1..=3).contains(&created), "tables of 100 KiB of schema each stop at the quota: {created} went in");
+    let refused = alice.post("exec", json!({"sql": table(99)}));
+    assert_eq!(refused.status, 507, "{refused:?}");
 }

@@ -76,3 +76,17 @@ fn a_node_below_its_disk_floor_refuses_uploads() {
     let reply = orama_e2e::http(port, "GET", "/v1/auth/whoami", &alice.header, None);
     assert_eq!(reply.status, 200, "the node still serves everything else");
 }
+
+#[test]
+fn pinning_and_unpinning_in_turn_cannot_fill_the_disk() {
+    let port = free_port();
+    let node = node(port, "namespace_quota: 3MiB");
+    let alice = Tenant::new(&node, port, "alice", "/v1/storage");
+    let (status, body, _) = stream_upload(port, &alice, 2 * MIB, true);
+    assert_eq!(status, 200, "{body}");
+    let cid = serde_json::from_str::<serde_json::Value>(&body).expect("json")["cid"].as_str().expect("cid").to_owned();
+    let unpinned = orama_e2e::http(port, "DELETE", &format!("/v1/storage/unpin/{cid}"), &alice.header, None);
+    assert_eq!(unpinned.status, 200, "{unpinned:?}");
+    let (status, body, _) = stream_upload(port, &alice, 2 * MIB, true);
+    assert_eq!(status, 507, "the unpinned bytes are on disk until collected, and count: {body}");
+}
