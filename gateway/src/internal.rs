@@ -195,3 +195,16 @@ impl Handler for InternalApi {
         }
     }
 }
+
+/// Serves the host calls: to our own uid and to the owner of the host-call directory (the
+/// WASM runner's user when it runs as one of its own), nobody else.
+pub async fn serve_host_calls(
+    listener: tokio::net::UnixListener,
+    api: HostApi,
+    dir: std::path::PathBuf,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    use std::os::unix::fs::MetadataExt;
+    let runner = move |uid: u32| std::fs::metadata(&dir).is_ok_and(|meta| meta.uid() == uid);
+    orama_ipc::serve_peers(listener, std::sync::Arc::new(api), shutdown, runner).await;
+}

@@ -46,9 +46,6 @@ const STORAGE_COLLECTION: Duration = Duration::from_secs(600);
 /// How old an unpinned block must be before it is collected.
 const STORAGE_GRACE: Duration = Duration::from_secs(3600);
 
-/// How often API key last-use times are written.
-const USAGE_FLUSH: Duration = Duration::from_secs(10);
-
 /// Why the gateway cannot run.
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
@@ -153,15 +150,20 @@ pub async fn run(
     };
     tasks.extend([
         tokio::spawn(orama_ipc::serve(internal, Arc::new(internal_api), shutdown.clone())),
-        tokio::spawn(serve_host_calls(host_calls, host_calls_api, paths.host_calls_dir.clone(), shutdown.clone())),
-        tokio::spawn(flush_key_usage(api_keys.clone(), shutdown.clone())),
+        tokio::spawn(internal::serve_host_calls(
+            host_calls,
+            host_calls_api,
+            paths.host_calls_dir.clone(),
+            shutdown.clone(),
+        )),
+        tokio::spawn(auth::api_keys::flush_usage_every(api_keys.clone(), shutdown.clone())),
         tokio::spawn(http::metrics::upkeep(shutdown.clone())),
-        tokio::spawn(probe_store(store.clone(), config.backends.sql.max_memory, shutdown.clone())),
+        tokio::spawn(db::keep_probing(store.clone(), config.backends.sql.max_memory, shutdown.clone())),
     ]);
 
     let gateway = &config.gateway;
     let rate_limits = rate_limit::RateLimits::new(&gateway.rate_limits);
-    tasks.push(tokio::spawn(forget_idle_buckets(rate_limits.clone(), shutdown.clone())));
+    tasks.push(tokio::spawn(rate_limit::forget_idle_buckets(rate_limits.clone(), shutdown.clone())));
     tasks.push(tokio::spawn(storage::uploads::expire_reservations(storage_context.bounds.clone(), shutdown.clone())));
     if let Some(embedded) = embedded_storage {
         let registry = functions.as_ref().map(|f| f.parts.registry.clone());
@@ -374,64 +376,5 @@ impl FunctionsSetup<'_> {
             bounds: functions::Bounds::of(runner_config),
         });
         Ok((functions, host, writer))
-    }
-}
-
-/// Serves the host calls: to our own uid and to the owner of the host-call directory (the
-/// WASM runner's user when it runs as one of its own), nobody else.
-async fn serve_host_calls(
-    listener: UnixListener,
-    api: internal::HostApi,
-    dir: std::path::PathBuf,
-    shutdown: CancellationToken,
-) {
-    use std::os::unix::fs::MetadataExt;
-    let runner = move |uid: u32| std::fs::metadata(&dir).is_ok_and(|meta| meta.uid() == uid);
-    orama_ipc::serve_peers(listener, Arc::new(api), shutdown, runner).await;
-}
-
-/// Pings the SQL store every 10 s and publishes `orama_backend_up{backend="sql"}` (1 or 0);
-/// asks it each time to keep its memory bound (an rqlited that restarted has lost it).
-async fn probe_store(store: Arc<dyn Database>, max_memory: u64, shutdown: CancellationToken) {
-    let gauge = metrics::gauge!("orama_backend_up", "backend" => "sql", "engine" => store.engine());
-    loop {
-        if let Err(err) = store.bound_memory(max_memory).await {
-            tracing::warn!(error = %err, "cannot bound the SQL engine's memory");
-        }
-        let up = tokio::time::timeout(Duration::from_secs(5), store.ping()).await.is_ok_and(|r| r.is_ok());
-        gauge.set(if up { 1.0 } else { 0.0 });
-        if !up {
-            tracing::warn!(engine = store.engine(), "the SQL store does not answer");
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(Duration::from_secs(10)) => {}
-        }
-    }
-}
-
-/// Drops full rate-limit buckets every minute so their memory stays bounded.
-async fn forget_idle_buckets(limits: rate_limit::RateLimits, shutdown: CancellationToken) {
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(Duration::from_secs(60)) => limits.forget_idle(),
-        }
-    }
-}
-
-/// Writes API key last-use times every [`USAGE_FLUSH`], and once more at shutdown.
-async fn flush_key_usage(api_keys: ApiKeys, shutdown: CancellationToken) {
-    loop {
-        let stopping = tokio::select! {
-            _ = shutdown.cancelled() => true,
-            _ = tokio::time::sleep(USAGE_FLUSH) => false,
-        };
-        if let Err(err) = api_keys.flush_usage().await {
-            tracing::warn!(error = %err, "cannot record API key use");
-        }
-        if stopping {
-            return;
-        }
     }
 }

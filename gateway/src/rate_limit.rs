@@ -134,6 +134,16 @@ pub fn add_headers(headers: &mut HeaderMap, allowance: &Allowance) {
     headers.insert("ratelimit-reset", allowance.reset_secs.into());
 }
 
+/// Drops full rate-limit buckets every minute so their memory stays bounded.
+pub async fn forget_idle_buckets(limits: RateLimits, shutdown: tokio_util::sync::CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => limits.forget_idle(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,7 @@ pub mod identity;
 mod node;
 pub mod order;
 pub mod presence;
+mod redial;
 mod swarm;
 
 use std::path::Path;

@@ -22,6 +22,7 @@ use crate::command::{Command, NodeHandle, PeerInfo, Peers, PublishRefusal};
 use crate::envelope::{Envelope, Kind};
 use crate::order::Sequencer;
 use crate::presence::{Change, Entry, Presence, SNAPSHOT_EVERY};
+use crate::redial::Bootstrap;
 use crate::swarm::{Behaviour, BehaviourEvent};
 
 /// Frames queued for one gateway stream.
@@ -38,12 +39,6 @@ struct Topic {
     streams: HashMap<u64, mpsc::Sender<Bytes>>,
 }
 
-struct Redial {
-    addr: Multiaddr,
-    due: Instant,
-    backoff: Duration,
-}
-
 /// The node task's state.
 pub struct Node {
     swarm: Swarm<Behaviour>,
@@ -53,7 +48,7 @@ pub struct Node {
     next_stream: u64,
     presence: Presence,
     order: Sequencer,
-    bootstrap: HashMap<PeerId, Redial>,
+    bootstrap: Bootstrap,
     addresses: HashMap<PeerId, Vec<Multiaddr>>,
     admission: Admission,
     max_message: usize,
@@ -82,11 +77,6 @@ impl Node {
         max_message: usize,
     ) -> (Node, NodeHandle, mpsc::Receiver<Command>) {
         let (commands, receiver) = mpsc::channel(COMMANDS);
-        let now = Instant::now();
-        let bootstrap = bootstrap
-            .into_iter()
-            .map(|(peer, addr)| (peer, Redial { addr, due: now, backoff: Duration::from_millis(500) }))
-            .collect();
         let node = Node {
             swarm,
             epoch: random_u64(),
@@ -95,7 +85,7 @@ impl Node {
             next_stream: 1,
             presence: Presence::default(),
             order: Sequencer::default(),
-            bootstrap,
+            bootstrap: Bootstrap::new(bootstrap),
             addresses: HashMap::new(),
             admission,
             max_message,
@@ -294,9 +284,7 @@ impl Node {
             SwarmEvent::ConnectionEstablished { peer_id, endpoint, .. } => {
                 tracing::info!(peer = %peer_id, address = %endpoint.get_remote_address(), "node connected");
                 self.addresses.entry(peer_id).or_default().push(endpoint.get_remote_address().clone());
-                if let Some(redial) = self.bootstrap.get_mut(&peer_id) {
-                    redial.backoff = Duration::from_millis(500);
-                }
+                self.bootstrap.connected(&peer_id);
             }
             SwarmEvent::ConnectionClosed { peer_id, num_established: 0, cause, .. } => {
                 tracing::info!(peer = %peer_id, cause = ?cause, "node disconnected");
@@ -362,27 +350,14 @@ impl Node {
     }
 
     fn schedule_redial(&mut self, peer: PeerId) {
-        if self.swarm.is_connected(&peer) {
-            return;
-        }
-        if let Some(redial) = self.bootstrap.get_mut(&peer) {
-            redial.due = Instant::now() + redial.backoff;
-            redial.backoff = (redial.backoff * 2).min(Duration::from_secs(30));
+        if !self.swarm.is_connected(&peer) {
+            self.bootstrap.lost(&peer);
         }
     }
 
     fn redial(&mut self) {
-        let now = Instant::now();
-        let due: Vec<Multiaddr> = self
-            .bootstrap
-            .iter_mut()
-            .filter(|(peer, redial)| redial.due <= now && !self.swarm.is_connected(peer))
-            .map(|(_, redial)| {
-                redial.due = now + Duration::from_secs(3600);
-                redial.addr.clone()
-            })
-            .collect();
-        for addr in due {
+        let swarm = &self.swarm;
+        for addr in self.bootstrap.due(|peer| swarm.is_connected(peer)) {
             if let Err(err) = self.swarm.dial(addr.clone()) {
                 tracing::debug!(%addr, error = %err, "cannot dial a bootstrap node");
             }

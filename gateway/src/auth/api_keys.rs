@@ -267,3 +267,22 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], DbError> {
 pub fn unix_now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
+
+/// How often API key last-use times are written.
+const USAGE_FLUSH: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Writes API key last-use times every [`USAGE_FLUSH`], and once more at shutdown.
+pub async fn flush_usage_every(api_keys: ApiKeys, shutdown: tokio_util::sync::CancellationToken) {
+    loop {
+        let stopping = tokio::select! {
+            _ = shutdown.cancelled() => true,
+            _ = tokio::time::sleep(USAGE_FLUSH) => false,
+        };
+        if let Err(err) = api_keys.flush_usage().await {
+            tracing::warn!(error = %err, "cannot record API key use");
+        }
+        if stopping {
+            return;
+        }
+    }
+}

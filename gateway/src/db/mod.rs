@@ -152,3 +152,27 @@ pub trait Database: Send + Sync + 'static {
     /// The engine's name, for health reports.
     fn engine(&self) -> &'static str;
 }
+
+/// Pings the SQL store every 10 s and publishes `orama_backend_up{backend="sql"}` (1 or 0);
+/// asks it each time to keep its memory bound (an rqlited that restarted has lost it).
+pub async fn keep_probing(
+    store: std::sync::Arc<dyn Database>,
+    max_memory: u64,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    let gauge = metrics::gauge!("orama_backend_up", "backend" => "sql", "engine" => store.engine());
+    loop {
+        if let Err(err) = store.bound_memory(max_memory).await {
+            tracing::warn!(error = %err, "cannot bound the SQL engine's memory");
+        }
+        let up = tokio::time::timeout(Duration::from_secs(5), store.ping()).await.is_ok_and(|r| r.is_ok());
+        gauge.set(if up { 1.0 } else { 0.0 });
+        if !up {
+            tracing::warn!(engine = store.engine(), "the SQL store does not answer");
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(10)) => {}
+        }
+    }
+}
