@@ -65,6 +65,21 @@ impl IpfsRepo {
         )
     }
 
+    /// A node config: `prelude` (supervisor settings), a gateway on `port` storing on this
+    /// repo's daemon, which the supervisor runs as the `ipfs` external.
+    pub fn node_config(&self, prelude: &str, port: u16) -> String {
+        format!(
+            "{prelude}
+gateway: {{ listen: '127.0.0.1:{port}', depends_on: [ipfs] }}
+backends:
+  storage: {{ engine: ipfs, api_url: 'http://127.0.0.1:{api}', timeout: 10s }}
+externals:
+{external}",
+            api = self.api_port,
+            external = self.external()
+        )
+    }
+
     /// The daemon's program and arguments. js-ipfs leaves its repo lock behind when killed
     /// and then refuses to start (Kubo's lock dies with the process), so the command clears a
     /// stale lock first: only one daemon ever runs per repo here, under one supervisor.

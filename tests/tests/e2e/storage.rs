@@ -136,15 +136,7 @@ fn the_ipfs_engine_stores_reads_pins_and_recovers_from_a_killed_node() {
     let dir = tempfile::tempdir().expect("tempdir");
     let repo = orama_e2e::jsipfs::IpfsRepo::init(dir.path());
     let (port, api) = (free_port(), repo.api_port);
-    let config = format!(
-        "{FAST_SUPERVISOR}
-gateway: {{ listen: '127.0.0.1:{port}', depends_on: [ipfs] }}
-backends:
-  storage: {{ engine: ipfs, api_url: 'http://127.0.0.1:{api}', timeout: 10s }}
-externals:
-{}",
-        repo.external()
-    );
+    let config = repo.node_config(FAST_SUPERVISOR, port);
     let node = Node::start(&config);
     node.wait_ready(&["ipfs", "gateway"]);
     let alice = Tenant::new(&node, port, "alice", "/v1/storage");

@@ -83,15 +83,7 @@ fn another_tenant_cannot_unpin_a_functions_module_from_the_ipfs_node() {
     let dir = tempfile::tempdir().expect("tempdir");
     let repo = orama_e2e::jsipfs::IpfsRepo::init(dir.path());
     let (port, api) = (free_port(), repo.api_port);
-    let config = format!(
-        "{FAST_SUPERVISOR}
-gateway: {{ listen: '127.0.0.1:{port}', depends_on: [ipfs] }}
-backends:
-  storage: {{ engine: ipfs, api_url: 'http://127.0.0.1:{api}', timeout: 10s }}
-externals:
-{}",
-        repo.external()
-    );
+    let config = repo.node_config(FAST_SUPERVISOR, port);
     let node = Node::start(&config);
     node.wait_ready(&["ipfs", "gateway", "wasm-runner"]);
     let (alice, bob) = (Caller::new(&node, port, "alice"), Caller::new(&node, port, "bob"));
