@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
-use orama_ipc::{IpcClient, IpcError};
+use orama_ipc::IpcClient;
 use serde_json::{Value, json};
 
 use crate::ctl::CtlError;
@@ -55,7 +55,8 @@ pub async fn run_jwt(socket: &Path, command: JwtCommand) -> Result<(), CtlError>
     let client = IpcClient::new(socket).with_timeout(Duration::from_secs(15));
     match command {
         JwtCommand::Rotate => {
-            let rotated: Value = client.post_json("/v1/jwt/rotate", &json!({})).await.map_err(gateway_error)?;
+            let rotated: Value =
+                client.post_json("/v1/jwt/rotate", &json!({})).await.map_err(CtlError::from_child("gateway"))?;
             writeln!(std::io::stdout().lock(), "signing key {} is current", rotated["kid"].as_str().unwrap_or("?"))?;
             Ok(())
         }
@@ -69,7 +70,7 @@ pub async fn run(socket: &Path, command: ApikeyCommand) -> Result<(), CtlError> 
     match command {
         ApikeyCommand::Create { namespace, name, force } => {
             let body = json!({ "namespace": namespace, "name": name, "force": force });
-            let key: Value = client.post_json("/v1/apikeys", &body).await.map_err(gateway_error)?;
+            let key: Value = client.post_json("/v1/apikeys", &body).await.map_err(CtlError::from_child("gateway"))?;
             writeln!(out, "{}", key["api_key"].as_str().unwrap_or_default())?;
             eprintln!(
                 "created API key {} in namespace {} (the key is shown only this once)",
@@ -80,7 +81,7 @@ pub async fn run(socket: &Path, command: ApikeyCommand) -> Result<(), CtlError> 
         ApikeyCommand::List { namespace, json } => {
             let path =
                 namespace.map_or("/v1/apikeys".to_owned(), |ns| format!("/v1/apikeys?namespace={}", encode(&ns)));
-            let listing: Value = client.get_json(&path).await.map_err(gateway_error)?;
+            let listing: Value = client.get_json(&path).await.map_err(CtlError::from_child("gateway"))?;
             let keys = listing["keys"].as_array().cloned().unwrap_or_default();
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&keys).unwrap_or_default())?;
@@ -90,20 +91,13 @@ pub async fn run(socket: &Path, command: ApikeyCommand) -> Result<(), CtlError> 
             Ok(())
         }
         ApikeyCommand::Revoke { id } => {
-            let _: Value =
-                client.post_json(&format!("/v1/apikeys/{id}/revoke"), &json!({})).await.map_err(gateway_error)?;
+            let _: Value = client
+                .post_json(&format!("/v1/apikeys/{id}/revoke"), &json!({}))
+                .await
+                .map_err(CtlError::from_child("gateway"))?;
             writeln!(out, "revoked API key {id}")?;
             Ok(())
         }
-    }
-}
-
-fn gateway_error(err: IpcError) -> CtlError {
-    match err {
-        IpcError::Connect { path, .. } => {
-            CtlError::Refused(format!("the gateway is not running (cannot connect to {})", path.display()))
-        }
-        other => CtlError::from(other),
     }
 }
 

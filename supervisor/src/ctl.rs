@@ -98,6 +98,19 @@ impl From<IpcError> for CtlError {
     }
 }
 
+impl CtlError {
+    /// Maps an error talking straight to the child `name` (not through the supervisor): an
+    /// unreachable socket says that child is not running.
+    pub fn from_child(name: &'static str) -> impl Fn(IpcError) -> CtlError {
+        move |err| match err {
+            IpcError::Connect { path, .. } => {
+                CtlError::Refused(format!("the {name} is not running (cannot connect to {})", path.display()))
+            }
+            other => CtlError::from(other),
+        }
+    }
+}
+
 /// Runs `command` against the node whose sockets are in `runtime_dir`.
 pub async fn run(runtime_dir: &Path, command: CtlCommand) -> Result<(), CtlError> {
     let gateway = orama_ipc::socket_path(runtime_dir, "gateway");

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use orama_ipc::{IpcClient, IpcError};
+use orama_ipc::IpcClient;
 use serde_json::{Value, json};
 
 use crate::ctl::CtlError;
@@ -38,7 +38,7 @@ pub async fn run(socket: &Path, command: PeersCommand) -> Result<(), CtlError> {
     let mut out = std::io::stdout().lock();
     match command {
         PeersCommand::List { json } => {
-            let peers: Value = client.get_json("/v1/peers").await.map_err(bridge_error)?;
+            let peers: Value = client.get_json("/v1/peers").await.map_err(CtlError::from_child("pub/sub bridge"))?;
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&peers).unwrap_or_default())?;
             } else {
@@ -46,26 +46,21 @@ pub async fn run(socket: &Path, command: PeersCommand) -> Result<(), CtlError> {
             }
         }
         PeersCommand::Connect { multiaddr } => {
-            let _: Value =
-                client.post_json("/v1/connect", &json!({ "multiaddr": multiaddr })).await.map_err(bridge_error)?;
+            let _: Value = client
+                .post_json("/v1/connect", &json!({ "multiaddr": multiaddr }))
+                .await
+                .map_err(CtlError::from_child("pub/sub bridge"))?;
             writeln!(out, "dialling {multiaddr}")?;
         }
         PeersCommand::Disconnect { peer_id } => {
-            let _: Value =
-                client.post_json("/v1/disconnect", &json!({ "peer_id": peer_id })).await.map_err(bridge_error)?;
+            let _: Value = client
+                .post_json("/v1/disconnect", &json!({ "peer_id": peer_id }))
+                .await
+                .map_err(CtlError::from_child("pub/sub bridge"))?;
             writeln!(out, "disconnected {peer_id}")?;
         }
     }
     Ok(())
-}
-
-fn bridge_error(err: IpcError) -> CtlError {
-    match err {
-        IpcError::Connect { path, .. } => {
-            CtlError::Refused(format!("the pub/sub bridge is not running (cannot connect to {})", path.display()))
-        }
-        other => CtlError::from(other),
-    }
 }
 
 /// This node, then one line per peer: id and addresses.
