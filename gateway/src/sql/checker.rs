@@ -9,12 +9,14 @@
 //! recurse. With at most [`MAX_OPERATORS`] operators the deepest tree needs well under the
 //! pool's [`STACK`], in debug builds too.
 
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use sqlparser::dialect::SQLiteDialect;
 use sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use super::rewrite::{Refused, Reserved, Rewritten, rewrite};
 
@@ -34,9 +36,11 @@ pub const MAX_PATTERN_OPERATORS: usize = 64;
 const STACK: usize = 64 * 1024 * 1024;
 /// Statements waiting for a checking thread before callers wait to queue.
 const QUEUE: usize = 256;
-/// Statements of one namespace being checked or waiting at once: one tenant cannot hold the
-/// checking threads from the others.
+/// Statements of one namespace being checked or queued for a thread at once: one tenant cannot
+/// hold the checking threads from the others. Its further statements wait their turn.
 const PER_NAMESPACE: usize = 8;
+/// Longest a statement waits for its namespace's turn before the caller is told to retry (503).
+const WAIT: Duration = Duration::from_secs(2);
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -48,7 +52,7 @@ pub async fn check(sql: String, prefix: String, reserved: Arc<Reserved>, max_row
     if approximate_tokens(&sql) > 2 * MAX_TOKENS {
         return Err(Refused::TooLarge(format!("the statement has more than {MAX_TOKENS} tokens")));
     }
-    let _turn = InFlight::enter(&prefix)?;
+    let _turn = Turn::take(&prefix).await?;
     let (answer, answered) = oneshot::channel::<Result<Rewritten, Refused>>();
     let job: Job = Box::new(move || {
         if answer.is_closed() {
@@ -63,36 +67,48 @@ pub async fn check(sql: String, prefix: String, reserved: Arc<Reserved>, max_row
     answered.await.map_err(|_| Refused::Syntax("the SQL checker stopped".into()))?
 }
 
-/// A namespace's statement in the checker, counted while it is there.
-struct InFlight(String);
+/// A namespace's turn in the checker: at most [`PER_NAMESPACE`] of its statements are there at
+/// once; more wait in their own namespace's line (not the shared queue) for up to [`WAIT`].
+struct Turn {
+    prefix: String,
+    line: Arc<Semaphore>,
+    _permit: Option<OwnedSemaphorePermit>,
+}
 
-impl InFlight {
-    fn counts() -> &'static Mutex<std::collections::HashMap<String, usize>> {
-        static COUNTS: OnceLock<Mutex<std::collections::HashMap<String, usize>>> = OnceLock::new();
-        COUNTS.get_or_init(Mutex::default)
+impl Turn {
+    fn lines() -> &'static Mutex<HashMap<String, Arc<Semaphore>>> {
+        static LINES: OnceLock<Mutex<HashMap<String, Arc<Semaphore>>>> = OnceLock::new();
+        LINES.get_or_init(Mutex::default)
     }
 
-    fn enter(prefix: &str) -> Result<InFlight, Refused> {
-        let mut counts = Self::counts().lock().unwrap_or_else(|p| p.into_inner());
-        let count = counts.entry(prefix.to_owned()).or_default();
-        if *count >= PER_NAMESPACE {
-            return Err(Refused::Busy(format!(
-                "{PER_NAMESPACE} statements of this namespace are already being checked"
-            )));
+    async fn take(prefix: &str) -> Result<Turn, Refused> {
+        let line = {
+            let mut lines = Self::lines().lock().unwrap_or_else(|p| p.into_inner());
+            let line = lines.entry(prefix.to_owned()).or_insert_with(|| Arc::new(Semaphore::new(PER_NAMESPACE)));
+            Arc::clone(line)
+        };
+        // The turn is built before waiting so that a caller who gives up still leaves the line.
+        let mut turn = Turn { prefix: prefix.to_owned(), line, _permit: None };
+        let permit = tokio::time::timeout(WAIT, Arc::clone(&turn.line).acquire_owned()).await;
+        match permit {
+            Ok(Ok(permit)) => {
+                turn._permit = Some(permit);
+                Ok(turn)
+            }
+            _ => Err(Refused::Busy(format!(
+                "{PER_NAMESPACE} statements of this namespace have been in the checker for {WAIT:?}"
+            ))),
         }
-        *count += 1;
-        Ok(InFlight(prefix.to_owned()))
     }
 }
 
-impl Drop for InFlight {
+impl Drop for Turn {
     fn drop(&mut self) {
-        let mut counts = Self::counts().lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(count) = counts.get_mut(&self.0) {
-            *count -= 1;
-            if *count == 0 {
-                counts.remove(&self.0);
-            }
+        self._permit = None;
+        let mut lines = Self::lines().lock().unwrap_or_else(|p| p.into_inner());
+        // Two holders (the map and this turn) means no one else is in or waiting: forget the line.
+        if Arc::strong_count(&self.line) == 2 {
+            lines.remove(&self.prefix);
         }
     }
 }

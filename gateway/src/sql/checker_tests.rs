@@ -36,6 +36,23 @@ async fn long_chains_and_deep_nesting_are_refused_before_parsing() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespace_past_its_turns_waits_in_its_own_line_and_the_line_is_forgotten() {
+    let statement = |prefix: &str| {
+        let sql = format!("SELECT * FROM items WHERE id = ?{}", " AND 1 = 1".repeat(200));
+        check(sql, prefix.to_owned(), Arc::new(Reserved::system()), 100)
+    };
+    let busy: Vec<_> = (0..8 * PER_NAMESPACE).map(|_| tokio::spawn(statement("t_busy0123456789a_"))).collect();
+    let other = statement("t_other123456789a_").await;
+    assert!(other.is_ok(), "another namespace is served while one waits: {other:?}");
+    for outcome in futures_util::future::join_all(busy).await {
+        let outcome = outcome.expect("joined");
+        assert!(outcome.is_ok(), "a waiting statement is checked, not refused: {outcome:?}");
+    }
+    let lines = Turn::lines().lock().unwrap_or_else(|p| p.into_inner());
+    assert!(!lines.contains_key("t_busy0123456789a_"), "an idle namespace's line is forgotten");
+}
+
 #[tokio::test]
 async fn the_largest_statements_within_bounds_are_rewritten() {
     let chain = format!("SELECT 1{}", "+1".repeat(MAX_OPERATORS - 1));

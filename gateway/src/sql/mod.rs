@@ -6,6 +6,7 @@
 
 pub mod checker;
 pub mod dialect;
+pub mod effect;
 pub mod json;
 pub mod orm;
 pub mod quota;

@@ -6,19 +6,27 @@
 //! How it is counted: the pages of every b-tree of the namespace's tables (their indexes too,
 //! SQLite's own `sqlite_autoindex_*` included), read from SQLite's `dbstat` table, plus their
 //! schema text. A measurement is trusted for [`FRESH`]; between measurements each admitted
-//! write adds its own size (SQL text and parameters) to an estimate, once for each table and
-//! index the namespace has (a row may be copied into every index), and a write that would take
-//! the estimate past the quota is measured again first (at most every [`REMEASURE`], so a
-//! tenant cannot make the store walk its pages on every write; until then such a write is
-//! refused, and a delete shows at the next measurement). A write that copies from a query
-//! (`INSERT … SELECT`, `CREATE TABLE … AS SELECT`) can write far more than its own size: such
-//! writes of one namespace run one at a time and each makes the next write measure again, so
-//! the namespace overshoots by at most one statement, which the statement time limit bounds.
+//! write whose syntax bounds it by its own size ([`effect`](super::effect): inserts of literals
+//! and parameters, schema statements) adds that size (SQL text and parameters) to an estimate,
+//! once for each table and index the namespace has (a row may be copied into every index), and
+//! a write that would take the estimate past the quota is measured again first (at most every
+//! [`REMEASURE`], so a tenant cannot make the store walk its pages on every write; until then
+//! such a write is refused, and a delete shows at the next measurement).
+//!
+//! Every other write (updates, copies, computed values, and inserts that may leave a column
+//! default to a namespace that declares defaults) can store far more than its size: such
+//! writes of one namespace run one at a time, and after one the namespace's usage is taken to
+//! be at least what it measured plus everything the whole store grew by since (the store's
+//! used pages are one cheap query); a write that bound puts past the quota makes the
+//! namespace measured again, or is refused until [`REMEASURE`] allows it. So a namespace
+//! overshoots its quota by at most the one statement of this kind it has running, which the
+//! statement time limit bounds.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::effect::{Growth, Write};
 use crate::db::{Database, DbError, Op, Rows, SqlValue, Statement};
 
 /// How long a measurement is trusted.
@@ -42,7 +50,12 @@ struct Usage {
     estimated: u64,
     objects: u64,
     at: Instant,
+    /// A write since the measurement stored an unknown amount.
     stale: bool,
+    /// A table of the namespace declares a column default.
+    defaults: bool,
+    /// The bytes in use in the whole store when the namespace was measured.
+    store_used: u64,
 }
 
 /// A write admitted: held while it runs (a copying write holds its namespace's turn).
@@ -57,40 +70,67 @@ impl SharedQuota {
         SharedQuota { quota, ..SharedQuota::default() }
     }
 
-    /// Admits a write of `statements` by the namespace of `prefix`, or refuses it when the
-    /// namespace is at its quota. Statements that only free space are always admitted.
-    pub async fn admit(&self, db: &dyn Database, prefix: &str, statements: &[&Statement]) -> Result<Admitted, DbError> {
-        if statements.is_empty() || statements.iter().all(|s| frees_space(&s.sql)) {
+    /// Admits `writes` by the namespace of `prefix` (each statement with what it does), or
+    /// refuses them when the namespace is at its quota.
+    pub async fn admit(
+        &self,
+        db: &dyn Database,
+        prefix: &str,
+        writes: &[(&Statement, Write)],
+    ) -> Result<Admitted, DbError> {
+        if writes.is_empty() {
             return Ok(Admitted { _turn: None });
         }
-        let copies = statements.iter().any(|s| s.sql.to_ascii_lowercase().contains("select"));
-        let turn = match copies {
+        let unbounded = |defaults: bool| {
+            writes.iter().any(|(_, write)| match write.growth {
+                Growth::Unbounded => true,
+                Growth::OwnSizeAndDefaults => defaults,
+                Growth::OwnSize => false,
+            })
+        };
+        let mut turn = match unbounded(self.known(prefix).is_none_or(|usage| usage.defaults)) {
             true => Some(self.turn(prefix).lock_owned().await),
             false => None,
         };
-        let size: u64 = statements.iter().map(|s| statement_size(s)).sum();
-        let usage = match self.known(prefix) {
-            Some(usage) if !self.due(&usage, size) => usage,
+        let size: u64 = writes.iter().map(|(statement, _)| statement_size(statement)).sum();
+        let mut usage = match self.known(prefix) {
+            Some(usage) if usage.at.elapsed() < FRESH => usage,
             _ => self.measure(db, prefix).await?,
         };
-        if usage.measured >= self.quota || usage.estimated.saturating_add(size) > self.quota {
+        let mut bound = self.bound(db, &usage).await?;
+        if bound.saturating_add(size) > self.quota && usage.at.elapsed() >= REMEASURE {
+            usage = self.measure(db, prefix).await?;
+            bound = usage.estimated;
+        }
+        if bound.saturating_add(size) > self.quota {
             return Err(DbError::OverQuota(self.quota));
         }
-        if usage.objects >= MAX_OBJECTS && statements.iter().any(|s| starts_with(&s.sql, "create")) {
+        let unbounded = unbounded(usage.defaults);
+        if unbounded && turn.is_none() {
+            turn = Some(self.turn(prefix).lock_owned().await);
+        }
+        let objects: u64 = writes.iter().map(|(_, write)| write.objects).sum();
+        if usage.objects >= MAX_OBJECTS && objects > 0 {
             return Err(DbError::Sql(format!("a namespace holds at most {MAX_OBJECTS} tables and indexes")));
         }
         if let Some(usage) = self.usage.lock().unwrap_or_else(|p| p.into_inner()).get_mut(prefix) {
-            usage.objects += statements.iter().map(|s| objects_made(&s.sql)).sum::<u64>();
+            usage.objects += objects;
             usage.estimated = usage.estimated.saturating_add(size.saturating_mul(usage.objects.max(1)));
-            usage.stale |= copies;
+            usage.stale |= unbounded;
+            usage.defaults |= writes.iter().any(|(_, write)| write.declares_default);
         }
         Ok(Admitted { _turn: turn })
     }
 
-    /// Whether `usage` must be measured again before a write of `size` bytes.
-    fn due(&self, usage: &Usage, size: u64) -> bool {
-        let age = usage.at.elapsed();
-        age >= FRESH || (age >= REMEASURE && (usage.stale || usage.estimated.saturating_add(size) > self.quota))
+    /// The most the namespace can hold now: the estimate, and after a write that stored an
+    /// unknown amount, at least what it measured plus all the store grew by since (the
+    /// namespace cannot have grown more than the whole store; one cheap query, no page walk).
+    async fn bound(&self, db: &dyn Database, usage: &Usage) -> Result<u64, DbError> {
+        if !usage.stale {
+            return Ok(usage.estimated);
+        }
+        let grown = store_used(db).await?.saturating_sub(usage.store_used);
+        Ok(usage.estimated.max(usage.measured.saturating_add(grown)))
     }
 
     /// The turn copying writes of the namespace of `prefix` take one at a time.
@@ -107,10 +147,15 @@ impl SharedQuota {
     /// Measures the bytes the namespace's tables, their indexes and their schema occupy.
     async fn measure(&self, db: &dyn Database, prefix: &str) -> Result<Usage, DbError> {
         let like = format!("{}%", prefix.replace('_', "\\_"));
+        // Taken first: what the store grows by while the pages are walked counts later.
+        let store_used = store_used(db).await?;
         let objects = db
             .query(
-                Statement::new("SELECT name, length(sql) FROM sqlite_master WHERE tbl_name LIKE ? ESCAPE '\\'")
-                    .bind(like),
+                Statement::new(
+                    "SELECT name, length(sql), instr(lower(sql), 'default') > 0 FROM sqlite_master \
+                     WHERE tbl_name LIKE ? ESCAPE '\\'",
+                )
+                .bind(like),
             )
             .await?;
         let schema: u64 = objects.rows.iter().filter_map(|row| row.get(1)?.as_i64()).map(|n| n.max(0) as u64).sum();
@@ -124,8 +169,10 @@ impl SharedQuota {
             .collect();
         let pages = if sizes.is_empty() { 0 } else { db.batch(sizes).await?.iter().map(sum_of).sum() };
         let measured = pages + schema;
+        let defaults = objects.rows.iter().any(|row| row.get(2).and_then(SqlValue::as_i64) == Some(1));
+        let objects = objects.rows.len() as u64;
         let usage =
-            Usage { measured, estimated: measured, objects: objects.len() as u64, at: Instant::now(), stale: false };
+            Usage { measured, estimated: measured, objects, at: Instant::now(), stale: false, defaults, store_used };
         self.usage.lock().unwrap_or_else(|p| p.into_inner()).insert(prefix.to_owned(), usage);
         Ok(usage)
     }
@@ -140,24 +187,15 @@ fn sum_of(result: &crate::db::OpResult) -> u64 {
     }
 }
 
-/// Whether `sql` can only shrink the namespace (a delete or a drop).
-fn frees_space(sql: &str) -> bool {
-    starts_with(sql, "delete") || starts_with(sql, "drop")
-}
-
-/// The tables and indexes `sql` makes, counted high: a `CREATE` makes one, and SQLite adds an
-/// index of its own for each `UNIQUE` and `PRIMARY KEY`.
-fn objects_made(sql: &str) -> u64 {
-    if !starts_with(sql, "create") {
-        return 0;
-    }
-    let lower = sql.to_ascii_lowercase();
-    1 + (lower.matches("unique").count() + lower.matches("primary key").count()) as u64
-}
-
-/// Whether the first word of `sql` is `word` (any case).
-fn starts_with(sql: &str, word: &str) -> bool {
-    sql.split_whitespace().next().is_some_and(|first| first.eq_ignore_ascii_case(word))
+/// The bytes in use in the whole store: its pages less the free ones (O(1) in SQLite).
+async fn store_used(db: &dyn Database) -> Result<u64, DbError> {
+    let rows = db
+        .query(Statement::new(
+            "SELECT ((SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count())) \
+             * (SELECT page_size FROM pragma_page_size())",
+        ))
+        .await?;
+    Ok(rows.rows.first().and_then(|row| row.first()?.as_i64()).map_or(0, |n| n.max(0) as u64))
 }
 
 /// What a statement brings with it: its text and its parameters.

@@ -36,6 +36,7 @@ use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Token, Tokenizer};
 
 use super::dialect::BudgetedSqlite;
+use super::effect::{Effect, effect_of};
 
 /// Expressions the parser may start per token of the statement: a parse that needs more is
 /// backtracking (see [`dialect`](super::dialect)).
@@ -113,8 +114,8 @@ impl Reserved {
 pub struct Rewritten {
     /// The SQL to send.
     pub sql: String,
-    /// Whether it is a query (it reads and cannot write).
-    pub reads_only: bool,
+    /// What it does to the store.
+    pub effect: Effect,
 }
 
 /// `sql` with every table and index name under `prefix` and a query's rows bounded by
@@ -133,17 +134,17 @@ pub fn rewrite(sql: &str, prefix: &str, reserved: &Reserved, max_rows: u64) -> R
         (Some(_), false) => return Err(Refused::Kind("several statements in one".into())),
     };
     allowed(&statement)?;
+    let effect = effect_of(&statement)?;
     let mut prefixer = Prefixer { prefix, refused: None };
     let _ = statement.visit(&mut prefixer);
     if let Some(refused) = prefixer.refused {
         return Err(refused);
     }
     prefix_own_names(&mut statement, prefix)?;
-    let reads_only = matches!(statement, Statement::Query(_));
-    if let Statement::Query(query) = &mut statement {
+    if let (Statement::Query(query), Effect::Read) = (&mut statement, effect) {
         clamp_limit(query, max_rows.saturating_add(1))?;
     }
-    Ok(Rewritten { sql: statement.to_string(), reads_only })
+    Ok(Rewritten { sql: statement.to_string(), effect })
 }
 
 /// Refuses a statement any of whose words no tenant may use.

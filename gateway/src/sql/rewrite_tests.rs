@@ -109,3 +109,12 @@ fn prefixes_are_per_namespace() {
     assert!(is_tenant_prefixed(&format!("{}users", prefix_for("shop"))));
     assert_eq!(prefix_for("shop").len(), 19);
 }
+
+#[test]
+fn writes_behind_with_are_not_given_a_limit() {
+    let sql = run("WITH x AS (SELECT 1) INSERT INTO users SELECT * FROM x").expect("rewritten");
+    assert_eq!(
+        sql,
+        "WITH t_0123456789abcdef_x AS (SELECT 1) INSERT INTO t_0123456789abcdef_users SELECT * FROM t_0123456789abcdef_x AS x"
+    );
+}

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::checker;
+use super::effect::{Effect, Write};
 use super::quota::{Admitted, SharedQuota};
 use super::rewrite::{Refused, Reserved};
 use crate::db::{Database, DbError, DbFuture, ExecResult, Op, OpResult, Rows, Statement};
@@ -39,8 +40,8 @@ impl NamespacedDb {
         NamespacedDb { store, prefix }
     }
 
-    /// `statement` checked and rewritten, and whether it only reads.
-    async fn rewritten(&self, statement: Statement) -> Result<(Statement, bool), DbError> {
+    /// `statement` checked and rewritten, and what it does.
+    async fn rewritten(&self, statement: Statement) -> Result<(Statement, Effect), DbError> {
         let (prefix, reserved) = (self.prefix.clone(), self.store.reserved.clone());
         let rewritten =
             checker::check(statement.sql, prefix, reserved, self.store.max_rows).await.map_err(|err| match err {
@@ -50,11 +51,31 @@ impl NamespacedDb {
                     DbError::Sql(format!("statement not allowed ({err})"))
                 }
             })?;
-        Ok((Statement { sql: rewritten.sql, params: statement.params }, rewritten.reads_only))
+        Ok((Statement { sql: rewritten.sql, params: statement.params }, rewritten.effect))
     }
 
-    async fn admit(&self, writes: &[&Statement]) -> Result<Admitted, DbError> {
-        self.store.quota.admit(self.store.db.as_ref(), &self.prefix, writes).await
+    /// `statements` checked and rewritten, their writes admitted by the quota (the returned
+    /// guard is held while they run).
+    async fn prepare(&self, statements: Vec<Statement>) -> Result<(Vec<Statement>, Admitted), DbError> {
+        let mut rewritten = Vec::with_capacity(statements.len());
+        let mut writes = Vec::new();
+        for statement in statements {
+            let (statement, effect) = self.rewritten(statement).await?;
+            if let Effect::Writes(write) = effect {
+                writes.push((rewritten.len(), write));
+            }
+            rewritten.push(statement);
+        }
+        let writes: Vec<(&Statement, Write)> = writes.into_iter().map(|(i, write)| (&rewritten[i], write)).collect();
+        let admitted = self.store.quota.admit(self.store.db.as_ref(), &self.prefix, &writes).await?;
+        Ok((rewritten, admitted))
+    }
+
+    /// One statement prepared.
+    async fn prepare_one(&self, statement: Statement) -> Result<(Statement, Admitted), DbError> {
+        let (mut statements, admitted) = self.prepare(vec![statement]).await?;
+        let statement = statements.pop().ok_or_else(|| DbError::Sql("an empty statement".into()))?;
+        Ok((statement, admitted))
     }
 
     /// The namespace's tables and views: `{name, type, sql}` without the prefix, by name.
@@ -82,54 +103,37 @@ impl NamespacedDb {
 impl Database for NamespacedDb {
     fn execute(&self, statement: Statement) -> DbFuture<'_, ExecResult> {
         Box::pin(async move {
-            let (statement, reads_only) = self.rewritten(statement).await?;
-            let _admitted = if reads_only { None } else { Some(self.admit(&[&statement]).await?) };
+            let (statement, _admitted) = self.prepare_one(statement).await?;
             self.store.db.execute(statement).await
         })
     }
 
     fn query(&self, statement: Statement) -> DbFuture<'_, Rows> {
         Box::pin(async move {
-            let (statement, reads_only) = self.rewritten(statement).await?;
-            let _admitted = if reads_only { None } else { Some(self.admit(&[&statement]).await?) };
+            let (statement, _admitted) = self.prepare_one(statement).await?;
             self.store.db.query(statement).await
         })
     }
 
     fn transaction(&self, statements: Vec<Statement>) -> DbFuture<'_, Vec<ExecResult>> {
         Box::pin(async move {
-            let mut rewritten = Vec::with_capacity(statements.len());
-            let mut writes = Vec::new();
-            for (i, statement) in statements.into_iter().enumerate() {
-                let (statement, reads_only) = self.rewritten(statement).await?;
-                if !reads_only {
-                    writes.push(i);
-                }
-                rewritten.push(statement);
-            }
-            let _admitted = self.admit(&writes.iter().map(|&i| &rewritten[i]).collect::<Vec<_>>()).await?;
-            self.store.db.transaction(rewritten).await
+            let (statements, _admitted) = self.prepare(statements).await?;
+            self.store.db.transaction(statements).await
         })
     }
 
     fn batch(&self, ops: Vec<Op>) -> DbFuture<'_, Vec<OpResult>> {
         Box::pin(async move {
-            let mut rewritten = Vec::with_capacity(ops.len());
-            let mut writes = Vec::new();
-            for (i, op) in ops.into_iter().enumerate() {
-                let (statement, kind) = match op {
-                    Op::Exec(s) => (s, Op::Exec as fn(Statement) -> Op),
-                    Op::Query(s) => (s, Op::Query as fn(Statement) -> Op),
-                };
-                let (statement, reads_only) = self.rewritten(statement).await?;
-                if !reads_only {
-                    writes.push(i);
-                }
-                rewritten.push(kind(statement));
-            }
-            let _admitted =
-                self.admit(&writes.iter().map(|&i| statement_of(&rewritten[i])).collect::<Vec<_>>()).await?;
-            self.store.db.batch(rewritten).await
+            let queries: Vec<bool> = ops.iter().map(|op| matches!(op, Op::Query(_))).collect();
+            let statements = ops.into_iter().map(|op| match op {
+                Op::Exec(s) | Op::Query(s) => s,
+            });
+            let (statements, _admitted) = self.prepare(statements.collect()).await?;
+            let ops = statements
+                .into_iter()
+                .zip(queries)
+                .map(|(statement, query)| if query { Op::Query(statement) } else { Op::Exec(statement) });
+            self.store.db.batch(ops.collect()).await
         })
     }
 
@@ -139,11 +143,5 @@ impl Database for NamespacedDb {
 
     fn engine(&self) -> &'static str {
         self.store.db.engine()
-    }
-}
-
-fn statement_of(op: &Op) -> &Statement {
-    match op {
-        Op::Exec(s) | Op::Query(s) => s,
     }
 }

@@ -43,14 +43,17 @@ externals:
         "redis-cluster" => {
             let ports = [free_port(), free_port(), free_port()];
             let seeds: Vec<String> = ports.iter().map(|p| format!("'redis://127.0.0.1:{p}'")).collect();
+            // Each bus port is chosen too: Redis's default (port + 10000) is out of range for
+            // the top of the ephemeral range and may be taken by another test.
             let externals: String = ports
                 .iter()
                 .map(|p| {
+                    let bus = free_port();
                     format!(
                         "  - name: kv{p}
     command: redis-server
     args: [--port, '{p}', --bind, 127.0.0.1, --save, '', --appendonly, 'no', --dir, '{{dir}}',
-           --cluster-enabled, 'yes', --cluster-config-file, 'nodes-{p}.conf']
+           --cluster-enabled, 'yes', --cluster-port, '{bus}', --cluster-config-file, 'nodes-{p}.conf']
     health: {{ tcp: '127.0.0.1:{p}' }}
 "
                     )

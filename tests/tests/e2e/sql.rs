@@ -20,11 +20,20 @@ pub fn node_with_sql(engine: &str, port: u16, settings: &str) -> Node {
         "embedded" => format!(
             "{FAST_SUPERVISOR}\ngateway: {{ listen: '127.0.0.1:{port}' }}\nbackends:\n  sql: {{ engine: embedded{settings} }}\n"
         ),
-        _ => {
-            let rqlited = std::env::var("ORAMA_RQLITED").expect("ORAMA_RQLITED (set by scripts/test)");
-            let (http, raft) = (free_port(), free_port());
-            format!(
-                "{FAST_SUPERVISOR}
+        _ => return node_with_rqlite(port, &settings).0,
+    };
+    let node = Node::start(&config);
+    node.wait_ready(&["gateway"]);
+    node
+}
+
+/// A node storing SQL in an rqlited it runs, with `settings` (`, key: value` each) added to
+/// `backends.sql`; and rqlited's HTTP port.
+pub fn node_with_rqlite(port: u16, settings: &str) -> (Node, u16) {
+    let rqlited = std::env::var("ORAMA_RQLITED").expect("ORAMA_RQLITED (set by scripts/test)");
+    let (http, raft) = (free_port(), free_port());
+    let config = format!(
+        "{FAST_SUPERVISOR}
 gateway: {{ listen: '127.0.0.1:{port}', depends_on: [rqlite] }}
 backends:
   sql: {{ engine: rqlite, urls: ['http://127.0.0.1:{http}'], consistency: strong, query_timeout: 10s{settings} }}
@@ -34,12 +43,10 @@ externals:
     args: [-node-id, n1, -http-addr, '127.0.0.1:{http}', -raft-addr, '127.0.0.1:{raft}', '{{dir}}/rqlite']
     health: {{ http: 'http://127.0.0.1:{http}/readyz' }}
 "
-            )
-        }
-    };
+    );
     let node = Node::start(&config);
     node.wait_ready(&["gateway"]);
-    node
+    (node, http)
 }
 
 #[test]

@@ -11,7 +11,7 @@ use orama_e2e::{free_port, memory, reset_peak_memory};
 use serde_json::json;
 
 use crate::Tenant;
-use crate::sql::{node_on, node_with_sql};
+use crate::sql::{node_on, node_with_rqlite, node_with_sql};
 
 const MIB: u64 = 1024 * 1024;
 /// The default result budget (`backends.sql.max_result`).
@@ -226,4 +226,54 @@ fn schema_text_counts_against_the_shared_store_quota() {
     assert!((1..=3).contains(&created), "tables of 100 KiB of schema each stop at the quota: {created} went in");
     let refused = alice.post("exec", json!({"sql": table(99)}));
     assert_eq!(refused.status, 507, "{refused:?}");
+}
+
+#[test]
+fn writes_that_store_more_than_they_say_stop_at_the_shared_store_quota() {
+    let port = free_port();
+    let (node, rqlite) = node_with_rqlite(port, ", namespace_quota: 1MiB");
+    let (alice, bob) = (Tenant::new(&node, port, "alice", "/v1/rqlite"), bystander(&node, port));
+    alice.ok("create-table", json!({"schema": "CREATE TABLE g (b BLOB)"}));
+    alice.ok("create-table", json!({"schema": "CREATE TABLE d (a INTEGER, b BLOB DEFAULT (randomblob(100000)))"}));
+    alice.ok("exec", json!({"sql": "INSERT INTO g VALUES (x'00')"}));
+    let repeated = ["?1"; 10].join(" || ");
+    // Each stores about 100 KB from a statement of a few dozen bytes.
+    let attacks = [
+        ("INSERT INTO g VALUES (randomblob(100000))".to_owned(), json!([])),
+        (format!("INSERT INTO g VALUES ({repeated})"), json!(["x".repeat(10_000)])),
+        ("INSERT INTO d (a) VALUES (1)".to_owned(), json!([])),
+        ("INSERT INTO g SELECT randomblob(100000) FROM g LIMIT 1".to_owned(), json!([])),
+        ("WITH x AS (SELECT 1) INSERT INTO g SELECT randomblob(100000) FROM x".to_owned(), json!([])),
+    ];
+    let refused = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| {
+                for (sql, args) in attacks.iter().cycle().take(40) {
+                    let reply = alice.post("exec", json!({"sql": sql, "args": args}));
+                    assert!(matches!(reply.status, 200 | 429 | 507), "{sql}: {reply:?}");
+                    if reply.status == 507 {
+                        refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    let stored = namespace_bytes(rqlite, &["g", "d"]);
+    eprintln!("alice holds {} KiB against a quota of 1 MiB", stored / 1024);
+    assert!(refused.into_inner() > 0, "the quota bit");
+    // 320 writes of ~100 KB were tried; the quota lets through at most one past it.
+    assert!(stored < 2 * MIB, "alice holds {} KiB against a quota of 1 MiB", stored / 1024);
+    still_served(&bob);
+}
+
+/// Bytes of the tenants' tables named `tables` (any prefix), read from rqlited itself.
+fn namespace_bytes(rqlite: u16, tables: &[&str]) -> u64 {
+    let names: Vec<String> = tables.iter().map(|t| format!("tbl_name LIKE 't\\_%\\_{t}' ESCAPE '\\'")).collect();
+    let sql = format!(
+        "SELECT sum(pgsize) FROM dbstat WHERE aggregate = 1 AND name IN (SELECT name FROM sqlite_master WHERE {})",
+        names.join(" OR ")
+    );
+    let reply = orama_e2e::http(rqlite, "POST", "/db/query", "", Some(&json!([sql])));
+    reply.json["results"][0]["values"][0][0].as_u64().unwrap_or_else(|| panic!("dbstat: {}", reply.body))
 }
