@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use orama_gateway::auth::api_keys::ApiKeys;
-use orama_gateway::db::{Database, SqliteDb, Statement, migrate};
+use orama_gateway::database::{Database, SqliteDb, Statement, migrate};
 
 async fn store(dir: &tempfile::TempDir) -> (ApiKeys, Arc<dyn Database>) {
     let db = SqliteDb::open(&dir.path().join("system.db"), 2, Default::default()).expect("open");

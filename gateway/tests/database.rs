@@ -7,7 +7,7 @@ use std::time::Duration;
 mod common;
 
 use common::count;
-use orama_gateway::db::{Database, DbError, MIGRATIONS, QueryLimits, SqliteDb, Statement, migrate};
+use orama_gateway::database::{Database, DbError, MIGRATIONS, QueryLimits, SqliteDb, Statement, migrate};
 
 fn open(dir: &tempfile::TempDir, limits: QueryLimits, pool: usize) -> SqliteDb {
     SqliteDb::open(&dir.path().join("system.db"), pool, limits).expect("open")

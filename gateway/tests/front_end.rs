@@ -31,9 +31,11 @@ async fn front_end(config: GatewayConfig) -> FrontEnd {
         })
         .or(warp::path!("panic").map(|| -> &'static str { panic!("boom") }))
         .or(warp::path!("only-get").and(warp::get()).map(|| "got"))
-        .or(warp::path!("echo").and(orama_gateway::body::bytes()).map(|b: bytes::Bytes| format!("{} bytes", b.len())))
+        .or(warp::path!("echo")
+            .and(orama_gateway::http::body::bytes())
+            .map(|b: bytes::Bytes| format!("{} bytes", b.len())))
         .or(warp::path!("ok").map(|| "ok"))
-        .recover(orama_gateway::routes::rejection_reply);
+        .recover(orama_gateway::http::error::rejection_reply);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let stop = CancellationToken::new();

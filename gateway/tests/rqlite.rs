@@ -11,7 +11,7 @@ mod common;
 
 use common::count;
 use orama_gateway::auth::api_keys::ApiKeys;
-use orama_gateway::db::{Database, DbError, QueryLimits, RqliteDb, Statement, migrate};
+use orama_gateway::database::{Database, DbError, QueryLimits, RqliteDb, Statement, migrate};
 
 fn rqlited() -> PathBuf {
     let path = std::env::var_os("ORAMA_RQLITED").map(PathBuf::from).unwrap_or_else(|| {

@@ -6,7 +6,7 @@
 mod common;
 
 use common::count;
-use orama_gateway::db::{Database, DbError, Op, QueryLimits, Sandbox, SqliteDb, Statement};
+use orama_gateway::database::{Database, DbError, Op, QueryLimits, Sandbox, SqliteDb, Statement};
 
 const MIB: u64 = 1024 * 1024;
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use orama_gateway::auth::api_keys::ApiKeys;
 use orama_gateway::auth::sessions::{SessionError, Sessions};
-use orama_gateway::db::{Database, SqliteDb, Statement, migrate};
+use orama_gateway::database::{Database, SqliteDb, Statement, migrate};
 
 /// A challenge that is just its random nonce.
 fn plain(nonce: &str, _issued: i64, _expires: i64) -> String {

@@ -19,7 +19,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::db::{Database, DbError, Statement};
+use crate::database::{Database, DbError, Statement};
 
 /// How long a lookup is trusted.
 pub const CACHE_TTL: Duration = Duration::from_secs(5);
@@ -176,7 +176,7 @@ impl ApiKeys {
             statement = statement.bind(ns);
         }
         let rows = self.db.query(statement).await?;
-        let text = |v: &crate::db::SqlValue| v.as_str().unwrap_or_default().to_owned();
+        let text = |v: &crate::database::SqlValue| v.as_str().unwrap_or_default().to_owned();
         Ok(rows
             .rows
             .iter()
@@ -250,7 +250,7 @@ pub async fn ensure_namespace(db: &dyn Database, namespace: &str) -> Result<i64,
 }
 
 fn hash(secret: &str) -> String {
-    crate::wire::hex(&Sha256::digest(secret.as_bytes()))
+    crate::http::wire::hex(&Sha256::digest(secret.as_bytes()))
 }
 
 fn hint(secret: &str) -> String {

@@ -5,7 +5,7 @@
 //! paying the failed-authentication rate limit.
 //!
 //! The gate authenticates once and leaves the [`Principal`] in the request's extensions, where
-//! [`authenticated`](super::authenticated) finds it: the key is looked up and the caller's
+//! [`authenticated`](super::authenticate::authenticated) finds it: the key is looked up and the caller's
 //! bucket charged once per request.
 
 use std::collections::HashMap;
@@ -17,7 +17,7 @@ use std::task::{Context, Poll};
 use http::{Method, Request};
 use tower::Service;
 
-use super::Authenticator;
+use super::authenticate::Authenticator;
 use crate::http::observe::ClientIp;
 
 /// Paths anyone may call (REFERENCE-API §2.4, and this node's own public routes).
@@ -102,7 +102,7 @@ where
                     request.extensions_mut().insert(principal);
                     inner.call(request).await
                 }
-                Err(refusal) => crate::routes::rejection_reply(warp::reject::custom(refusal)).await,
+                Err(refusal) => crate::http::error::rejection_reply(warp::reject::custom(refusal)).await,
             }
         })
     }

@@ -226,7 +226,7 @@ fn load_key(pem: &[u8]) -> Result<SigningKey, String> {
     let pair = KeyPair::from_pkcs8(&der).map_err(|e| format!("not an RSA PKCS#8 key: {e}"))?;
     let components = PublicKeyComponents::<Vec<u8>>::from(pair.public_key());
     let spki = pair.public_key().as_der().map_err(|_| "cannot encode the public key".to_owned())?;
-    let kid = crate::wire::hex(&Sha256::digest(spki.as_ref())[..8]);
+    let kid = crate::http::wire::hex(&Sha256::digest(spki.as_ref())[..8]);
     let encoding = EncodingKey::from_rsa_pem(pem).map_err(|e| format!("unusable signing key: {e}"))?;
     let decoding = DecodingKey::from_rsa_raw_components(&components.n, &components.e);
     Ok(SigningKey { kid, encoding, decoding, modulus: components.n, exponent: components.e })

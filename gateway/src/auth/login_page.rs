@@ -21,7 +21,7 @@ use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::{Filter, Reply as _};
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 const SCRIPT: &str = r#"
 const meta = (name) => document.querySelector(`meta[name="${name}"]`).content;

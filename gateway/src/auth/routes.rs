@@ -6,9 +6,11 @@ use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::{Filter, Reply as _};
 
-use super::{Authenticator, Credential, Principal, authenticated};
-use crate::error::ApiError;
-use crate::routes::in_namespace;
+use super::{
+    authenticate::Authenticator, authenticate::Credential, authenticate::Principal, authenticate::authenticated,
+};
+use crate::auth::request::in_namespace;
+use crate::http::error::ApiError;
 
 /// Body of `/v1/auth/whoami` (the reference's shapes; an API key is shown by its hint only).
 #[derive(Debug, Serialize)]

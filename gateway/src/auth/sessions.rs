@@ -14,7 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
 use super::api_keys::{ApiKeys, ensure_namespace, unix_now};
-use crate::db::{Database, DbError, Statement};
+use crate::database::{Database, DbError, Statement};
 
 /// Life of a challenge nonce.
 pub const NONCE_TTL_SECS: i64 = 5 * 60;
@@ -302,7 +302,7 @@ impl Sessions {
 fn random_hex() -> Result<String, DbError> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).map_err(|e| DbError::Internal(format!("no randomness: {e}")))?;
-    Ok(crate::wire::hex(&bytes))
+    Ok(crate::http::wire::hex(&bytes))
 }
 
 fn random_token() -> Result<String, DbError> {
@@ -312,5 +312,5 @@ fn random_token() -> Result<String, DbError> {
 }
 
 fn hash(token: &str) -> String {
-    crate::wire::hex(&Sha256::digest(token.as_bytes()))
+    crate::http::wire::hex(&Sha256::digest(token.as_bytes()))
 }

@@ -91,6 +91,31 @@ fn checksummed(wallet: &str) -> String {
     format!("0x{mixed}")
 }
 
+/// Where a challenge is answered: the node's own domain when it has one, else the host the
+/// client asked for.
+#[derive(Debug, Clone)]
+pub struct SignInSite {
+    /// The node's domain (its first TLS domain), if configured.
+    pub domain: Option<String>,
+    /// Whether the node serves HTTPS.
+    pub https: bool,
+}
+
+impl SignInSite {
+    /// The site `gateway` configures: `gateway.sign_in_domain`, else the first TLS domain when
+    /// the node serves HTTPS; without either, messages name the request's `Host`.
+    pub fn of(gateway: &orama_service::config::GatewayConfig) -> SignInSite {
+        let https = gateway.tls.mode != orama_service::config::TlsMode::Off;
+        let domain = gateway.sign_in_domain.clone().or_else(|| gateway.tls.domains.first().filter(|_| https).cloned());
+        if domain.is_none() {
+            tracing::info!(
+                "wallet sign-in messages name the request's Host (set gateway.sign_in_domain on a public node)"
+            );
+        }
+        SignInSite { domain, https }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

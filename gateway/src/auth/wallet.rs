@@ -101,7 +101,7 @@ pub fn personal_sign_digest(message: &[u8]) -> [u8; 32] {
 pub fn eth_address(key: &VerifyingKey) -> String {
     let point = key.to_sec1_point(false);
     let digest = Keccak256::digest(&point.as_bytes()[1..]);
-    format!("0x{}", crate::wire::hex(&digest[12..]))
+    format!("0x{}", crate::http::wire::hex(&digest[12..]))
 }
 
 /// Recovers the signer's address from a 65-byte `r‖s‖v` hex signature (`v` 0/1 or 27/28).
@@ -137,7 +137,7 @@ mod tests {
         let (signature, recovery) = key.sign_prehash_recoverable(&personal_sign_digest(message));
         let mut bytes = signature.to_bytes().to_vec();
         bytes.push(27 + recovery.to_byte());
-        format!("0x{}", crate::wire::hex(&bytes))
+        format!("0x{}", crate::http::wire::hex(&bytes))
     }
 
     #[test]

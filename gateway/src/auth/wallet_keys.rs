@@ -7,7 +7,7 @@
 
 use super::api_keys::{NewKey, ensure_namespace, unix_now};
 use super::sessions::{SessionError, Sessions};
-use crate::db::Statement;
+use crate::database::Statement;
 
 /// Live keys a wallet may hold in one namespace.
 pub const MAX_WALLET_KEYS: usize = 10;

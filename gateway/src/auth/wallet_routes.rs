@@ -11,12 +11,12 @@ use warp::reply::Response;
 use warp::{Filter, Reply as _};
 
 use super::sessions::SessionError;
-use super::sign_in::{self, SignIn};
+use super::sign_in::{self, SignIn, SignInSite};
 use super::wallet::{self, WalletError};
-use super::{Authenticator, credentials, valid_namespace};
-use crate::error::ApiError;
+use super::{authenticate::Authenticator, authenticate::valid_namespace, credentials};
+use crate::http::error::ApiError;
 use crate::http::observe::{ClientIp, Namespace};
-use crate::rate_limit::RateLimits;
+use crate::http::rate_limit::RateLimits;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -96,16 +96,6 @@ fn json_reply(namespace: &str, body: serde_json::Value) -> Response {
     let mut response = warp::reply::json(&body).into_response();
     response.extensions_mut().insert(Namespace(namespace.into()));
     response
-}
-
-/// Where a challenge is answered: the node's own domain when it has one, else the host the
-/// client asked for.
-#[derive(Debug, Clone)]
-pub struct SignInSite {
-    /// The node's domain (its first TLS domain), if configured.
-    pub domain: Option<String>,
-    /// Whether the node serves HTTPS.
-    pub https: bool,
 }
 
 async fn challenge(
@@ -291,7 +281,7 @@ where
         .and(warp::path::end())
         .and(warp::post())
         .and(charged(auth.limits.clone()))
-        .and(crate::body::json())
+        .and(crate::http::body::json())
         .and_then(move |body: T| {
             let (auth, handler) = (auth.clone(), handler.clone());
             async move { handler(auth, body).await.map_err(warp::reject::custom) }
@@ -306,7 +296,7 @@ pub fn routes(auth: Authenticator, dev_simple_key: bool) -> BoxedFilter<(Respons
         .and(warp::post())
         .and(charged(auth.limits.clone()))
         .and(warp::header::headers_cloned())
-        .and(crate::body::json())
+        .and(crate::http::body::json())
         .and_then(move |headers: HeaderMap, body: LogoutBody| {
             let auth = logout_auth.clone();
             async move { logout(auth, headers, body).await.map_err(warp::reject::custom) }
@@ -320,7 +310,7 @@ pub fn routes(auth: Authenticator, dev_simple_key: bool) -> BoxedFilter<(Respons
         .and(warp::post())
         .and(charged(auth.limits.clone()))
         .and(warp::header::optional::<String>("host"))
-        .and(crate::body::json())
+        .and(crate::http::body::json())
         .and_then(move |host: Option<String>, body: ChallengeBody| {
             let auth = challenge_auth.clone();
             let site = auth.site.clone();

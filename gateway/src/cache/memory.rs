@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use moka::Expiry;
 use moka::future::Cache;
 
-use super::{CacheError, CacheFuture, CacheStore, Dmap, MAX_SCAN_KEYS};
+use super::{engine::CacheError, engine::CacheFuture, engine::CacheStore, engine::Dmap, engine::MAX_SCAN_KEYS};
 
 /// (scoped dmap, key).
 type Key = (String, String);

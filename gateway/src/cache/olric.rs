@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::redis::Resp;
-use super::{CacheError, CacheFuture, CacheStore, Dmap, MAX_SCAN_KEYS};
+use super::{engine::CacheError, engine::CacheFuture, engine::CacheStore, engine::Dmap, engine::MAX_SCAN_KEYS};
 
 /// Olric's default partition count; `DM.SCAN` works one partition at a time.
 const PARTITIONS: u64 = 271;

@@ -15,7 +15,7 @@ use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr
 use redis::{Cmd, FromRedisValue, RedisResult};
 use tokio::sync::Mutex;
 
-use super::{CacheError, CacheFuture, CacheStore, Dmap, MAX_SCAN_KEYS};
+use super::{engine::CacheError, engine::CacheFuture, engine::CacheStore, engine::Dmap, engine::MAX_SCAN_KEYS};
 
 /// A RESP connection with a time limit on every command; shared with [`super::olric`].
 #[derive(Clone)]

@@ -14,10 +14,10 @@ use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::{Filter, Reply as _};
 
-use super::{CacheError, CacheStore, Dmap};
+use super::{engine::CacheError, engine::CacheStore, engine::Dmap};
+use crate::auth::request::{authenticated_post, in_namespace};
 use crate::auth::{Authenticator, Principal, authenticated};
-use crate::error::ApiError;
-use crate::routes::{authenticated_post, in_namespace};
+use crate::http::error::ApiError;
 
 /// Longest dmap name and key.
 const MAX_NAME_BYTES: usize = 1024;
@@ -114,7 +114,7 @@ fn ttl_of(ttl: Option<Value>) -> Result<Option<Duration>, ApiError> {
     match ttl {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) if text.is_empty() => Ok(None),
-        Some(Value::String(text)) => match crate::wire::parse_go_duration(&text) {
+        Some(Value::String(text)) => match crate::http::wire::parse_go_duration(&text) {
             Some(d) if d.is_zero() => Ok(None),
             Some(d) => Ok(Some(d)),
             None => Err(ApiError::BadRequest(format!("invalid ttl format: {text:?} (examples: \"30s\", \"1h30m\")"))),

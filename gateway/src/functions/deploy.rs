@@ -15,8 +15,8 @@ use warp::Filter;
 
 use super::registry::{Function, NewVersion, Settings};
 use super::secrets::Owner;
-use super::{Functions, runner_error};
-use crate::error::ApiError;
+use super::{service::Functions, service::runner_error};
+use crate::http::error::ApiError;
 
 /// Most bytes of environment and secrets one function may carry.
 const MAX_SETTINGS: usize = 64 * 1024;
@@ -77,7 +77,7 @@ async fn collect(part: warp::multipart::Part, limit: usize, what: &str) -> Resul
     let mut bytes = Vec::new();
     let mut stream = part.stream();
     while let Some(chunk) = stream.next().await {
-        let mut chunk = chunk.map_err(|e| crate::body::classify(&e))?;
+        let mut chunk = chunk.map_err(|e| crate::http::body::classify(&e))?;
         if bytes.len() + chunk.remaining() > limit {
             return Err(ApiError::BadRequest(format!("{what} larger than {limit} bytes")));
         }
@@ -105,7 +105,7 @@ pub fn body(max_module: usize) -> impl Filter<Extract = ((Definition, Bytes),), 
         .and(warp::multipart::form().max_length(Some(max_module as u64 + 4 * MAX_FIELD as u64)))
         .and_then(move |form| async move { from_multipart(form, max_module).await.map_err(warp::reject::custom) });
     let json = is_multipart(false)
-        .and(crate::body::bytes())
+        .and(crate::http::body::bytes())
         .and_then(move |bytes: Bytes| async move { from_json(&bytes, max_module).map_err(warp::reject::custom) });
     multipart.or(json).unify()
 }
@@ -199,7 +199,7 @@ impl Functions {
             Some(secrets) => Some(self.seal(namespace, &definition.name, secrets)?),
         };
         let new = self.new_version(definition, stored, hash, secrets);
-        let function = self.parts.registry.deploy(namespace, &super::uuid_v4()?, &new).await?;
+        let function = self.parts.registry.deploy(namespace, &super::service::uuid_v4()?, &new).await?;
         self.forget(namespace, &new.name);
         tracing::info!(namespace = %namespace, function = %function.name, version = function.version, "function deployed");
         Ok(function)

@@ -17,8 +17,8 @@ use super::fetch::{FetchRequest, Fetcher};
 use super::registry::Registry;
 use super::secrets::{Owner, SecretBox};
 use crate::cache::{CacheStore, Dmap};
-use crate::db::Statement;
-use crate::error::ApiError;
+use crate::database::Statement;
+use crate::http::error::ApiError;
 use crate::sql::SqlService;
 
 /// The dmap host cache calls use in the function's namespace.
@@ -58,7 +58,7 @@ impl Tokens {
     pub fn issue(&self, scope: Scope) -> Result<TokenGuard, ApiError> {
         let mut bytes = [0u8; 24];
         getrandom::fill(&mut bytes).map_err(|e| ApiError::Internal(format!("no randomness: {e}")))?;
-        let token = crate::wire::hex(&bytes);
+        let token = crate::http::wire::hex(&bytes);
         self.live.lock().unwrap_or_else(|p| p.into_inner()).insert(token.clone(), scope);
         Ok(TokenGuard { tokens: self.clone(), token })
     }
@@ -129,7 +129,7 @@ fn unbase64(text: &str) -> Result<Vec<u8>, ApiError> {
 impl HostCalls {
     /// Answers host call `name` with the request `body`.
     pub async fn call(&self, name: &str, body: &[u8]) -> Result<Value, ApiError> {
-        let request: HostRequest = crate::body::parse_json(body)?;
+        let request: HostRequest = crate::http::body::parse_json(body)?;
         let scope = self
             .tokens
             .scope(&request.token)
@@ -189,9 +189,9 @@ mod tests {
     use super::*;
 
     async fn host_calls(dir: &std::path::Path) -> HostCalls {
-        let db = crate::db::SqliteDb::open(&dir.join("system.db"), 2, Default::default()).expect("db");
-        crate::db::migrate(&db).await.expect("migrate");
-        let db: Arc<dyn crate::db::Database> = Arc::new(db);
+        let db = crate::database::SqliteDb::open(&dir.join("system.db"), 2, Default::default()).expect("db");
+        crate::database::migrate(&db).await.expect("migrate");
+        let db: Arc<dyn crate::database::Database> = Arc::new(db);
         HostCalls {
             tokens: Tokens::default(),
             cache: Arc::new(crate::cache::memory::MemoryCache::new(1 << 20)),

@@ -13,9 +13,9 @@ use warp::http::StatusCode;
 
 use super::records::{Outcome, Record, now_ms};
 use super::runner::{Invocation, RunnerAnswer, RunnerFailure};
-use super::{Functions, Resolved};
+use super::{service::Functions, service::Resolved};
 use crate::auth::{Credential, Principal};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// Most retries of a failed invocation, whatever the function asks.
 const MAX_RETRIES: i64 = 10;

@@ -13,7 +13,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::db::{Database, DbError, SqlValue, Statement};
+use crate::database::{Database, DbError, SqlValue, Statement};
 
 /// Records waiting to be written, at most.
 const QUEUE: usize = 16_384;
@@ -135,7 +135,7 @@ impl Records {
 }
 
 fn timestamp(ms: i64) -> String {
-    crate::wire::rfc3339(UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64))
+    crate::http::wire::rfc3339(UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64))
 }
 
 /// Milliseconds since the epoch.

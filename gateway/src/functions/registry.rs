@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::db::{Database, DbError, Rows, SqlValue, Statement};
+use crate::database::{Database, DbError, Rows, SqlValue, Statement};
 
 /// What a deploy sets about how a function runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -93,7 +93,7 @@ pub(crate) fn now() -> i64 {
 }
 
 fn rfc3339(secs: i64) -> String {
-    crate::wire::rfc3339(UNIX_EPOCH + Duration::from_secs(secs.max(0) as u64))
+    crate::http::wire::rfc3339(UNIX_EPOCH + Duration::from_secs(secs.max(0) as u64))
 }
 
 fn namespace_id() -> &'static str {

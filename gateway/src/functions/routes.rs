@@ -13,24 +13,15 @@ use warp::http::{HeaderMap, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Reply as _};
 
-use super::Functions;
 use super::invoke::{InvokeFailure, InvokeRequest, Invoked};
+use super::service::{Functions, parse_name};
+use crate::auth::request::in_namespace;
 use crate::auth::{Authenticator, Principal, authenticated, optionally_authenticated};
-use crate::error::ApiError;
-use crate::routes::in_namespace;
+use crate::http::error::ApiError;
 
 /// Default and largest number of log lines one request returns.
 const DEFAULT_LOGS: usize = 100;
 const MAX_LOGS: usize = 1_000;
-
-/// `name@version` split; a version that is not a positive number means the latest.
-pub fn parse_name(segment: &str) -> (String, Option<i64>) {
-    let segment = segment.replace("%40", "@");
-    match segment.split_once('@') {
-        Some((name, version)) => (name.to_owned(), version.parse().ok().filter(|v: &i64| *v > 0)),
-        None => (segment, None),
-    }
-}
 
 fn with<T: Clone + Send + Sync + 'static>(
     value: T,
@@ -142,7 +133,7 @@ fn invocation_input(
 ) -> impl Filter<Extract = ((Functions, HeaderMap, Bytes),), Error = warp::Rejection> + Clone {
     with(functions)
         .and(warp::header::headers_cloned())
-        .and(crate::body::bytes())
+        .and(crate::http::body::bytes())
         .map(|f: Functions, headers: HeaderMap, input: Bytes| (f, headers, input))
 }
 
@@ -194,7 +185,7 @@ async fn invoke(
     let (name, version) = parse_name(segment);
     let request_id = match headers.get("x-request-id").and_then(|v| v.to_str().ok()) {
         Some(id) => id.to_owned(),
-        None => super::uuid_v4().unwrap_or_default(),
+        None => super::service::uuid_v4().unwrap_or_default(),
     };
     let request =
         InvokeRequest { namespace, name, version, input, principal, request_id: request_id.clone(), trigger: "http" };
@@ -241,7 +232,7 @@ fn failed(request_id: &str, failure: InvokeFailure) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_name;
+    use super::super::service::parse_name;
 
     #[test]
     fn versions_ride_on_the_name() {

@@ -14,9 +14,8 @@ use warp::filters::BoxedFilter;
 use warp::filters::ws::{Message, WebSocket, Ws};
 use warp::reply::Response;
 
-use super::Functions;
 use super::invoke::InvokeRequest;
-use super::routes::parse_name;
+use super::service::{Functions, parse_name};
 use crate::auth::{Authenticator, Principal, authenticated};
 
 /// The WebSocket route.
@@ -37,7 +36,7 @@ pub fn route(auth: &Authenticator, functions: &Functions) -> BoxedFilter<(Respon
                 .max_message_size(max_input)
                 .max_frame_size(max_input)
                 .on_upgrade(move |socket| serve(socket, functions, principal, segment));
-            crate::routes::in_namespace(&marker, reply)
+            crate::auth::request::in_namespace(&marker, reply)
         })
         .boxed()
 }
@@ -68,7 +67,7 @@ async fn invoke_one(
     version: Option<i64>,
     input: Bytes,
 ) -> Value {
-    let request_id = super::uuid_v4().unwrap_or_default();
+    let request_id = super::service::uuid_v4().unwrap_or_default();
     let request = InvokeRequest {
         namespace: Arc::clone(&principal.namespace),
         name: name.to_owned(),

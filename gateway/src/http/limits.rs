@@ -109,6 +109,32 @@ fn timed_out(outcome: Result<Outcome, Elapsed>) -> Outcome {
     outcome.unwrap_or_else(|_| Ok(error_response(StatusCode::SERVICE_UNAVAILABLE, "request timed out")))
 }
 
+/// The routes whose bodies and time limits differ from `gateway.limits`: uploads, function
+/// deploys and invocations, and anonymous requests, each bounded by its own section's config.
+pub fn route_overrides(config: &orama_service::config::NodeConfig) -> Vec<(&'static str, Bounds)> {
+    let size = |bytes: u64| usize::try_from(bytes).unwrap_or(usize::MAX);
+    let storage = &config.backends.storage;
+    let runner = &config.wasm_runner;
+    let request_timeout = config.gateway.limits.request_timeout;
+    let upload = Bounds { max_body: size(storage.max_upload_bytes), timeout: storage.upload_timeout };
+    let deploys = Bounds {
+        max_body: size(runner.max_module).saturating_add(4 << 20),
+        timeout: request_timeout.max(runner.max_timeout + Duration::from_secs(10)),
+    };
+    let invokes = Bounds { max_body: size(runner.max_input), ..deploys };
+    let anon = Bounds {
+        max_body: size(config.anon.max_request),
+        timeout: request_timeout.max(config.anon.timeout + Duration::from_secs(10)),
+    };
+    vec![
+        ("/v1/storage/upload", upload),
+        ("/v1/functions/*/invoke", invokes),
+        ("/v1/functions", deploys),
+        ("/v1/invoke", invokes),
+        ("/v1/proxy/anon", anon),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 
-use super::errors::JsonErrorsLayer;
+use super::json_errors::JsonErrorsLayer;
 use super::observe::ObserveLayer;
 
 pub use super::limits::RouteBody;

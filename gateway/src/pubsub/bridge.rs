@@ -12,7 +12,7 @@ use orama_ipc::pubsub::{FrameReader, PubsubFrame};
 use orama_ipc::{IpcClient, IpcError};
 use serde_json::{Value, json};
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// The bridge, reached over its socket.
 #[derive(Debug, Clone)]

@@ -6,35 +6,9 @@
 
 pub mod bridge;
 pub mod connection;
+mod context;
 pub mod hub;
 pub mod network;
 pub mod routes;
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use hub::Hub;
-
-/// What the pub/sub routes need.
-#[derive(Debug, Clone)]
-pub struct PubsubContext {
-    /// The multiplexer (and through it the bridge).
-    pub hub: Hub,
-    /// `Origin`s allowed to open a socket (empty: any).
-    pub allowed_origins: Arc<[String]>,
-    /// How often clients are pinged.
-    pub ping_interval: Duration,
-}
-
-impl PubsubContext {
-    /// The context for `config`, with the bridge on `socket`.
-    pub fn new(config: &orama_service::config::PubsubConfig, socket: &std::path::Path) -> PubsubContext {
-        let max_message = usize::try_from(config.max_message).unwrap_or(usize::MAX);
-        let bridge = bridge::Bridge::new(socket, max_message);
-        PubsubContext {
-            hub: Hub::new(bridge, config.client_queue as usize),
-            allowed_origins: config.allowed_origins.clone().into(),
-            ping_interval: config.ping_interval,
-        }
-    }
-}
+pub use context::PubsubContext;

@@ -8,10 +8,10 @@ use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::{Filter, Reply as _};
 
-use super::PubsubContext;
+use super::context::PubsubContext;
 use crate::auth::{Authenticator, Principal, authenticated};
-use crate::error::ApiError;
-use crate::status::Started;
+use crate::http::error::ApiError;
+use crate::status::bodies::{NodeIdentity, Started};
 
 /// The network routes.
 pub fn routes(auth: &Authenticator, cx: &PubsubContext, started: &Started) -> BoxedFilter<(Response,)> {
@@ -19,8 +19,10 @@ pub fn routes(auth: &Authenticator, cx: &PubsubContext, started: &Started) -> Bo
     let status = warp::path!("v1" / "network" / "status").and_then(move || {
         let (cx, started) = (status_cx.clone(), status_started.clone());
         async move {
-            let node = super::routes::identity(&cx).await;
-            Ok::<_, warp::Rejection>(warp::reply::json(&crate::status::network_status(&started, node)).into_response())
+            let node = identity(&cx).await;
+            Ok::<_, warp::Rejection>(
+                warp::reply::json(&crate::status::bodies::network_status(&started, node)).into_response(),
+            )
         }
     });
     let peers_cx = cx.clone();
@@ -56,4 +58,13 @@ fn flat_peers(answer: &Value) -> Vec<String> {
         out.extend(peer["addrs"].as_array().into_iter().flatten().map(text));
     }
     out
+}
+
+/// The node's identity from the bridge, if it answers.
+pub async fn identity(cx: &PubsubContext) -> Option<NodeIdentity> {
+    let peers = tokio::time::timeout(std::time::Duration::from_secs(1), cx.hub.bridge().peers()).await.ok()?.ok()?;
+    Some(NodeIdentity {
+        peer_id: peers["peer_id"].as_str().unwrap_or_default().to_owned(),
+        peer_count: peers["peers"].as_array().map_or(0, |p| p.len() as u32),
+    })
 }

@@ -12,14 +12,14 @@ use warp::http::{HeaderMap, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Reply as _};
 
-use super::PubsubContext;
 use super::connection::{self, Publishing};
+use super::context::PubsubContext;
 use super::hub::PresenceInfo;
+use crate::auth::request::{authenticated_post, in_namespace};
 use crate::auth::{Authenticator, Principal, authenticated};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::http::websocket::{self, PendingUpgrade};
-use crate::routes::{authenticated_post, in_namespace};
-use crate::status::{NodeIdentity, Started};
+use crate::status::bodies::Started;
 
 fn with<T: Clone + Send + Sync + 'static>(
     value: T,
@@ -143,13 +143,4 @@ async fn upgrade_to_ws(
     headers.insert("connection", warp::http::HeaderValue::from_static("Upgrade"));
     headers.insert("sec-websocket-accept", accept);
     Ok(response)
-}
-
-/// The node's identity from the bridge, if it answers.
-pub async fn identity(cx: &PubsubContext) -> Option<NodeIdentity> {
-    let peers = tokio::time::timeout(std::time::Duration::from_secs(1), cx.hub.bridge().peers()).await.ok()?.ok()?;
-    Some(NodeIdentity {
-        peer_id: peers["peer_id"].as_str().unwrap_or_default().to_owned(),
-        peer_count: peers["peers"].as_array().map_or(0, |p| p.len() as u32),
-    })
 }

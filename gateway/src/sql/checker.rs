@@ -18,10 +18,11 @@ use sqlparser::dialect::SQLiteDialect;
 use sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
-use super::rewrite::{Refused, Reserved, Rewritten, rewrite};
+use super::refused::Refused;
+use super::rewrite::{Reserved, Rewritten, rewrite};
 
 /// Longest statement accepted (SQLite's own limit for tenants on the embedded engine).
-pub const MAX_SQL_BYTES: usize = crate::db::MAX_SQL_BYTES;
+pub const MAX_SQL_BYTES: usize = crate::database::MAX_SQL_BYTES;
 /// Most tokens in one statement (a multi-row `INSERT` of 3,000 short rows fits; bulk data
 /// belongs in parameters). The parsed tree takes about 450 bytes a token, so this also bounds
 /// what one check holds in memory (about 9 MiB).

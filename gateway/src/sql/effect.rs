@@ -19,7 +19,7 @@ use sqlparser::ast::{
     OnConflictAction, OnInsert, SetExpr, Statement, TableConstraint, Value,
 };
 
-use super::rewrite::Refused;
+use super::refused::Refused;
 
 /// Functions a plain insert may call: their result is a few bytes whatever their arguments
 /// (or no longer than them).

@@ -5,7 +5,7 @@
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::{Map, Value};
 
-use crate::db::{Rows, SqlValue};
+use crate::database::{Rows, SqlValue};
 
 /// `value` as a bound parameter.
 pub fn to_sql(value: &Value) -> SqlValue {

@@ -8,8 +8,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::json::to_sql;
-use crate::db::{SqlValue, Statement};
-use crate::error::ApiError;
+use crate::database::{SqlValue, Statement};
+use crate::http::error::ApiError;
 
 /// A join: `kind` `INNER`, `LEFT` (anything else: a plain `JOIN`), `table`, `on`.
 #[derive(Debug, Default, Deserialize)]

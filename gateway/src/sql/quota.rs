@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::effect::{Growth, Write};
-use crate::db::{Database, DbError, Op, Rows, SqlValue, Statement};
+use crate::database::{Database, DbError, Op, Rows, SqlValue, Statement};
 
 /// How long a measurement is trusted.
 const FRESH: Duration = Duration::from_secs(10);
@@ -178,12 +178,12 @@ impl SharedQuota {
     }
 }
 
-fn sum_of(result: &crate::db::OpResult) -> u64 {
+fn sum_of(result: &crate::database::OpResult) -> u64 {
     match result {
-        crate::db::OpResult::Query(Rows { rows, .. }) => {
+        crate::database::OpResult::Query(Rows { rows, .. }) => {
             rows.iter().filter_map(|row| row.first()?.as_i64()).map(|n| n.max(0) as u64).sum()
         }
-        crate::db::OpResult::Exec(_) => 0,
+        crate::database::OpResult::Exec(_) => 0,
     }
 }
 
@@ -215,7 +215,7 @@ fn statement_size(statement: &Statement) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::SqliteDb;
+    use crate::database::SqliteDb;
 
     #[tokio::test]
     async fn a_namespace_is_its_tables_their_own_indexes_and_their_schema() {

@@ -37,35 +37,16 @@ use sqlparser::tokenizer::{Token, Tokenizer};
 
 use super::dialect::BudgetedSqlite;
 use super::effect::{Effect, effect_of};
+use super::refused::Refused;
 
 /// Expressions the parser may start per token of the statement: a parse that needs more is
 /// backtracking (see [`dialect`](super::dialect)).
 const PARSE_BUDGET_PER_TOKEN: usize = 8;
 
-/// Why a statement was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Refused {
-    /// It does not parse as SQLite SQL.
-    #[error("cannot parse the statement: {0}")]
-    Syntax(String),
-    /// It names something no tenant may reach.
-    #[error("{0} is not accessible")]
-    Reserved(String),
-    /// It is not one statement of an allowed kind.
-    #[error("statement not allowed: {0}")]
-    Kind(String),
-    /// It is too long, too large or too deeply nested to parse safely.
-    #[error("statement too complex: {0}")]
-    TooLarge(String),
-    /// Its namespace has too many statements being checked already.
-    #[error("try again: {0}")]
-    Busy(String),
-}
-
 /// The table prefix of `namespace`.
 pub fn prefix_for(namespace: &str) -> String {
     let digest = Sha256::digest(namespace.as_bytes());
-    format!("t_{}_", crate::wire::hex(&digest[..8]))
+    format!("t_{}_", crate::http::wire::hex(&digest[..8]))
 }
 
 /// Whether `word` looks like a tenant prefix (`t_` + 16 hex + `_`).
@@ -87,7 +68,7 @@ impl Reserved {
     /// The reserved names: `schema_migrations` and every table and index the migrations create.
     pub fn system() -> Self {
         let mut names: HashSet<String> = HashSet::from(["schema_migrations".to_owned()]);
-        for migration in crate::db::MIGRATIONS {
+        for migration in crate::database::MIGRATIONS {
             for statement in migration.statements {
                 let words: Vec<String> = statement.split_whitespace().map(str::to_ascii_lowercase).collect();
                 for pair in words.windows(3) {
@@ -158,7 +139,7 @@ fn refuse_reserved_words(tokens: &[Token], reserved: &Reserved) -> Result<(), Re
             _ => continue,
         };
         let called = matches!(significant.get(i + 1), Some(Token::LParen));
-        let denied = called && crate::db::DENIED_FUNCTIONS.contains(&word.to_ascii_lowercase().as_str());
+        let denied = called && crate::database::DENIED_FUNCTIONS.contains(&word.to_ascii_lowercase().as_str());
         if denied || reserved.refuses(word) {
             return Err(Refused::Reserved(word.to_owned()));
         }

@@ -14,13 +14,13 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Reply as _};
 
-use super::SqlService;
 use super::json::{RowObjects, params};
 use super::orm::{self, FindBody, SelectBody};
+use super::service::SqlService;
+use crate::auth::request::{authenticated_post, in_namespace};
 use crate::auth::{Authenticator, Principal, authenticated};
-use crate::db::{Database, DbError, Op, OpResult, Statement};
-use crate::error::ApiError;
-use crate::routes::{authenticated_post, in_namespace};
+use crate::database::{Database, DbError, Op, OpResult, Statement};
+use crate::http::error::ApiError;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -168,7 +168,7 @@ enum Outcome<'a> {
 }
 
 /// `{count, items}` written straight from the rows.
-fn items(rows: &crate::db::Rows) -> Response {
+fn items(rows: &crate::database::Rows) -> Response {
     #[derive(serde::Serialize)]
     struct Items<'a> {
         count: usize,
@@ -177,7 +177,7 @@ fn items(rows: &crate::db::Rows) -> Response {
     warp::reply::json(&Items { count: rows.len(), items: RowObjects(rows) }).into_response()
 }
 
-fn first_row(rows: &crate::db::Rows) -> Result<Response, ApiError> {
+fn first_row(rows: &crate::database::Rows) -> Result<Response, ApiError> {
     let row = RowObjects(rows).first().ok_or_else(|| ApiError::NotFound("not found".into()))?;
     Ok(warp::reply::json(&row).into_response())
 }

@@ -11,7 +11,7 @@ use std::time::Instant;
 use sha2::{Digest, Sha256};
 
 use crate::auth::valid_namespace;
-use crate::db::{Database, DbError, QueryLimits, Sandbox, SqliteDb};
+use crate::database::{Database, DbError, QueryLimits, Sandbox, SqliteDb};
 
 /// How many namespace databases stay open at once.
 const MAX_OPEN: usize = 256;
@@ -74,7 +74,7 @@ impl TenantDatabases {
             namespace.to_owned()
         } else {
             let digest = Sha256::digest(namespace.as_bytes());
-            format!("ns-{}", crate::wire::hex(&digest[..16]))
+            format!("ns-{}", crate::http::wire::hex(&digest[..16]))
         };
         self.dir.join(format!("{stem}.db"))
     }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::StorageError;
+use super::engine::StorageError;
 use super::unixfs::{Block, Cid};
 
 /// The block directory.

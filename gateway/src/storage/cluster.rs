@@ -12,7 +12,10 @@ use serde_json::Value;
 
 use super::kubo::KuboStorage;
 use super::unixfs::Cid;
-use super::{Added, ByteStream, ReadStream, Replication, StorageEngine, StorageError, StorageFuture};
+use super::{
+    engine::Added, engine::ByteStream, engine::ReadStream, engine::Replication, engine::StorageEngine,
+    engine::StorageError, engine::StorageFuture,
+};
 
 /// The IPFS engine with pins replicated by a Cluster.
 #[derive(Debug, Clone)]

@@ -5,8 +5,8 @@
 
 use std::ops::Range;
 
-use super::StorageError;
 use super::blocks::BlockStore;
+use super::engine::StorageError;
 use super::unixfs::Cid;
 
 /// A file node: its own bytes, then its children in order with their file sizes.

@@ -12,7 +12,10 @@ use tokio::sync::mpsc;
 
 use super::blocks::BlockStore;
 use super::unixfs::{Block, Cid, FileBuilder};
-use super::{Added, ByteStream, ReadStream, StorageEngine, StorageError, StorageFuture, dag};
+use super::{
+    dag, engine::Added, engine::ByteStream, engine::ReadStream, engine::StorageEngine, engine::StorageError,
+    engine::StorageFuture,
+};
 
 /// Pieces of an upload in flight between the request and the worker.
 const UPLOAD_QUEUE: usize = 16;

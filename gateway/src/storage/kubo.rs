@@ -13,7 +13,10 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::unixfs::Cid;
-use super::{Added, ByteStream, ReadStream, StorageEngine, StorageError, StorageFuture};
+use super::{
+    engine::Added, engine::ByteStream, engine::ReadStream, engine::StorageEngine, engine::StorageError,
+    engine::StorageFuture,
+};
 
 /// The RPC client of one IPFS node.
 #[derive(Debug, Clone)]

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::db::{Database, DbError, Statement};
+use crate::database::{Database, DbError, Statement};
 
 /// A namespace's pin.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,8 +2,6 @@
 //! [`upload`](super::upload)), get (streamed, with `Range`), pin, unpin and status, in the
 //! reference's shapes. Pins, status and unpin only ever touch the caller's namespace's pins.
 
-use std::sync::Arc;
-
 use serde::Deserialize;
 use serde_json::json;
 use warp::filters::BoxedFilter;
@@ -12,31 +10,14 @@ use warp::multipart::FormData;
 use warp::reply::Response;
 use warp::{Filter, Reply as _};
 
-use super::pins::{NewPin, PinError, Pins};
+use super::engine::StorageError;
+use super::pins::{NewPin, PinError};
+use super::setup::StorageContext;
 use super::unixfs::Cid;
 use super::upload;
-use super::uploads::UploadBounds;
-use super::{StorageEngine, StorageError};
+use crate::auth::request::{authenticated_post, in_namespace};
 use crate::auth::{Authenticator, Principal, authenticated};
-use crate::error::ApiError;
-use crate::routes::{authenticated_post, in_namespace};
-
-/// What the storage routes need.
-#[derive(Clone)]
-pub struct StorageContext {
-    /// The engine.
-    pub engine: Arc<dyn StorageEngine>,
-    /// The namespaces' pins.
-    pub pins: Pins,
-    /// The quota and disk floor uploads are held to.
-    pub bounds: UploadBounds,
-}
-
-impl std::fmt::Debug for StorageContext {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StorageContext").field("engine", &self.engine.engine()).finish_non_exhaustive()
-    }
-}
+use crate::http::error::ApiError;
 
 impl From<StorageError> for ApiError {
     fn from(err: StorageError) -> ApiError {
@@ -110,7 +91,7 @@ async fn get(
     let size = cx.engine.size(parsed).await?.ok_or_else(|| ApiError::NotFound(format!("content not found: {cid}")))?;
     let wanted = requested_range(range.as_deref(), size);
     if wanted == Wanted::Unsatisfiable {
-        let mut response = crate::routes::error_reply(StatusCode::RANGE_NOT_SATISFIABLE, "range not satisfiable");
+        let mut response = crate::http::error::error_reply(StatusCode::RANGE_NOT_SATISFIABLE, "range not satisfiable");
         if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
             response.headers_mut().insert(header::CONTENT_RANGE, value);
         }
@@ -211,7 +192,7 @@ pub fn routes(auth: &Authenticator, cx: &StorageContext) -> BoxedFilter<(Respons
         .and(warp::post())
         .and(with(cx))
         .and(authenticated(auth.clone()))
-        .and(crate::body::json_within::<upload::JsonUpload>(upload::MAX_JSON_UPLOAD))
+        .and(crate::http::body::json_within::<upload::JsonUpload>(upload::MAX_JSON_UPLOAD))
         .and_then(|cx: StorageContext, principal: Principal, body: upload::JsonUpload| async move {
             let reply = upload::json(cx, principal.clone(), body).await.map_err(warp::reject::custom)?;
             Ok::<_, warp::Rejection>(in_namespace(&principal, reply))

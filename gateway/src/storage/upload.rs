@@ -15,11 +15,11 @@ use warp::multipart::FormData;
 use warp::reply::Response;
 
 use super::pins::NewPin;
-use super::routes::StorageContext;
+use super::setup::StorageContext;
 use super::uploads::{Refusal, Reservation, UploadBounds};
-use super::{Added, ByteStream, StorageError};
+use super::{engine::Added, engine::ByteStream, engine::StorageError};
 use crate::auth::Principal;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// Largest JSON upload (its base64 is held in memory; bigger files go multipart).
 pub const MAX_JSON_UPLOAD: usize = 64 * 1024 * 1024;
@@ -120,7 +120,7 @@ pub async fn multipart(cx: StorageContext, principal: Principal, mut form: FormD
                 name = part.filename().unwrap_or_default().to_owned();
                 let stream = part.stream().map(|chunk| match chunk {
                     Ok(mut buf) => Ok(buf.copy_to_bytes(buf.remaining())),
-                    Err(err) => Err(match crate::body::classify(&err) {
+                    Err(err) => Err(match crate::http::body::classify(&err) {
                         ApiError::PayloadTooLarge => StorageError::TooLarge(0),
                         other => StorageError::Upload(other.to_string()),
                     }),

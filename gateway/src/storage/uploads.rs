@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::api_keys::unix_now;
-use crate::db::{Database, DbError, Statement};
+use crate::database::{Database, DbError, Statement};
 
 /// How far a reservation grows ahead of the bytes received (one store write per step).
 const STEP: u64 = 1024 * 1024;

@@ -158,7 +158,7 @@ impl AcmeIssuer {
     /// The account on this CA, restored from the data dir or registered (and saved, 0600).
     async fn account(&self) -> Result<Account, AcmeError> {
         let digest = Sha256::digest(self.config.directory_url.as_bytes());
-        let path = self.dir.join(format!("account-{}.json", crate::wire::hex(&digest[..8])));
+        let path = self.dir.join(format!("account-{}.json", crate::http::wire::hex(&digest[..8])));
         if let Some(saved) = store::read_optional(&path)? {
             let credentials: AccountCredentials =
                 serde_json::from_slice(&saved).map_err(|e| StoreError::corrupt(&path, e))?;

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::acme::{AcmeIssuer, IssuedPem};
 use super::store;
-use super::{LiveCertificate, TlsError, certified_key};
+use super::{certificate::LiveCertificate, certificate::TlsError, certificate::certified_key};
 
 /// First wait after a failed issuance; doubled per failure up to [`RETRY_MAX`].
 const RETRY_FIRST: Duration = Duration::from_secs(5);

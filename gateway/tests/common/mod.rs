@@ -1,7 +1,7 @@
 //! What every SQL engine must do alike, run against each engine by its own test file.
 #![allow(dead_code, reason = "each test binary uses only some of these checks")]
 
-use orama_gateway::db::{Database, DbError, Op, OpResult, Statement};
+use orama_gateway::database::{Database, DbError, Op, OpResult, Statement};
 
 /// The first column of the first row of `sql`, as an integer.
 pub async fn count(db: &dyn Database, sql: &str) -> i64 {

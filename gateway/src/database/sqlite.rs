@@ -14,7 +14,10 @@ use tokio::sync::Semaphore;
 
 use super::sandbox::{Sandbox, TxGate};
 use super::sqlite_rows::{classify, in_statement, run_query, run_write};
-use super::{Database, DbError, DbFuture, ExecResult, Op, OpResult, QueryLimits, ResultBudget, Rows, Statement};
+use super::{
+    budget::ResultBudget, engine::Database, engine::DbError, engine::DbFuture, engine::ExecResult, engine::Op,
+    engine::OpResult, engine::QueryLimits, value::Rows, value::Statement,
+};
 
 /// How long a statement waits for another connection's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

@@ -7,7 +7,7 @@ use futures_util::TryStreamExt;
 use serde::de::DeserializeOwned;
 use warp::Filter;
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// The whole body as bytes (bounded by the route's body limit).
 pub fn bytes() -> impl Filter<Extract = (Bytes,), Error = warp::Rejection> + Clone {

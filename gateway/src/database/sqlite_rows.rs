@@ -5,7 +5,10 @@
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode};
 
-use super::{DbError, ExecResult, ResultBudget, Rows, SqlValue, Statement, blob_cost, scalar_cost, text_cost};
+use super::{
+    budget::ResultBudget, budget::blob_cost, budget::scalar_cost, budget::text_cost, engine::DbError,
+    engine::ExecResult, value::Rows, value::SqlValue, value::Statement,
+};
 
 pub(super) fn run_write(connection: &Connection, statement: &Statement) -> Result<ExecResult, DbError> {
     let mut prepared = connection.prepare(&statement.sql).map_err(classify)?;

@@ -3,18 +3,18 @@
 //! Rows are checked cell by cell while they are read, before a cell is copied, so a query
 //! that would return more than the budget fails after reading at most one budget's worth
 //! (plus the cell that crossed it), whatever its row count or column count. A cell costs the
-//! [`SqlValue`](super::SqlValue) itself plus the larger of its bytes in memory and what it
+//! [`SqlValue`](super::value::SqlValue) itself plus the larger of its bytes in memory and what it
 //! becomes in the JSON reply: its column's key, and its text escaped (control characters take
 //! six bytes, bytes that are not UTF-8 three) or its blob in base64. So a result within the
 //! budget is also a reply within it. A row costs its vector. Both engines and every query of a
 //! batch share one budget per request.
 
-use super::DbError;
+use super::engine::DbError;
 
 /// What one cell costs besides its text or bytes (the size of a `SqlValue`).
-const CELL: usize = std::mem::size_of::<super::SqlValue>();
+const CELL: usize = std::mem::size_of::<super::value::SqlValue>();
 /// What one row costs besides its cells (the size of a `Vec`).
-const ROW: usize = std::mem::size_of::<Vec<super::SqlValue>>();
+const ROW: usize = std::mem::size_of::<Vec<super::value::SqlValue>>();
 
 /// Bytes a result may still take.
 #[derive(Debug, Clone)]

@@ -2,7 +2,7 @@
 //! transaction with its row in `schema_migrations`. Running them again is a no-op; a database
 //! migrated by a newer gateway is refused rather than misread.
 
-use super::{Database, DbError, Statement};
+use super::{engine::Database, engine::DbError, value::Statement};
 
 /// One schema change.
 #[derive(Debug)]

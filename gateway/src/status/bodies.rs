@@ -1,11 +1,11 @@
-//! `GET /health`, `/v1/health`, `/v1/version`, `/v1/status`: the public, unauthenticated
-//! status routes, in the shapes of REFERENCE-API §4.1.
+//! The bodies of the status routes in the reference's shapes (REFERENCE-API §4.1), and when
+//! the gateway started, which their uptime fields count from.
 
 use std::time::{Instant, SystemTime};
 
 use serde::Serialize;
 
-use crate::wire::{go_duration, rfc3339};
+use crate::http::wire::{go_duration, rfc3339};
 
 /// Build identity reported by `/v1/version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

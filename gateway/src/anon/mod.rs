@@ -9,13 +9,13 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use orama_ipc::IpcClient;
 use warp::filters::BoxedFilter;
-use warp::http::{Method, StatusCode};
+use warp::http::Method;
 use warp::reply::Response;
 use warp::{Filter, Reply as _};
 
+use crate::auth::request::in_namespace;
 use crate::auth::{Authenticator, Principal, authenticated};
-use crate::error::ApiError;
-use crate::routes::{error_reply, in_namespace};
+use crate::http::error::ApiError;
 
 /// The header carrying the caller's namespace to the proxy (`orama_anon_proxy::NAMESPACE_HEADER`).
 const NAMESPACE_HEADER: &str = "x-orama-namespace";
@@ -74,16 +74,15 @@ pub fn routes(auth: &Authenticator, cx: &AnonContext) -> BoxedFilter<(Response,)
     warp::path!("v1" / "proxy" / "anon")
         .and(warp::method())
         .and(authenticated(auth.clone()))
-        .and(crate::body::bytes())
+        .and(crate::http::body::bytes())
         .and_then(move |method: Method, principal: Principal, body: Bytes| {
             let cx = cx.clone();
             async move {
                 if method != Method::POST {
-                    let refused = error_reply(StatusCode::METHOD_NOT_ALLOWED, "only POST method is allowed");
-                    return Ok::<_, warp::Rejection>(in_namespace(&principal, refused));
+                    return Err(warp::reject::custom(ApiError::MethodNotAllowed("only POST method is allowed".into())));
                 }
                 let reply = cx.forward(&principal.namespace, body).await.map_err(warp::reject::custom)?;
-                Ok(in_namespace(&principal, reply.into_response()))
+                Ok::<_, warp::Rejection>(in_namespace(&principal, reply.into_response()))
             }
         })
         .boxed()

@@ -1,26 +1,10 @@
-//! The SQL layer: one [`Database`] trait, one implementation per engine (the embedded SQLite
-//! file today; RQLite over HTTP next), chosen by config. Values, statements and results are
-//! engine-neutral; parameters are always bound, never interpolated.
+//! What every SQL engine offers ([`Database`]): statements, results, limits and errors, engine-neutral.
 
-mod budget;
-mod migrations;
-mod rqlite;
-mod rqlite_reply;
-mod sandbox;
-mod sqlite;
-mod sqlite_rows;
-mod value;
-
+use super::value::Rows;
+use super::value::Statement;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
-
-pub use budget::{ResultBudget, blob_cost, scalar_cost, text_cost};
-pub use migrations::{MIGRATIONS, Migration, migrate};
-pub use rqlite::RqliteDb;
-pub use sandbox::{DENIED_FUNCTIONS, MAX_SQL_BYTES, Sandbox};
-pub use sqlite::{SqliteDb, limit_engine_memory};
-pub use value::{Rows, SqlValue, Statement};
 
 /// A database call in flight.
 pub type DbFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, DbError>> + Send + 'a>>;
@@ -41,7 +25,7 @@ pub struct QueryLimits {
     pub max_rows: usize,
     /// A statement running longer than this is interrupted.
     pub timeout: Duration,
-    /// Most bytes one request's results may hold in memory (see [`ResultBudget`]).
+    /// Most bytes one request's results may hold in memory (see [`ResultBudget`](super::budget::ResultBudget)).
     pub max_result: usize,
 }
 
@@ -151,28 +135,4 @@ pub trait Database: Send + Sync + 'static {
     }
     /// The engine's name, for health reports.
     fn engine(&self) -> &'static str;
-}
-
-/// Pings the SQL store every 10 s and publishes `orama_backend_up{backend="sql"}` (1 or 0);
-/// asks it each time to keep its memory bound (an rqlited that restarted has lost it).
-pub async fn keep_probing(
-    store: std::sync::Arc<dyn Database>,
-    max_memory: u64,
-    shutdown: tokio_util::sync::CancellationToken,
-) {
-    let gauge = metrics::gauge!("orama_backend_up", "backend" => "sql", "engine" => store.engine());
-    loop {
-        if let Err(err) = store.bound_memory(max_memory).await {
-            tracing::warn!(error = %err, "cannot bound the SQL engine's memory");
-        }
-        let up = tokio::time::timeout(Duration::from_secs(5), store.ping()).await.is_ok_and(|r| r.is_ok());
-        gauge.set(if up { 1.0 } else { 0.0 });
-        if !up {
-            tracing::warn!(engine = store.engine(), "the SQL store does not answer");
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(Duration::from_secs(10)) => {}
-        }
-    }
 }

@@ -8,8 +8,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use http::{HeaderValue, Request, Response, StatusCode, header};
+use http::{Request, Response, StatusCode};
 use orama_ipc::{Body, error_response};
+
+use super::error::as_json_error;
 use tower::{Layer, Service};
 
 /// Wraps a service with [`JsonErrors`].
@@ -69,43 +71,10 @@ fn head_size<B>(request: &Request<B>) -> usize {
     line + request.headers().iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum::<usize>()
 }
 
-/// Rewrites a non-JSON error reply into the JSON error shape; anything else passes untouched.
-pub fn as_json_error(response: Response<Body>) -> Response<Body> {
-    let status = response.status();
-    let is_json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
-        return response;
-    }
-    let (mut parts, _) = response.into_parts();
-    let mut fresh = error_response(status, message_for(status));
-    parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    for (name, value) in fresh.headers_mut().drain().filter_map(|(n, v)| n.map(|n| (n, v))) {
-        parts.headers.insert(name, value);
-    }
-    Response::from_parts(parts, fresh.into_body())
-}
-
-/// The message for an error status produced outside our handlers.
-fn message_for(status: StatusCode) -> &'static str {
-    match status {
-        StatusCode::PAYLOAD_TOO_LARGE => "request body too large",
-        StatusCode::SERVICE_UNAVAILABLE => "request timed out or service unavailable",
-        StatusCode::REQUEST_TIMEOUT => "request timed out",
-        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => "request headers too large",
-        StatusCode::METHOD_NOT_ALLOWED => "method not allowed",
-        StatusCode::NOT_FOUND => "not found",
-        StatusCode::INTERNAL_SERVER_ERROR => "internal error",
-        status => status.canonical_reason().unwrap_or("error"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use http::header;
+
     use super::*;
 
     #[test]

@@ -19,7 +19,8 @@ use serde_json::{Value, json};
 
 use super::rqlite_reply::{self, Reply, StatementResult};
 use super::{
-    Database, DbError, DbFuture, ExecResult, Op, OpResult, QueryLimits, ResultBudget, Rows, SqlValue, Statement,
+    budget::ResultBudget, engine::Database, engine::DbError, engine::DbFuture, engine::ExecResult, engine::Op,
+    engine::OpResult, engine::QueryLimits, value::Rows, value::SqlValue, value::Statement,
 };
 
 /// Pause between attempts after a node failed.

@@ -11,7 +11,10 @@ use std::fmt;
 use base64::Engine as _;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::{DbError, ResultBudget, Rows, SqlValue, blob_cost, scalar_cost, text_cost};
+use super::{
+    budget::ResultBudget, budget::blob_cost, budget::scalar_cost, budget::text_cost, engine::DbError, value::Rows,
+    value::SqlValue,
+};
 
 /// A decoded reply.
 #[derive(Debug, Default)]

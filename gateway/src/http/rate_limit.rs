@@ -12,9 +12,9 @@ use governor::middleware::{StateInformationMiddleware, StateSnapshot};
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 use orama_service::config::{RateLimitsConfig, RateQuota};
-use warp::http::HeaderMap;
 
-use crate::error::ApiError;
+use super::allowance::Allowance;
+use super::error::ApiError;
 
 type Keyed<K> = RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock, StateInformationMiddleware>;
 
@@ -25,17 +25,6 @@ pub enum Caller {
     Key(i64),
     /// A JWT subject within its namespace.
     Subject(Arc<str>),
-}
-
-/// What is left of a caller's bucket after a request, for the `RateLimit-*` headers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Allowance {
-    /// Bucket size.
-    pub limit: u32,
-    /// Requests left right now.
-    pub remaining: u32,
-    /// Seconds until the bucket is full again.
-    pub reset_secs: u64,
 }
 
 /// The gateway's buckets.
@@ -125,13 +114,6 @@ fn outcome(
             Err(ApiError::RateLimited { retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64, limit: q.burst })
         }
     }
-}
-
-/// Adds the `RateLimit-*` headers of `allowance`.
-pub fn add_headers(headers: &mut HeaderMap, allowance: &Allowance) {
-    headers.insert("ratelimit-limit", allowance.limit.into());
-    headers.insert("ratelimit-remaining", allowance.remaining.into());
-    headers.insert("ratelimit-reset", allowance.reset_secs.into());
 }
 
 /// Drops full rate-limit buckets every minute so their memory stays bounded.

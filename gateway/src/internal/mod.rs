@@ -120,7 +120,7 @@ impl InternalApi {
             Ok(body) => body.to_bytes(),
             Err(_) => return error_response(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
         };
-        let create: CreateKey = match crate::body::parse_json(&bytes) {
+        let create: CreateKey = match crate::http::body::parse_json(&bytes) {
             Ok(create) => create,
             Err(err) => return error_response(StatusCode::BAD_REQUEST, &err.to_string()),
         };

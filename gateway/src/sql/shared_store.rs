@@ -11,8 +11,9 @@ use serde_json::{Map, Value};
 use super::checker;
 use super::effect::{Effect, Write};
 use super::quota::{Admitted, SharedQuota};
-use super::rewrite::{Refused, Reserved};
-use crate::db::{Database, DbError, DbFuture, ExecResult, Op, OpResult, Rows, Statement};
+use super::refused::Refused;
+use super::rewrite::Reserved;
+use crate::database::{Database, DbError, DbFuture, ExecResult, Op, OpResult, Rows, Statement};
 
 /// What every namespace of one shared database shares.
 #[derive(Clone)]

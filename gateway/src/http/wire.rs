@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime};
 ///
 /// ```
 /// use std::time::Duration;
-/// assert_eq!(orama_gateway::wire::go_duration(Duration::from_millis(3_723_500)), "1h2m3.5s");
-/// assert_eq!(orama_gateway::wire::go_duration(Duration::from_micros(850_300)), "850.3ms");
+/// assert_eq!(orama_gateway::http::wire::go_duration(Duration::from_millis(3_723_500)), "1h2m3.5s");
+/// assert_eq!(orama_gateway::http::wire::go_duration(Duration::from_micros(850_300)), "850.3ms");
 /// ```
 pub fn go_duration(d: Duration) -> String {
     let nanos = d.as_nanos();
@@ -52,9 +52,9 @@ fn decimal(value: u128, unit: u128) -> String {
 ///
 /// ```
 /// use std::time::Duration;
-/// assert_eq!(orama_gateway::wire::parse_go_duration("1h30m"), Some(Duration::from_secs(5400)));
-/// assert_eq!(orama_gateway::wire::parse_go_duration("1.5s"), Some(Duration::from_millis(1500)));
-/// assert_eq!(orama_gateway::wire::parse_go_duration("2 days"), None);
+/// assert_eq!(orama_gateway::http::wire::parse_go_duration("1h30m"), Some(Duration::from_secs(5400)));
+/// assert_eq!(orama_gateway::http::wire::parse_go_duration("1.5s"), Some(Duration::from_millis(1500)));
+/// assert_eq!(orama_gateway::http::wire::parse_go_duration("2 days"), None);
 /// ```
 pub fn parse_go_duration(text: &str) -> Option<Duration> {
     if text == "0" {
@@ -88,7 +88,7 @@ pub fn parse_go_duration(text: &str) -> Option<Duration> {
 /// `bytes` as lowercase hex (digests in the system store, file names, key ids).
 ///
 /// ```
-/// assert_eq!(orama_gateway::wire::hex(&[0x0a, 0xff]), "0aff");
+/// assert_eq!(orama_gateway::http::wire::hex(&[0x0a, 0xff]), "0aff");
 /// ```
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;

@@ -1,0 +1,189 @@
+//! Who is calling: the credentials a request may carry, the principal they resolve to, and the filter that requires one.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use warp::Filter;
+use warp::http::HeaderMap;
+
+use super::api_keys::{ApiKeys, KeyHolder};
+use super::jwt::{Claims, JwtKeys};
+use crate::http::allowance::Allowance;
+use crate::http::error::ApiError;
+use crate::http::observe::ClientIp;
+use crate::http::rate_limit::{Caller, RateLimits};
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The namespace it acts in.
+    pub namespace: Arc<str>,
+    /// How it proved who it is.
+    pub credential: Credential,
+    /// What is left of its rate limit, when one applies.
+    pub allowance: Option<Allowance>,
+}
+
+/// The credential a principal presented.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// An API key.
+    ApiKey(KeyHolder),
+    /// An access token we signed.
+    Jwt(Claims),
+}
+
+/// Everything authentication needs, cheap to clone into filters.
+#[derive(Debug, Clone)]
+pub struct Authenticator {
+    /// The API key store.
+    pub api_keys: ApiKeys,
+    /// The token signing keys.
+    pub jwt: JwtKeys,
+    /// The rate limits.
+    pub limits: RateLimits,
+    /// Wallet nonces, refresh tokens and namespace ownership.
+    pub sessions: super::sessions::Sessions,
+    /// How sign-in messages name this node.
+    pub site: super::sign_in::SignInSite,
+}
+
+/// The caller: the principal the [`gate`] admitted, or (where no gate runs, as in router tests)
+/// the request authenticated here. Rejects with 401 without a credential or with an invalid
+/// one (each failure charged to the client address: 429 once it is over its limit), 429 when
+/// the caller is over its own limit, 503 when the key store cannot be reached.
+pub fn authenticated(auth: Authenticator) -> impl Filter<Extract = (Principal,), Error = warp::Rejection> + Clone {
+    warp::ext::optional::<Principal>()
+        .and(warp::method())
+        .and(warp::header::headers_cloned())
+        .and(warp::query::<HashMap<String, String>>().or(warp::any().map(HashMap::new)).unify())
+        .and(warp::ext::optional::<ClientIp>())
+        .and_then(
+            move |admitted: Option<Principal>,
+                  method: warp::http::Method,
+                  headers: HeaderMap,
+                  query: HashMap<String, String>,
+                  client: Option<ClientIp>| {
+                let auth = auth.clone();
+                async move {
+                    let get = method == warp::http::Method::GET;
+                    match admitted {
+                        Some(principal) => Ok(principal),
+                        None => auth.admit(&headers, &query, get, client).await.map_err(warp::reject::custom),
+                    }
+                }
+            },
+        )
+}
+
+/// For routes open to anonymous callers (public functions): a presented credential must be
+/// valid and yields its principal (as [`authenticated`]); no credential at all is `None`,
+/// charged to the client address's rate limit.
+pub fn optionally_authenticated(
+    auth: Authenticator,
+) -> impl Filter<Extract = (Option<Principal>,), Error = warp::Rejection> + Clone {
+    warp::method()
+        .and(warp::header::headers_cloned())
+        .and(warp::query::<HashMap<String, String>>().or(warp::any().map(HashMap::new)).unify())
+        .and(warp::ext::optional::<ClientIp>())
+        .and_then(
+            move |method: warp::http::Method,
+                  headers: HeaderMap,
+                  query: HashMap<String, String>,
+                  client: Option<ClientIp>| {
+                let auth = auth.clone();
+                async move {
+                    let anonymous = matches!(super::credentials::presented(&headers, &query, true), (None, None));
+                    if !anonymous {
+                        let get = method == warp::http::Method::GET;
+                        return auth.admit(&headers, &query, get, client).await.map(Some).map_err(warp::reject::custom);
+                    }
+                    if let Some(ClientIp(ip)) = client {
+                        auth.limits.charge_ip(ip).map_err(warp::reject::custom)?;
+                    }
+                    Ok(None)
+                }
+            },
+        )
+}
+
+impl Authenticator {
+    /// Authenticates and charges the rate limits (see [`authenticated`]).
+    pub(crate) async fn admit(
+        &self,
+        headers: &HeaderMap,
+        query: &HashMap<String, String>,
+        get: bool,
+        client: Option<ClientIp>,
+    ) -> Result<Principal, ApiError> {
+        match self.authenticate(headers, query, get).await {
+            Ok(mut principal) => {
+                principal.allowance = self.limits.charge_caller(&caller_of(&principal))?;
+                Ok(principal)
+            }
+            Err(refusal @ (ApiError::MissingCredential | ApiError::InvalidCredential(_))) => {
+                if let Some(ClientIp(ip)) = client {
+                    self.limits.charge_ip(ip)?;
+                }
+                Err(refusal)
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// A valid JWT wins; otherwise the API key decides (as the reference orders them). The
+    /// query string is read for a credential only on a WebSocket upgrade (a `GET` asking for
+    /// one), where browsers cannot set headers; elsewhere a credential there is refused (it
+    /// would land in logs and proxies).
+    async fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        query: &HashMap<String, String>,
+        get: bool,
+    ) -> Result<Principal, ApiError> {
+        let upgrade = get && super::credentials::is_websocket_upgrade(headers);
+        let (jwt, api_key) = super::credentials::presented(headers, query, upgrade);
+        if jwt.is_none() && api_key.is_none() && !upgrade && super::credentials::in_query(query) {
+            return Err(ApiError::InvalidCredential(
+                "credentials in the query string are accepted only on WebSocket upgrades; send X-API-Key or Authorization"
+                    .into(),
+            ));
+        }
+        let jwt_error = match jwt.as_deref().map(|token| self.jwt.verify(token)) {
+            Some(Ok(claims)) => {
+                let namespace: Arc<str> =
+                    if claims.namespace.is_empty() { "default".into() } else { claims.namespace.as_str().into() };
+                return Ok(Principal { namespace, credential: Credential::Jwt(claims), allowance: None });
+            }
+            Some(Err(err)) => Some(err),
+            None => None,
+        };
+        let Some(api_key) = api_key else {
+            return Err(match jwt_error {
+                Some(err) => ApiError::InvalidCredential(err.to_string()),
+                None => ApiError::MissingCredential,
+            });
+        };
+        match self.api_keys.authenticate(&api_key).await {
+            Ok(Some(holder)) => Ok(Principal {
+                namespace: holder.namespace.clone(),
+                credential: Credential::ApiKey(holder),
+                allowance: None,
+            }),
+            Ok(None) => Err(ApiError::InvalidCredential("invalid API key".into())),
+            Err(err) => Err(ApiError::Unavailable(format!("key store: {err}"))),
+        }
+    }
+}
+
+fn caller_of(principal: &Principal) -> Caller {
+    match &principal.credential {
+        Credential::ApiKey(holder) => Caller::Key(holder.id),
+        Credential::Jwt(claims) => Caller::Subject(format!("{}\u{0}{}", principal.namespace, claims.sub).into()),
+    }
+}
+
+/// True for namespace names we accept: 1-64 of `A-Z a-z 0-9 . _ -`.
+pub fn valid_namespace(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}

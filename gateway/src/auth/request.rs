@@ -1,0 +1,51 @@
+//! The request plumbing the APIs share once a caller is known: an authenticated JSON `POST`
+//! route, and the marks a reply carries (the namespace it acted in, for the access log, and
+//! the caller's rate-limit allowance).
+
+use warp::{Filter, Reply};
+
+use super::authenticate::Principal;
+use crate::http::observe::Namespace;
+
+/// `POST /v1/<section>/<name>`: authenticated, then a JSON body, then `handler` with `state`,
+/// the caller and the body; the reply is marked with the caller's namespace.
+pub fn authenticated_post<S, T, F, Fut>(
+    section: &'static str,
+    name: &'static str,
+    auth: &super::authenticate::Authenticator,
+    state: S,
+    handler: F,
+) -> warp::filters::BoxedFilter<(warp::reply::Response,)>
+where
+    S: Clone + Send + Sync + 'static,
+    T: serde::de::DeserializeOwned + Send + 'static,
+    F: Fn(S, Principal, T) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<warp::reply::Response, crate::http::error::ApiError>> + Send + 'static,
+{
+    warp::path("v1")
+        .and(warp::path(section))
+        .and(warp::path(name))
+        .and(warp::path::end())
+        .and(warp::post())
+        .and(super::authenticate::authenticated(auth.clone()))
+        .and(crate::http::body::json())
+        .and_then(move |principal: Principal, body: T| {
+            let (state, handler) = (state.clone(), handler.clone());
+            async move {
+                let reply = handler(state, principal.clone(), body).await.map_err(warp::reject::custom)?;
+                Ok::<_, warp::Rejection>(in_namespace(&principal, reply))
+            }
+        })
+        .boxed()
+}
+
+/// `reply` marked with the namespace it acted in (for the access log) and the caller's rate
+/// limit allowance.
+pub fn in_namespace(principal: &Principal, reply: impl Reply) -> warp::reply::Response {
+    let mut response = reply.into_response();
+    response.extensions_mut().insert(Namespace(principal.namespace.clone()));
+    if let Some(allowance) = &principal.allowance {
+        crate::http::allowance::add_headers(response.headers_mut(), allowance);
+    }
+    response
+}

@@ -1,0 +1,64 @@
+//! Builds the functions service from the node's parts: the registry and invocation records in
+//! the system store, the runner's socket, the host calls' access to cache, SQL and fetch, and
+//! the secrets box.
+
+use std::sync::Arc;
+
+use orama_service::config::NodeConfig;
+use tokio_util::sync::CancellationToken;
+
+use super::host::{self, HostCalls};
+use super::{fetch, records, registry, runner, secrets};
+use super::{service::Bounds, service::Functions, service::Parts};
+use crate::database::Database;
+
+/// What the functions service is built from.
+pub struct FunctionsSetup<'a> {
+    /// The node's config.
+    pub config: &'a NodeConfig,
+    /// The gateway's data directory (the functions' secrets live in `functions/`).
+    pub data_dir: &'a std::path::Path,
+    /// The WASM runner's socket.
+    pub runner_socket: &'a std::path::Path,
+    /// The system store (registry, invocation records).
+    pub store: &'a Arc<dyn Database>,
+    /// The storage API (modules are pinned there).
+    pub storage: &'a crate::storage::setup::StorageContext,
+    /// The SQL API (host calls).
+    pub sql: &'a crate::sql::SqlService,
+    /// The cache (host calls).
+    pub cache: &'a Arc<dyn crate::cache::CacheStore>,
+}
+
+impl FunctionsSetup<'_> {
+    /// The service, its host calls, and the task writing its invocation records.
+    pub fn build(
+        self,
+        shutdown: &CancellationToken,
+    ) -> Result<(Functions, HostCalls, tokio::task::JoinHandle<()>), String> {
+        let runner_config = &self.config.wasm_runner;
+        let secrets =
+            secrets::SecretBox::load_or_create(&self.data_dir.join("functions")).map_err(|e| e.to_string())?;
+        let registry = registry::Registry::new(self.store.clone());
+        let (records, writer) = records::Records::new(self.store.clone(), shutdown.clone());
+        let tokens = host::Tokens::default();
+        let host = host::HostCalls {
+            tokens: tokens.clone(),
+            cache: self.cache.clone(),
+            sql: self.sql.clone(),
+            fetcher: fetch::Fetcher::new(&runner_config.http_fetch)?,
+            registry: registry.clone(),
+            secrets: secrets.clone(),
+        };
+        let functions = Functions::new(Parts {
+            registry,
+            records,
+            runner: runner::Runner::new(self.runner_socket),
+            tokens,
+            storage: self.storage.clone(),
+            secrets,
+            bounds: Bounds::of(runner_config),
+        });
+        Ok((functions, host, writer))
+    }
+}

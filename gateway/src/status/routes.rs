@@ -1,0 +1,74 @@
+//! The status routes: health and version answer from the gateway alone; `/v1/status` asks
+//! the pub/sub bridge and the anon proxy too (each within its own short timeout); `/metrics`
+//! answers only the networks `gateway.metrics_allow` names.
+
+use std::sync::Arc;
+
+use warp::filters::BoxedFilter;
+use warp::http::StatusCode;
+use warp::reply::Response;
+use warp::{Filter, Rejection, Reply};
+
+use super::bodies::{self, Started};
+use crate::anon::AnonContext;
+use crate::http::error::error_reply;
+use crate::http::observe::ClientIp;
+use crate::pubsub::PubsubContext;
+
+/// What the status routes read.
+#[derive(Debug, Clone)]
+pub struct StatusContext {
+    /// When the gateway started.
+    pub started: Started,
+    /// Networks allowed to read `/metrics` on the public listener.
+    pub metrics_allow: Arc<[ipnet::IpNet]>,
+    /// The pub/sub bridge, for the node's identity.
+    pub pubsub: PubsubContext,
+    /// The anon proxy, for its state.
+    pub anon: AnonContext,
+}
+
+/// `/health`, `/v1/health`, `/v1/version`, `/status`, `/v1/status` and `/metrics`.
+pub fn routes(cx: &StatusContext) -> BoxedFilter<(Response,)> {
+    let started = cx.started.clone();
+    let with_started = warp::any().map(move || started.clone());
+    let health = warp::path("health")
+        .or(warp::path!("v1" / "health"))
+        .unify()
+        .and(warp::path::end())
+        .and(with_started.clone())
+        .map(|s: Started| warp::reply::json(&bodies::health(&s)).into_response());
+    let version = warp::path!("v1" / "version")
+        .and(with_started.clone())
+        .map(|s: Started| warp::reply::json(&bodies::version(&s)).into_response());
+    let (pubsub, anon) = (cx.pubsub.clone(), cx.anon.clone());
+    let status = warp::path("status")
+        .and(warp::path::end())
+        .or(warp::path!("v1" / "status"))
+        .unify()
+        .and(with_started)
+        .and_then(move |s: Started| {
+            let (pubsub, anon) = (pubsub.clone(), anon.clone());
+            async move {
+                let (node, anon) = tokio::join!(crate::pubsub::network::identity(&pubsub), anon.status());
+                Ok::<_, Rejection>(warp::reply::json(&bodies::status(&s, node, anon)).into_response())
+            }
+        });
+    let allow = cx.metrics_allow.clone();
+    let metrics = warp::path("metrics")
+        .and(warp::path::end())
+        .and(warp::get())
+        .and(warp::ext::optional::<ClientIp>())
+        .map(move |client: Option<ClientIp>| metrics_reply(client, &allow));
+    health.or(version).unify().or(status).unify().or(metrics).unify().boxed()
+}
+
+/// Prometheus text for allowed clients; 403 for anyone else.
+fn metrics_reply(client: Option<ClientIp>, allow: &[ipnet::IpNet]) -> warp::reply::Response {
+    let allowed = client.is_some_and(|ClientIp(ip)| allow.iter().any(|net| net.contains(&ip)));
+    if !allowed {
+        return error_reply(StatusCode::FORBIDDEN, "metrics are not served to this address");
+    }
+    let text = crate::http::metrics::handle().render();
+    warp::reply::with_header(text, "content-type", "text/plain; version=0.0.4").into_response()
+}
