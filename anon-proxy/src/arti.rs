@@ -12,9 +12,9 @@ use arti_client::config::TorClientConfigBuilder;
 use arti_client::{TorClient, TorClientConfig};
 use tor_rtcompat::PreferredRuntime;
 
-use crate::proxy::UpstreamHealth;
+use crate::dial::{BoxIo, DialError};
 use crate::target::TargetHost;
-use crate::upstream::{BoxIo, DialError};
+use crate::upstream_health::UpstreamHealth;
 
 /// Namespaces' isolated clients kept at most (past it the map starts over).
 const MAX_CLIENTS: usize = 10_000;

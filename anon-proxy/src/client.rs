@@ -15,9 +15,10 @@ use hyper_util::rt::TokioIo;
 use orama_service::egress::EgressPolicy;
 use rustls_pki_types::ServerName;
 
+use crate::dial::{BoxIo, DialError};
 use crate::pool::{Pool, PoolKey};
 use crate::target::{self, Target, TargetError, TargetHost};
-use crate::upstream::{BoxIo, DialError, Upstream};
+use crate::upstream::Upstream;
 
 /// How long a connection may take to be ready for another request before it is dropped.
 const REUSE_WAIT: std::time::Duration = std::time::Duration::from_millis(20);

@@ -18,7 +18,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::upstream::BoxIo;
+use crate::dial::BoxIo;
 
 /// Longest one control exchange may take.
 const EXCHANGE: Duration = Duration::from_secs(3);

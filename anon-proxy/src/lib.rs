@@ -4,7 +4,8 @@
 //!
 //! [`request`] reads and checks a caller's request, with [`target`] deciding which URLs may
 //! be reached and [`headers`] what crosses; [`upstream`] is where connections come from (a
-//! SOCKS5 client, [`socks`], with per-namespace isolation; or arti with the `arti` feature);
+//! SOCKS5 client, [`socks`], with per-namespace isolation; or arti with the `arti` feature),
+//! each giving the streams and errors of [`dial`], its state followed in [`upstream_health`];
 //! [`client`] is the HTTP exchange over them, keeping idle connections in [`pool`];
 //! [`control`] follows an Anyone/Tor client's bootstrap; [`limits`] bounds requests in
 //! flight; [`proxy`] puts one request through all of it; [`api`] is the socket the gateway
@@ -15,6 +16,7 @@ mod api;
 mod arti;
 pub mod client;
 pub mod control;
+pub mod dial;
 pub mod headers;
 pub mod limits;
 pub mod pool;
@@ -23,6 +25,7 @@ pub mod request;
 pub mod socks;
 pub mod target;
 pub mod upstream;
+pub mod upstream_health;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -40,8 +43,9 @@ use tokio_util::sync::CancellationToken;
 pub use api::NAMESPACE_HEADER;
 
 use crate::control::ControlAddress;
-use crate::proxy::{Proxy, UpstreamHealth};
+use crate::proxy::Proxy;
 use crate::upstream::{SocksUpstream, Upstream};
+use crate::upstream_health::UpstreamHealth;
 
 /// Why the proxy cannot run.
 #[derive(Debug, thiserror::Error)]

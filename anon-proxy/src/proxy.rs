@@ -18,15 +18,7 @@ use crate::limits::Limits;
 use crate::request::{self, RequestError};
 use crate::target::TargetError;
 use crate::upstream::Upstream;
-
-/// What the proxy knows of its upstream.
-#[derive(Debug, Clone, Default)]
-pub struct UpstreamHealth {
-    /// Whether the last check reached it.
-    pub reachable: bool,
-    /// Why not, when not.
-    pub error: Option<String>,
-}
+use crate::upstream_health::UpstreamHealth;
 
 /// The proxy.
 #[derive(Debug)]

@@ -9,8 +9,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::dial::{BoxIo, DialError};
 use crate::socks::{self, Credentials, SocksError};
 use crate::target::TargetHost;
 
@@ -22,29 +22,6 @@ pub const USUAL_SOCKS: [&str; 2] = ["127.0.0.1:9050", "127.0.0.1:9150"];
 pub const USUAL_CONTROL: &str = "127.0.0.1:9051";
 /// The control sockets packaged clients create (the Anyone `anon` package, Debian's tor).
 pub const USUAL_CONTROL_SOCKETS: [&str; 2] = ["/run/anon/control", "/run/tor/control"];
-
-/// A byte stream to a target.
-pub trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
-impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {}
-
-/// A boxed [`Io`].
-pub type BoxIo = Box<dyn Io>;
-
-/// Why no connection to a target was made.
-#[derive(Debug, thiserror::Error)]
-pub enum DialError {
-    /// The upstream itself is down or refuses us (503).
-    #[error("Anyone proxy not available at {addr}: {reason}")]
-    Unavailable {
-        /// The upstream's address (or `arti`).
-        addr: String,
-        /// Why.
-        reason: String,
-    },
-    /// The upstream could not reach the target (502).
-    #[error("{0}")]
-    Failed(String),
-}
 
 /// The SOCKS5 upstream.
 #[derive(Debug)]

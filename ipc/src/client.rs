@@ -21,7 +21,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde::de::DeserializeOwned;
 use tokio::net::UnixStream;
 
-use crate::{IpcError, PROTOCOL_VERSION, VERSION_HEADER};
+use crate::error::IpcError;
+use crate::protocol::{PROTOCOL_VERSION, VERSION_HEADER};
 
 /// Default bound on one request/response exchange.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);

@@ -11,6 +11,7 @@
 pub mod body;
 pub mod client;
 mod error;
+pub mod protocol;
 pub mod pubsub;
 pub mod server;
 pub mod socket;
@@ -18,12 +19,6 @@ pub mod socket;
 pub use body::{Body, error_response, json_response};
 pub use client::IpcClient;
 pub use error::IpcError;
+pub use protocol::{PROTOCOL_VERSION, VERSION_HEADER};
 pub use server::{Handler, serve, serve_peers};
 pub use socket::{bind, bind_std, socket_path};
-
-/// Name of the header carrying the internal protocol version on requests and responses.
-pub const VERSION_HEADER: &str = "x-orama-ipc-version";
-
-/// The internal protocol version spoken by this build. Bumped on any incompatible change to
-/// an internal API; a server refuses requests that announce another version.
-pub const PROTOCOL_VERSION: u32 = 1;

@@ -16,7 +16,8 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{UnixListener, UnixStream};
 use tokio_util::sync::CancellationToken;
 
-use crate::{Body, PROTOCOL_VERSION, VERSION_HEADER, error_response};
+use crate::body::{Body, error_response};
+use crate::protocol::{PROTOCOL_VERSION, VERSION_HEADER};
 
 /// How long open connections may take to finish once shutdown begins.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(5);

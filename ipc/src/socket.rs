@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use tokio::net::UnixListener;
 
-use crate::IpcError;
+use crate::error::IpcError;
 
 /// The socket of `process` in `runtime_dir`: `<runtime_dir>/<process>.sock`.
 ///

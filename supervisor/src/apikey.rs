@@ -9,7 +9,8 @@ use std::time::{Duration, UNIX_EPOCH};
 use orama_ipc::IpcClient;
 use serde_json::{Value, json};
 
-use crate::ctl::CtlError;
+use crate::ctl_error::CtlError;
+use crate::text_table::render_table;
 
 /// The `apikey` subcommands.
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -128,5 +129,5 @@ fn table(keys: &[Value]) -> String {
             time(&k["revoked_at"]),
         ]);
     }
-    crate::ctl::render_table(&rows)
+    render_table(&rows)
 }

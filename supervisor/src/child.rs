@@ -13,6 +13,7 @@ use tokio::process::Child;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
+use crate::control_protocol::phase_name;
 use crate::forward::{Forwarder, Sink};
 use crate::output::{LogBuffer, capture};
 use crate::probe::{ProbeReport, Prober, probe_loop};
@@ -297,7 +298,7 @@ impl Actor {
             }
             Phase::Unhealthy => tracing::warn!(child = %name, "child failed its liveness probe"),
             Phase::Backoff | Phase::Stopped => {
-                let (before, phase) = (crate::control::phase_name(before), crate::control::phase_name(phase));
+                let (before, phase) = (phase_name(before), phase_name(phase));
                 tracing::info!(child = %name, before, phase, last_exit = exit.unwrap_or("-"), "child not running")
             }
             Phase::Starting => {}

@@ -1,4 +1,5 @@
-//! The control API on `<runtime_dir>/supervisor.sock`, used by `orama-supervisor ctl`.
+//! The control API's server on `<runtime_dir>/supervisor.sock`, used by `orama-supervisor ctl`.
+//! Its routes and replies are in [`crate::control_protocol`], which the client shares.
 //!
 //! - `GET  /v1/children`                          status of every child
 //! - `POST /v1/children/{name}/{start|stop|restart}`  acts, then answers the child's status
@@ -15,47 +16,13 @@ use hyper::body::{Frame, Incoming};
 use orama_ipc::body::{BoxError, with_content_type};
 use orama_ipc::{Body, Handler, error_response, json_response};
 use orama_service::health::Health;
-use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::child::{ChildHandle, ChildStatus};
 use crate::children::Children;
+use crate::control_protocol::{ChildAction, ChildReport, StatusReport, parse_log_query, phase_name};
 use crate::state::{Event, Phase};
 use crate::stats::Stats;
-
-/// Default number of lines `logs` returns.
-const DEFAULT_LOG_LINES: usize = 100;
-
-/// A child's status as the control API reports it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ChildReport {
-    /// Name.
-    pub name: String,
-    /// starting, ready, unhealthy, backoff, crashloop or stopped.
-    pub state: String,
-    /// Pid of the running process.
-    pub pid: Option<u32>,
-    /// Restarts since the supervisor started.
-    pub restarts: u32,
-    /// Seconds since the running process was spawned.
-    pub uptime_secs: Option<f64>,
-    /// How the last process ended.
-    pub last_exit: Option<String>,
-    /// CPU use in percent of one core.
-    pub cpu_percent: Option<f32>,
-    /// Resident memory in bytes.
-    pub rss_bytes: Option<u64>,
-}
-
-/// The body of `GET /v1/children`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StatusReport {
-    /// Every child in start order.
-    pub children: Vec<ChildReport>,
-    /// Children's output lines dropped because the supervisor's log could not keep up.
-    #[serde(default)]
-    pub dropped_log_lines: u64,
-}
 
 /// Serves the control API.
 pub struct Control {
@@ -100,18 +67,18 @@ impl Control {
     async fn act(&self, name: &str, verb: &str) -> Response<Body> {
         let Some(child) = self.children.get(name) else { return self.unknown(name) };
         let old_pid = child.status().pid;
-        match verb {
-            "start" => self.children.start_after_dependencies(child).await,
-            "stop" => {
+        match ChildAction::parse(verb) {
+            Some(ChildAction::Start) => self.children.start_after_dependencies(child).await,
+            Some(ChildAction::Stop) => {
                 child.send(Event::Stop).await;
                 self.settle(name, child.wait_until(|s| s.state == Phase::Stopped)).await;
             }
-            "restart" => {
+            Some(ChildAction::Restart) => {
                 child.send(Event::Restart).await;
                 let respawned = move |s: &ChildStatus| s.pid.is_some() && s.pid != old_pid || !s.state.is_running();
                 self.settle(name, child.wait_until(respawned)).await;
             }
-            _ => return error_response(StatusCode::NOT_FOUND, &format!("unknown action {verb:?}")),
+            None => return error_response(StatusCode::NOT_FOUND, &format!("unknown action {verb:?}")),
         }
         self.reply(child).await
     }
@@ -174,31 +141,5 @@ impl Handler for Control {
             (_, ["v1", "children", ..]) => error_response(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
             _ => error_response(StatusCode::NOT_FOUND, "no such control route"),
         }
-    }
-}
-
-/// `lines=N` (default 100) and `follow=1|true`.
-fn parse_log_query(query: &str) -> (usize, bool) {
-    let mut lines = DEFAULT_LOG_LINES;
-    let mut follow = false;
-    for pair in query.split('&') {
-        match pair.split_once('=') {
-            Some(("lines", n)) => lines = n.parse().unwrap_or(DEFAULT_LOG_LINES),
-            Some(("follow", v)) => follow = v == "1" || v == "true",
-            _ => {}
-        }
-    }
-    (lines, follow)
-}
-
-/// The name `ctl` prints for a phase.
-pub fn phase_name(phase: Phase) -> &'static str {
-    match phase {
-        Phase::Starting => "starting",
-        Phase::Ready => "ready",
-        Phase::Unhealthy => "unhealthy",
-        Phase::Backoff => "backoff",
-        Phase::Crashloop => "crashloop",
-        Phase::Stopped => "stopped",
     }
 }

@@ -1,17 +1,25 @@
-//! `orama-supervisor ctl`: the operator's client of the control API.
+//! `orama-supervisor ctl`: the operator's client of the control API (whose routes and replies
+//! are in [`crate::control_protocol`]), and the front of the subcommands that talk to the
+//! gateway ([`crate::apikey`]) or the pub/sub bridge ([`crate::peers`]).
 //!
-//! Every failure is one line on stderr and a non-zero exit: no supervisor running, unknown
-//! child, or a supervisor that answered an error.
+//! Every failure is one line on stderr and a non-zero exit ([`CtlError`]): no supervisor
+//! running, unknown child, or a supervisor that answered an error.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use http::Method;
 use http_body_util::BodyExt;
 use orama_ipc::{IpcClient, IpcError};
 
-use crate::control::{ChildReport, StatusReport};
+use crate::apikey::{ApikeyCommand, JwtCommand};
+use crate::control_protocol::{
+    CHILDREN_PATH, ChildAction, ChildReport, DEFAULT_LOG_LINES, StatusReport, action_path, logs_path,
+};
+use crate::ctl_error::CtlError;
+use crate::peers::PeersCommand;
+use crate::text_table::render_table;
 
 /// Bound on start/stop/restart, which wait for the child (stop may take the grace period).
 const ACTION_TIMEOUT: Duration = Duration::from_secs(120);
@@ -44,71 +52,31 @@ pub enum CtlCommand {
     Apikey {
         /// What to do with keys.
         #[command(subcommand)]
-        command: crate::apikey::ApikeyCommand,
+        command: ApikeyCommand,
     },
     /// Manage the gateway's token signing keys.
     Jwt {
         /// What to do with them.
         #[command(subcommand)]
-        command: crate::apikey::JwtCommand,
+        command: JwtCommand,
     },
     /// The node's libp2p peers; connect or disconnect one (through the pub/sub bridge).
     Peers {
         /// What to do with peers.
         #[command(subcommand)]
-        command: crate::peers::PeersCommand,
+        command: PeersCommand,
     },
     /// Show a child's recent output.
     Logs {
         /// The child's name.
         name: String,
         /// Number of lines.
-        #[arg(short = 'n', long = "lines", default_value_t = 100)]
+        #[arg(short = 'n', long = "lines", default_value_t = DEFAULT_LOG_LINES)]
         lines: usize,
         /// Keep printing new lines as they come.
         #[arg(short = 'f', long)]
         follow: bool,
     },
-}
-
-/// Why a `ctl` command failed.
-#[derive(Debug, thiserror::Error)]
-pub enum CtlError {
-    /// Nothing answers on the control socket.
-    #[error("no supervisor is running (cannot connect to {0})")]
-    NotRunning(PathBuf),
-    /// The supervisor answered with an error.
-    #[error("{0}")]
-    Refused(String),
-    /// Anything else on the way.
-    #[error("{0}")]
-    Transport(IpcError),
-    /// Writing to stdout failed.
-    #[error("cannot write output: {0}")]
-    Output(#[from] std::io::Error),
-}
-
-impl From<IpcError> for CtlError {
-    fn from(err: IpcError) -> Self {
-        match err {
-            IpcError::Connect { path, .. } => CtlError::NotRunning(path),
-            IpcError::Status { message, .. } => CtlError::Refused(message),
-            other => CtlError::Transport(other),
-        }
-    }
-}
-
-impl CtlError {
-    /// Maps an error talking straight to the child `name` (not through the supervisor): an
-    /// unreachable socket says that child is not running.
-    pub fn from_child(name: &'static str) -> impl Fn(IpcError) -> CtlError {
-        move |err| match err {
-            IpcError::Connect { path, .. } => {
-                CtlError::Refused(format!("the {name} is not running (cannot connect to {})", path.display()))
-            }
-            other => CtlError::from(other),
-        }
-    }
 }
 
 /// Runs `command` against the node whose sockets are in `runtime_dir`.
@@ -128,7 +96,7 @@ pub async fn run(runtime_dir: &Path, command: CtlCommand) -> Result<(), CtlError
     let mut out = std::io::stdout().lock();
     match command {
         CtlCommand::Status { json } => {
-            let report: StatusReport = client.get_json("/v1/children").await?;
+            let report: StatusReport = client.get_json(CHILDREN_PATH).await?;
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&report.children).unwrap_or_default())?;
             } else {
@@ -139,12 +107,12 @@ pub async fn run(runtime_dir: &Path, command: CtlCommand) -> Result<(), CtlError
             }
         }
         CtlCommand::Restart { ref name } | CtlCommand::Stop { ref name } | CtlCommand::Start { ref name } => {
-            let verb = match command {
-                CtlCommand::Restart { .. } => "restart",
-                CtlCommand::Stop { .. } => "stop",
-                _ => "start",
+            let action = match command {
+                CtlCommand::Restart { .. } => ChildAction::Restart,
+                CtlCommand::Stop { .. } => ChildAction::Stop,
+                _ => ChildAction::Start,
             };
-            let path = format!("/v1/children/{}/{verb}", encode(name));
+            let path = action_path(name, action);
             let client = client.with_timeout(ACTION_TIMEOUT);
             let report: ChildReport = client.post_json(&path, &serde_json::json!({})).await?;
             let pid = report.pid.map_or(String::new(), |p| format!(" (pid {p})"));
@@ -152,7 +120,7 @@ pub async fn run(runtime_dir: &Path, command: CtlCommand) -> Result<(), CtlError
         }
         CtlCommand::Apikey { .. } | CtlCommand::Jwt { .. } | CtlCommand::Peers { .. } => {}
         CtlCommand::Logs { name, lines, follow } => {
-            let path = format!("/v1/children/{}/logs?lines={lines}&follow={follow}", encode(&name));
+            let path = logs_path(&name, lines, follow);
             let response = client.send(Method::GET, &path, None).await?;
             if !response.status().is_success() {
                 let _: serde_json::Value = client.read_json(response).await?;
@@ -172,20 +140,6 @@ pub async fn run(runtime_dir: &Path, command: CtlCommand) -> Result<(), CtlError
     Ok(())
 }
 
-/// Percent-encodes a child name for a path segment (names are `[a-z0-9-]`, but the operator
-/// may type anything).
-fn encode(name: &str) -> String {
-    name.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 /// The human table of `ctl status`.
 pub fn status_table(children: &[ChildReport]) -> String {
     let mut rows =
@@ -203,19 +157,4 @@ pub fn status_table(children: &[ChildReport]) -> String {
         ]);
     }
     render_table(&rows)
-}
-
-/// Rows as left-aligned columns two spaces apart, the first row being the header.
-pub fn render_table(rows: &[Vec<String>]) -> String {
-    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..columns)
-        .map(|i| rows.iter().filter_map(|r| r.get(i)).map(|c| c.chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut text = String::new();
-    for row in rows {
-        let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
-        text.push_str(cells.join("  ").trim_end());
-        text.push('\n');
-    }
-    text
 }

@@ -12,7 +12,9 @@ pub mod child;
 pub mod children;
 pub mod cli;
 pub mod control;
+pub mod control_protocol;
 pub mod ctl;
+pub mod ctl_error;
 pub mod forward;
 pub mod notify;
 pub mod output;
@@ -23,6 +25,7 @@ pub mod process;
 pub mod spec;
 pub mod state;
 pub mod stats;
+pub mod text_table;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -134,7 +137,7 @@ async fn report_status(children: Children, notifier: Arc<Notifier>, readiness: R
         let ready = statuses.iter().filter(|s| s.state == Phase::Ready).count();
         let mut line = format!("{ready}/{} children ready", statuses.len());
         for s in statuses.iter().filter(|s| s.state != Phase::Ready) {
-            line.push_str(&format!("; {}: {}", s.name, control::phase_name(s.state)));
+            line.push_str(&format!("; {}: {}", s.name, control_protocol::phase_name(s.state)));
         }
         if ready == statuses.len()
             && let Some(pending) = pending.take()

@@ -9,7 +9,7 @@ use std::time::Duration;
 use orama_ipc::IpcClient;
 use serde_json::{Value, json};
 
-use crate::ctl::CtlError;
+use crate::ctl_error::CtlError;
 
 /// The `peers` subcommands.
 #[derive(Debug, Clone, clap::Subcommand)]

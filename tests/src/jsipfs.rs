@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::free_port;
+use crate::process::free_port;
 
 /// An initialized js-ipfs repo.
 pub struct IpfsRepo {

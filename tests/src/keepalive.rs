@@ -1,13 +1,16 @@
 //! A minimal HTTP/1.1 client on one keep-alive connection, for load generators: what they
-//! measure is the node, not a client library's connection handling.
+//! measure is the node, not a client library's connection handling. The connection is TCP to
+//! the gateway, or a Unix socket to one of the node's processes.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
 use std::time::Duration;
 
-/// One keep-alive connection to 127.0.0.1.
-pub struct KeepAlive {
-    stream: BufReader<TcpStream>,
+/// One keep-alive connection: to 127.0.0.1 (the default), or over a Unix socket.
+pub struct KeepAlive<S = TcpStream> {
+    stream: BufReader<S>,
 }
 
 impl KeepAlive {
@@ -18,7 +21,18 @@ impl KeepAlive {
         stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
         KeepAlive { stream: BufReader::new(stream) }
     }
+}
 
+impl KeepAlive<UnixStream> {
+    /// Connects to the Unix socket at `socket` (30 s read timeout).
+    pub fn connect_unix(socket: &Path) -> KeepAlive<UnixStream> {
+        let stream = UnixStream::connect(socket).unwrap_or_else(|e| panic!("connect to {}: {e}", socket.display()));
+        stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+        KeepAlive { stream: BufReader::new(stream) }
+    }
+}
+
+impl<S: Read + Write> KeepAlive<S> {
     /// `POST path` with extra header lines and a JSON `body`; (status, body).
     pub fn post(&mut self, header: &str, path: &str, body: &[u8]) -> (u16, String) {
         self.send(path, "application/json", header, body)

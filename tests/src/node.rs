@@ -9,7 +9,8 @@ use std::time::Duration;
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::*;
+use crate::http_client::unix_get;
+use crate::process::{WAIT, bin, eventually};
 
 /// A running supervisor in its own temp dir.
 pub struct Node {

@@ -135,7 +135,8 @@ impl Daemon {
     fn spawn(command: &mut Command, port: u16) -> Daemon {
         let child = command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
         let daemon = Daemon { child };
-        let up = crate::eventually(Duration::from_secs(10), || TcpStream::connect(("127.0.0.1", port)).is_ok());
+        let up =
+            crate::process::eventually(Duration::from_secs(10), || TcpStream::connect(("127.0.0.1", port)).is_ok());
         assert!(up, "{command:?} is not listening on {port}");
         daemon
     }
@@ -180,7 +181,8 @@ pub fn confined_tor(dir: &Path, socks: u16, control: u16) -> Daemon {
     );
     std::fs::write(&torrc, text).expect("torrc");
     let tor = Daemon::spawn(Command::new("tor").arg("-f").arg(&torrc), control);
-    let socks_up = crate::eventually(Duration::from_secs(10), || TcpStream::connect(("127.0.0.1", socks)).is_ok());
+    let socks_up =
+        crate::process::eventually(Duration::from_secs(10), || TcpStream::connect(("127.0.0.1", socks)).is_ok());
     assert!(socks_up, "tor's SOCKS port {socks} did not open");
     tor
 }
@@ -235,7 +237,7 @@ pub fn tls_origin(dir: &Path, name: &str) -> (Daemon, u16, std::path::PathBuf) {
     command.args(["-cert", &path("leaf.pem"), "-key", &path("leaf.key")]);
     let child = command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("s_server");
     let daemon = Daemon { child };
-    let up = crate::eventually(Duration::from_secs(10), || TcpStream::connect(("127.0.0.2", port)).is_ok());
+    let up = crate::process::eventually(Duration::from_secs(10), || TcpStream::connect(("127.0.0.2", port)).is_ok());
     assert!(up, "s_server is not listening on 127.0.0.2:{port}");
     (daemon, port, file("ca.pem"))
 }

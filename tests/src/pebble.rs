@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-use crate::{WAIT, eventually, free_port};
+use crate::process::{WAIT, eventually, free_port};
 
 /// A running Pebble.
 pub struct Pebble {

@@ -5,11 +5,15 @@
 //! invocation's token, which the gateway maps to the function's namespace: the runner holds
 //! no credential and cannot choose a namespace.
 //!
-//! Results are handed to the guest the reference's way: a buffer allocated inside the guest
-//! with its `orama_alloc` (or `malloc`) export, returned packed as `(ptr << 32) | len`; `0`
-//! means error, empty or no allocator. A pointer/length pair outside the guest's memory is a
-//! trap (the guest is broken or hostile); a backend failure is `0` plus a line in the
-//! function's log saying why.
+//! Results are handed to the guest the reference's way ([`crate::guest_memory`]): a buffer
+//! allocated inside the guest with its `orama_alloc` (or `malloc`) export, returned packed as
+//! `(ptr << 32) | len`; `0` means error, empty or no allocator. A pointer/length pair outside
+//! the guest's memory is a trap (the guest is broken or hostile); a backend failure is `0` plus
+//! a line in the function's log saying why.
+//!
+//! The host functions work on any store whose data gives out a [`HostState`] ([`HostView`],
+//! as WASI's do through its own view): the runtime's store data implements it, so the
+//! runtime depends on this module and not the other way round.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,12 +21,10 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde_json::{Value, json};
-use wasmtime::{Caller, Extern, Linker, Trap};
+use wasmtime::{Caller, Linker, Trap};
 
-use crate::runtime::Guest;
+use crate::guest_memory::{bytes, give, text};
 
-/// Most bytes one argument of a host call may span.
-const MAX_ARGUMENT: usize = 16 * 1024 * 1024;
 /// Most log lines one invocation keeps, and most bytes of them.
 const MAX_LOG_LINES: usize = 1_000;
 const MAX_LOG_BYTES: usize = 256 * 1024;
@@ -56,6 +58,13 @@ pub trait HostBackend: Send + Sync + std::fmt::Debug {
     /// Calls host function `name` for the invocation holding `token`, with a JSON `body`, within
     /// `timeout`; the gateway's JSON answer, or why there is none.
     fn call(&self, name: &str, token: &str, body: &Value, timeout: Duration) -> Result<Value, String>;
+}
+
+/// A store's data that holds an invocation's [`HostState`]: what the host functions reach
+/// their state through.
+pub(crate) trait HostView: 'static {
+    /// The invocation's host-side state.
+    fn host_state(&mut self) -> &mut HostState;
 }
 
 /// An invocation's host-side state, owned by its store (never shared between invocations).
@@ -111,7 +120,7 @@ impl HostState {
 }
 
 /// Defines every host function under `env` and `host`.
-pub(crate) fn add_to_linker(linker: &mut Linker<Guest>) -> wasmtime::Result<()> {
+pub(crate) fn add_to_linker<T: HostView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     for module in ["env", "host"] {
         define_local(linker, module)?;
         define_data(linker, module)?;
@@ -121,47 +130,47 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Guest>) -> wasmtime::Result<()> 
 }
 
 /// The functions answered from the invocation's own state.
-fn define_local(linker: &mut Linker<Guest>, module: &str) -> wasmtime::Result<()> {
-    linker.func_wrap(module, "get_caller_wallet", |mut caller: Caller<'_, Guest>| {
-        let value = caller.data().host.context.caller.clone().into_bytes();
+fn define_local<T: HostView>(linker: &mut Linker<T>, module: &str) -> wasmtime::Result<()> {
+    linker.func_wrap(module, "get_caller_wallet", |mut caller: Caller<'_, T>| {
+        let value = caller.data_mut().host_state().context.caller.clone().into_bytes();
         give(&mut caller, &value)
     })?;
-    linker.func_wrap(module, "get_request_id", |mut caller: Caller<'_, Guest>| {
-        let value = caller.data().host.context.request_id.clone().into_bytes();
+    linker.func_wrap(module, "get_request_id", |mut caller: Caller<'_, T>| {
+        let value = caller.data_mut().host_state().context.request_id.clone().into_bytes();
         give(&mut caller, &value)
     })?;
-    linker.func_wrap(module, "get_env", |mut caller: Caller<'_, Guest>, ptr: i32, len: i32| {
+    linker.func_wrap(module, "get_env", |mut caller: Caller<'_, T>, ptr: i32, len: i32| {
         let key = text(&mut caller, ptr, len, "get_env key")?;
-        let value = caller.data().host.context.env.get(&key).cloned().unwrap_or_default();
+        let value = caller.data_mut().host_state().context.env.get(&key).cloned().unwrap_or_default();
         give(&mut caller, value.as_bytes())
     })?;
-    linker.func_wrap(module, "log_info", |mut caller: Caller<'_, Guest>, ptr: i32, len: i32| {
+    linker.func_wrap(module, "log_info", |mut caller: Caller<'_, T>, ptr: i32, len: i32| {
         let message = text(&mut caller, ptr, len, "log_info message")?;
-        caller.data_mut().host.log("info", message);
+        caller.data_mut().host_state().log("info", message);
         Ok(())
     })?;
-    linker.func_wrap(module, "log_error", |mut caller: Caller<'_, Guest>, ptr: i32, len: i32| {
+    linker.func_wrap(module, "log_error", |mut caller: Caller<'_, T>, ptr: i32, len: i32| {
         let message = text(&mut caller, ptr, len, "log_error message")?;
-        caller.data_mut().host.log("error", message);
+        caller.data_mut().host_state().log("error", message);
         Ok(())
     })?;
     Ok(())
 }
 
 /// Secrets, SQL and cache: calls to the gateway in the function's namespace.
-fn define_data(linker: &mut Linker<Guest>, module: &str) -> wasmtime::Result<()> {
-    linker.func_wrap(module, "get_secret", |mut caller: Caller<'_, Guest>, ptr: i32, len: i32| {
+fn define_data<T: HostView>(linker: &mut Linker<T>, module: &str) -> wasmtime::Result<()> {
+    linker.func_wrap(module, "get_secret", |mut caller: Caller<'_, T>, ptr: i32, len: i32| {
         let name = text(&mut caller, ptr, len, "get_secret name")?;
-        let answer = caller.data_mut().host.backend("get_secret", json!({ "name": name }))?;
+        let answer = caller.data_mut().host_state().backend("get_secret", json!({ "name": name }))?;
         let value = answer.as_ref().and_then(|a| a["value"].as_str()).unwrap_or_default().to_owned();
         give(&mut caller, value.as_bytes())
     })?;
     linker.func_wrap(
         module,
         "db_query",
-        |mut caller: Caller<'_, Guest>, sql: i32, sql_len: i32, args: i32, args_len: i32| {
+        |mut caller: Caller<'_, T>, sql: i32, sql_len: i32, args: i32, args_len: i32| {
             let body = sql_call(&mut caller, (sql, sql_len), (args, args_len))?;
-            let answer = caller.data_mut().host.backend("db_query", body)?;
+            let answer = caller.data_mut().host_state().backend("db_query", body)?;
             let rows = answer.map(|a| a["rows"].to_string()).unwrap_or_default();
             give(&mut caller, rows.as_bytes())
         },
@@ -169,53 +178,45 @@ fn define_data(linker: &mut Linker<Guest>, module: &str) -> wasmtime::Result<()>
     linker.func_wrap(
         module,
         "db_execute",
-        |mut caller: Caller<'_, Guest>, sql: i32, sql_len: i32, args: i32, args_len: i32| {
+        |mut caller: Caller<'_, T>, sql: i32, sql_len: i32, args: i32, args_len: i32| {
             let body = sql_call(&mut caller, (sql, sql_len), (args, args_len))?;
-            let answer = caller.data_mut().host.backend("db_execute", body)?;
+            let answer = caller.data_mut().host_state().backend("db_execute", body)?;
             let affected = answer.and_then(|a| a["rows_affected"].as_i64()).unwrap_or(0);
             Ok(i32::try_from(affected).unwrap_or(i32::MAX))
         },
     )?;
-    linker.func_wrap(module, "cache_get", |mut caller: Caller<'_, Guest>, ptr: i32, len: i32| {
+    linker.func_wrap(module, "cache_get", |mut caller: Caller<'_, T>, ptr: i32, len: i32| {
         let key = text(&mut caller, ptr, len, "cache_get key")?;
-        let answer = caller.data_mut().host.backend("cache_get", json!({ "key": key }))?;
+        let answer = caller.data_mut().host_state().backend("cache_get", json!({ "key": key }))?;
         let value = answer.as_ref().and_then(|a| a["value"].as_str()).and_then(unbase64).unwrap_or_default();
         give(&mut caller, &value)
     })?;
     linker.func_wrap(
         module,
         "cache_set",
-        |mut caller: Caller<'_, Guest>, key: i32, key_len: i32, value: i32, value_len: i32, ttl: i64| {
+        |mut caller: Caller<'_, T>, key: i32, key_len: i32, value: i32, value_len: i32, ttl: i64| {
             let key = text(&mut caller, key, key_len, "cache_set key")?;
             let value = bytes(&mut caller, value, value_len, "cache_set value")?;
             let body = json!({ "key": key, "value": base64(&value), "ttl_seconds": ttl });
-            caller.data_mut().host.backend("cache_set", body)?;
+            caller.data_mut().host_state().backend("cache_set", body)?;
             Ok(())
         },
     )?;
-    linker.func_wrap(module, "cache_incr", |mut caller: Caller<'_, Guest>, ptr: i32, len: i32| {
+    linker.func_wrap(module, "cache_incr", |mut caller: Caller<'_, T>, ptr: i32, len: i32| {
         incr(&mut caller, ptr, len, 1)
     })?;
-    linker.func_wrap(module, "cache_incr_by", |mut caller: Caller<'_, Guest>, ptr: i32, len: i32, delta: i64| {
+    linker.func_wrap(module, "cache_incr_by", |mut caller: Caller<'_, T>, ptr: i32, len: i32, delta: i64| {
         incr(&mut caller, ptr, len, delta)
     })?;
     Ok(())
 }
 
 /// HTTP and pub/sub: calls to the gateway, which applies the egress rules.
-fn define_network(linker: &mut Linker<Guest>, module: &str) -> wasmtime::Result<()> {
+fn define_network<T: HostView>(linker: &mut Linker<T>, module: &str) -> wasmtime::Result<()> {
     linker.func_wrap(
         module,
         "http_fetch",
-        |mut caller: Caller<'_, Guest>,
-         m: i32,
-         m_len: i32,
-         u: i32,
-         u_len: i32,
-         h: i32,
-         h_len: i32,
-         b: i32,
-         b_len: i32| {
+        |mut caller: Caller<'_, T>, m: i32, m_len: i32, u: i32, u_len: i32, h: i32, h_len: i32, b: i32, b_len: i32| {
             let method = text(&mut caller, m, m_len, "http_fetch method")?;
             let url = text(&mut caller, u, u_len, "http_fetch url")?;
             let headers = text(&mut caller, h, h_len, "http_fetch headers")?;
@@ -223,7 +224,7 @@ fn define_network(linker: &mut Linker<Guest>, module: &str) -> wasmtime::Result<
             let headers: Value =
                 if headers.is_empty() { json!({}) } else { serde_json::from_str(&headers).unwrap_or(Value::Null) };
             let request = json!({ "method": method, "url": url, "headers": headers, "body": base64(&body) });
-            let answer = caller.data_mut().host.backend("http_fetch", request)?;
+            let answer = caller.data_mut().host_state().backend("http_fetch", request)?;
             let reply =
                 answer.unwrap_or_else(|| json!({ "error": "http_fetch failed (see the function's log)", "status": 0 }));
             give(&mut caller, reply.to_string().as_bytes())
@@ -232,27 +233,29 @@ fn define_network(linker: &mut Linker<Guest>, module: &str) -> wasmtime::Result<
     linker.func_wrap(
         module,
         "pubsub_publish",
-        |mut caller: Caller<'_, Guest>, t: i32, t_len: i32, d: i32, d_len: i32| {
+        |mut caller: Caller<'_, T>, t: i32, t_len: i32, d: i32, d_len: i32| {
             let topic = text(&mut caller, t, t_len, "pubsub_publish topic")?;
             let data = bytes(&mut caller, d, d_len, "pubsub_publish data")?;
-            let answer =
-                caller.data_mut().host.backend("pubsub_publish", json!({ "topic": topic, "data": base64(&data) }))?;
+            let answer = caller
+                .data_mut()
+                .host_state()
+                .backend("pubsub_publish", json!({ "topic": topic, "data": base64(&data) }))?;
             Ok(i32::from(answer.is_some()))
         },
     )?;
     Ok(())
 }
 
-fn sql_call(caller: &mut Caller<'_, Guest>, sql: (i32, i32), args: (i32, i32)) -> wasmtime::Result<Value> {
+fn sql_call<T: HostView>(caller: &mut Caller<'_, T>, sql: (i32, i32), args: (i32, i32)) -> wasmtime::Result<Value> {
     let statement = text(caller, sql.0, sql.1, "sql")?;
     let args = text(caller, args.0, args.1, "sql arguments")?;
     let args: Value = if args.is_empty() { json!([]) } else { serde_json::from_str(&args).unwrap_or(Value::Null) };
     Ok(json!({ "sql": statement, "args": args }))
 }
 
-fn incr(caller: &mut Caller<'_, Guest>, ptr: i32, len: i32, delta: i64) -> wasmtime::Result<i64> {
+fn incr<T: HostView>(caller: &mut Caller<'_, T>, ptr: i32, len: i32, delta: i64) -> wasmtime::Result<i64> {
     let key = text(caller, ptr, len, "cache_incr key")?;
-    let answer = caller.data_mut().host.backend("cache_incr", json!({ "key": key, "delta": delta }))?;
+    let answer = caller.data_mut().host_state().backend("cache_incr", json!({ "key": key, "delta": delta }))?;
     Ok(answer.and_then(|a| a["value"].as_i64()).unwrap_or(0))
 }
 
@@ -262,63 +265,4 @@ fn base64(bytes: &[u8]) -> String {
 
 fn unbase64(text: &str) -> Option<Vec<u8>> {
     base64::engine::general_purpose::STANDARD.decode(text).ok()
-}
-
-/// The guest's bytes `[ptr, ptr + len)`; a trap when they are not all inside its memory.
-fn bytes(caller: &mut Caller<'_, Guest>, ptr: i32, len: i32, what: &str) -> wasmtime::Result<Vec<u8>> {
-    if len == 0 {
-        return Ok(Vec::new());
-    }
-    let memory = memory(caller)?;
-    let data = memory.data(&caller);
-    let range = span(ptr, len).filter(|r| r.end <= data.len() && r.len() <= MAX_ARGUMENT);
-    match range {
-        Some(range) => Ok(data[range].to_vec()),
-        None => Err(wasmtime::Error::msg(format!(
-            "host call argument {what} (pointer {ptr}, length {len}) is outside the guest's memory of {} bytes",
-            data.len()
-        ))),
-    }
-}
-
-/// Like [`bytes`], as text (invalid UTF-8 replaced).
-fn text(caller: &mut Caller<'_, Guest>, ptr: i32, len: i32, what: &str) -> wasmtime::Result<String> {
-    Ok(String::from_utf8_lossy(&bytes(caller, ptr, len, what)?).into_owned())
-}
-
-fn span(ptr: i32, len: i32) -> Option<std::ops::Range<usize>> {
-    let start = usize::try_from(ptr as u32).ok()?;
-    let len = usize::try_from(len as u32).ok()?;
-    Some(start..start.checked_add(len)?)
-}
-
-fn memory(caller: &mut Caller<'_, Guest>) -> wasmtime::Result<wasmtime::Memory> {
-    match caller.get_export("memory") {
-        Some(Extern::Memory(memory)) => Ok(memory),
-        _ => Err(wasmtime::Error::msg("a host call needs the guest to export its memory as `memory`")),
-    }
-}
-
-/// Copies `value` into a buffer the guest allocates; `(ptr << 32) | len`, or 0 when `value` is
-/// empty or the guest exports no allocator.
-fn give(caller: &mut Caller<'_, Guest>, value: &[u8]) -> wasmtime::Result<i64> {
-    let Ok(len) = i32::try_from(value.len()) else {
-        return Err(wasmtime::Error::msg("a host call result is larger than 2 GiB"));
-    };
-    if len == 0 {
-        return Ok(0);
-    }
-    let allocator = ["orama_alloc", "malloc"].iter().find_map(|name| caller.get_export(name)?.into_func());
-    let Some(allocator) = allocator else { return Ok(0) };
-    let ptr = allocator.typed::<i32, i32>(&caller)?.call(&mut *caller, len)?;
-    if ptr == 0 {
-        return Ok(0);
-    }
-    let memory = memory(caller)?;
-    let data = memory.data_mut(&mut *caller);
-    let Some(range) = span(ptr, len).filter(|r| r.end <= data.len()) else {
-        return Err(wasmtime::Error::msg(format!("the guest's allocator returned {ptr}, outside its memory")));
-    };
-    data[range].copy_from_slice(value);
-    Ok((i64::from(ptr as u32) << 32) | i64::from(len as u32))
 }

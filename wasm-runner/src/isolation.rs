@@ -27,6 +27,7 @@ use landlock::{
     ABI, Access, AccessFs, AccessNet, PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus,
     Scope,
 };
+use orama_service::config::WasmRunnerConfig;
 use rustix::fs::{Mode, OFlags};
 use rustix::mount::{MountFlags, MountPropagationFlags};
 use rustix::process::{Gid, Uid};
@@ -47,6 +48,18 @@ pub struct Plan {
     pub runtime_dir: PathBuf,
     /// The user to become when started as root.
     pub user: String,
+}
+
+impl Plan {
+    /// The plan for the runner of a node with `dirs`, configured by `config`.
+    pub fn for_runner(dirs: &orama_service::paths::Dirs, config: &WasmRunnerConfig) -> Plan {
+        Plan {
+            node_data_dir: dirs.data_dir.clone(),
+            data_dir: dirs.process_data("wasm-runner"),
+            runtime_dir: dirs.runtime_dir.clone(),
+            user: config.user.clone(),
+        }
+    }
 }
 
 /// What isolation is in force.

@@ -1,15 +1,22 @@
 //! `orama-wasm-runner`: runs untrusted WebAssembly functions in a process of its own, so a
 //! hostile or broken function can at worst take this process down (the supervisor restarts
 //! it), never the gateway. [`runtime`] configures wasmtime and runs one invocation within its
-//! limits; [`host`] defines the host functions guests import, [`backend`] carries the ones
-//! that need a backend to the gateway; [`server`] is the API the gateway calls on the runner's
-//! Unix socket; [`isolation`] (before any thread) and [`containment`] (once the runtime runs)
-//! confine the process itself, and [`probe`] reports what a compromised runner could reach.
+//! limits, keeping compiled modules in [`precompiled`] and each invocation's store data in
+//! `guest`; [`host`] defines the host functions guests import (over any store that gives out
+//! their state, so it never imports the runtime; `guest_memory` moves their arguments and
+//! results across the guest boundary), [`backend`] carries the ones that need a backend to the
+//! gateway; [`server`] is the API the gateway calls on the runner's Unix socket (modules named
+//! by their hash, `module_hash`); [`isolation`] (before any thread) and [`containment`] (once
+//! the runtime runs) confine the process itself, and [`probe`] reports what a compromised
+//! runner could reach.
 
 pub mod backend;
 pub mod containment;
+mod guest;
+mod guest_memory;
 pub mod host;
 pub mod isolation;
+mod module_hash;
 pub mod precompiled;
 pub mod probe;
 pub mod runtime;
@@ -26,11 +33,6 @@ use tokio_util::sync::CancellationToken;
 
 use runtime::{Runtime, RuntimeLimits};
 use server::{Bounds, RunnerApi};
-
-/// A module hash as its 64 lowercase hex digits (the API's and the file names' form).
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// Why the runner cannot run.
 #[derive(Debug, thiserror::Error)]
@@ -64,7 +66,7 @@ pub fn main(args: &orama_service::args::ProcessArgs) -> std::process::ExitCode {
         Err(err) => return process::fail("wasm-runner", &err),
     };
     let node_uid = rustix::process::getuid().as_raw();
-    let isolated = isolation::isolate(&plan(&prepared.dirs, &prepared.config.wasm_runner));
+    let isolated = isolation::isolate(&isolation::Plan::for_runner(&prepared.dirs, &prepared.config.wasm_runner));
     let isolation = match isolated {
         Ok(isolation) => isolation,
         Err(err) => return process::fail("wasm-runner", &format!("cannot isolate the runner: {err}")),
@@ -79,16 +81,6 @@ pub fn main(args: &orama_service::args::ProcessArgs) -> std::process::ExitCode {
         };
         run(&config.wasm_runner, &paths, socket, started.shutdown.clone()).await
     })
-}
-
-/// The isolation plan for a runner with `dirs` and `config`.
-pub fn plan(dirs: &orama_service::paths::Dirs, config: &WasmRunnerConfig) -> isolation::Plan {
-    isolation::Plan {
-        node_data_dir: dirs.data_dir.clone(),
-        data_dir: dirs.process_data("wasm-runner"),
-        runtime_dir: dirs.runtime_dir.clone(),
-        user: config.user.clone(),
-    }
 }
 
 /// Confines this process ([`containment`]), then serves the runner API on `socket` until

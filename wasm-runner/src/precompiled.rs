@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 
 use wasmtime::{Engine, Module};
 
+use crate::module_hash;
+
 /// The directory of precompiled modules.
 #[derive(Debug, Clone)]
 pub struct Precompiled {
@@ -31,7 +33,7 @@ impl Precompiled {
     }
 
     fn path(&self, hash: &[u8; 32]) -> PathBuf {
-        self.dir.join(format!("{}.cwasm", crate::hex(hash)))
+        self.dir.join(format!("{}.cwasm", module_hash::to_hex(hash)))
     }
 
     /// The module compiled earlier from the source with `hash`, if there is a usable one.

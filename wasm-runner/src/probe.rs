@@ -31,7 +31,7 @@ pub fn main(args: &ProcessArgs, signal_pid: Option<i32>) -> ExitCode {
         Ok(dirs) => dirs,
         Err(err) => return fail(err.to_string()),
     };
-    let isolation = match crate::isolation::isolate(&crate::plan(&dirs, &config.wasm_runner)) {
+    let isolation = match crate::isolation::isolate(&crate::isolation::Plan::for_runner(&dirs, &config.wasm_runner)) {
         Ok(isolation) => isolation,
         Err(err) => return fail(err),
     };

@@ -13,14 +13,15 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, OptLevel, PoolingAllocationConfig,
-    ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap,
+    Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, OptLevel, PoolingAllocationConfig, Store,
+    StoreLimitsBuilder, Trap,
 };
 use wasmtime_wasi::I32Exit;
 use wasmtime_wasi::WasiCtxBuilder;
-use wasmtime_wasi::p1::{self, WasiP1Ctx};
+use wasmtime_wasi::p1;
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 
+use crate::guest::{Guest, PeakLimiter};
 use crate::host::{CallContext, HostBackend, HostState, LogLine};
 use crate::precompiled::Precompiled;
 
@@ -118,51 +119,6 @@ pub enum RunError {
     /// No module with that hash has been compiled here (the runner restarted: compile again).
     #[error("no such module here")]
     Unknown,
-}
-
-/// Per-instance state: nothing here is shared with another invocation.
-pub(crate) struct Guest {
-    wasi: WasiP1Ctx,
-    limits: PeakLimiter,
-    pub(crate) host: HostState,
-}
-
-impl std::fmt::Debug for PeakLimiter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PeakLimiter").field("peak", &self.peak).finish_non_exhaustive()
-    }
-}
-
-/// The store's limits, remembering the most memory the guest was granted.
-struct PeakLimiter {
-    limits: StoreLimits,
-    peak: usize,
-}
-
-impl ResourceLimiter for PeakLimiter {
-    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
-        let granted = self.limits.memory_growing(current, desired, maximum)?;
-        if granted {
-            self.peak = self.peak.max(desired);
-        }
-        Ok(granted)
-    }
-
-    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
-        self.limits.table_growing(current, desired, maximum)
-    }
-
-    fn instances(&self) -> usize {
-        self.limits.instances()
-    }
-
-    fn tables(&self) -> usize {
-        self.limits.tables()
-    }
-
-    fn memories(&self) -> usize {
-        self.limits.memories()
-    }
 }
 
 /// The engine, the linker and the compiled modules.
@@ -307,7 +263,7 @@ impl Runtime {
             .build();
         let started = Instant::now();
         let host = HostState::new(call.context, self.backend.clone(), started + limits.timeout);
-        let guest = Guest { wasi, limits: PeakLimiter { limits: store_limits, peak: 0 }, host };
+        let guest = Guest { wasi, limits: PeakLimiter::new(store_limits), host };
         let mut store = Store::new(&self.engine, guest);
         store.limiter(|guest| &mut guest.limits);
         let ticks = limits.timeout.as_nanos().div_ceil(TICK.as_nanos()).max(1) as u64 + 1;
@@ -338,7 +294,7 @@ impl Runtime {
             stderr: stderr.contents().to_vec(),
             logs: guest.host.into_logs(),
             duration,
-            memory: guest.limits.peak,
+            memory: guest.limits.peak(),
         })
     }
 }

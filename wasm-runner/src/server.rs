@@ -24,8 +24,8 @@ use orama_service::health::Health;
 use serde_json::json;
 use tokio::sync::Semaphore;
 
-use crate::hex;
 use crate::host::CallContext;
+use crate::module_hash;
 use crate::runtime::{Call, CallLimits, RunError, Runtime};
 use crate::shares::{Held, Refused, Shares};
 
@@ -74,14 +74,14 @@ impl RunnerApi {
         };
         let runtime = self.runtime.clone();
         match tokio::task::spawn_blocking(move || runtime.compile(&wasm)).await {
-            Ok(Ok(hash)) => json_response(StatusCode::OK, &json!({ "hash": hex(&hash) })),
+            Ok(Ok(hash)) => json_response(StatusCode::OK, &json!({ "hash": module_hash::to_hex(&hash) })),
             Ok(Err(err)) => failure(&err),
             Err(err) => failure_message(StatusCode::INTERNAL_SERVER_ERROR, "internal", &err.to_string()),
         }
     }
 
     async fn invoke(&self, hash: &str, request: Request<Incoming>) -> Response<Body> {
-        let Some(hash) = unhex(hash) else {
+        let Some(hash) = module_hash::from_hex(hash) else {
             return failure_message(StatusCode::BAD_REQUEST, "invalid", "module hash must be 64 hex digits");
         };
         let limits = self.limits(request.uri().query().unwrap_or_default());
@@ -213,17 +213,6 @@ fn call_context(headers: &http::HeaderMap) -> Result<CallContext, &'static str> 
     };
     let token = Some(text("x-orama-token")).filter(|t| !t.is_empty());
     Ok(CallContext { request_id: text("x-orama-request-id"), caller: decoded("x-orama-caller")?, env, token })
-}
-
-fn unhex(text: &str) -> Option<[u8; 32]> {
-    if text.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
 }
 
 impl Handler for RunnerApi {

@@ -1,6 +1,8 @@
-//! The SQL layer: one [`Database`] trait, one implementation per engine (the embedded SQLite
-//! file today; RQLite over HTTP next), chosen by config. Values, statements and results are
-//! engine-neutral; parameters are always bound, never interpolated.
+//! The SQL engines under the node's own tables and tenants' SQL: one [`Database`] trait
+//! (`engine.rs`), one implementation per engine (an embedded SQLite file, or RQLite over HTTP),
+//! chosen by config; the tenant sandbox, the result budget and the system tables' migrations.
+//! Values, statements and results are engine-neutral; parameters are always bound, never
+//! interpolated.
 
 mod budget;
 mod engine;

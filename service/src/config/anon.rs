@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::child::{ChildSettings, read_child_settings};
+use super::durations::{HOUR, MS, humantime_serde};
 use super::read::{Field, Problems};
-use super::sections::{HOUR, MS, absolute_path, child_settings};
-use super::types::{ChildSettings, humantime_serde};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -96,10 +96,11 @@ impl Default for AnonConfig {
     }
 }
 
+/// Reads the `anon` section.
 pub(super) fn anon_section(f: &Field, p: &mut Problems) -> AnonConfig {
     let mut t = f.table(p);
     let mut anon = AnonConfig::default();
-    child_settings(&mut t, &mut anon.child, p);
+    read_child_settings(&mut t, &mut anon.child, p);
     anon.command = t.take("command").and_then(|f| f.non_empty_string(p)).map(PathBuf::from);
     if let Some(choice) = t.take("upstream").and_then(|f| f.one_of(p, &["socks", "arti"])) {
         anon.upstream = if choice == "arti" { AnonUpstream::Arti } else { AnonUpstream::Socks };
@@ -135,7 +136,7 @@ pub(super) fn anon_section(f: &Field, p: &mut Problems) -> AnonConfig {
     if let Some(n) = t.take("max_concurrency").and_then(|f| f.int_in(p, 1, 100_000)) {
         anon.max_concurrency = n as u32;
     }
-    anon.ca_file = t.take("ca_file").and_then(|f| absolute_path(&f, p));
+    anon.ca_file = t.take("ca_file").and_then(|f| f.absolute_path(p));
     if let Some(nets) = t.take("allow_networks").and_then(|f| f.networks(p)) {
         anon.allow_networks = nets;
     }

@@ -5,9 +5,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::durations::{HOUR, MS, humantime_serde};
 use super::read::{Field, Problems};
-use super::sections::{HOUR, MS};
-use super::types::humantime_serde;
 
 /// The cache engines.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -53,6 +52,7 @@ impl Default for CacheBackendConfig {
     }
 }
 
+/// Reads the `backends.cache` section.
 pub(super) fn cache_section(f: &Field, p: &mut Problems) -> CacheBackendConfig {
     const MIB: u64 = 1024 * 1024;
     let mut t = f.table(p);

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::child::{ChildSettings, read_child_settings};
+use super::durations::{HOUR, MS, humantime_serde};
 use super::read::{Field, Problems};
-use super::sections::{HOUR, MS, child_settings};
 use super::tls::{TlsConfig, tls_section};
-use super::types::{ChildSettings, humantime_serde};
 
 /// The `gateway` section.
 #[derive(Debug, Clone, Serialize)]
@@ -118,10 +118,11 @@ impl Default for HttpLimits {
     }
 }
 
+/// Reads the `gateway` section, its `tls` subsection included.
 pub(super) fn gateway_section(f: &Field, p: &mut Problems) -> GatewayConfig {
     let mut t = f.table(p);
     let mut g = GatewayConfig::default();
-    child_settings(&mut t, &mut g.child, p);
+    read_child_settings(&mut t, &mut g.child, p);
     g.command = t.take("command").and_then(|f| f.non_empty_string(p)).map(PathBuf::from);
     if let Some(addr) = t.take("listen").and_then(|f| f.socket_addr(p)) {
         g.listen = addr;

@@ -2,18 +2,29 @@
 //!
 //! Reading happens in two steps (the ripgrep "low args / high args" split): the text becomes a
 //! tree of nodes with line numbers ([`yaml`]), then each section is read into typed values
-//! ([`sections`]) with every problem collected. Unknown keys are problems. Every field has a
-//! default, so an empty file, or no file at all, is a valid config.
+//! with every problem collected. Unknown keys are problems. Every field has a default, so an
+//! empty file, or no file at all, is a valid config.
+//!
+//! The modules form layers that only point down: [`yaml`] (the tree), [`read`] (typed reads
+//! of a field, problems), [`durations`] and [`child`] (what several sections share), one
+//! module per section (each with its types and its reader), and [`node_config`], which
+//! assembles the sections into [`NodeConfig`] and checks across them. No section imports
+//! from `node_config` or from this module.
 
 mod anon;
 mod cache;
+mod child;
+mod durations;
+mod externals;
 mod gateway;
+mod node;
+mod node_config;
 mod pubsub;
 mod read;
-mod sections;
+mod sql;
 mod storage;
+mod supervisor;
 mod tls;
-mod types;
 mod wasm;
 mod yaml;
 
@@ -22,12 +33,17 @@ use std::path::{Path, PathBuf};
 
 pub use anon::*;
 pub use cache::*;
+pub use child::*;
+pub use externals::*;
 pub use gateway::*;
+pub use node::*;
+pub use node_config::*;
 pub use pubsub::*;
 pub use read::Problem;
+pub use sql::*;
 pub use storage::*;
+pub use supervisor::*;
 pub use tls::*;
-pub use types::*;
 pub use wasm::*;
 
 /// Why a configuration could not be loaded.
@@ -93,7 +109,7 @@ impl NodeConfig {
     pub fn parse(text: &str, origin: &str) -> Result<NodeConfig, ConfigError> {
         let tree = yaml::parse(text).map_err(|message| ConfigError::Syntax { origin: origin.to_owned(), message })?;
         let mut problems = read::Problems::default();
-        let config = sections::node_config(&tree, &mut problems);
+        let config = node_config::read_node_config(&tree, &mut problems);
         if problems.0.is_empty() {
             Ok(config)
         } else {

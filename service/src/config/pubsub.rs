@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::child::{ChildSettings, read_child_settings};
+use super::durations::{HOUR, MS, humantime_serde};
 use super::read::{Field, Problems};
-use super::sections::{HOUR, MS, absolute_path, child_settings};
-use super::types::{ChildSettings, humantime_serde};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -60,10 +60,11 @@ impl Default for PubsubConfig {
     }
 }
 
+/// Reads the `pubsub` section.
 pub(super) fn pubsub_section(f: &Field, p: &mut Problems) -> PubsubConfig {
     let mut t = f.table(p);
     let mut pubsub = PubsubConfig::default();
-    child_settings(&mut t, &mut pubsub.child, p);
+    read_child_settings(&mut t, &mut pubsub.child, p);
     pubsub.command = t.take("command").and_then(|f| f.non_empty_string(p)).map(PathBuf::from);
     if let Some(f) = t.take("listen") {
         pubsub.listen = multiaddrs(&f, p, false);
@@ -73,7 +74,7 @@ pub(super) fn pubsub_section(f: &Field, p: &mut Problems) -> PubsubConfig {
     }
     let key_field = t.take("swarm_key_file");
     let key_given = key_field.is_some();
-    pubsub.swarm_key_file = key_field.and_then(|f| absolute_path(&f, p));
+    pubsub.swarm_key_file = key_field.and_then(|f| f.absolute_path(p));
     if let Some(f) = t.take("allowed_peers") {
         for peer in f.string_list(p).unwrap_or_default() {
             let base58 = |c: char| c.is_ascii_alphanumeric() && !matches!(c, '0' | 'O' | 'I' | 'l');

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::yaml::{Node, Value};
@@ -250,6 +251,16 @@ impl Field<'_> {
             }
         }
         Some(out)
+    }
+
+    /// A non-empty absolute path.
+    pub fn absolute_path(&self, problems: &mut Problems) -> Option<PathBuf> {
+        let path = PathBuf::from(self.non_empty_string(problems)?);
+        if !path.is_absolute() {
+            self.problem(problems, format!("must be an absolute path, found {:?}", path.display().to_string()));
+            return None;
+        }
+        Some(path)
     }
 
     /// A socket address such as `127.0.0.1:6001` or `[::1]:6001`.

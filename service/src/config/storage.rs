@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::durations::{HOUR, MS, humantime_serde};
 use super::read::{Field, Problems};
-use super::sections::{HOUR, MS};
-use super::types::humantime_serde;
 
 /// The storage engines.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -64,6 +63,7 @@ impl Default for StorageBackendConfig {
     }
 }
 
+/// Reads the `backends.storage` section.
 pub(super) fn storage_section(f: &Field, p: &mut Problems) -> StorageBackendConfig {
     let mut t = f.table(p);
     let mut storage = StorageBackendConfig::default();

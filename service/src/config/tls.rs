@@ -7,9 +7,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::durations::{HOUR, MS, humantime_serde};
 use super::read::{Field, Problems};
-use super::sections::{HOUR, MS, absolute_path};
-use super::types::humantime_serde;
 
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
@@ -94,6 +93,7 @@ impl Default for AcmeConfig {
     }
 }
 
+/// Reads the `gateway.tls` section.
 pub(super) fn tls_section(f: &Field, p: &mut Problems) -> TlsConfig {
     let mut t = f.table(p);
     let mut tls = TlsConfig::default();
@@ -105,8 +105,8 @@ pub(super) fn tls_section(f: &Field, p: &mut Problems) -> TlsConfig {
             _ => TlsMode::Off,
         };
     }
-    tls.cert_file = t.take("cert_file").and_then(|f| absolute_path(&f, p));
-    tls.key_file = t.take("key_file").and_then(|f| absolute_path(&f, p));
+    tls.cert_file = t.take("cert_file").and_then(|f| f.absolute_path(p));
+    tls.key_file = t.take("key_file").and_then(|f| f.absolute_path(p));
     let domains = t.take("domains").and_then(|f| f.string_list(p));
     let domains_given = domains.is_some();
     if let Some(domains) = domains {
@@ -155,7 +155,7 @@ fn acme_section(f: &Field, p: &mut Problems) -> AcmeConfig {
     if let Some(contact) = t.take("contact").and_then(|f| f.string_list(p)) {
         acme.contact = contact;
     }
-    acme.ca_file = t.take("ca_file").and_then(|f| absolute_path(&f, p));
+    acme.ca_file = t.take("ca_file").and_then(|f| f.absolute_path(p));
     if let Some(d) = t.take("renew_before").and_then(|f| f.duration_in(p, Duration::from_secs(1), 365 * DAY)) {
         acme.renew_before = d;
     }

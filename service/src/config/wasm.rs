@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::read::{Field, Problems};
-use super::sections::{HOUR, MS, child_settings};
-use super::types::{ChildSettings, humantime_serde};
+use super::child::{ChildSettings, read_child_settings};
+use super::durations::{HOUR, MS, humantime_serde};
+use super::read::{Field, Problems, Table};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -101,10 +101,11 @@ impl Default for WasmRunnerConfig {
     }
 }
 
+/// Reads the `wasm_runner` section.
 pub(super) fn wasm_runner_section(f: &Field, p: &mut Problems) -> WasmRunnerConfig {
     let mut t = f.table(p);
     let mut runner = WasmRunnerConfig::default();
-    child_settings(&mut t, &mut runner.child, p);
+    read_child_settings(&mut t, &mut runner.child, p);
     runner.command = t.take("command").and_then(|f| f.non_empty_string(p)).map(PathBuf::from);
     if let Some(user) = t.take("user").and_then(|f| f.non_empty_string(p)) {
         runner.user = user;
@@ -121,7 +122,7 @@ pub(super) fn wasm_runner_section(f: &Field, p: &mut Problems) -> WasmRunnerConf
     if let Some(share) = t.take("namespace_share").and_then(|f| f.percent(p)) {
         runner.namespace_share = share;
     }
-    let bytes = |t: &mut super::read::Table, key: &str, min: u64, max: u64, p: &mut Problems| {
+    let bytes = |t: &mut Table, key: &str, min: u64, max: u64, p: &mut Problems| {
         t.take(key).and_then(|f| f.bytes_in(p, min, max))
     };
     if let Some(n) = bytes(&mut t, "max_memory", MIB, 4 * 1024 * MIB, p) {

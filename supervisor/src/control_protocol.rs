@@ -1,0 +1,155 @@
+//! The control API's protocol, shared by its server ([`crate::control`]) and its client
+//! ([`crate::ctl`]): the routes, the replies, and the names it gives phases. Both sides
+//! depend on this module and neither on the other.
+//!
+//! - `GET  /v1/children`                          a [`StatusReport`]
+//! - `POST /v1/children/{name}/{start|stop|restart}`  a [`ChildReport`], once the child settled
+//! - `GET  /v1/children/{name}/logs?lines=N&follow=1` recent output as text, then new lines
+
+use serde::{Deserialize, Serialize};
+
+use crate::state::Phase;
+
+/// The route listing every child.
+pub const CHILDREN_PATH: &str = "/v1/children";
+
+/// Default number of lines `logs` returns.
+pub const DEFAULT_LOG_LINES: usize = 100;
+
+/// A child's status as the control API reports it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ChildReport {
+    /// Name.
+    pub name: String,
+    /// starting, ready, unhealthy, backoff, crashloop or stopped (see [`phase_name`]).
+    pub state: String,
+    /// Pid of the running process.
+    pub pid: Option<u32>,
+    /// Restarts since the supervisor started.
+    pub restarts: u32,
+    /// Seconds since the running process was spawned.
+    pub uptime_secs: Option<f64>,
+    /// How the last process ended.
+    pub last_exit: Option<String>,
+    /// CPU use in percent of one core.
+    pub cpu_percent: Option<f32>,
+    /// Resident memory in bytes.
+    pub rss_bytes: Option<u64>,
+}
+
+/// The body of `GET /v1/children`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatusReport {
+    /// Every child in start order.
+    pub children: Vec<ChildReport>,
+    /// Children's output lines dropped because the supervisor's log could not keep up.
+    #[serde(default)]
+    pub dropped_log_lines: u64,
+}
+
+/// What the control API can do to one child (the last segment of its `POST` route).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChildAction {
+    /// Start a stopped child, after its dependencies are ready.
+    Start,
+    /// Stop a child; it stays stopped until started.
+    Stop,
+    /// Restart a child, resetting its backoff and crash-loop state.
+    Restart,
+}
+
+impl ChildAction {
+    /// The action's route segment.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChildAction::Start => "start",
+            ChildAction::Stop => "stop",
+            ChildAction::Restart => "restart",
+        }
+    }
+
+    /// The action a route segment names, if any.
+    pub fn parse(segment: &str) -> Option<ChildAction> {
+        match segment {
+            "start" => Some(ChildAction::Start),
+            "stop" => Some(ChildAction::Stop),
+            "restart" => Some(ChildAction::Restart),
+            _ => None,
+        }
+    }
+}
+
+/// The route that applies `action` to the child `name`.
+pub fn action_path(name: &str, action: ChildAction) -> String {
+    format!("{CHILDREN_PATH}/{}/{}", encode(name), action.as_str())
+}
+
+/// The route of the child `name`'s last `lines` lines of output, then new ones if `follow`.
+pub fn logs_path(name: &str, lines: usize, follow: bool) -> String {
+    format!("{CHILDREN_PATH}/{}/logs?lines={lines}&follow={follow}", encode(name))
+}
+
+/// Reads a logs query: `lines=N` (default [`DEFAULT_LOG_LINES`]) and `follow=1|true`.
+pub fn parse_log_query(query: &str) -> (usize, bool) {
+    let mut lines = DEFAULT_LOG_LINES;
+    let mut follow = false;
+    for pair in query.split('&') {
+        match pair.split_once('=') {
+            Some(("lines", n)) => lines = n.parse().unwrap_or(DEFAULT_LOG_LINES),
+            Some(("follow", v)) => follow = v == "1" || v == "true",
+            _ => {}
+        }
+    }
+    (lines, follow)
+}
+
+/// The name the control API (and so `ctl`), the logs and systemd's status line give a phase.
+pub fn phase_name(phase: Phase) -> &'static str {
+    match phase {
+        Phase::Starting => "starting",
+        Phase::Ready => "ready",
+        Phase::Unhealthy => "unhealthy",
+        Phase::Backoff => "backoff",
+        Phase::Crashloop => "crashloop",
+        Phase::Stopped => "stopped",
+    }
+}
+
+/// Percent-encodes a child name for a path segment (names are `[a-z0-9-]`, but the operator
+/// may type anything).
+fn encode(name: &str) -> String {
+    name.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_name_the_child_and_action_the_server_reads() {
+        assert_eq!(action_path("gateway", ChildAction::Restart), "/v1/children/gateway/restart");
+        assert_eq!(action_path("a b/c", ChildAction::Stop), "/v1/children/a%20b%2Fc/stop");
+        for action in [ChildAction::Start, ChildAction::Stop, ChildAction::Restart] {
+            assert_eq!(ChildAction::parse(action.as_str()), Some(action));
+        }
+        assert_eq!(ChildAction::parse("kill"), None);
+    }
+
+    #[test]
+    fn the_logs_query_the_client_sends_is_the_one_the_server_reads() {
+        let path = logs_path("ipfs", 20, true);
+        assert_eq!(path, "/v1/children/ipfs/logs?lines=20&follow=true");
+        let query = path.split_once('?').map_or("", |(_, q)| q);
+        assert_eq!(parse_log_query(query), (20, true));
+        assert_eq!(parse_log_query("follow=1"), (DEFAULT_LOG_LINES, true));
+        assert_eq!(parse_log_query("lines=x"), (DEFAULT_LOG_LINES, false));
+    }
+}
