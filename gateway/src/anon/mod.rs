@@ -15,7 +15,7 @@ use warp::{Filter, Reply as _};
 
 use crate::auth::request::in_namespace;
 use crate::auth::{Authenticator, Principal, authenticated};
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, api_error_reply};
 
 /// The header carrying the caller's namespace to the proxy (`orama_anon_proxy::NAMESPACE_HEADER`).
 const NAMESPACE_HEADER: &str = "x-orama-namespace";
@@ -79,7 +79,10 @@ pub fn routes(auth: &Authenticator, cx: &AnonContext) -> BoxedFilter<(Response,)
             let cx = cx.clone();
             async move {
                 if method != Method::POST {
-                    return Err(warp::reject::custom(ApiError::MethodNotAllowed("only POST method is allowed".into())));
+                    // Answered here, not rejected: a rejection would let the router's OPTIONS
+                    // catch-all answer 204, and the reply keeps the caller's marks.
+                    let refused = api_error_reply(&ApiError::MethodNotAllowed("only POST method is allowed".into()));
+                    return Ok::<_, warp::Rejection>(in_namespace(&principal, refused));
                 }
                 let reply = cx.forward(&principal.namespace, body).await.map_err(warp::reject::custom)?;
                 Ok::<_, warp::Rejection>(in_namespace(&principal, reply.into_response()))

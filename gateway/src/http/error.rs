@@ -118,20 +118,26 @@ impl ApiError {
     }
 }
 
+/// The reply for `err`: its status, `{"error": "..."}`, and the headers its kind carries
+/// (`Retry-After` and `RateLimit-*` on 429, `WWW-Authenticate` on 401). Logged once, here.
+pub fn api_error_reply(err: &ApiError) -> warp::reply::Response {
+    err.log();
+    let mut reply = error_reply(err.status(), &err.to_string());
+    if let ApiError::RateLimited { retry_after_secs, limit } = err {
+        reply.headers_mut().insert("retry-after", (*retry_after_secs).into());
+        let allowance = Allowance { limit: *limit, remaining: 0, reset_secs: *retry_after_secs };
+        super::allowance::add_headers(reply.headers_mut(), &allowance);
+    }
+    if let Some(challenge) = err.challenge() {
+        reply.headers_mut().insert("www-authenticate", warp::http::HeaderValue::from_static(challenge));
+    }
+    reply
+}
+
 /// Maps a rejection to its status and `{"error": "..."}` body: the one place errors become HTTP.
 pub async fn rejection_reply(rejection: Rejection) -> Result<warp::reply::Response, Infallible> {
     if let Some(err) = rejection.find::<ApiError>() {
-        err.log();
-        let mut reply = error_reply(err.status(), &err.to_string());
-        if let ApiError::RateLimited { retry_after_secs, limit } = err {
-            reply.headers_mut().insert("retry-after", (*retry_after_secs).into());
-            let allowance = Allowance { limit: *limit, remaining: 0, reset_secs: *retry_after_secs };
-            super::allowance::add_headers(reply.headers_mut(), &allowance);
-        }
-        if let Some(challenge) = err.challenge() {
-            reply.headers_mut().insert("www-authenticate", warp::http::HeaderValue::from_static(challenge));
-        }
-        return Ok(reply);
+        return Ok(api_error_reply(err));
     }
     let (status, message) = if rejection.is_not_found() {
         (StatusCode::NOT_FOUND, "not found")

@@ -57,9 +57,13 @@ fn main() {
             std::thread::spawn(move || calls(&socket, &invoke, CALLS / connections))
         })
         .collect();
-    let (times, errors) = Latencies::join(threads);
-    let rate = times.len() as f64 / started.elapsed().as_secs_f64();
-    println!("{connections} connections: {rate:.0} invocations/s, errors {errors}");
+    let (times, concurrent_errors) = Latencies::join(threads);
+    let rate = (times.len() - concurrent_errors.min(times.len())) as f64 / started.elapsed().as_secs_f64();
+    println!("{connections} connections: {rate:.0} successful invocations/s, errors {concurrent_errors}");
+    if errors + concurrent_errors > 0 {
+        eprintln!("runner-bench: {} invocations failed; the figures above do not hold", errors + concurrent_errors);
+        std::process::exit(1);
+    }
 }
 
 /// `count` invocations in a row on one connection; their latencies and how many failed.

@@ -202,6 +202,10 @@ fn every_spelling_of_a_local_target_and_every_bad_request_is_refused() {
     assert_eq!(anon.send(&huge).status, 413);
     let get = http(anon.port, "GET", "/v1/proxy/anon", &anon.header, None);
     assert_eq!((get.status, get.json["error"].as_str()), (405, Some("only POST method is allowed")));
+    assert!(
+        get.head.contains("ratelimit-remaining:"),
+        "a refused method still carries the caller's allowance: {get:?}"
+    );
     let anonymous = http(anon.port, "POST", "/v1/proxy/anon", "", Some(&json!({ "url": "http://example.com/" })));
     assert_eq!(anonymous.status, 401, "{anonymous:?}");
 }
