@@ -53,27 +53,25 @@ pub struct Authenticator {
 /// one (each failure charged to the client address: 429 once it is over its limit), 429 when
 /// the caller is over its own limit, 503 when the key store cannot be reached.
 pub fn authenticated(auth: Authenticator) -> impl Filter<Extract = (Principal,), Error = warp::Rejection> + Clone {
-    warp::ext::optional::<Principal>()
-        .and(warp::method())
+    // The gate's principal, when it ran: nothing of the request is copied or parsed again.
+    let admitted = warp::ext::get::<Principal>();
+    let here = warp::method()
         .and(warp::header::headers_cloned())
         .and(warp::query::<HashMap<String, String>>().or(warp::any().map(HashMap::new)).unify())
         .and(warp::ext::optional::<ClientIp>())
         .and_then(
-            move |admitted: Option<Principal>,
-                  method: warp::http::Method,
+            move |method: warp::http::Method,
                   headers: HeaderMap,
                   query: HashMap<String, String>,
                   client: Option<ClientIp>| {
                 let auth = auth.clone();
                 async move {
                     let get = method == warp::http::Method::GET;
-                    match admitted {
-                        Some(principal) => Ok(principal),
-                        None => auth.admit(&headers, &query, get, client).await.map_err(warp::reject::custom),
-                    }
+                    auth.admit(&headers, &query, get, client).await.map_err(warp::reject::custom)
                 }
             },
-        )
+        );
+    admitted.or(here).unify()
 }
 
 /// For routes open to anonymous callers (public functions): a presented credential must be

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{Method, Request};
@@ -55,13 +56,13 @@ pub fn is_public(path: &str) -> bool {
 #[derive(Debug, Clone)]
 pub struct AuthGate<S> {
     inner: S,
-    auth: Authenticator,
+    auth: Arc<Authenticator>,
 }
 
 impl<S> AuthGate<S> {
     /// `inner` behind a gate authenticating with `auth`.
     pub fn new(auth: Authenticator, inner: S) -> AuthGate<S> {
-        AuthGate { inner, auth }
+        AuthGate { inner, auth: Arc::new(auth) }
     }
 }
 
@@ -88,7 +89,7 @@ where
         // The clone that was made ready serves this request; the fresh one waits for the next.
         let fresh = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, fresh);
-        let auth = self.auth.clone();
+        let auth = Arc::clone(&self.auth);
         Box::pin(async move {
             let query: HashMap<String, String> = request
                 .uri()
