@@ -55,30 +55,39 @@ pub struct Authenticator {
 pub fn authenticated(auth: Authenticator) -> impl Filter<Extract = (Principal,), Error = warp::Rejection> + Clone {
     // The gate's principal, when it ran: nothing of the request is copied or parsed again.
     let admitted = warp::ext::get::<Principal>();
-    let here = presented().and_then(
-        move |method: warp::http::Method,
-              headers: HeaderMap,
-              query: HashMap<String, String>,
-              client: Option<ClientIp>| {
-            let auth = auth.clone();
-            async move {
-                let get = method == warp::http::Method::GET;
-                auth.admit(&headers, &query, get, client).await.map_err(warp::reject::custom)
-            }
-        },
-    );
+    let here = presented().and_then(move |request: Presented| {
+        let auth = auth.clone();
+        async move { request.admit(&auth).await.map_err(warp::reject::custom) }
+    });
     admitted.or(here).unify()
 }
 
-/// What a request presents for authentication: its method, headers, query string and client.
-fn presented() -> impl Filter<
-    Extract = (warp::http::Method, HeaderMap, HashMap<String, String>, Option<ClientIp>),
-    Error = std::convert::Infallible,
-> + Clone {
+/// What a request presents for authentication.
+struct Presented {
+    get: bool,
+    headers: HeaderMap,
+    query: HashMap<String, String>,
+    client: Option<ClientIp>,
+}
+
+impl Presented {
+    async fn admit(&self, auth: &Authenticator) -> Result<Principal, ApiError> {
+        auth.admit(&self.headers, &self.query, self.get, self.client).await
+    }
+}
+
+/// Reads what a request presents: whether it is a `GET`, its headers, query string and client.
+fn presented() -> impl Filter<Extract = (Presented,), Error = std::convert::Infallible> + Clone {
     warp::method()
         .and(warp::header::headers_cloned())
         .and(warp::query::<HashMap<String, String>>().or(warp::any().map(HashMap::new)).unify())
         .and(warp::ext::optional::<ClientIp>())
+        .map(|method, headers, query, client| Presented {
+            get: method == warp::http::Method::GET,
+            headers,
+            query,
+            client,
+        })
 }
 
 /// For routes open to anonymous callers (public functions): a presented credential must be
@@ -87,25 +96,20 @@ fn presented() -> impl Filter<
 pub fn optionally_authenticated(
     auth: Authenticator,
 ) -> impl Filter<Extract = (Option<Principal>,), Error = warp::Rejection> + Clone {
-    presented().and_then(
-        move |method: warp::http::Method,
-              headers: HeaderMap,
-              query: HashMap<String, String>,
-              client: Option<ClientIp>| {
-            let auth = auth.clone();
-            async move {
-                let anonymous = matches!(super::credentials::presented(&headers, &query, true), (None, None));
-                if !anonymous {
-                    let get = method == warp::http::Method::GET;
-                    return auth.admit(&headers, &query, get, client).await.map(Some).map_err(warp::reject::custom);
-                }
-                if let Some(ClientIp(ip)) = client {
-                    auth.limits.charge_ip(ip).map_err(warp::reject::custom)?;
-                }
-                Ok(None)
+    presented().and_then(move |request: Presented| {
+        let auth = auth.clone();
+        async move {
+            let anonymous =
+                matches!(super::credentials::presented(&request.headers, &request.query, true), (None, None));
+            if !anonymous {
+                return request.admit(&auth).await.map(Some).map_err(warp::reject::custom);
             }
-        },
-    )
+            if let Some(ClientIp(ip)) = request.client {
+                auth.limits.charge_ip(ip).map_err(warp::reject::custom)?;
+            }
+            Ok(None)
+        }
+    })
 }
 
 impl Authenticator {
