@@ -121,7 +121,10 @@ pub async fn run(
     ]);
     let gateway = &config.gateway;
     let gate = assembled.routes.auth.clone();
-    let routes = auth::gate::AuthGate::new(gate, warp::service(routes::routes(assembled.routes)));
+    // Boxed: the gate clones the router for each authenticated request, and a boxed filter's
+    // clone is one reference count instead of a copy of every route's context.
+    let router = warp::Filter::boxed(routes::routes(assembled.routes));
+    let routes = auth::gate::AuthGate::new(gate, warp::service(router));
     let stack = http::stack::stack(routes, gateway, http::limits::route_overrides(config));
     let address = public.local_addr().map(|a| a.to_string()).unwrap_or_default();
     tracing::info!(%address, "gateway serving");

@@ -27,8 +27,12 @@ fn main() -> ExitCode {
         Ok(config) => config,
         Err(err) => return fail(&err.to_string()),
     };
-    let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    if config.gateway.worker_threads > 0 {
+    // One worker: one thread serves everything, with no cross-thread hand-offs to pay for.
+    let mut runtime = match config.gateway.worker_threads {
+        1 => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    if config.gateway.worker_threads > 1 {
         runtime.worker_threads(config.gateway.worker_threads);
     }
     match runtime.enable_all().build() {

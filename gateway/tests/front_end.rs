@@ -119,12 +119,22 @@ async fn cors_follows_the_reference() {
     let allowed = header(&response, "access-control-allow-headers").unwrap_or_default().to_ascii_lowercase();
     assert!(allowed.contains("x-api-key") && allowed.contains("authorization"), "{allowed}");
 
+    // Without an Origin, the headers CORS adds to every reply are there too (worked out once).
+    let plain = exchange(fe.addr, get("/ok", "")).await;
+    assert_eq!(header(&plain, "access-control-allow-origin"), Some("*"), "{plain}");
+    assert_eq!(header(&plain, "access-control-expose-headers"), Some("x-request-id"), "{plain}");
+    assert!(header(&plain, "vary").is_some_and(|v| v.contains("origin")), "{plain}");
+
     let listed = GatewayConfig { cors_origins: vec!["https://good.example".into()], ..config() };
     let fe = front_end(listed).await;
     let good = exchange(fe.addr, get("/ok", "Origin: https://good.example\r\n")).await;
     assert_eq!(header(&good, "access-control-allow-origin"), Some("https://good.example"));
+    assert!(header(&good, "vary").is_some_and(|v| v.contains("origin")), "{good}");
     let bad = exchange(fe.addr, get("/ok", "Origin: https://evil.example\r\n")).await;
     assert_eq!(header(&bad, "access-control-allow-origin"), None);
+    let plain = exchange(fe.addr, get("/ok", "")).await;
+    assert_eq!(header(&plain, "access-control-allow-origin"), None, "{plain}");
+    assert!(header(&plain, "vary").is_some_and(|v| v.contains("origin")), "{plain}");
 }
 
 #[tokio::test]

@@ -55,8 +55,10 @@ pub struct Authenticator {
 pub fn authenticated(auth: Authenticator) -> impl Filter<Extract = (Principal,), Error = warp::Rejection> + Clone {
     // The gate's principal, when it ran: nothing of the request is copied or parsed again.
     let admitted = warp::ext::get::<Principal>();
+    // Behind an Arc: warp copies the fallback branch for every request it routes.
+    let auth = Arc::new(auth);
     let here = presented().and_then(move |request: Presented| {
-        let auth = auth.clone();
+        let auth = Arc::clone(&auth);
         async move { request.admit(&auth).await.map_err(warp::reject::custom) }
     });
     admitted.or(here).unify()
@@ -96,8 +98,9 @@ fn presented() -> impl Filter<Extract = (Presented,), Error = std::convert::Infa
 pub fn optionally_authenticated(
     auth: Authenticator,
 ) -> impl Filter<Extract = (Option<Principal>,), Error = warp::Rejection> + Clone {
+    let auth = Arc::new(auth);
     presented().and_then(move |request: Presented| {
-        let auth = auth.clone();
+        let auth = Arc::clone(&auth);
         async move {
             let anonymous =
                 matches!(super::credentials::presented(&request.headers, &request.query, true), (None, None));

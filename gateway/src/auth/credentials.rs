@@ -6,7 +6,10 @@
 
 use std::collections::HashMap;
 
-use warp::http::HeaderMap;
+use warp::http::{HeaderMap, HeaderName};
+
+/// The API key header.
+const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 
 /// What a request presents.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +30,8 @@ pub fn presented(
     query: &HashMap<String, String>,
     with_query: bool,
 ) -> (Option<String>, Option<String>) {
-    let authorization = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::trim).unwrap_or("");
+    let authorization =
+        headers.get(warp::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::trim).unwrap_or("");
     let jwt = bearer(authorization).filter(|t| is_jwt_shaped(t)).map(str::to_owned);
     let empty = HashMap::new();
     (jwt, api_key(headers, authorization, if with_query { query } else { &empty }))
@@ -40,11 +44,14 @@ pub fn in_query(query: &HashMap<String, String>) -> bool {
 
 /// Whether the request asks to become a WebSocket (the caller checks it is a GET).
 pub fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
-    headers.get("upgrade").and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"))
+    headers
+        .get(warp::http::header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"))
 }
 
 fn api_key(headers: &HeaderMap, authorization: &str, query: &HashMap<String, String>) -> Option<String> {
-    let header_key = headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim).filter(|k| !k.is_empty());
+    let header_key = headers.get(X_API_KEY).and_then(|v| v.to_str().ok()).map(str::trim).filter(|k| !k.is_empty());
     let from_authorization = || {
         if let Some(token) = bearer(authorization) {
             return (!is_jwt_shaped(token)).then_some(token);

@@ -1,7 +1,7 @@
 //! What is left of a caller's rate-limit bucket, and the `RateLimit-*` headers that say it:
 //! written on every reply to a caller with a limit, and on its 429s.
 
-use warp::http::HeaderMap;
+use warp::http::{HeaderMap, HeaderName};
 
 /// What is left of a caller's bucket after a request, for the `RateLimit-*` headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,7 +16,10 @@ pub struct Allowance {
 
 /// Adds the `RateLimit-*` headers of `allowance`.
 pub fn add_headers(headers: &mut HeaderMap, allowance: &Allowance) {
-    headers.insert("ratelimit-limit", allowance.limit.into());
-    headers.insert("ratelimit-remaining", allowance.remaining.into());
-    headers.insert("ratelimit-reset", allowance.reset_secs.into());
+    const LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+    const REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+    const RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+    headers.insert(LIMIT, allowance.limit.into());
+    headers.insert(REMAINING, allowance.remaining.into());
+    headers.insert(RESET, allowance.reset_secs.into());
 }

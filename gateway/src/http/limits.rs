@@ -52,8 +52,9 @@ impl RouteBounds {
 
 /// Whether `path` starts with `pattern`, segment by segment, a `*` segment matching any one.
 fn matches(pattern: &str, path: &str) -> bool {
-    if !pattern.contains('*') {
-        return path.starts_with(pattern);
+    let Some((literal, _)) = pattern.split_once('*') else { return path.starts_with(pattern) };
+    if !path.starts_with(literal) {
+        return false;
     }
     let mut segments = path.split('/');
     pattern.split('/').all(|wanted| segments.next().is_some_and(|segment| wanted == "*" || wanted == segment))

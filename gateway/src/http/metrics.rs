@@ -101,8 +101,9 @@ pub async fn upkeep(shutdown: tokio_util::sync::CancellationToken) {
 pub struct Handles {
     in_flight: metrics::Gauge,
     latency: std::collections::HashMap<&'static str, metrics::Histogram>,
-    requests:
-        std::sync::RwLock<std::collections::HashMap<(&'static str, &'static str, &'static str), metrics::Counter>>,
+    /// Counters by the addresses of their (static) labels: hashing three words, not three
+    /// strings. Two copies of one label text would only share one Prometheus series.
+    requests: std::sync::RwLock<std::collections::HashMap<(usize, usize, usize), metrics::Counter>>,
 }
 
 impl Handles {
@@ -135,7 +136,7 @@ impl Handles {
         if let Some(histogram) = self.latency.get(route) {
             histogram.record(seconds);
         }
-        let key = (route, method, status);
+        let key = (route.as_ptr() as usize, method.as_ptr() as usize, status.as_ptr() as usize);
         let known = self.requests.read().unwrap_or_else(|p| p.into_inner()).get(&key).cloned();
         let counter = known.unwrap_or_else(|| {
             let counter = metrics::counter!("orama_http_requests_total", "route" => route, "method" => method, "status" => status);

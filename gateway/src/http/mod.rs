@@ -4,10 +4,11 @@
 //! formats ([`wire`]). Nothing here imports an API.
 //!
 //! Layers, outermost first (each a small module or a tower-http layer):
-//! 1. request ID: `X-Request-ID` accepted or generated, echoed on the response;
-//! 2. [`observe`]: one access-log event and the metrics of every request;
-//! 3. [`json_errors`]: every error reply becomes `{"error": "..."}`, whoever produced it;
-//! 4. CORS (tower-http), configured origins, the reference's methods and headers;
+//! 1. [`front`]: oversized heads refused (431); `X-Request-ID` accepted or generated and
+//!    echoed; every error reply made `{"error": "..."}`, whoever produced it; [`observe`]d:
+//!    one access-log event and the metrics of every request;
+//! 2. [`cors`]: tower-http's CORS for requests with an `Origin` and preflights, its headers
+//!    worked out once for the rest; configured origins, the reference's methods and headers;
 //! 5. [`limits`]: body size limit (413) and per-request timeout (503), per route;
 //! 6. panic → 500 without killing the process;
 //! 7. the warp routes (authentication, namespaces and rate limits live there); [`websocket`]
@@ -16,8 +17,9 @@
 pub mod allowance;
 pub mod body;
 pub mod client_ip;
+pub mod cors;
 pub mod error;
-pub mod json_errors;
+pub mod front;
 pub mod limits;
 pub mod metrics;
 pub mod observe;

@@ -2,18 +2,26 @@
 //! connection (ALPN or prior knowledge), a deadline for the TLS handshake and for request heads
 //! (slowloris), the client's address in each request, graceful drain on shutdown.
 
+use std::cell::RefCell;
+use std::convert::Infallible;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
+
+use futures_util::future::Either;
+use http::{Request, Response};
+use hyper::body::Incoming;
+use orama_ipc::Body;
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
-use hyper_util::service::TowerToHyperService;
 use orama_service::config::HttpLimits;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
+use tower::util::Oneshot;
 
 use super::client_ip::PeerAddr;
 use super::stack::Stack;
@@ -47,10 +55,7 @@ pub async fn serve(
             },
         };
         let _ = stream.set_nodelay(true);
-        let service = stack.clone().map_request(move |mut request: http::Request<_>| {
-            request.extensions_mut().insert(PeerAddr(peer));
-            request
-        });
+        let service = ConnectionService { stack: RefCell::new(stack.clone()), peer: PeerAddr(peer) };
         let (builder, watcher) = (builder.clone(), graceful.watcher());
         match &tls {
             None => {
@@ -75,12 +80,12 @@ pub async fn serve(
 }
 
 /// Serves one connection, plain or TLS.
-async fn serve_io<I, S>(io: I, builder: Arc<Builder<TokioExecutor>>, service: S, watcher: Watcher)
+async fn serve_io<I, S>(io: I, builder: Arc<Builder<TokioExecutor>>, service: ConnectionService<S>, watcher: Watcher)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: Stack,
 {
-    let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(service));
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
     if let Err(err) = watcher.watch(connection.into_owned()).await {
         tracing::debug!(error = %err, "connection ended with an error");
     }
@@ -98,4 +103,28 @@ fn builder(limits: &HttpLimits) -> Builder<TokioExecutor> {
         .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
         .max_concurrent_streams(256);
     builder
+}
+
+/// One connection's stack, called in place. Tower's `call` takes `&mut self` and hyper's takes
+/// `&self`; hyper_util's adapter bridges them by cloning the whole stack for every request.
+/// This one borrows the connection's copy for the (synchronous, never re-entered) call, and
+/// clones only when the stack is not ready at once, which none of its layers is today.
+struct ConnectionService<S> {
+    stack: RefCell<S>,
+    peer: PeerAddr,
+}
+
+impl<S: Stack> hyper::service::Service<Request<Incoming>> for ConnectionService<S> {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Either<S::Fut, Oneshot<S, Request<Incoming>>>;
+
+    fn call(&self, mut request: Request<Incoming>) -> Self::Future {
+        request.extensions_mut().insert(self.peer);
+        let mut stack = self.stack.borrow_mut();
+        match stack.poll_ready(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(Ok(())) => Either::Left(stack.call(request)),
+            Poll::Pending => Either::Right(stack.clone().oneshot(request)),
+        }
+    }
 }

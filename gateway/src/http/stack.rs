@@ -1,22 +1,18 @@
 //! Assembles the layers of [`super`] around the routes into one service per gateway.
 
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode};
+use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use orama_ipc::{Body, error_response};
 use orama_service::config::GatewayConfig;
 use tower::{Service, ServiceBuilder};
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 
-use super::json_errors::JsonErrorsLayer;
-use super::observe::ObserveLayer;
+use super::cors::CorsSwitchLayer;
+use super::front::FrontLayer;
 
 pub use super::limits::RouteBody;
 use super::limits::{Bounds, BoundsLayer, RouteBounds};
@@ -60,14 +56,9 @@ where
     let bounds = RouteBounds::new(Bounds { max_body, timeout: limits.request_timeout }, overrides);
     let limited = ServiceBuilder::new().layer(BoundsLayer(bounds)).service(inner);
     let limited = check::<Incoming, _>(limited);
-    let outer = ServiceBuilder::new()
-        .layer(SetRequestIdLayer::x_request_id(RequestIds::new()))
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(ObserveLayer::new(&config.trusted_proxies))
-        .layer(JsonErrorsLayer::new(max_head))
-        .map_response(box_body)
-        .layer(cors(&config.cors_origins))
-        .service(limited);
+    let cors = ServiceBuilder::new().map_response(box_body).layer(CorsSwitchLayer::new(&config.cors_origins));
+    let outer =
+        ServiceBuilder::new().layer(FrontLayer::new(max_head, &config.trusted_proxies)).service(cors.service(limited));
     check::<Incoming, _>(outer)
 }
 
@@ -87,52 +78,9 @@ where
     response.map(|body| body.map_err(Into::into).boxed_unsync())
 }
 
-/// CORS as the reference answers it (§2.2), with the origins from config.
-fn cors(origins: &[String]) -> CorsLayer {
-    let allow_origin = if origins.iter().any(|o| o == "*") {
-        AllowOrigin::any()
-    } else {
-        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
-    };
-    CorsLayer::new()
-        .allow_origin(allow_origin)
-        .allow_methods([Method::GET, Method::PUT, Method::POST, Method::DELETE, Method::OPTIONS])
-        .allow_headers([
-            http::header::CONTENT_TYPE,
-            http::header::AUTHORIZATION,
-            HeaderName::from_static("x-api-key"),
-            HeaderName::from_static("x-namespace"),
-            HeaderName::from_static("x-request-id"),
-        ])
-        .expose_headers([HeaderName::from_static("x-request-id")])
-        .max_age(std::time::Duration::from_secs(600))
-}
-
 /// A handler panicked: the request gets a 500, the process and every other request go on.
 fn panic_reply(panic: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
     let message = panic.downcast_ref::<&str>().copied().or_else(|| panic.downcast_ref::<String>().map(String::as_str));
     tracing::error!(panic = message.unwrap_or("(not a string)"), "handler panicked");
     error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-}
-
-/// Request ids: a random per-process prefix and a counter, unique without a syscall per request.
-#[derive(Debug, Clone)]
-struct RequestIds {
-    prefix: u64,
-    counter: std::sync::Arc<AtomicU64>,
-}
-
-impl RequestIds {
-    fn new() -> RequestIds {
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
-        let prefix = nanos ^ (u64::from(std::process::id()) << 40);
-        RequestIds { prefix, counter: Default::default() }
-    }
-}
-
-impl MakeRequestId for RequestIds {
-    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        HeaderValue::from_str(&format!("{:016x}{n:08x}", self.prefix)).ok().map(RequestId::new)
-    }
 }

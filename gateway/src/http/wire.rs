@@ -91,11 +91,13 @@ pub fn parse_go_duration(text: &str) -> Option<Duration> {
 /// assert_eq!(orama_gateway::http::wire::hex(&[0x0a, 0xff]), "0aff");
 /// ```
 pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    out
 }
 
 /// An RFC 3339 UTC timestamp with nanoseconds.

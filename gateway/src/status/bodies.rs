@@ -13,18 +13,19 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// When this gateway started, for uptime fields.
 #[derive(Debug, Clone)]
 pub struct Started {
-    wall: SystemTime,
+    /// The wall-clock start, formatted once (RFC 3339).
+    wall: std::sync::Arc<str>,
     mono: Instant,
 }
 
 impl Started {
     /// Now.
     pub fn now() -> Started {
-        Started { wall: SystemTime::now(), mono: Instant::now() }
+        Started { wall: rfc3339(SystemTime::now()).into(), mono: Instant::now() }
     }
 
     fn started_at(&self) -> String {
-        rfc3339(self.wall)
+        self.wall.to_string()
     }
 
     fn uptime(&self) -> String {
