@@ -79,41 +79,109 @@ mod tests {
 
     async fn get(path: &str) -> (StatusCode, serde_json::Value) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let db = crate::database::SqliteDb::open(&dir.path().join("t.db"), 1, Default::default()).expect("db");
+        let response = warp::test::request().path(path).reply(&routes(context(dir.path()).await)).await;
+        let body = serde_json::from_slice(response.body()).unwrap_or(serde_json::Value::Null);
+        (response.status(), body)
+    }
+
+    /// A router context over embedded engines in `dir`.
+    async fn context(dir: &std::path::Path) -> RouteContext {
+        let db = crate::database::SqliteDb::open(&dir.join("t.db"), 1, Default::default()).expect("db");
         crate::database::migrate(&db).await.expect("migrate");
         let db: Arc<dyn crate::database::Database> = Arc::new(db);
         let api_keys = crate::auth::api_keys::ApiKeys::new(db.clone());
         let auth = Authenticator {
             sessions: crate::auth::sessions::Sessions::new(db.clone(), api_keys.clone()),
             api_keys,
-            jwt: crate::auth::jwt::JwtKeys::load_or_create(&dir.path().join("jwt")).expect("jwt"),
+            jwt: crate::auth::jwt::JwtKeys::load_or_create(&dir.join("jwt")).expect("jwt"),
             limits: crate::http::rate_limit::RateLimits::new(&Default::default()),
             site: crate::auth::sign_in::SignInSite { domain: None, https: false },
         };
-        let context = RouteContext {
+        RouteContext {
             auth,
             dev_simple_key: false,
             status: crate::status::routes::StatusContext {
                 started: crate::status::bodies::Started::now(),
                 metrics_allow: Arc::from([]),
-                pubsub: crate::pubsub::PubsubContext::new(&Default::default(), &dir.path().join("no-bridge.sock")),
-                anon: crate::anon::AnonContext::new(&Default::default(), &dir.path().join("no-anon.sock")),
+                pubsub: crate::pubsub::PubsubContext::new(&Default::default(), &dir.join("no-bridge.sock")),
+                anon: crate::anon::AnonContext::new(&Default::default(), &dir.join("no-anon.sock")),
             },
-            sql: crate::sql::SqlService::new(&Default::default(), dir.path()).expect("sql"),
+            sql: crate::sql::SqlService::new(&Default::default(), dir).expect("sql"),
             cache: crate::cache::routes::CacheContext {
                 store: Arc::new(crate::cache::memory::MemoryCache::new(1 << 20)),
                 max_value_bytes: 1024,
             },
             storage: crate::storage::setup::StorageContext {
-                engine: Arc::new(crate::storage::embedded::EmbeddedStorage::open(dir.path(), 1 << 20).expect("store")),
+                engine: Arc::new(crate::storage::embedded::EmbeddedStorage::open(dir, 1 << 20).expect("store")),
                 pins: crate::storage::pins::Pins::new(db.clone()),
-                bounds: crate::storage::uploads::UploadBounds::new(db, 1 << 20, dir.path().into(), 0),
+                bounds: crate::storage::uploads::UploadBounds::new(db, 1 << 20, dir.into(), 0),
             },
             functions: None,
-        };
-        let response = warp::test::request().path(path).reply(&routes(context)).await;
-        let body = serde_json::from_slice(response.body()).unwrap_or(serde_json::Value::Null);
-        (response.status(), body)
+        }
+    }
+
+    /// `path` with each `{parameter}` filled in.
+    fn concrete(template: &str) -> String {
+        template.split('/').map(|s| if s.starts_with('{') { "sample" } else { s }).collect::<Vec<_>>().join("/")
+    }
+
+    /// Whether the router has a route for `method` `path` (anything but 404 and 405; without a
+    /// credential, an existing authenticated route answers 401).
+    async fn serves(router: &RouteContext, method: &str, path: &str) -> bool {
+        let request = warp::test::request().method(method).path(path);
+        let status = request.reply(&routes(router.clone())).await.status();
+        status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED
+    }
+
+    #[tokio::test]
+    async fn the_openapi_document_lists_exactly_the_routes_served() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // With every optional route on: the development-only simple-key route is documented.
+        let router = RouteContext { dev_simple_key: true, ..context(dir.path()).await };
+        let document: serde_json::Value =
+            serde_json::from_str(crate::status::openapi::DOCUMENT).expect("docs/openapi.json is JSON");
+        assert_eq!(document["openapi"], "3.1.0");
+        let paths = document["paths"].as_object().expect("paths");
+        const METHODS: [&str; 4] = ["GET", "POST", "PUT", "DELETE"];
+        for (template, operations) in paths {
+            let documented: Vec<String> =
+                operations.as_object().expect("operations").keys().map(|m| m.to_uppercase()).collect();
+            let path = concrete(template);
+            assert_ne!(crate::http::metrics::route_label(&path), "unmatched", "{template} has no metrics label");
+            let mut served = Vec::new();
+            for method in METHODS {
+                if serves(&router, method, &path).await {
+                    served.push(method.to_owned());
+                }
+            }
+            for method in &documented {
+                assert!(served.contains(method), "{method} {template} is documented but not served");
+            }
+            // A route that answers every method (as the reference's status routes do) is
+            // listed once; otherwise each method it serves is listed.
+            if served.len() < METHODS.len() {
+                for method in &served {
+                    assert!(documented.contains(method), "{method} {template} is served but not documented");
+                }
+            }
+        }
+        // Every route template the router labels (its route table) is in the document.
+        for label in crate::http::metrics::route_templates() {
+            let family = label.split('{').next().unwrap_or(label);
+            assert!(
+                paths.keys().any(|p| p == label || (label.contains('{') && p.starts_with(family))),
+                "{label} is served but not in docs/openapi.json"
+            );
+        }
+    }
+
+    #[test]
+    fn the_api_reference_names_every_documented_route() {
+        let reference = include_str!("../../docs/API.md");
+        let document: serde_json::Value = serde_json::from_str(crate::status::openapi::DOCUMENT).expect("JSON");
+        for path in document["paths"].as_object().expect("paths").keys() {
+            assert!(reference.contains(path.as_str()), "docs/API.md does not mention {path}");
+        }
     }
 
     #[tokio::test]

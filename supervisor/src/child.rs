@@ -88,10 +88,14 @@ impl ChildHandle {
         self.wait_until(|s| predicate(s.state)).await;
     }
 
-    /// Waits until the child's status satisfies `predicate`.
-    pub async fn wait_until(&self, predicate: impl Fn(&ChildStatus) -> bool) {
+    /// Waits until the child's status satisfies `predicate`; returns that status (or the last
+    /// one, should the child's actor be gone).
+    pub async fn wait_until(&self, predicate: impl Fn(&ChildStatus) -> bool) -> ChildStatus {
         let mut rx = self.status.clone();
-        let _ = rx.wait_for(|s| predicate(s)).await;
+        match rx.wait_for(|s| predicate(s)).await {
+            Ok(status) => status.clone(),
+            Err(_) => self.status(),
+        }
     }
 }
 

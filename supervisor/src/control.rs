@@ -1,11 +1,13 @@
 //! The control API's server on `<runtime_dir>/supervisor.sock`, used by `orama-supervisor ctl`.
 //! Its routes and replies are in [`crate::control_protocol`], which the client shares.
 //!
-//! - `GET  /v1/children`                          status of every child
+//! - `GET  /v1/children`                          status of every child, and the node's
 //! - `POST /v1/children/{name}/{start|stop|restart}`  acts, then answers the child's status
+//!   (start and restart with `?wait=ready`: once the child is ready, see [`crate::ready`])
 //! - `GET  /v1/children/{name}/logs?lines=N&follow=1` recent output, then new lines as they come
 //! - `GET  /health`, `GET /ready`                 as every process
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -20,42 +22,71 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::child::{ChildHandle, ChildStatus};
 use crate::children::Children;
-use crate::control_protocol::{ChildAction, ChildReport, StatusReport, parse_log_query, phase_name};
+use crate::control_protocol::{ChildAction, ChildReport, StatusReport, Wait, parse_log_query, phase_name};
+use crate::node_info::{self, BRIDGE, GATEWAY, Identity};
+use crate::ready::{self, NotReady};
 use crate::state::{Event, Phase};
 use crate::stats::Stats;
+
+/// How the control API waits, and what it tells of the node.
+#[derive(Debug, Clone)]
+pub struct ControlSettings {
+    /// How long stop, and start or restart without `wait=ready`, wait for the child to settle.
+    pub settle_timeout: Duration,
+    /// How long start and restart with `wait=ready` wait when the request names no time.
+    pub ready_timeout: Duration,
+    /// The gateway's URL, shown on its entry.
+    pub gateway_url: String,
+}
 
 /// Serves the control API.
 pub struct Control {
     children: Children,
     health: Health,
     stats: Stats,
-    settle_timeout: Duration,
+    settings: ControlSettings,
 }
 
 impl Control {
-    /// The API over `children`, with the supervisor's own `health`; stop and restart answer
-    /// once the child settled, or after `settle_timeout`.
-    pub fn new(children: Children, health: Health, settle_timeout: Duration) -> Control {
-        Control { children, health, stats: Stats::default(), settle_timeout }
+    /// The API over `children`, with the supervisor's own `health`.
+    pub fn new(children: Children, health: Health, settings: ControlSettings) -> Control {
+        Control { children, health, stats: Stats::default(), settings }
     }
 
-    async fn report(&self, statuses: Vec<ChildStatus>) -> Vec<ChildReport> {
+    async fn report(&self, handles: &[&ChildHandle]) -> Vec<ChildReport> {
+        let statuses: Vec<ChildStatus> = handles.iter().map(|c| c.status()).collect();
         let pids: Vec<u32> = statuses.iter().map(|s| s.pid.unwrap_or(0)).collect();
-        let usage = self.stats.sample(&pids).await;
-        statuses
-            .into_iter()
+        let (usage, identity) = tokio::join!(self.stats.sample(&pids), self.identity(handles));
+        handles
+            .iter()
+            .zip(statuses)
             .zip(usage)
-            .map(|(s, u)| ChildReport {
-                name: s.name,
-                state: phase_name(s.state).to_owned(),
-                pid: s.pid,
-                restarts: s.restarts,
-                uptime_secs: s.started_at.map(|t| t.elapsed().as_secs_f64()),
-                last_exit: s.last_exit,
-                cpu_percent: u.filter(|_| s.pid.is_some()).map(|u| u.cpu_percent),
-                rss_bytes: u.filter(|_| s.pid.is_some()).map(|u| u.rss_bytes),
+            .map(|((handle, s), u)| {
+                let own = handle.spec.own;
+                let identity = identity.as_ref().filter(|_| own && s.name == BRIDGE);
+                ChildReport {
+                    state: phase_name(s.state).to_owned(),
+                    pid: s.pid,
+                    restarts: s.restarts,
+                    uptime_secs: s.started_at.map(|t| t.elapsed().as_secs_f64()),
+                    last_exit: s.last_exit,
+                    cpu_percent: u.filter(|_| s.pid.is_some()).map(|u| u.cpu_percent),
+                    rss_bytes: u.filter(|_| s.pid.is_some()).map(|u| u.rss_bytes),
+                    version: own.then(|| node_info::VERSION.to_owned()),
+                    url: (own && s.name == GATEWAY).then(|| self.settings.gateway_url.clone()),
+                    peer_id: identity.map(|i| i.peer_id.clone()),
+                    listen_addrs: identity.map(|i| i.listen_addrs.clone()),
+                    name: s.name,
+                }
             })
             .collect()
+    }
+
+    /// The node's libp2p identity, if the bridge is among `handles` and running.
+    async fn identity(&self, handles: &[&ChildHandle]) -> Option<Identity> {
+        let bridge = handles.iter().find(|c| c.spec.own && c.name() == BRIDGE)?;
+        bridge.status().pid?;
+        node_info::ask_bridge(bridge.spec.socket.as_deref()?).await
     }
 
     /// The 404 for a name that is no child, listing the children there are.
@@ -64,34 +95,81 @@ impl Control {
         error_response(StatusCode::NOT_FOUND, &format!("unknown child {name:?} (children: {})", names.join(", ")))
     }
 
-    async fn act(&self, name: &str, verb: &str) -> Response<Body> {
+    async fn act(&self, name: &str, verb: &str, query: Option<&str>) -> Response<Body> {
         let Some(child) = self.children.get(name) else { return self.unknown(name) };
+        let Some(action) = ChildAction::parse(verb) else {
+            return error_response(StatusCode::NOT_FOUND, &format!("unknown action {verb:?}"));
+        };
         let old_pid = child.status().pid;
-        match ChildAction::parse(verb) {
-            Some(ChildAction::Start) => self.children.start_after_dependencies(child).await,
-            Some(ChildAction::Stop) => {
+        let outcome = match (action, Wait::parse(query.unwrap_or(""))) {
+            (ChildAction::Stop, _) => {
                 child.send(Event::Stop).await;
                 self.settle(name, child.wait_until(|s| s.state == Phase::Stopped)).await;
+                Ok(())
             }
-            Some(ChildAction::Restart) => {
+            (ChildAction::Start, Wait::Settled) => {
+                self.children.start_after_dependencies(child).await;
+                Ok(())
+            }
+            (ChildAction::Restart, Wait::Settled) => {
                 child.send(Event::Restart).await;
                 let respawned = move |s: &ChildStatus| s.pid.is_some() && s.pid != old_pid || !s.state.is_running();
                 self.settle(name, child.wait_until(respawned)).await;
+                Ok(())
             }
-            None => return error_response(StatusCode::NOT_FOUND, &format!("unknown action {verb:?}")),
+            (ChildAction::Start, Wait::Ready(timeout)) => {
+                self.start_ready(child, timeout.unwrap_or(self.settings.ready_timeout)).await
+            }
+            (ChildAction::Restart, Wait::Ready(timeout)) => {
+                child.send(Event::Restart).await;
+                ready::until_ready(child, old_pid, timeout.unwrap_or(self.settings.ready_timeout)).await.map(drop)
+            }
+        };
+        match outcome {
+            Ok(()) => self.reply(child).await,
+            Err(not_ready) => {
+                tracing::warn!(child = %name, error = %not_ready, "child not ready after {}", action.as_str());
+                let status =
+                    if not_ready.is_failure() { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::GATEWAY_TIMEOUT };
+                error_response(status, &not_ready.to_string())
+            }
         }
-        self.reply(child).await
+    }
+
+    /// Starts `child` once its dependencies are ready and waits for it to be ready, all within
+    /// `timeout`.
+    async fn start_ready(&self, child: &ChildHandle, timeout: Duration) -> Result<(), NotReady> {
+        let started = AtomicBool::new(false);
+        let work = async {
+            self.children.start_after_dependencies(child).await;
+            started.store(true, Ordering::Relaxed);
+            ready::settled(child, None).await
+        };
+        match tokio::time::timeout(timeout, work).await {
+            Ok(outcome) => outcome.map(drop),
+            Err(_) => {
+                let waiting_for =
+                    if started.load(Ordering::Relaxed) { Vec::new() } else { self.unready_dependencies(child) };
+                Err(NotReady::timed_out(&child.status(), timeout, &waiting_for))
+            }
+        }
+    }
+
+    /// `name: state` of each of `child`'s dependencies that is not ready.
+    fn unready_dependencies(&self, child: &ChildHandle) -> Vec<String> {
+        let statuses = child.spec.depends_on.iter().filter_map(|dep| self.children.get(dep)).map(ChildHandle::status);
+        statuses.filter(|s| s.state != Phase::Ready).map(|s| format!("{}: {}", s.name, phase_name(s.state))).collect()
     }
 
     /// Waits for `settled`, at most the settle timeout.
-    async fn settle(&self, name: &str, settled: impl std::future::Future<Output = ()>) {
-        if tokio::time::timeout(self.settle_timeout, settled).await.is_err() {
+    async fn settle(&self, name: &str, settled: impl std::future::Future<Output = ChildStatus>) {
+        if tokio::time::timeout(self.settings.settle_timeout, settled).await.is_err() {
             tracing::warn!(child = %name, "child did not settle in time");
         }
     }
 
     async fn reply(&self, child: &ChildHandle) -> Response<Body> {
-        match self.report(vec![child.status()]).await.pop() {
+        match self.report(&[child]).await.pop() {
             Some(report) => json_response(StatusCode::OK, &report),
             None => error_response(StatusCode::INTERNAL_SERVER_ERROR, "no status"),
         }
@@ -132,11 +210,13 @@ impl Handler for Control {
         let segments: Vec<&str> = path.split('/').skip(1).collect();
         match (request.method(), segments.as_slice()) {
             (&Method::GET, ["v1", "children"]) => {
-                let children = self.report(self.children.statuses()).await;
+                let handles: Vec<&ChildHandle> = self.children.all().iter().collect();
+                let children = self.report(&handles).await;
                 let dropped_log_lines = crate::forward::dropped_lines();
-                json_response(StatusCode::OK, &StatusReport { children, dropped_log_lines })
+                let version = node_info::VERSION.to_owned();
+                json_response(StatusCode::OK, &StatusReport { children, dropped_log_lines, version })
             }
-            (&Method::POST, ["v1", "children", name, verb]) => self.act(name, verb).await,
+            (&Method::POST, ["v1", "children", name, verb]) => self.act(name, verb, request.uri().query()).await,
             (&Method::GET, ["v1", "children", name, "logs"]) => self.logs(name, request.uri().query()),
             (_, ["v1", "children", ..]) => error_response(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
             _ => error_response(StatusCode::NOT_FOUND, "no such control route"),

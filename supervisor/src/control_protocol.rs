@@ -4,7 +4,12 @@
 //!
 //! - `GET  /v1/children`                          a [`StatusReport`]
 //! - `POST /v1/children/{name}/{start|stop|restart}`  a [`ChildReport`], once the child settled
+//! - `POST /v1/children/{name}/{start|restart}?wait=ready&timeout_ms=N`  a [`ChildReport`] once
+//!   the child is ready; a 503 (its new process failed) or 504 (not ready in time) naming the
+//!   state it is in otherwise (see [`Wait`])
 //! - `GET  /v1/children/{name}/logs?lines=N&follow=1` recent output as text, then new lines
+
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -35,16 +40,31 @@ pub struct ChildReport {
     pub cpu_percent: Option<f32>,
     /// Resident memory in bytes.
     pub rss_bytes: Option<u64>,
+    /// The Orama version of our own processes; none for external daemons.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// The gateway's public URL (on the gateway's entry only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The node's libp2p peer id (on the pub/sub bridge's entry, while the bridge answers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_id: Option<String>,
+    /// The addresses the node listens on for other nodes (with `peer_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen_addrs: Option<Vec<String>>,
 }
 
 /// The body of `GET /v1/children`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct StatusReport {
     /// Every child in start order.
     pub children: Vec<ChildReport>,
     /// Children's output lines dropped because the supervisor's log could not keep up.
     #[serde(default)]
     pub dropped_log_lines: u64,
+    /// The node's (the supervisor's) version.
+    #[serde(default)]
+    pub version: String,
 }
 
 /// What the control API can do to one child (the last segment of its `POST` route).
@@ -79,9 +99,45 @@ impl ChildAction {
     }
 }
 
-/// The route that applies `action` to the child `name`.
-pub fn action_path(name: &str, action: ChildAction) -> String {
-    format!("{CHILDREN_PATH}/{}/{}", encode(name), action.as_str())
+/// When the reply to an action comes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// Once the request took effect: a restarted child was respawned, a stopped child's process
+    /// ended, a start was requested (after the child's dependencies were ready).
+    Settled,
+    /// Once a started or restarted child is ready, or its new process failed, or after the
+    /// given time (the server's default when none), as `systemctl restart` does.
+    Ready(Option<Duration>),
+}
+
+impl Wait {
+    /// The query that asks for this wait (empty for [`Wait::Settled`]).
+    fn query(self) -> String {
+        match self {
+            Wait::Settled => String::new(),
+            Wait::Ready(None) => "?wait=ready".to_owned(),
+            Wait::Ready(Some(timeout)) => format!("?wait=ready&timeout_ms={}", timeout.as_millis()),
+        }
+    }
+
+    /// Reads an action's query: `wait=ready`, optionally `timeout_ms=N`; anything else settles.
+    pub fn parse(query: &str) -> Wait {
+        let mut ready = false;
+        let mut timeout = None;
+        for pair in query.split('&') {
+            match pair.split_once('=') {
+                Some(("wait", "ready")) => ready = true,
+                Some(("timeout_ms", n)) => timeout = n.parse().ok().map(Duration::from_millis),
+                _ => {}
+            }
+        }
+        if ready { Wait::Ready(timeout) } else { Wait::Settled }
+    }
+}
+
+/// The route that applies `action` to the child `name`, answering as `wait` says.
+pub fn action_path(name: &str, action: ChildAction, wait: Wait) -> String {
+    format!("{CHILDREN_PATH}/{}/{}{}", encode(name), action.as_str(), wait.query())
 }
 
 /// The route of the child `name`'s last `lines` lines of output, then new ones if `follow`.
@@ -135,8 +191,8 @@ mod tests {
 
     #[test]
     fn routes_name_the_child_and_action_the_server_reads() {
-        assert_eq!(action_path("gateway", ChildAction::Restart), "/v1/children/gateway/restart");
-        assert_eq!(action_path("a b/c", ChildAction::Stop), "/v1/children/a%20b%2Fc/stop");
+        assert_eq!(action_path("gateway", ChildAction::Restart, Wait::Settled), "/v1/children/gateway/restart");
+        assert_eq!(action_path("a b/c", ChildAction::Stop, Wait::Settled), "/v1/children/a%20b%2Fc/stop");
         for action in [ChildAction::Start, ChildAction::Stop, ChildAction::Restart] {
             assert_eq!(ChildAction::parse(action.as_str()), Some(action));
         }
@@ -151,5 +207,16 @@ mod tests {
         assert_eq!(parse_log_query(query), (20, true));
         assert_eq!(parse_log_query("follow=1"), (DEFAULT_LOG_LINES, true));
         assert_eq!(parse_log_query("lines=x"), (DEFAULT_LOG_LINES, false));
+    }
+
+    #[test]
+    fn the_wait_the_client_asks_for_is_the_one_the_server_reads() {
+        for wait in [Wait::Settled, Wait::Ready(None), Wait::Ready(Some(Duration::from_millis(1500)))] {
+            let path = action_path("gateway", ChildAction::Restart, wait);
+            let query = path.split_once('?').map_or("", |(_, q)| q);
+            assert_eq!(Wait::parse(query), wait, "{path}");
+        }
+        assert_eq!(Wait::parse("wait=ready&timeout_ms=x"), Wait::Ready(None));
+        assert_eq!(Wait::parse("wait=no"), Wait::Settled);
     }
 }

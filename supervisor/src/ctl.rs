@@ -2,8 +2,13 @@
 //! are in [`crate::control_protocol`]), and the front of the subcommands that talk to the
 //! gateway ([`crate::apikey`]) or the pub/sub bridge ([`crate::peers`]).
 //!
+//! `start` and `restart` return once the child is ready (the supervisor answers then, see
+//! [`crate::ready`]), or fail naming the state the child is in; `--no-wait` returns as soon as
+//! the action was taken.
+//!
 //! Every failure is one line on stderr and a non-zero exit ([`CtlError`]): no supervisor
-//! running, unknown child, or a supervisor that answered an error.
+//! running, unknown child, a child that did not become ready, or a supervisor that answered
+//! an error.
 
 use std::io::Write;
 use std::path::Path;
@@ -15,14 +20,29 @@ use orama_ipc::{IpcClient, IpcError};
 
 use crate::apikey::{ApikeyCommand, JwtCommand};
 use crate::control_protocol::{
-    CHILDREN_PATH, ChildAction, ChildReport, DEFAULT_LOG_LINES, StatusReport, action_path, logs_path,
+    CHILDREN_PATH, ChildAction, ChildReport, DEFAULT_LOG_LINES, StatusReport, Wait, action_path, logs_path,
 };
 use crate::ctl_error::CtlError;
+use crate::ctl_status::{status_json, status_text};
 use crate::peers::PeersCommand;
-use crate::text_table::render_table;
 
-/// Bound on start/stop/restart, which wait for the child (stop may take the grace period).
+/// Bound on stop, and on start/restart with `--no-wait` (stop may take the grace period).
 const ACTION_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How much longer than the supervisor's own wait for readiness the client waits for its answer.
+const ANSWER_MARGIN: Duration = Duration::from_secs(15);
+
+/// How `start` and `restart` wait for the child.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct WaitArgs {
+    /// Return as soon as the action was taken, without waiting for the child to be ready.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// How long to wait for the child to be ready (e.g. `90s`; default: the grace period plus
+    /// the startup timeout of the node's config).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, conflicts_with = "no_wait")]
+    pub timeout: Option<Duration>,
+}
 
 /// What `ctl` was asked to do.
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -33,20 +53,26 @@ pub enum CtlCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Restart a child (resets its backoff and crash-loop state).
+    /// Restart a child (resets its backoff and crash-loop state); returns once it is ready.
     Restart {
         /// The child's name.
         name: String,
+        /// How to wait for it.
+        #[command(flatten)]
+        wait: WaitArgs,
     },
     /// Stop a child; it stays stopped until `ctl start`.
     Stop {
         /// The child's name.
         name: String,
     },
-    /// Start a stopped child (after its dependencies are ready).
+    /// Start a stopped child (after its dependencies are ready); returns once it is ready.
     Start {
         /// The child's name.
         name: String,
+        /// How to wait for it.
+        #[command(flatten)]
+        wait: WaitArgs,
     },
     /// Manage API keys (through the gateway).
     Apikey {
@@ -79,8 +105,9 @@ pub enum CtlCommand {
     },
 }
 
-/// Runs `command` against the node whose sockets are in `runtime_dir`.
-pub async fn run(runtime_dir: &Path, command: CtlCommand) -> Result<(), CtlError> {
+/// Runs `command` against the node whose sockets are in `runtime_dir`; `start` and `restart`
+/// wait at most `ready_timeout` for the child to be ready unless told otherwise.
+pub async fn run(runtime_dir: &Path, ready_timeout: Duration, command: CtlCommand) -> Result<(), CtlError> {
     let gateway = orama_ipc::socket_path(runtime_dir, "gateway");
     let command = match command {
         CtlCommand::Apikey { command } => return crate::apikey::run(&gateway, command).await,
@@ -97,26 +124,27 @@ pub async fn run(runtime_dir: &Path, command: CtlCommand) -> Result<(), CtlError
     match command {
         CtlCommand::Status { json } => {
             let report: StatusReport = client.get_json(CHILDREN_PATH).await?;
-            if json {
-                writeln!(out, "{}", serde_json::to_string_pretty(&report.children).unwrap_or_default())?;
-            } else {
-                write!(out, "{}", status_table(&report.children))?;
-                if report.dropped_log_lines > 0 {
-                    writeln!(out, "({} output lines dropped: the log could not keep up)", report.dropped_log_lines)?;
-                }
-            }
+            let text = if json { format!("{}\n", status_json(&report)) } else { status_text(&report) };
+            out.write_all(text.as_bytes())?;
         }
-        CtlCommand::Restart { ref name } | CtlCommand::Stop { ref name } | CtlCommand::Start { ref name } => {
-            let action = match command {
-                CtlCommand::Restart { .. } => ChildAction::Restart,
-                CtlCommand::Stop { .. } => ChildAction::Stop,
-                _ => ChildAction::Start,
+        CtlCommand::Restart { ref name, wait } | CtlCommand::Start { ref name, wait } => {
+            let action =
+                if matches!(command, CtlCommand::Restart { .. }) { ChildAction::Restart } else { ChildAction::Start };
+            let (wait, client) = if wait.no_wait {
+                (Wait::Settled, client.with_timeout(ACTION_TIMEOUT))
+            } else {
+                let timeout = wait.timeout.unwrap_or(ready_timeout);
+                (Wait::Ready(Some(timeout)), client.with_timeout(timeout + ANSWER_MARGIN))
             };
-            let path = action_path(name, action);
-            let client = client.with_timeout(ACTION_TIMEOUT);
-            let report: ChildReport = client.post_json(&path, &serde_json::json!({})).await?;
-            let pid = report.pid.map_or(String::new(), |p| format!(" (pid {p})"));
-            writeln!(out, "{}: {}{pid}", report.name, report.state)?;
+            let report: ChildReport =
+                client.post_json(&action_path(name, action, wait), &serde_json::json!({})).await?;
+            writeln!(out, "{}", one_line(&report))?;
+        }
+        CtlCommand::Stop { ref name } => {
+            let path = action_path(name, ChildAction::Stop, Wait::Settled);
+            let report: ChildReport =
+                client.with_timeout(ACTION_TIMEOUT).post_json(&path, &serde_json::json!({})).await?;
+            writeln!(out, "{}", one_line(&report))?;
         }
         CtlCommand::Apikey { .. } | CtlCommand::Jwt { .. } | CtlCommand::Peers { .. } => {}
         CtlCommand::Logs { name, lines, follow } => {
@@ -140,21 +168,8 @@ pub async fn run(runtime_dir: &Path, command: CtlCommand) -> Result<(), CtlError
     Ok(())
 }
 
-/// The human table of `ctl status`.
-pub fn status_table(children: &[ChildReport]) -> String {
-    let mut rows =
-        vec![["NAME", "STATE", "PID", "RESTARTS", "UPTIME", "CPU", "RSS", "LAST EXIT"].map(String::from).to_vec()];
-    for c in children {
-        rows.push(vec![
-            c.name.clone(),
-            c.state.clone(),
-            c.pid.map_or("-".into(), |p| p.to_string()),
-            c.restarts.to_string(),
-            c.uptime_secs.map_or("-".into(), |s| humantime::format_duration(Duration::from_secs(s as u64)).to_string()),
-            c.cpu_percent.map_or("-".into(), |p| format!("{p:.1}%")),
-            c.rss_bytes.map_or("-".into(), |b| format!("{:.1}M", b as f64 / 1_048_576.0)),
-            c.last_exit.clone().unwrap_or_else(|| "-".into()),
-        ]);
-    }
-    render_table(&rows)
+/// `name: state (pid N)`, what start, stop and restart print.
+fn one_line(report: &ChildReport) -> String {
+    let pid = report.pid.map_or(String::new(), |p| format!(" (pid {p})"));
+    format!("{}: {}{pid}", report.name, report.state)
 }

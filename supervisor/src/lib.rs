@@ -4,7 +4,8 @@
 //!
 //! Map: [`spec`] (what to run) → [`plan`] (in which order) → [`children`] (the set) →
 //! [`child`] (one actor per child, driving the pure [`state`] machine with [`process`],
-//! [`probe`] and [`output`]) ; [`control`]/[`ctl`] (operator API) ; [`notify`] (systemd).
+//! [`probe`] and [`output`]) ; [`control`]/[`ctl`] (operator API, with [`ready`], [`stats`]
+//! and [`node_info`]) ; [`notify`] (systemd).
 
 pub mod apikey;
 pub mod check;
@@ -15,13 +16,16 @@ pub mod control;
 pub mod control_protocol;
 pub mod ctl;
 pub mod ctl_error;
+pub mod ctl_status;
 pub mod forward;
+pub mod node_info;
 pub mod notify;
 pub mod output;
 pub mod peers;
 pub mod plan;
 pub mod probe;
 pub mod process;
+pub mod ready;
 pub mod spec;
 pub mod state;
 pub mod stats;
@@ -40,7 +44,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::children::Children;
-use crate::control::Control;
+use crate::control::{Control, ControlSettings};
 use crate::forward::Sink;
 use crate::notify::Notifier;
 use crate::state::Phase;
@@ -88,8 +92,12 @@ pub async fn run(
 
     let readiness = Readiness::new();
     let health = Health::new("supervisor", readiness.clone());
-    let settle = config.supervisor.grace_period + Duration::from_secs(5);
-    let control = Arc::new(Control::new(children.clone(), health, settle));
+    let settings = ControlSettings {
+        settle_timeout: config.supervisor.grace_period + Duration::from_secs(5),
+        ready_timeout: ready::default_timeout(&config.supervisor),
+        gateway_url: node_info::gateway_url(&config.gateway),
+    };
+    let control = Arc::new(Control::new(children.clone(), health, settings));
     let server_stop = CancellationToken::new();
     let server = tokio::spawn(orama_ipc::serve(listener, control, server_stop.clone()));
 

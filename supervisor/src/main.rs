@@ -33,11 +33,12 @@ fn main() -> ExitCode {
                 runtime_dir: runtime_dir.or(cli.process.runtime_dir),
                 data_dir: data_dir.or(cli.process.data_dir),
             };
-            let dirs = match load(&args) {
-                Ok((_, dirs)) => dirs,
+            let (config, dirs) = match load(&args) {
+                Ok(loaded) => loaded,
                 Err(message) => return fail(&message),
             };
-            match runtime.block_on(orama_supervisor::ctl::run(&dirs.runtime_dir, command)) {
+            let ready_timeout = orama_supervisor::ready::default_timeout(&config.supervisor);
+            match runtime.block_on(orama_supervisor::ctl::run(&dirs.runtime_dir, ready_timeout, command)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(err) => fail(&err.to_string()),
             }

@@ -43,6 +43,8 @@ pub struct ChildSpec {
     pub socket: Option<PathBuf>,
     /// Lifecycle rules.
     pub policy: Policy,
+    /// One of our own processes (built with the supervisor), not an external daemon.
+    pub own: bool,
     /// Signal sent to the child if the supervisor dies: SIGTERM for our processes (they clean
     /// up their sockets and exit under a deadline), SIGKILL for externals.
     pub death_signal: rustix::process::Signal,
@@ -66,6 +68,7 @@ pub fn child_specs(config: &NodeConfig, dirs: &Dirs, args: &ProcessArgs) -> Vec<
             probe: ext.health.clone().map_or(Probe::Running, Probe::External),
             socket: None,
             policy: policy(&ext.child, config),
+            own: false,
             death_signal: rustix::process::Signal::KILL,
         });
     }
@@ -96,6 +99,7 @@ fn own_process(
         probe: Probe::Internal(socket.clone()),
         socket: Some(socket),
         policy: policy(child, config),
+        own: true,
         death_signal: rustix::process::Signal::TERM,
     }
 }

@@ -28,6 +28,7 @@ const PUBLIC: &[&str] = &[
     "/status",
     "/v1/status",
     "/v1/version",
+    "/v1/openapi.json",
     "/metrics",
     "/v1/auth/jwks",
     "/.well-known/jwks.json",

@@ -19,7 +19,7 @@ use crate::http::observe::{ClientIp, Namespace};
 use crate::http::rate_limit::RateLimits;
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 struct ChallengeBody {
     wallet: String,
     purpose: String,
@@ -29,7 +29,7 @@ struct ChallengeBody {
 
 /// The body of every signed request: verify, api-key, register.
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 struct VerifyBody {
     wallet: String,
     nonce: String,
@@ -43,21 +43,21 @@ struct VerifyBody {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 struct SimpleKeyBody {
     wallet: String,
     namespace: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 struct RefreshBody {
     refresh_token: String,
     namespace: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 struct LogoutBody {
     refresh_token: String,
     namespace: String,

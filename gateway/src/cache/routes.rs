@@ -53,14 +53,14 @@ impl From<CacheError> for ApiError {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 struct KeyBody {
     dmap: String,
     key: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 struct PutBody {
     dmap: String,
     key: String,
@@ -69,14 +69,14 @@ struct PutBody {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 struct MgetBody {
     dmap: String,
     keys: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 struct ScanBody {
     dmap: String,
     #[serde(rename = "match")]

@@ -151,7 +151,7 @@ impl RqliteDb {
             .enumerate()
             .map(|(i, result)| match &result.error {
                 Some(error) => Err(in_statement(self.classify(error), i, statements.len())),
-                None => Ok(exec_result(result)),
+                None => Ok(exec_result(result, &statements[i])),
             })
             .collect()
     }
@@ -189,7 +189,7 @@ impl RqliteDb {
                     return Err(in_statement(self.classify(error), i, ops.len()));
                 }
                 Ok(match op {
-                    Op::Exec(_) => OpResult::Exec(exec_result(&result)),
+                    Op::Exec(statement) => OpResult::Exec(exec_result(&result, statement)),
                     Op::Query(_) => OpResult::Query(result.rows),
                 })
             })
@@ -305,8 +305,28 @@ impl std::io::Read for Chunks {
     }
 }
 
-fn exec_result(result: &StatementResult) -> ExecResult {
-    ExecResult { rows_affected: result.rows_affected, last_insert_id: result.last_insert_id }
+/// A write's effect. rqlited reports SQLite's count of the last INSERT, UPDATE or DELETE, which
+/// a statement that can change no rows (CREATE TABLE...) leaves as it was: such a statement
+/// affected none.
+fn exec_result(result: &StatementResult, statement: &Statement) -> ExecResult {
+    let rows_affected = if can_change_rows(&statement.sql) { result.rows_affected } else { 0 };
+    ExecResult { rows_affected, last_insert_id: result.last_insert_id }
+}
+
+/// Whether `sql` starts (after comments) with a keyword of a statement that changes rows.
+fn can_change_rows(sql: &str) -> bool {
+    let mut rest = sql.trim_start();
+    loop {
+        if let Some(comment) = rest.strip_prefix("--") {
+            rest = comment.split_once('\n').map_or("", |(_, after)| after).trim_start();
+        } else if let Some(comment) = rest.strip_prefix("/*") {
+            rest = comment.split_once("*/").map_or("", |(_, after)| after).trim_start();
+        } else {
+            break;
+        }
+    }
+    let keyword: String = rest.chars().take_while(char::is_ascii_alphabetic).collect();
+    ["INSERT", "UPDATE", "DELETE", "REPLACE", "WITH"].iter().any(|k| keyword.eq_ignore_ascii_case(k))
 }
 
 impl Database for RqliteDb {

@@ -12,8 +12,12 @@ use super::{
 
 pub(super) fn run_write(connection: &Connection, statement: &Statement) -> Result<ExecResult, DbError> {
     let mut prepared = connection.prepare(&statement.sql).map_err(classify)?;
+    let before = connection.total_changes();
     let changed =
         prepared.execute(rusqlite::params_from_iter(statement.params.iter().map(to_sql))).map_err(classify)?;
+    // SQLite's count of changed rows is that of the last INSERT, UPDATE or DELETE: after a
+    // statement that changed no rows (CREATE TABLE...), it still holds the previous one's.
+    let changed = if connection.total_changes() == before { 0 } else { changed };
     Ok(ExecResult { rows_affected: changed as u64, last_insert_id: connection.last_insert_rowid() })
 }
 

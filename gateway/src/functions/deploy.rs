@@ -26,7 +26,7 @@ const MAX_FIELD: usize = 256 * 1024;
 /// A function definition, as the reference's clients send it (unknown and unused keys such as
 /// triggers are accepted and ignored).
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Definition {
     /// Function name.
     pub name: String,
@@ -48,6 +48,22 @@ pub struct Definition {
     pub secrets: Option<BTreeMap<String, String>>,
     /// The module, base64 (JSON deploys only).
     pub wasm_base64: String,
+    /// Reference keys accepted and ignored: every deploy is a new version, and triggers,
+    /// schedules and dead-letter topics are not implemented (as in the reference).
+    #[serde(rename = "version")]
+    pub _version: serde::de::IgnoredAny,
+    /// See `_version`.
+    #[serde(rename = "dlq_topic")]
+    pub _dlq_topic: serde::de::IgnoredAny,
+    /// See `_version`.
+    #[serde(rename = "cron_expressions")]
+    pub _cron_expressions: serde::de::IgnoredAny,
+    /// See `_version`.
+    #[serde(rename = "db_triggers")]
+    pub _db_triggers: serde::de::IgnoredAny,
+    /// See `_version`.
+    #[serde(rename = "pubsub_topics")]
+    pub _pubsub_topics: serde::de::IgnoredAny,
 }
 
 /// True for function names we accept: 1-64 of `A-Z a-z 0-9 _ - .`, not starting with `.`.
@@ -70,7 +86,35 @@ fn field_bool(name: &str, text: &str) -> Result<bool, ApiError> {
 }
 
 fn json_field<T: serde::de::DeserializeOwned>(name: &str, text: &str) -> Result<T, ApiError> {
-    serde_json::from_str(text).map_err(|e| ApiError::BadRequest(format!("invalid {name} JSON: {e}")))
+    crate::http::body::parse_json(text.as_bytes()).map_err(|e| ApiError::BadRequest(format!("form field {name}: {e}")))
+}
+
+/// The form fields a multipart deploy may carry.
+const FORM_FIELDS: &[&str] = &[
+    "wasm",
+    "metadata",
+    "name",
+    "namespace",
+    "is_public",
+    "memory_limit_mb",
+    "timeout_seconds",
+    "retry_count",
+    "retry_delay_seconds",
+    "env_vars",
+    "secrets",
+];
+
+/// Refuses a module that is neither binary WebAssembly (`\0asm`) nor WebAssembly text
+/// (`(module ...)`, which the runner also compiles), saying what it starts with instead.
+fn check_magic(wasm: &[u8]) -> Result<(), ApiError> {
+    let text = wasm.trim_ascii_start();
+    if wasm.starts_with(b"\0asm") || text.starts_with(b"(") || text.starts_with(b";;") {
+        return Ok(());
+    }
+    Err(ApiError::BadRequest(format!(
+        "not a WebAssembly module: the file starts with \"{}\" (a binary module starts with \"\\0asm\", a text one with \"(module\")",
+        wasm[..wasm.len().min(8)].escape_ascii()
+    )))
 }
 
 async fn collect(part: warp::multipart::Part, limit: usize, what: &str) -> Result<Vec<u8>, ApiError> {
@@ -119,6 +163,10 @@ pub async fn from_multipart(
     let (mut definition, mut fields, mut wasm) = (Definition::default(), Vec::new(), None);
     while let Some(part) = form.try_next().await? {
         let name = part.name().to_owned();
+        if !FORM_FIELDS.contains(&name.as_str()) {
+            let accepted = FORM_FIELDS.join("`, `");
+            return Err(ApiError::BadRequest(format!("unknown form field `{name}`, expected one of `{accepted}`")));
+        }
         if name == "wasm" {
             wasm = Some(Bytes::from(collect(part, max_module, "the WASM module").await?));
             continue;
@@ -141,6 +189,7 @@ pub async fn from_multipart(
             "retry_delay_seconds" => definition.retry_delay_seconds = Some(field_int(&name, &value)?),
             "env_vars" => definition.env_vars = json_field(&name, &value)?,
             "secrets" => definition.secrets = Some(json_field(&name, &value)?),
+            // Only known fields get here; `namespace` when the metadata named one.
             _ => {}
         }
     }
@@ -150,8 +199,7 @@ pub async fn from_multipart(
 
 /// Reads a JSON deploy: the definition with the module in `wasm_base64`.
 pub fn from_json(body: &[u8], max_module: usize) -> Result<(Definition, Bytes), ApiError> {
-    let definition: Definition =
-        serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("Invalid JSON: {e}")))?;
+    let definition: Definition = crate::http::body::parse_json(body)?;
     if definition.wasm_base64.is_empty() {
         return Err(ApiError::BadRequest("WASM bytecode required (multipart field wasm, or wasm_base64)".into()));
     }
@@ -192,6 +240,7 @@ impl Functions {
                 "env_vars and secrets need non-empty names and at most {MAX_SETTINGS} bytes in all"
             )));
         }
+        check_magic(&wasm)?;
         let hash = self.parts.runner.compile(wasm.clone()).await.map_err(runner_error)?;
         let stored = self.store_module(namespace, &definition.name, wasm).await?;
         let secrets = match &definition.secrets {

@@ -30,12 +30,43 @@ pub fn json<T: DeserializeOwned + Send>() -> impl Filter<Extract = (T,), Error =
     bytes().and_then(|bytes: Bytes| async move { parse_json(&bytes).map_err(warp::reject::custom) })
 }
 
-/// Parses `bytes` as JSON, with a message naming the problem and where it is.
+/// Parses `bytes` as JSON into `T`, with a message that names the problem: text that is not
+/// JSON says where it breaks; a field the body type does not have (every body type refuses
+/// them, `deny_unknown_fields`) is named with the accepted ones; a value of the wrong type is
+/// named by its path (`ops[0].args`) with the type expected; a missing required field is named.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::BadRequest("request body is empty; expected JSON".into()));
     }
-    serde_json::from_slice(bytes).map_err(|err| ApiError::BadRequest(format!("invalid JSON body: {err}")))
+    let mut reader = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut reader).map_err(|err| ApiError::BadRequest(body_error(&err)))?;
+    reader.end().map_err(|err| ApiError::BadRequest(format!("invalid JSON body: {err}")))?;
+    Ok(value)
+}
+
+/// The message for a body that did not parse.
+fn body_error(err: &serde_path_to_error::Error<serde_json::Error>) -> String {
+    let inner = err.inner();
+    if inner.is_syntax() || inner.is_eof() || inner.is_io() {
+        return format!("invalid JSON body: {inner}");
+    }
+    let message = inner.to_string();
+    // serde_json ends a data error with its position; the field path says more.
+    let message = message.split(" at line ").next().unwrap_or(&message);
+    let path = err.path().to_string();
+    let at_top = path == "." || path.is_empty();
+    if message.starts_with("unknown field") || message.starts_with("missing field") {
+        let parent = path.rsplit_once('.').map_or("", |(parent, _)| parent);
+        let parent = if message.starts_with("missing field") { path.as_str() } else { parent };
+        return match parent {
+            "" | "." => format!("invalid body: {message}"),
+            parent => format!("invalid body: in `{parent}`: {message}"),
+        };
+    }
+    if at_top {
+        return format!("invalid body: {message}");
+    }
+    format!("invalid body: field `{path}`: {message}")
 }
 
 /// The body, at most `limit` bytes (413 beyond), parsed as JSON into `T`: for routes whose
@@ -81,18 +112,45 @@ mod tests {
     use super::*;
 
     #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
     struct Sample {
-        #[allow(dead_code)]
         name: String,
+        #[serde(default)]
+        items: Vec<Item>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Item {
+        id: u32,
+    }
+
+    fn problem(body: &str) -> String {
+        parse_json::<Sample>(body.as_bytes()).expect_err(body).to_string()
     }
 
     #[test]
     fn json_problems_are_named() {
-        let err = parse_json::<Sample>(b"{\"name\": 3}").expect_err("wrong type");
-        assert!(err.to_string().starts_with("invalid JSON body: invalid type: integer `3`"), "{err}");
-        let err = parse_json::<Sample>(b"  ").expect_err("empty");
-        assert_eq!(err.to_string(), "request body is empty; expected JSON");
-        let err = parse_json::<Sample>(b"{}").expect_err("missing");
-        assert!(err.to_string().contains("missing field `name`"), "{err}");
+        assert_eq!(
+            problem("{\"name\": 3}"),
+            "invalid body: field `name`: invalid type: integer `3`, expected a string"
+        );
+        assert_eq!(problem("  "), "request body is empty; expected JSON");
+        assert_eq!(problem("{}"), "invalid body: missing field `name`");
+        assert_eq!(problem("{\"nam\": \"x\"}"), "invalid body: unknown field `nam`, expected `name` or `items`");
+        assert_eq!(
+            problem("{\"name\": \"x\", \"items\": [{\"id\": 1}, {\"id\": \"2\"}]}"),
+            "invalid body: field `items[1].id`: invalid type: string \"2\", expected u32"
+        );
+        assert_eq!(
+            problem("{\"name\": \"x\", \"items\": [{\"id\": 1, \"size\": 2}]}"),
+            "invalid body: in `items[0]`: unknown field `size`, expected `id`"
+        );
+        assert_eq!(problem("{\"name\": \"x\", \"items\": [{}]}"), "invalid body: in `items[0]`: missing field `id`");
+        assert!(problem("{\"name\": ").starts_with("invalid JSON body: EOF"), "{}", problem("{\"name\": "));
+        assert!(problem("{\"name\": \"x\"} trailing").starts_with("invalid JSON body: trailing"));
+        assert_eq!(problem("\"x\""), "invalid body: invalid type: string \"x\", expected struct Sample");
     }
 }

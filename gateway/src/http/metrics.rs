@@ -17,6 +17,7 @@ const EXACT: &[&str] = &[
     "/v1/health",
     "/v1/status",
     "/v1/version",
+    "/v1/openapi.json",
     "/v1/auth/jwks",
     "/.well-known/jwks.json",
     "/v1/auth/login",
@@ -62,6 +63,13 @@ const FUNCTION_ROUTES: &[&str] = &[
     "/v1/functions/{name}/logs",
     "/v1/functions/{name}/ws",
 ];
+
+/// Every route template of the public router (the labels [`route_label`] gives), except the
+/// ACME challenge, which is served on the plain-HTTP companion, not the API.
+pub fn route_templates() -> impl Iterator<Item = &'static str> {
+    let labels = EXACT.iter().copied().chain(PREFIXED.iter().map(|(_, label)| *label));
+    labels.chain(FUNCTION_ROUTES.iter().copied()).filter(|l| !l.starts_with("/.well-known/acme-challenge"))
+}
 
 /// The metrics label of `path`.
 pub fn route_label(path: &str) -> &'static str {

@@ -28,10 +28,11 @@ fn with<T: Clone + Send + Sync + 'static>(
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 struct PublishBody {
     topic: String,
-    data_base64: String,
+    /// Required (an empty string publishes an empty message); never defaulted.
+    data_base64: Option<String>,
 }
 
 /// Every pub/sub and network route.
@@ -55,11 +56,11 @@ pub fn routes(auth: &Authenticator, cx: &PubsubContext, started: &Started) -> Bo
         auth,
         cx.clone(),
         |cx: PubsubContext, p: Principal, body: PublishBody| async move {
-            if body.topic.is_empty() {
+            let (false, Some(data)) = (body.topic.is_empty(), body.data_base64) else {
                 return Err(ApiError::BadRequest("invalid body: expected {topic,data_base64}".into()));
-            }
+            };
             let data = base64::engine::general_purpose::STANDARD
-                .decode(body.data_base64.as_bytes())
+                .decode(data.as_bytes())
                 .map_err(|_| ApiError::BadRequest("invalid base64 data".into()))?;
             cx.hub.bridge().publish(&p.namespace, &body.topic, &data).await?;
             Ok(warp::reply::json(&json!({ "status": "ok" })).into_response())

@@ -13,7 +13,7 @@ use crate::http::error::ApiError;
 
 /// A join: `kind` `INNER`, `LEFT` (anything else: a plain `JOIN`), `table`, `on`.
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Join {
     kind: String,
     table: String,
@@ -22,7 +22,7 @@ pub struct Join {
 
 /// The shaping options of `find` (in `options` or at the top level).
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Shape {
     select: Vec<String>,
     joins: Vec<Join>,
@@ -45,19 +45,39 @@ impl Shape {
 
 /// Body of `find` and `find-one`.
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct FindBody {
     /// The table.
     pub table: String,
     criteria: Map<String, Value>,
     options: Shape,
-    #[serde(flatten)]
-    top_level: Shape,
+    // The same options at the top level, used only when `options` is empty. Listed here,
+    // not flattened: serde cannot refuse unknown fields next to a flattened struct.
+    select: Vec<String>,
+    joins: Vec<Join>,
+    group_by: Vec<String>,
+    order_by: Vec<String>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+impl FindBody {
+    /// The options given at the top level (taken out of the body).
+    fn top_level(&mut self) -> Shape {
+        Shape {
+            select: std::mem::take(&mut self.select),
+            joins: std::mem::take(&mut self.joins),
+            group_by: std::mem::take(&mut self.group_by),
+            order_by: std::mem::take(&mut self.order_by),
+            limit: self.limit,
+            offset: self.offset,
+        }
+    }
 }
 
 /// One `where` condition of `select`.
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Condition {
     conj: String,
     expr: String,
@@ -66,23 +86,27 @@ pub struct Condition {
 
 /// Body of `select`.
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct SelectBody {
     /// The table.
     pub table: String,
     alias: String,
     #[serde(rename = "where")]
     conditions: Vec<Condition>,
-    #[serde(flatten)]
-    shape: Shape,
+    select: Vec<String>,
+    joins: Vec<Join>,
+    group_by: Vec<String>,
+    order_by: Vec<String>,
+    limit: Option<i64>,
+    offset: Option<i64>,
     /// Return one row object (404 when none) instead of `items`.
     pub one: bool,
 }
 
 /// The statement for `find` (`one`: at most one row).
-pub fn find(body: FindBody, one: bool) -> Result<Statement, ApiError> {
+pub fn find(mut body: FindBody, one: bool) -> Result<Statement, ApiError> {
     let table = identifier(&body.table).ok_or_else(|| ApiError::BadRequest("invalid table identifier".into()))?;
-    let shape = if body.options.is_empty() { body.top_level } else { body.options };
+    let shape = if body.options.is_empty() { body.top_level() } else { body.options };
     let mut params = Vec::new();
     let mut conditions = Vec::new();
     for (column, value) in &body.criteria {
@@ -122,7 +146,16 @@ pub fn select(body: SelectBody) -> Result<Statement, ApiError> {
         filter.push_str(&format!("{conj} ({})", condition.expr));
         params.extend(condition.args.iter().map(to_sql));
     }
-    Ok(assemble(&table, &filter, body.shape, if body.one { Some(1) } else { None }, params))
+    let limit = if body.one { Some(1) } else { None };
+    let shape = Shape {
+        select: body.select,
+        joins: body.joins,
+        group_by: body.group_by,
+        order_by: body.order_by,
+        limit: body.limit,
+        offset: body.offset,
+    };
+    Ok(assemble(&table, &filter, shape, limit, params))
 }
 
 fn assemble(from: &str, filter: &str, shape: Shape, limit: Option<i64>, mut params: Vec<SqlValue>) -> Statement {

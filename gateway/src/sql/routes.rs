@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde::de::IgnoredAny;
 use serde_json::{Value, json};
 use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
@@ -23,7 +24,7 @@ use crate::database::{Database, DbError, Op, OpResult, Statement};
 use crate::http::error::ApiError;
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 struct SqlBody {
     sql: String,
     args: Vec<Value>,
@@ -39,7 +40,7 @@ impl SqlBody {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 struct OpBody {
     kind: String,
     sql: String,
@@ -47,21 +48,27 @@ struct OpBody {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 struct TransactionBody {
     ops: Vec<OpBody>,
     statements: Vec<String>,
     return_results: bool,
+    /// Accepted and ignored, as the reference does: a failing op always stops the batch.
+    #[allow(dead_code)]
+    stop_on_error: IgnoredAny,
+    /// Accepted and ignored, as the reference does.
+    #[allow(dead_code)]
+    partial_results: IgnoredAny,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 struct CreateTableBody {
     schema: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 struct DropTableBody {
     table: String,
 }

@@ -1,6 +1,7 @@
-//! `GET /health`, `/v1/health`, `/v1/version`, `/v1/status` and `/metrics`: the public,
-//! unauthenticated status routes ([`routes`]), in the shapes of REFERENCE-API §4.1
-//! ([`bodies`]).
+//! `GET /health`, `/v1/health`, `/v1/version`, `/v1/status`, `/metrics` and
+//! `/v1/openapi.json`: the public, unauthenticated status routes ([`routes`]), in the shapes
+//! of REFERENCE-API §4.1 ([`bodies`]), and the API's own description ([`openapi`]).
 
 pub mod bodies;
+pub mod openapi;
 pub mod routes;

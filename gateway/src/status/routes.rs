@@ -28,7 +28,8 @@ pub struct StatusContext {
     pub anon: AnonContext,
 }
 
-/// `/health`, `/v1/health`, `/v1/version`, `/status`, `/v1/status` and `/metrics`.
+/// `/health`, `/v1/health`, `/v1/version`, `/status`, `/v1/status`, `/metrics` and
+/// `/v1/openapi.json`.
 pub fn routes(cx: &StatusContext) -> BoxedFilter<(Response,)> {
     let started = cx.started.clone();
     let with_started = warp::any().map(move || started.clone());
@@ -60,7 +61,8 @@ pub fn routes(cx: &StatusContext) -> BoxedFilter<(Response,)> {
         .and(warp::get())
         .and(warp::ext::optional::<ClientIp>())
         .map(move |client: Option<ClientIp>| metrics_reply(client, &allow));
-    health.or(version).unify().or(status).unify().or(metrics).unify().boxed()
+    let openapi = super::openapi::route();
+    health.or(version).unify().or(status).unify().or(metrics).unify().or(openapi).unify().boxed()
 }
 
 /// Prometheus text for allowed clients; 403 for anyone else.

@@ -43,10 +43,14 @@ impl From<PinError> for ApiError {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 struct PinBody {
     cid: String,
     name: String,
+    /// In the reference's docs, never read by it; accepted and ignored (replication is the
+    /// node's `backends.storage` setting).
+    #[allow(dead_code)]
+    replication_factor: serde::de::IgnoredAny,
 }
 
 fn parse_cid(text: &str) -> Result<Cid, ApiError> {

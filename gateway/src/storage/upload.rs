@@ -26,7 +26,7 @@ pub const MAX_JSON_UPLOAD: usize = 64 * 1024 * 1024;
 
 /// The JSON upload's body.
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct JsonUpload {
     name: String,
     data: String,
@@ -139,7 +139,12 @@ pub async fn multipart(cx: StorageContext, principal: Principal, mut form: FormD
                 let value = String::from_utf8_lossy(&value).trim().to_ascii_lowercase();
                 pin = value.is_empty() || value == "true";
             }
-            _ => {}
+            "file" => return Err(ApiError::BadRequest("failed to get file: more than one part named file".into())),
+            other => {
+                let message =
+                    format!("failed to parse multipart form: unknown part `{other}`, expected `file` or `pin`");
+                return Err(ApiError::BadRequest(message));
+            }
         }
     }
     let added = added.ok_or_else(|| ApiError::BadRequest("failed to get file: no part named file".into()))?;

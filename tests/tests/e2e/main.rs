@@ -13,6 +13,8 @@
 //!   variables do not leak into children.
 //! - `shutdown`: SIGTERM stops children in reverse order and leaves nothing; SIGKILL of the
 //!   supervisor takes its children with it.
+//! - `bodies`: strict JSON and multipart bodies on every route group; every documented
+//!   request shape accepted.
 //! - `wallet`: the wallet sign-in flow with a real secp256k1 key; the login page.
 //! - `tls`, `acme`: HTTPS with a self-signed certificate; ACME against Pebble.
 //! - `sql`: `/v1/rqlite/*` on the embedded engine and a supervised rqlited; tenant isolation.
@@ -34,6 +36,7 @@ mod acme;
 mod anon;
 mod attack;
 mod auth;
+mod bodies;
 mod cache;
 mod ctl;
 mod functions;

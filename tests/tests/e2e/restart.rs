@@ -49,7 +49,7 @@ externals:
     let restarts_before = looping["restarts"].as_u64().expect("restarts");
     assert!(restarts_before >= 3, "{looping}");
 
-    let output = node.ctl(&["restart", "crasher"]);
+    let output = node.ctl(&["restart", "--no-wait", "crasher"]);
     assert!(output.status.success(), "{output:?}");
     let after = node.child("crasher");
     assert_ne!(after["state"], "crashloop", "ctl restart resets the crash-loop state: {after}");

@@ -79,6 +79,9 @@ fn every_sql_route_works(engine: &str) {
     assert_eq!(created.status, 201, "{created:?}");
     let exec = alice.ok("exec", json!({"sql": "INSERT INTO users (name, age) VALUES (?, ?)", "args": ["ann", 30]}));
     assert_eq!(exec, json!({"rows_affected": 1, "last_insert_id": 1, "execution_state": "ok"}));
+    let ddl = alice.ok("exec", json!({"sql": "CREATE TABLE other (id INTEGER PRIMARY KEY)"}));
+    assert_eq!(ddl["rows_affected"], 0, "not the previous INSERT's count: {ddl}");
+    alice.ok("exec", json!({"sql": "DROP TABLE other"}));
     let hostile = "x'); DROP TABLE users; --";
     alice.ok("exec", json!({"sql": "INSERT INTO users (name, age) VALUES (?, 41)", "args": [hostile]}));
     let query = alice.ok("query", json!({"sql": "SELECT name FROM users WHERE age > ? ORDER BY id", "args": [35]}));
