@@ -17,7 +17,10 @@ use crate::target::{self, Target, TargetError};
 /// Methods a caller may use.
 const METHODS: [&str; 6] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"];
 
+/// The request body: the reference's `url`, `method`, `headers`, `body`, and ours
+/// (`body_base64`, `keep_cookies`); any other field is refused, naming it.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Wire {
     url: String,
     #[serde(default)]
@@ -98,6 +101,9 @@ mod tests {
         assert!(error(r#"{"url":"http://127.0.0.1/","method":"BREW"}"#).starts_with("requests to private/local"));
         assert_eq!(error(r#"{"url":"http://example.com/","method":"brew"}"#), "method BREW not allowed");
         assert!(error(r#"{"url":"http://example.com/","body":"a","body_base64":"YQ=="}"#).contains("not both"));
+        let misspelled = error(r#"{"url":"http://example.com/","header":{"a":"b"}}"#);
+        assert!(misspelled.starts_with("invalid JSON payload: unknown field `header`, expected one of"), "{misspelled}");
+        assert!(misspelled.contains("`headers`"), "{misspelled}");
     }
 
     #[test]
