@@ -102,7 +102,10 @@ mod tests {
         assert_eq!(error(r#"{"url":"http://example.com/","method":"brew"}"#), "method BREW not allowed");
         assert!(error(r#"{"url":"http://example.com/","body":"a","body_base64":"YQ=="}"#).contains("not both"));
         let misspelled = error(r#"{"url":"http://example.com/","header":{"a":"b"}}"#);
-        assert!(misspelled.starts_with("invalid JSON payload: unknown field `header`, expected one of"), "{misspelled}");
+        assert!(
+            misspelled.starts_with("invalid JSON payload: unknown field `header`, expected one of"),
+            "{misspelled}"
+        );
         assert!(misspelled.contains("`headers`"), "{misspelled}");
     }
 

@@ -34,7 +34,11 @@ const ERROR_REPLY_CAP: usize = 64 * 1024;
 #[derive(Debug)]
 pub struct RqliteDb {
     client: reqwest::Client,
+    /// Node URLs, with the cluster's credentials when it has them (`http://user:pass@host`,
+    /// sent as basic auth).
     urls: Vec<String>,
+    /// The same URLs without their credentials, for messages and logs.
+    names: Vec<String>,
     consistency: String,
     limits: QueryLimits,
     preferred: AtomicUsize,
@@ -42,7 +46,8 @@ pub struct RqliteDb {
 }
 
 impl RqliteDb {
-    /// A client of the nodes at `urls` (`http://host:port`), reading at `consistency`.
+    /// A client of the nodes at `urls` (`http://host:port`, or `http://user:password@host:port`
+    /// for a cluster started with `-auth`), reading at `consistency`.
     pub fn new(urls: &[String], consistency: &str, limits: QueryLimits) -> Result<RqliteDb, DbError> {
         if urls.is_empty() {
             return Err(DbError::Unavailable("no rqlite URL configured".into()));
@@ -54,9 +59,11 @@ impl RqliteDb {
             .pool_idle_timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| DbError::Internal(format!("HTTP client: {e}")))?;
-        let urls = urls.iter().map(|u| u.trim_end_matches('/').to_owned()).collect();
+        let urls: Vec<String> = urls.iter().map(|u| u.trim_end_matches('/').to_owned()).collect();
+        let names = urls.iter().map(|u| without_credentials(u)).collect();
         let consistency = consistency.to_owned();
-        Ok(RqliteDb { client, urls, consistency, limits, preferred: AtomicUsize::new(0), interrupt_writes: false })
+        let preferred = AtomicUsize::new(0);
+        Ok(RqliteDb { client, urls, names, consistency, limits, preferred, interrupt_writes: false })
     }
 
     /// The same client, but asking rqlite to interrupt writes at the time limit too. For
@@ -89,7 +96,7 @@ impl RqliteDb {
                 let remaining = deadline.saturating_duration_since(Instant::now()) + REPLY_GRACE;
                 match self.client.post(&url).json(body).timeout(remaining).send().await {
                     Err(err) if err.is_timeout() => return Err(DbError::Timeout(timeout)),
-                    Err(err) => last_error = format!("{}: {err}", self.urls[index]),
+                    Err(err) => last_error = format!("{}: {}", self.names[index], err.without_url()),
                     Ok(response) if response.status().is_redirection() => {
                         match response.headers().get("location").and_then(|l| l.to_str().ok()) {
                             Some(location) => {
@@ -108,7 +115,7 @@ impl RqliteDb {
                         if self.classify(text.trim()) == DbError::OutOfMemory {
                             return Err(DbError::OutOfMemory);
                         }
-                        last_error = format!("{}: {}", self.urls[index], text.trim());
+                        last_error = format!("{}: {}", self.names[index], text.trim());
                     }
                     Ok(response) => {
                         self.preferred.store(index, Ordering::Relaxed);
@@ -130,7 +137,7 @@ impl RqliteDb {
                         // Cluster trouble is reported inside a 200 too (a follower that could not
                         // reach the leader): retry elsewhere rather than blame the statement.
                         match self.cluster_trouble(&reply) {
-                            Some(trouble) => last_error = format!("{}: {trouble}", self.urls[index]),
+                            Some(trouble) => last_error = format!("{}: {trouble}", self.names[index]),
                             None => return Ok(reply),
                         }
                     }
@@ -239,17 +246,26 @@ impl RqliteDb {
     async fn bound_nodes_memory(&self, bytes: u64) -> Result<(), DbError> {
         let pragma = Value::Array(vec![Value::Array(vec![json!(format!("PRAGMA hard_heap_limit = {bytes}"))])]);
         let mut failures = Vec::new();
-        for url in &self.urls {
+        for (url, name) in self.urls.iter().zip(&self.names) {
             let sent =
                 self.client.post(format!("{url}/db/query?level=none")).json(&pragma).timeout(self.limits.timeout);
             match sent.send().await {
                 Ok(response) if response.status().is_success() => {}
-                Ok(response) => failures.push(format!("{url}: {}", response.status())),
-                Err(err) => failures.push(format!("{url}: {err}")),
+                Ok(response) => failures.push(format!("{name}: {}", response.status())),
+                Err(err) => failures.push(format!("{name}: {}", err.without_url())),
             }
         }
         if failures.is_empty() { Ok(()) } else { Err(DbError::Unavailable(failures.join("; "))) }
     }
+}
+
+/// `url` without the `user:password@` of its authority.
+fn without_credentials(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let path = if path.is_empty() { String::new() } else { format!("/{path}") };
+    if scheme.is_empty() { format!("{host}{path}") } else { format!("{scheme}://{host}{path}") }
 }
 
 /// The most reply bytes read for a result budget of `max_result`: blobs travel as base64
@@ -391,5 +407,17 @@ fn in_statement(err: DbError, index: usize, count: usize) -> DbError {
         DbError::Sql(m) => DbError::Sql(format!("statement {index}: {m}")),
         DbError::Constraint(m) => DbError::Constraint(format!("statement {index}: {m}")),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_nodes_without_their_credentials() {
+        assert_eq!(without_credentials("http://orama:s3cret@127.0.0.1:4001"), "http://127.0.0.1:4001");
+        assert_eq!(without_credentials("http://u:p@a:b@host:1/x"), "http://host:1/x");
+        assert_eq!(without_credentials("http://127.0.0.1:4001"), "http://127.0.0.1:4001");
     }
 }

@@ -18,6 +18,8 @@
 //! - `wallet`: the wallet sign-in flow with a real secp256k1 key; the login page.
 //! - `tls`, `acme`: HTTPS with a self-signed certificate; ACME against Pebble.
 //! - `sql`: `/v1/rqlite/*` on the embedded engine and a supervised rqlited; tenant isolation.
+//! - `cluster`: three nodes on one RQLite Raft cluster joined with the cluster secret: keys
+//!   and SQL served by any node; a stranger without the secret refused.
 //! - `cache`: `/v1/cache/*` in-process, on redis-server, a Redis Cluster and valkey-server.
 //! - `storage`: `/v1/storage/*` on the embedded store and a supervised js-ipfs daemon.
 //! - `functions`: `/v1/functions*` and `/v1/invoke/*` with Rust and WAT guests: versions,
@@ -38,6 +40,7 @@ mod attack;
 mod auth;
 mod bodies;
 mod cache;
+mod cluster;
 mod ctl;
 mod functions;
 mod notify;
