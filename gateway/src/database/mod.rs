@@ -8,6 +8,7 @@ mod budget;
 mod engine;
 mod migrations;
 mod rqlite;
+mod rqlite_body;
 mod rqlite_reply;
 mod sandbox;
 mod sqlite;
