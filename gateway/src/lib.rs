@@ -35,7 +35,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::api_keys::ApiKeys;
+use orama_service::cluster::{ClusterSecret, SecretError};
+
 use crate::auth::jwt::{JwtError, JwtKeys};
+use crate::auth::shared_keys::SharedKeys;
 use crate::database::{Database, DbError};
 use crate::routes::RouteContext;
 
@@ -45,6 +48,9 @@ pub enum GatewayError {
     /// The system store cannot be opened or migrated.
     #[error("system store: {0}")]
     Store(#[from] DbError),
+    /// The cluster secret cannot be read or made.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
     /// The token signing keys cannot be loaded or created.
     #[error(transparent)]
     Jwt(#[from] JwtError),
@@ -78,6 +84,8 @@ pub struct GatewayPaths {
     pub anon_socket: std::path::PathBuf,
     /// The directory of the host-call socket (its owner may call).
     pub host_calls_dir: std::path::PathBuf,
+    /// The cluster secret's file (made here when missing: the first node of a cluster).
+    pub cluster_secret: std::path::PathBuf,
 }
 
 /// The listeners the gateway serves, bound by its caller (so tests and the supervisor choose
@@ -105,10 +113,13 @@ pub async fn run(
     let serving = readiness.pending("public listener not serving yet");
     let store_ready = readiness.pending("system store not open yet");
     let health = Health::new("gateway", readiness);
+    let secret = ClusterSecret::read_or_create(&paths.cluster_secret)?;
+    let config = &with_cluster_credentials(config, &secret);
     let store = database::system_store::open(&config.backends.sql, &paths.data_dir).await?;
     let mut tls = tls::setup(&config.gateway.tls, &paths.data_dir)?;
     store_ready.ready();
-    let assembled = assemble(config, paths, store, health, &shutdown)?;
+    let shared_keys = SharedKeys::new(store.clone(), &secret);
+    let assembled = assemble(config, paths, store, shared_keys, health, &shutdown).await?;
     let mut tasks = assembled.tasks;
     tasks.extend([
         tokio::spawn(orama_ipc::serve(internal, Arc::new(assembled.internal_api), shutdown.clone())),
@@ -152,16 +163,17 @@ struct Assembled {
 }
 
 /// Builds every API's context over the system `store` and starts each part's upkeep.
-fn assemble(
+async fn assemble(
     config: &NodeConfig,
     paths: &GatewayPaths,
     store: Arc<dyn Database>,
+    shared_keys: SharedKeys,
     health: Health,
     shutdown: &CancellationToken,
 ) -> Result<Assembled, GatewayError> {
     let data_dir = paths.data_dir.as_path();
     let api_keys = ApiKeys::new(store.clone());
-    let jwt = JwtKeys::load_or_create(&data_dir.join("jwt"))?;
+    let jwt = JwtKeys::open(shared_keys.clone(), &data_dir.join("jwt")).await?;
     let sessions = auth::sessions::Sessions::new(store.clone(), api_keys.clone());
     let internal_api = internal::InternalApi::new(health.clone(), api_keys.clone(), sessions.clone(), jwt.clone());
     let (storage, embedded_storage) = storage::setup::open(&config.backends.storage, data_dir, &store)?;
@@ -177,8 +189,9 @@ fn assemble(
             storage: &storage,
             sql: &sql,
             cache: &cache_store,
+            shared_keys: &shared_keys,
         };
-        let (functions, host, writer) = setup.build(shutdown).map_err(GatewayError::Functions)?;
+        let (functions, host, writer) = setup.build(shutdown).await.map_err(GatewayError::Functions)?;
         tasks.push(writer);
         (Some(functions), Some(host))
     } else {
@@ -188,6 +201,7 @@ fn assemble(
     tasks.extend([
         tokio::spawn(auth::api_keys::flush_usage_every(api_keys.clone(), shutdown.clone())),
         tokio::spawn(http::metrics::upkeep(shutdown.clone())),
+        tokio::spawn(jwt.clone().keep_fresh(shutdown.clone())),
         tokio::spawn(database::system_store::keep_probing(store, config.backends.sql.max_memory, shutdown.clone())),
         tokio::spawn(http::rate_limit::forget_idle_buckets(rate_limits.clone(), shutdown.clone())),
         tokio::spawn(storage::uploads::expire_reservations(storage.bounds.clone(), shutdown.clone())),
@@ -218,4 +232,13 @@ fn assemble(
     };
     let host_calls_api = internal::HostApi::new(health, host);
     Ok(Assembled { routes, internal_api, host_calls_api, tasks })
+}
+
+/// `config` with the cluster secret as the password of RQLite URLs that name a user without
+/// one, so the file names the user and never holds the secret.
+fn with_cluster_credentials(config: &NodeConfig, secret: &ClusterSecret) -> NodeConfig {
+    let mut config = config.clone();
+    let urls = &mut config.backends.sql.urls;
+    *urls = urls.iter().map(|url| secret.fill_password(url)).collect();
+    config
 }

@@ -61,6 +61,7 @@ async fn serve(args: ProcessArgs, config: NodeConfig) -> ExitCode {
         bridge_socket: started.dirs.socket("pubsub-bridge"),
         anon_socket: started.dirs.socket("anon-proxy"),
         host_calls_dir: orama_ipc::socket::host_calls_dir(runtime_dir),
+        cluster_secret: started.dirs.cluster_secret(&config.node),
     };
     let listeners = orama_gateway::Listeners { public, internal, host_calls };
     let outcome = orama_gateway::run(&config, &paths, listeners, started.shutdown.clone()).await;

@@ -90,10 +90,13 @@ mod tests {
         crate::database::migrate(&db).await.expect("migrate");
         let db: Arc<dyn crate::database::Database> = Arc::new(db);
         let api_keys = crate::auth::api_keys::ApiKeys::new(db.clone());
+        let secret = orama_service::cluster::ClusterSecret::parse(&"s".repeat(40)).expect("secret");
+        let shared = crate::auth::shared_keys::SharedKeys::new(db.clone(), &secret);
+        let jwt = crate::auth::jwt::JwtKeys::open(shared, &dir.join("jwt")).await.expect("jwt");
         let auth = Authenticator {
             sessions: crate::auth::sessions::Sessions::new(db.clone(), api_keys.clone()),
             api_keys,
-            jwt: crate::auth::jwt::JwtKeys::load_or_create(&dir.join("jwt")).expect("jwt"),
+            jwt,
             limits: crate::http::rate_limit::RateLimits::new(&Default::default()),
             site: crate::auth::sign_in::SignInSite { domain: None, https: false },
         };

@@ -75,6 +75,11 @@ impl Dirs {
         Ok(Dirs { data_dir: absolute(data_dir), runtime_dir })
     }
 
+    /// The cluster secret's file: the config's, else `<data_dir>/cluster.secret`.
+    pub fn cluster_secret(&self, node: &NodeSection) -> PathBuf {
+        node.cluster_secret_file.clone().unwrap_or_else(|| self.data_dir.join("cluster.secret"))
+    }
+
     /// The internal socket of `process`.
     pub fn socket(&self, process: &str) -> PathBuf {
         orama_ipc::socket_path(&self.runtime_dir, process)
@@ -113,7 +118,7 @@ mod tests {
     #[test]
     fn flags_win_over_config_and_environment() {
         let args = ProcessArgs { data_dir: Some("/d".into()), runtime_dir: Some("/r".into()), config: None };
-        let node = NodeSection { data_dir: Some("/cfg".into()), runtime_dir: None };
+        let node = NodeSection { data_dir: Some("/cfg".into()), ..NodeSection::default() };
         let dirs = Dirs::resolve_with(&args, &node, &env_of(&[("HOME", "/home/u")])).expect("dirs");
         assert_eq!(dirs, Dirs { data_dir: "/d".into(), runtime_dir: "/r".into() });
     }

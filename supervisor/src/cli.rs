@@ -36,6 +36,12 @@ pub enum Command {
         #[command(subcommand)]
         command: CtlCommand,
     },
+    /// A whole cluster on this machine: `up`, `status`, `down`.
+    Dev {
+        /// What to do.
+        #[command(subcommand)]
+        command: crate::dev::DevCommand,
+    },
     /// Validate a config file without starting anything.
     CheckConfig {
         /// The file to check.

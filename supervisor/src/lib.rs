@@ -17,6 +17,7 @@ pub mod control_protocol;
 pub mod ctl;
 pub mod ctl_error;
 pub mod ctl_status;
+pub mod dev;
 pub mod forward;
 pub mod node_info;
 pub mod notify;

@@ -20,6 +20,10 @@ fn main() -> ExitCode {
     };
     match cli.command {
         None => runtime.block_on(run_node(cli.process)),
+        Some(Command::Dev { command }) => match runtime.block_on(orama_supervisor::dev::run(command)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => fail(&err),
+        },
         Some(Command::CheckConfig { file }) => match orama_supervisor::check::check_config(&file) {
             Ok(summary) => {
                 println!("{summary}");

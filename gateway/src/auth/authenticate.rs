@@ -157,7 +157,11 @@ impl Authenticator {
                     .into(),
             ));
         }
-        let jwt_error = match jwt.as_deref().map(|token| self.jwt.verify(token)) {
+        let verified = match jwt.as_deref() {
+            Some(token) => Some(self.jwt.verify_current(token).await),
+            None => None,
+        };
+        let jwt_error = match verified {
             Some(Ok(claims)) => {
                 let namespace: Arc<str> =
                     if claims.namespace.is_empty() { "default".into() } else { claims.namespace.as_str().into() };

@@ -1,26 +1,28 @@
 //! Access tokens as the reference issues them (REFERENCE-API §3.2-3.3): RS256 JWTs with
 //! `iss = debros-gateway`, `aud = gateway`, a `namespace` claim and a 15-minute life.
 //!
-//! Unlike the reference, the signing key is generated once and kept in the data dir (PKCS#8
-//! PEM, mode 0600, in a 0700 directory), so tokens survive restarts. Rotation makes a new
-//! current key and keeps the previous one for verification; JWKS publishes both. Verification
-//! accepts RS256 only (`alg: none` and HMAC confusion are refused by construction), checks
-//! `iss` and `aud` exactly and allows 60 s of clock skew.
+//! Unlike the reference, the signing keys are the cluster's: kept in the system store sealed
+//! by the cluster secret (`shared_keys.rs`), so a token issued by one node verifies on every
+//! other. The first node to start makes the first key; rotation (on any node) adds a new
+//! current key and keeps the previous one for verification; JWKS publishes both. Each node
+//! reloads the keys every 10 s, and at once (at most once a second) when a token names a key
+//! it does not hold, so a rotation elsewhere is followed within seconds. Verification accepts
+//! RS256 only (`alg: none` and HMAC confusion are refused by construction), checks `iss` and
+//! `aud` exactly and allows 60 s of clock skew.
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
-use aws_lc_rs::encoding::AsDer;
-use aws_lc_rs::rsa::{KeyPair, KeySize, PublicKeyComponents};
-use aws_lc_rs::signature::KeyPair as _;
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
 
 use super::api_keys::unix_now;
+use super::jwt_material::{SigningKey, from_der, generate, legacy_keys};
+use super::shared_keys::{KeyPurpose, SharedKey, SharedKeyError, SharedKeys};
 
 /// The `iss` of every token.
 pub const ISSUER: &str = "debros-gateway";
@@ -32,6 +34,10 @@ pub const TOKEN_TTL_SECS: i64 = 15 * 60;
 const LEEWAY_SECS: u64 = 60;
 /// Keys kept: the current one and the one before it.
 const KEYS_KEPT: usize = 2;
+/// How often every node reloads the keys.
+const RELOAD_EVERY: Duration = Duration::from_secs(10);
+/// Least time between two reloads asked for by tokens naming an unknown key.
+const RELOAD_AT_MOST_EVERY: Duration = Duration::from_millis(100);
 
 /// The claims of an access token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,73 +62,142 @@ pub struct Claims {
 /// Why a key could not be loaded or a token issued or verified.
 #[derive(Debug, thiserror::Error)]
 pub enum JwtError {
-    /// Reading or writing the key files failed.
-    #[error("signing keys in {path}: {message}")]
-    Keys {
-        /// The key directory.
-        path: PathBuf,
-        /// What went wrong.
-        message: String,
-    },
+    /// Reading or writing the shared keys failed.
+    #[error("signing keys: {0}")]
+    Keys(String),
     /// The token is not one of ours, or no longer valid.
     #[error("invalid token: {0}")]
     Invalid(String),
 }
 
-struct SigningKey {
-    kid: String,
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    modulus: Vec<u8>,
-    exponent: Vec<u8>,
+impl From<SharedKeyError> for JwtError {
+    fn from(err: SharedKeyError) -> Self {
+        JwtError::Keys(err.to_string())
+    }
 }
 
-/// The gateway's signing keys, newest first.
+/// The cluster's signing keys as this node last read them, newest first.
 #[derive(Clone)]
 pub struct JwtKeys {
-    dir: PathBuf,
+    shared: SharedKeys,
     keys: Arc<RwLock<Vec<SigningKey>>>,
+    /// When the keys were last read; held while reading them (one reload at a time).
+    last_reload: Arc<tokio::sync::Mutex<Instant>>,
 }
 
 impl std::fmt::Debug for JwtKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JwtKeys").field("dir", &self.dir).field("kids", &self.kids()).finish()
+        f.debug_struct("JwtKeys").field("kids", &self.kids()).finish()
     }
 }
 
 impl JwtKeys {
-    /// Loads the keys kept in `dir`, generating the first one if there is none.
-    pub fn load_or_create(dir: &Path) -> Result<JwtKeys, JwtError> {
-        let fail = |message: String| JwtError::Keys { path: dir.to_path_buf(), message };
-        std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| fail(e.to_string()))?;
-        let mut files = key_files(dir).map_err(|e| fail(e.to_string()))?;
-        files.truncate(KEYS_KEPT);
-        let mut keys = files
-            .iter()
-            .map(|file| std::fs::read(file).map_err(|e| e.to_string()).and_then(|pem| load_key(&pem)))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(fail)?;
-        if keys.is_empty() {
-            keys.push(generate(dir).map_err(fail)?);
-            tracing::info!(kid = %keys[0].kid, "generated the JWT signing key");
+    /// The cluster's keys in `shared`. When there are none yet, this node's keys from before
+    /// keys were shared (PEM files in `legacy_dir`) become the cluster's, or a new key is made;
+    /// of nodes starting together, the first to write wins and all use its key.
+    pub async fn open(shared: SharedKeys, legacy_dir: &Path) -> Result<JwtKeys, JwtError> {
+        if shared.list(KeyPurpose::Jwt).await?.is_empty() {
+            let mut keys = legacy_keys(legacy_dir).map_err(JwtError::Keys)?;
+            let imported = !keys.is_empty();
+            if keys.is_empty() {
+                keys.push(generate().map_err(JwtError::Keys)?);
+            }
+            let mut keys = keys.into_iter();
+            let first = keys.next().map(|k| SharedKey { kid: k.kid, material: k.der });
+            if let Some(first) = first
+                && shared.add(KeyPurpose::Jwt, &first, true).await?
+            {
+                for key in keys {
+                    shared.add(KeyPurpose::Jwt, &SharedKey { kid: key.kid, material: key.der }, false).await?;
+                }
+                shared.keep_newest(KeyPurpose::Jwt, KEYS_KEPT).await?;
+                let how =
+                    if imported { "imported this node's JWT signing keys" } else { "generated the JWT signing key" };
+                tracing::info!(kid = %first.kid, "{how} for the cluster");
+            }
         }
-        Ok(JwtKeys { dir: dir.to_path_buf(), keys: Arc::new(RwLock::new(keys)) })
+        let keys = JwtKeys {
+            shared,
+            keys: Arc::new(RwLock::new(Vec::new())),
+            last_reload: Arc::new(tokio::sync::Mutex::new(Instant::now())),
+        };
+        keys.reload().await?;
+        Ok(keys)
     }
 
-    /// Makes a new current key; the previous one keeps verifying until the next rotation.
-    pub fn rotate(&self) -> Result<String, JwtError> {
-        let fail = |message: String| JwtError::Keys { path: self.dir.clone(), message };
-        let key = generate(&self.dir).map_err(fail)?;
-        let kid = key.kid.clone();
-        let mut keys = self.keys.write().unwrap_or_else(|p| p.into_inner());
-        keys.insert(0, key);
-        keys.truncate(KEYS_KEPT);
-        for stale in key_files(&self.dir).map_err(|e| fail(e.to_string()))?.iter().skip(KEYS_KEPT) {
-            let _ = std::fs::remove_file(stale);
+    /// Reads the cluster's keys again.
+    pub async fn reload(&self) -> Result<(), JwtError> {
+        let mut last = self.last_reload.lock().await;
+        let read = self.read().await;
+        *last = Instant::now();
+        read
+    }
+
+    async fn read(&self) -> Result<(), JwtError> {
+        let stored = self.shared.list(KeyPurpose::Jwt).await?;
+        let mut loaded = Vec::with_capacity(stored.len());
+        for key in stored.iter().take(KEYS_KEPT) {
+            loaded.push(from_der(&key.material).map_err(|e| JwtError::Keys(format!("key {}: {e}", key.kid)))?);
         }
-        tracing::info!(%kid, "rotated the JWT signing key");
+        if loaded.is_empty() {
+            return Err(JwtError::Keys("the cluster has no signing key".into()));
+        }
+        let mut keys = self.keys.write().unwrap_or_else(|p| p.into_inner());
+        if keys.first().map(|k| &k.kid) != loaded.first().map(|k| &k.kid) && !keys.is_empty() {
+            tracing::info!(kid = %loaded[0].kid, "following the cluster's new JWT signing key");
+        }
+        *keys = loaded;
+        Ok(())
+    }
+
+    /// Makes a new current key for the whole cluster; the previous one keeps verifying until
+    /// the next rotation. Other nodes follow within [`RELOAD_EVERY`].
+    pub async fn rotate(&self) -> Result<String, JwtError> {
+        let key = generate().map_err(JwtError::Keys)?;
+        let kid = key.kid.clone();
+        self.shared.add(KeyPurpose::Jwt, &SharedKey { kid: key.kid, material: key.der }, false).await?;
+        self.shared.keep_newest(KeyPurpose::Jwt, KEYS_KEPT).await?;
+        self.reload().await?;
+        tracing::info!(%kid, "rotated the cluster's JWT signing key");
         Ok(kid)
+    }
+
+    /// Reloads the keys every [`RELOAD_EVERY`] until `shutdown`.
+    pub async fn keep_fresh(self, shutdown: CancellationToken) {
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(RELOAD_EVERY) => {}
+            }
+            if let Err(err) = self.reload().await {
+                tracing::warn!(error = %err, "cannot reload the JWT signing keys");
+            }
+        }
+    }
+
+    /// [`JwtKeys::verify`], reloading the keys first when the token names one this node does
+    /// not hold (a rotation on another node). Reloads are one at a time and at most one every
+    /// [`RELOAD_AT_MOST_EVERY`]: a token waits for the next reload that starts after it came
+    /// (so a key added just after the last one is still found), and any number of tokens
+    /// naming unknown keys cost one reload per period.
+    pub async fn verify_current(&self, token: &str) -> Result<Claims, JwtError> {
+        let arrived = Instant::now();
+        let unknown_kid = jsonwebtoken::decode_header(token).ok().and_then(|h| h.kid).filter(|kid| !self.holds(kid));
+        if let Some(kid) = unknown_kid {
+            let mut last = self.last_reload.lock().await;
+            if *last < arrived && !self.holds(&kid) {
+                tokio::time::sleep(RELOAD_AT_MOST_EVERY.saturating_sub(last.elapsed())).await;
+                if let Err(err) = self.read().await {
+                    tracing::warn!(error = %err, "cannot reload the JWT signing keys");
+                }
+                *last = Instant::now();
+            }
+        }
+        self.verify(token)
+    }
+
+    fn holds(&self, kid: &str) -> bool {
+        self.keys.read().unwrap_or_else(|p| p.into_inner()).iter().any(|k| k.kid == kid)
     }
 
     /// Issues a token for `subject` in `namespace`; returns it and its life in seconds.
@@ -190,57 +265,6 @@ impl JwtKeys {
     pub fn kids(&self) -> Vec<String> {
         self.keys.read().unwrap_or_else(|p| p.into_inner()).iter().map(|k| k.kid.clone()).collect()
     }
-}
-
-/// Key files in `dir`, newest first (names start with a zero-padded creation time).
-fn key_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "pem"))
-        .collect();
-    files.sort();
-    files.reverse();
-    Ok(files)
-}
-
-/// Generates an RSA-2048 key and stores it as `<created>-<kid>.pem`, mode 0600.
-fn generate(dir: &Path) -> Result<SigningKey, String> {
-    let pair = KeyPair::generate(KeySize::Rsa2048).map_err(|_| "RSA key generation failed".to_owned())?;
-    let der = pair.as_der().map_err(|_| "cannot encode the key".to_owned())?;
-    let pem = to_pem(der.as_ref());
-    let key = load_key(pem.as_bytes())?;
-    let path = dir.join(format!("{:012}-{}.pem", unix_now(), key.kid));
-    let mut options = std::fs::OpenOptions::new();
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.write(true).create_new(true).open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    std::io::Write::write_all(&mut file, pem.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
-    file.sync_all().map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(key)
-}
-
-fn load_key(pem: &[u8]) -> Result<SigningKey, String> {
-    let text = std::str::from_utf8(pem).map_err(|_| "key file is not PEM".to_owned())?;
-    let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
-    let der = STANDARD.decode(body.trim()).map_err(|e| format!("key file is not PEM: {e}"))?;
-    let pair = KeyPair::from_pkcs8(&der).map_err(|e| format!("not an RSA PKCS#8 key: {e}"))?;
-    let components = PublicKeyComponents::<Vec<u8>>::from(pair.public_key());
-    let spki = pair.public_key().as_der().map_err(|_| "cannot encode the public key".to_owned())?;
-    let kid = crate::http::wire::hex(&Sha256::digest(spki.as_ref())[..8]);
-    let encoding = EncodingKey::from_rsa_pem(pem).map_err(|e| format!("unusable signing key: {e}"))?;
-    let decoding = DecodingKey::from_rsa_raw_components(&components.n, &components.e);
-    Ok(SigningKey { kid, encoding, decoding, modulus: components.n, exponent: components.e })
-}
-
-fn to_pem(der: &[u8]) -> String {
-    let body = STANDARD.encode(der);
-    let mut pem = String::from("-----BEGIN PRIVATE KEY-----\n");
-    for line in body.as_bytes().chunks(64) {
-        pem.push_str(&String::from_utf8_lossy(line));
-        pem.push('\n');
-    }
-    pem.push_str("-----END PRIVATE KEY-----\n");
-    pem
 }
 
 #[cfg(test)]

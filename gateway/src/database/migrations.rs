@@ -169,6 +169,17 @@ pub const MIGRATIONS: &[Migration] = &[
             "CREATE INDEX serverless_functions_by_cid ON serverless_functions(wasm_cid)",
         ],
     },
+    Migration {
+        version: 6,
+        name: "keys the nodes of a cluster share, sealed by the cluster secret",
+        statements: &["CREATE TABLE node_keys (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            purpose TEXT NOT NULL,
+            kid TEXT NOT NULL,
+            sealed TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            UNIQUE (purpose, kid))"],
+    },
 ];
 
 /// Brings `db` to the newest schema; returns the schema version it is at.

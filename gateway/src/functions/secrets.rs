@@ -1,9 +1,9 @@
-//! Function secrets, sealed at rest: AES-256-GCM under a key kept in the gateway's data dir
-//! (`functions/secrets.key`, 0600, created once), a fresh random nonce per value, and the
-//! owner (namespace, function, secret name) bound in as associated data, so a sealed value
-//! copied into another function's row does not open. The store only ever holds
-//! `v1:<base64(nonce || ciphertext || tag)>`. Gateways sharing one RQLite store must share the
-//! key file too.
+//! Function secrets, sealed at rest: AES-256-GCM under the cluster's functions-secrets key (a
+//! shared key in the system store, itself sealed by the cluster secret; see
+//! `auth/shared_keys.rs`), a fresh random nonce per value, and the owner (namespace, function,
+//! secret name) bound in as associated data, so a sealed value copied into another function's
+//! row does not open. The store only ever holds `v1:<base64(nonce || ciphertext || tag)>`.
+//! Every node of a cluster opens every function's secrets.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -11,7 +11,8 @@ use std::sync::Arc;
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use base64::Engine as _;
 
-use crate::tls::store::{StoreError, read_optional, write_private};
+use crate::auth::shared_keys::{KeyPurpose, SharedKey, SharedKeys};
+use crate::tls::store::read_optional;
 
 const PREFIX: &str = "v1:";
 
@@ -45,20 +46,32 @@ impl Owner<'_> {
 }
 
 impl SecretBox {
-    /// The key in `dir/secrets.key`, created when missing.
-    pub fn load_or_create(dir: &Path) -> Result<SecretBox, StoreError> {
-        let path = dir.join("secrets.key");
-        let bytes = match read_optional(&path)? {
-            Some(bytes) => bytes,
-            None => {
-                let mut fresh = [0u8; 32];
-                getrandom::fill(&mut fresh).map_err(|e| StoreError::corrupt(&path, format!("no randomness: {e}")))?;
-                write_private(&path, &fresh)?;
-                fresh.to_vec()
-            }
-        };
-        let unbound = UnboundKey::new(&AES_256_GCM, &bytes)
-            .map_err(|_| StoreError::corrupt(&path, "the secrets key must be 32 bytes"))?;
+    /// The cluster's key in `shared`. When there is none yet, this node's key from before keys
+    /// were shared (`legacy_dir/secrets.key`) becomes the cluster's, or a new one is made; of
+    /// nodes starting together, the first to write wins.
+    pub async fn open_shared(shared: &SharedKeys, legacy_dir: &Path) -> Result<SecretBox, String> {
+        if shared.list(KeyPurpose::FunctionSecrets).await.map_err(|e| e.to_string())?.is_empty() {
+            let legacy = legacy_dir.join("secrets.key");
+            let material = match read_optional(&legacy).map_err(|e| e.to_string())? {
+                Some(bytes) => bytes,
+                None => {
+                    let mut fresh = [0u8; 32];
+                    getrandom::fill(&mut fresh).map_err(|e| format!("no randomness: {e}"))?;
+                    fresh.to_vec()
+                }
+            };
+            let key = SharedKey { kid: "functions".into(), material };
+            shared.add(KeyPurpose::FunctionSecrets, &key, true).await.map_err(|e| e.to_string())?;
+        }
+        let keys = shared.list(KeyPurpose::FunctionSecrets).await.map_err(|e| e.to_string())?;
+        let key = keys.first().ok_or("the cluster has no functions secrets key")?;
+        SecretBox::from_bytes(&key.material)
+    }
+
+    /// A box sealing with `bytes` (32 bytes).
+    pub fn from_bytes(bytes: &[u8]) -> Result<SecretBox, String> {
+        let unbound = UnboundKey::new(&AES_256_GCM, bytes)
+            .map_err(|_| "the functions secrets key must be 32 bytes".to_owned())?;
         Ok(SecretBox { key: Arc::new(LessSafeKey::new(unbound)) })
     }
 
@@ -94,10 +107,11 @@ impl SecretBox {
 mod tests {
     use super::*;
 
-    #[test]
-    fn sealed_values_open_only_for_their_owner_and_key() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let secrets = SecretBox::load_or_create(dir.path()).expect("key");
+    #[tokio::test]
+    async fn sealed_values_open_only_for_their_owner_and_key() {
+        let (_dir, shared) = crate::auth::shared_keys::tests::shared_keys("a").await;
+        let legacy = tempfile::tempdir().expect("tempdir");
+        let secrets = SecretBox::open_shared(&shared, legacy.path()).await.expect("key");
         let owner = Owner { namespace: "shop", function: "pay", name: "STRIPE" };
         let sealed = secrets.seal(owner, "sk_live_123").expect("seal");
         assert!(!sealed.contains("sk_live"), "{sealed}");
@@ -105,13 +119,24 @@ mod tests {
         assert_eq!(secrets.open(owner, &sealed).as_deref(), Some("sk_live_123"));
         let thief = Owner { namespace: "other", function: "pay", name: "STRIPE" };
         assert_eq!(secrets.open(thief, &sealed), None, "bound to its owner");
-        let reloaded = SecretBox::load_or_create(dir.path()).expect("same key");
+        let reloaded = SecretBox::open_shared(&shared, legacy.path()).await.expect("same key");
         assert_eq!(reloaded.open(owner, &sealed).as_deref(), Some("sk_live_123"));
-        let other_key = SecretBox::load_or_create(tempfile::tempdir().expect("tempdir").path()).expect("key");
+        let other_key = SecretBox::from_bytes(&[7u8; 32]).expect("key");
         assert_eq!(other_key.open(owner, &sealed), None);
         let mut tampered = sealed.clone().into_bytes();
         let last = tampered.len() - 2;
         tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
         assert_eq!(secrets.open(owner, &String::from_utf8(tampered).expect("utf8")), None);
+    }
+
+    #[tokio::test]
+    async fn a_node_key_from_before_sharing_becomes_the_clusters() {
+        let (_dir, shared) = crate::auth::shared_keys::tests::shared_keys("a").await;
+        let legacy = tempfile::tempdir().expect("tempdir");
+        std::fs::write(legacy.path().join("secrets.key"), [9u8; 32]).expect("legacy key");
+        let owner = Owner { namespace: "shop", function: "pay", name: "STRIPE" };
+        let sealed_before = SecretBox::from_bytes(&[9u8; 32]).expect("key").seal(owner, "kept").expect("seal");
+        let secrets = SecretBox::open_shared(&shared, legacy.path()).await.expect("key");
+        assert_eq!(secrets.open(owner, &sealed_before).as_deref(), Some("kept"));
     }
 }

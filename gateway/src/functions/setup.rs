@@ -28,17 +28,18 @@ pub struct FunctionsSetup<'a> {
     pub sql: &'a crate::sql::SqlService,
     /// The cache (host calls).
     pub cache: &'a Arc<dyn crate::cache::CacheStore>,
+    /// The cluster's shared keys (the functions secrets key is one).
+    pub shared_keys: &'a crate::auth::shared_keys::SharedKeys,
 }
 
 impl FunctionsSetup<'_> {
     /// The service, its host calls, and the task writing its invocation records.
-    pub fn build(
+    pub async fn build(
         self,
         shutdown: &CancellationToken,
     ) -> Result<(Functions, HostCalls, tokio::task::JoinHandle<()>), String> {
         let runner_config = &self.config.wasm_runner;
-        let secrets =
-            secrets::SecretBox::load_or_create(&self.data_dir.join("functions")).map_err(|e| e.to_string())?;
+        let secrets = secrets::SecretBox::open_shared(self.shared_keys, &self.data_dir.join("functions")).await?;
         let registry = registry::Registry::new(self.store.clone());
         let (records, writer) = records::Records::new(self.store.clone(), shutdown.clone());
         let tokens = host::Tokens::default();

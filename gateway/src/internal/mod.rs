@@ -187,7 +187,7 @@ impl Handler for InternalApi {
             (Method::POST, ["v1", "apikeys"]) => self.create_key(request).await,
             (Method::GET, ["v1", "apikeys"]) => self.list_keys(request.uri().query()).await,
             (Method::POST, ["v1", "apikeys", id, "revoke"]) => self.revoke_key(id).await,
-            (Method::POST, ["v1", "jwt", "rotate"]) => match self.jwt.rotate() {
+            (Method::POST, ["v1", "jwt", "rotate"]) => match self.jwt.rotate().await {
                 Ok(kid) => json_response(StatusCode::OK, &serde_json::json!({ "kid": kid, "kids": self.jwt.kids() })),
                 Err(err) => error_response(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string()),
             },

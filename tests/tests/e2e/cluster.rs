@@ -1,115 +1,87 @@
-//! Three nodes sharing one RQLite Raft cluster (issue 15, its SQL part): each node supervises
-//! one rqlited, all started at once with the same join list (`-bootstrap-expect 3`) and the
-//! cluster's credentials (`-auth`, the cluster secret); each gateway keeps its system tables
-//! (API keys among them) and every namespace's tables there. So a key minted on one node works
-//! on the others and a tenant's rows written through one node are read through another. An
-//! rqlited without the secret can neither join nor read.
+//! A dev cluster of three nodes (`orama-supervisor dev up --nodes 3`, issue 15): each node
+//! supervises one rqlited, all joined into one Raft cluster with the cluster secret, and each
+//! gateway keeps its system tables (API keys, nonces, refresh tokens, the shared signing keys)
+//! and every namespace's tables there. So any node serves any tenant: a key minted on one
+//! works on the others, a token issued by one verifies on all (also after a rotation on
+//! another), a wallet's challenge is answered anywhere and used once, and a tenant's rows
+//! written through one node are read through another. An rqlited without the secret can
+//! neither join nor read.
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use orama_e2e::{Node, free_port, http};
+use orama_e2e::cluster::Cluster;
+use orama_e2e::{free_port, http};
 use serde_json::json;
 
-use crate::FAST_SUPERVISOR_ALONE;
-use crate::auth::ctl_ok;
-
-/// One node of the cluster: its supervisor, gateway port and rqlited ports.
-struct Member {
-    node: Node,
-    port: u16,
-    http: u16,
-}
-
-/// The cluster's secret: what its rqlited nodes join with and its gateways sign in with.
-fn secret() -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    format!("{:x}{:x}", nanos, std::process::id())
-}
+use crate::wallet::{Wallet, challenge, post, verify};
 
 fn rqlited() -> String {
     std::env::var("ORAMA_RQLITED").expect("ORAMA_RQLITED (set by scripts/test)")
 }
 
-/// Starts three nodes at once and waits until every gateway is ready (which needs the RQLite
-/// cluster to have a leader).
-fn cluster(secret: &str) -> (Vec<Member>, Vec<u16>) {
-    let ports: Vec<(u16, u16, u16)> = (0..3).map(|_| (free_port(), free_port(), free_port())).collect();
-    let raft: Vec<u16> = ports.iter().map(|p| p.2).collect();
-    let join: Vec<String> = raft.iter().map(|p| format!("127.0.0.1:{p}")).collect();
-    let users = json!([
-        {"username": "orama-cluster", "password": secret, "perms": ["join"]},
-        {"username": "orama-gateway", "password": secret, "perms": ["execute", "query", "status", "ready", "nodes"]},
-    ]);
-    let members: Vec<Member> = ports
-        .iter()
-        .enumerate()
-        .map(|(i, &(port, http, raft))| {
-            let dir = tempfile::Builder::new().prefix("orama").tempdir().expect("tempdir");
-            let auth = dir.path().join("rqlite-auth.json");
-            std::fs::write(&auth, users.to_string()).expect("auth file");
-            let config = format!(
-                "{FAST_SUPERVISOR_ALONE}
-gateway: {{ listen: '127.0.0.1:{port}', depends_on: [rqlite] }}
-backends:
-  sql: {{ engine: rqlite, urls: ['http://orama-gateway:{secret}@127.0.0.1:{http}'], consistency: strong, query_timeout: 10s }}
-externals:
-  - name: rqlite
-    command: '{rqlited}'
-    args: [-node-id, n{i}, -http-addr, '127.0.0.1:{http}', -raft-addr, '127.0.0.1:{raft}', -auth, '{auth}',
-           -join-as, orama-cluster, -bootstrap-expect, '3', -join, '{join}', '{dir}/rqlite']
-    health: {{ tcp: '127.0.0.1:{http}' }}
-",
-                rqlited = rqlited(),
-                auth = auth.display(),
-                join = join.join(","),
-                dir = dir.path().display(),
-            );
-            Member { node: Node::start_in(dir, &config), port, http }
-        })
-        .collect();
-    for member in &members {
-        member.node.wait_ready(&["gateway"]);
-    }
-    (members, raft)
+fn ctl_ok(cluster: &Cluster, node: usize, args: &[&str]) -> String {
+    let output = cluster.ctl(node, args);
+    assert!(output.status.success(), "ctl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn token(port: u16, key_header: &str) -> String {
+    let reply = http(port, "POST", "/v1/auth/token", key_header, None);
+    assert_eq!(reply.status, 200, "{reply:?}");
+    reply.json["access_token"].as_str().expect("token").to_owned()
+}
+
+fn whoami(port: u16, token: &str) -> u16 {
+    http(port, "GET", "/v1/auth/whoami", &format!("Authorization: Bearer {token}\r\n"), None).status
 }
 
 #[test]
-fn any_node_serves_any_tenant_keys_and_sql_through_the_rqlite_cluster() {
-    let secret = secret();
-    let (members, _) = cluster(&secret);
-    let key = ctl_ok(&members[0].node, &["apikey", "create", "--namespace", "shared"]).trim().to_owned();
+fn any_node_serves_any_tenant_keys_tokens_and_sql() {
+    let cluster = Cluster::up(3);
+    let ports: Vec<u16> = cluster.nodes.iter().map(|n| n.port).collect();
+    let key = ctl_ok(&cluster, 0, &["apikey", "create", "--namespace", "shared"]).trim().to_owned();
     let header = format!("X-API-Key: {key}\r\n");
-    for member in &members {
-        let whoami = http(member.port, "GET", "/v1/auth/whoami", &header, None);
+    for &port in &ports {
+        let whoami = http(port, "GET", "/v1/auth/whoami", &header, None);
         assert_eq!((whoami.status, whoami.json["namespace"].as_str()), (200, Some("shared")), "{whoami:?}");
     }
-    let sql = |member: &Member, route: &str, body: serde_json::Value| {
-        let reply = http(member.port, "POST", &format!("/v1/rqlite/{route}"), &header, Some(&body));
-        assert!((200..300).contains(&reply.status), "node :{} {route} {body}: {reply:?}", member.port);
+
+    // A token from one node verifies on every node; after a rotation on another node too,
+    // and every node's JWKS lists both keys.
+    let issued = token(ports[1], &header);
+    assert!(ports.iter().all(|&p| whoami(p, &issued) == 200), "a token of node2 verifies everywhere");
+    let rotated = ctl_ok(&cluster, 1, &["jwt", "rotate"]);
+    let fresh = token(ports[1], &header);
+    for &port in &ports {
+        assert_eq!(whoami(port, &fresh), 200, "a token of the new key on :{port} ({rotated})");
+        assert_eq!(whoami(port, &issued), 200, "the previous key still verifies on :{port}");
+    }
+    for &port in &ports {
+        let jwks = http(port, "GET", "/v1/auth/jwks", "", None);
+        assert_eq!(jwks.json["keys"].as_array().map(Vec::len), Some(2), ":{port} {jwks:?}");
+    }
+
+    let sql = |port: u16, route: &str, body: serde_json::Value| {
+        let reply = http(port, "POST", &format!("/v1/rqlite/{route}"), &header, Some(&body));
+        assert!((200..300).contains(&reply.status), "node :{port} {route} {body}: {reply:?}");
         reply.json
     };
-    sql(&members[0], "create-table", json!({"schema": "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)"}));
+    sql(ports[0], "create-table", json!({"schema": "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)"}));
     // Each write through another node, each read right after through the next one.
     for i in 0..9 {
-        let (writer, reader) = (&members[i % 3], &members[(i + 1) % 3]);
+        let (writer, reader) = (ports[i % 3], ports[(i + 1) % 3]);
         sql(writer, "exec", json!({"sql": "INSERT INTO notes (body) VALUES (?)", "args": [format!("note {i}")]}));
         let count = sql(reader, "query", json!({"sql": "SELECT count(*) AS n FROM notes"}));
-        assert_eq!(
-            count["items"][0]["n"],
-            i + 1,
-            "read through :{} after a write through :{}",
-            reader.port,
-            writer.port
-        );
+        assert_eq!(count["items"][0]["n"], i + 1, "read through :{reader} after a write through :{writer}");
     }
     // The tables are the cluster's: rqlited answers them on every node (with the secret).
-    for member in &members {
+    for node in &cluster.nodes {
         let query = http(
-            member.http,
+            node.rqlite_http,
             "GET",
             "/db/query?level=strong&q=SELECT%20count(*)%20FROM%20api_keys",
-            &format!("Authorization: Basic {}\r\n", basic("orama-gateway", &secret)),
+            &format!("Authorization: Basic {}\r\n", basic("orama-gateway", &cluster.secret())),
             None,
         );
         assert_eq!(query.status, 200, "{query:?}");
@@ -118,13 +90,67 @@ fn any_node_serves_any_tenant_keys_and_sql_through_the_rqlite_cluster() {
 }
 
 #[test]
+fn a_wallet_signs_in_on_any_node_and_its_nonce_and_refresh_tokens_are_single_use_cluster_wide() {
+    let cluster = Cluster::up(3);
+    let ports: Vec<u16> = cluster.nodes.iter().map(|n| n.port).collect();
+    let alice = Wallet::new(7);
+    let nonce = challenge(ports[0], &alice, "dapp");
+    let session = verify(ports[2], &alice, "dapp", &nonce, &alice.sign(&nonce));
+    assert_eq!(session.status, 200, "a challenge of node1 is answered on node3: {session:?}");
+    let replay = verify(ports[1], &alice, "dapp", &nonce, &alice.sign(&nonce));
+    assert_eq!(replay.status, 401, "and is used up on node2 too: {replay:?}");
+    let access = session.json["access_token"].as_str().expect("token");
+    assert!(ports.iter().all(|&p| whoami(p, access) == 200));
+
+    let first = session.json["refresh_token"].as_str().expect("refresh").to_owned();
+    let rotated = post(ports[1], "/v1/auth/refresh", json!({ "refresh_token": first, "namespace": "dapp" }), "");
+    assert_eq!(rotated.status, 200, "{rotated:?}");
+    let second = rotated.json["refresh_token"].as_str().expect("rotated").to_owned();
+    let reused = post(ports[2], "/v1/auth/refresh", json!({ "refresh_token": first, "namespace": "dapp" }), "");
+    assert_eq!(reused.status, 401, "a rotated token is refused on another node: {reused:?}");
+    let after = post(ports[0], "/v1/auth/refresh", json!({ "refresh_token": second, "namespace": "dapp" }), "");
+    assert_eq!(after.status, 401, "and its reuse revoked its successor everywhere: {after:?}");
+}
+
+#[test]
+fn dev_status_describes_every_node_and_dev_up_resumes_the_same_cluster() {
+    let cluster = Cluster::up(3);
+    let key = ctl_ok(&cluster, 2, &["apikey", "create", "--namespace", "kept"]).trim().to_owned();
+    let statuses = cluster.status();
+    assert_eq!(statuses.len(), 3);
+    let leaders: Vec<&str> = statuses.iter().filter_map(|s| s["rqlite"]["leader"].as_str()).collect();
+    assert!(leaders.len() == 3 && leaders.iter().all(|l| *l == leaders[0]), "one leader, seen by all: {statuses:?}");
+    for (status, node) in statuses.iter().zip(&cluster.nodes) {
+        assert_eq!(status["ready"], true, "{status}");
+        assert_eq!(status["gateway"].as_str(), Some(format!("http://127.0.0.1:{}", node.port).as_str()));
+        assert_eq!(status["rqlite"]["members"].as_array().map(Vec::len), Some(3), "{status}");
+        assert_eq!(status["pubsub_peers"], 2, "every bridge peered with the two others: {status}");
+        for field in ["name", "runtime_dir", "data_dir", "children"] {
+            assert!(!status[field].is_null(), "{field} in {status}");
+        }
+    }
+    let text = cluster.dev(&["status"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.starts_with("NODE") && text.contains("leader") && text.contains("RQLite: leader"), "{text}");
+
+    let down = cluster.dev(&["down"]);
+    assert!(down.status.success() && String::from_utf8_lossy(&down.stdout).matches("stopped").count() == 3);
+    assert!((0..3).all(|i| cluster.supervisor_pid(i).is_none()), "every supervisor stopped");
+    let up = cluster.dev(&["up"]);
+    assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
+    let whoami = http(cluster.nodes[0].port, "GET", "/v1/auth/whoami", &format!("X-API-Key: {key}\r\n"), None);
+    assert_eq!((whoami.status, whoami.json["namespace"].as_str()), (200, Some("kept")), "{whoami:?}");
+}
+
+#[test]
 fn an_rqlited_without_the_secret_can_neither_join_nor_read() {
-    let secret = secret();
-    let (members, raft) = cluster(&secret);
-    let unauthenticated = http(members[1].http, "GET", "/db/query?q=SELECT%201", "", None);
+    let cluster = Cluster::up(3);
+    let secret = cluster.secret();
+    let raft: Vec<u16> = cluster.nodes.iter().map(|n| n.rqlite_raft).collect();
+    let unauthenticated = http(cluster.nodes[1].rqlite_http, "GET", "/db/query?q=SELECT%201", "", None);
     assert_eq!(unauthenticated.status, 401, "{unauthenticated:?}");
     let wrong = http(
-        members[1].http,
+        cluster.nodes[1].rqlite_http,
         "GET",
         "/status",
         &format!("Authorization: Basic {}\r\n", basic("orama-gateway", "guess")),
@@ -159,7 +185,7 @@ fn an_rqlited_without_the_secret_can_neither_join_nor_read() {
     let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     assert!(!status.success() && said.contains("unauthorized"), "the stranger was not refused: {said}");
     let nodes = http(
-        members[0].http,
+        cluster.nodes[0].rqlite_http,
         "GET",
         "/nodes",
         &format!("Authorization: Basic {}\r\n", basic("orama-gateway", &secret)),

