@@ -234,11 +234,12 @@ async fn assemble(
     Ok(Assembled { routes, internal_api, host_calls_api, tasks })
 }
 
-/// `config` with the cluster secret as the password of RQLite URLs that name a user without
-/// one, so the file names the user and never holds the secret.
+/// `config` with the cluster secret as the password of RQLite and Redis URLs that name a user
+/// without one, so the file names the user and never holds the secret.
 fn with_cluster_credentials(config: &NodeConfig, secret: &ClusterSecret) -> NodeConfig {
     let mut config = config.clone();
-    let urls = &mut config.backends.sql.urls;
-    *urls = urls.iter().map(|url| secret.fill_password(url)).collect();
+    for urls in [&mut config.backends.sql.urls, &mut config.backends.cache.urls] {
+        *urls = urls.iter().map(|url| secret.fill_password(url)).collect();
+    }
     config
 }

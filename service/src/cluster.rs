@@ -139,6 +139,15 @@ impl ClusterSecret {
     }
 }
 
+/// `url` without the `user:password@` of its authority, for messages and logs.
+pub fn without_credentials(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let path = if path.is_empty() { String::new() } else { format!("/{path}") };
+    if scheme.is_empty() { format!("{host}{path}") } else { format!("{scheme}://{host}{path}") }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,6 +184,13 @@ mod tests {
         for unchanged in ["http://127.0.0.1:4001", "http://u:p@127.0.0.1:4001", "127.0.0.1:4001"] {
             assert_eq!(secret.fill_password(unchanged), unchanged);
         }
+    }
+
+    #[test]
+    fn messages_name_nodes_without_their_credentials() {
+        assert_eq!(without_credentials("http://orama:s3cret@127.0.0.1:4001"), "http://127.0.0.1:4001");
+        assert_eq!(without_credentials("http://u:p@a:b@host:1/x"), "http://host:1/x");
+        assert_eq!(without_credentials("redis://127.0.0.1:4001"), "redis://127.0.0.1:4001");
     }
 
     #[test]

@@ -35,11 +35,26 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Brings up a cluster of `count` nodes and waits until all are ready.
+    /// Brings up a cluster of `count` nodes sharing every engine (RQLite, a Redis Cluster,
+    /// peered IPFS) and waits until all are ready.
     pub fn up(count: usize) -> Cluster {
+        Cluster::up_with(count, &[])
+    }
+
+    /// A cluster sharing SQL only (each node's cache in memory, its storage on its disk):
+    /// lighter, for tests of what lives in the system tables.
+    pub fn up_sql_only(count: usize) -> Cluster {
+        Cluster::up_with(count, &["--cache", "memory", "--storage", "embedded"])
+    }
+
+    fn up_with(count: usize, engines: &[&str]) -> Cluster {
         let dir = tempfile::Builder::new().prefix("orama").tempdir().expect("tempdir");
         let cluster_dir = dir.path().join("c");
-        let output = dev(&["up", "--nodes", &count.to_string(), "--any-ports", "--json", "--dir"], &cluster_dir);
+        let count = count.to_string();
+        let mut args = vec!["up", "--nodes", &count, "--any-ports", "--json"];
+        args.extend_from_slice(engines);
+        args.push("--dir");
+        let output = dev(&args, &cluster_dir);
         let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
         assert!(output.status.success(), "dev up failed: {said}");
         let layout: Value =

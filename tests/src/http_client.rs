@@ -39,23 +39,52 @@ pub fn http(port: u16, method: &str, path: &str, headers: &str, body: Option<&Va
 /// `method path` on 127.0.0.1:`port` with extra header lines and a raw body of `content_type`
 /// (none when empty).
 pub fn http_bytes(port: u16, method: &str, path: &str, headers: &str, content_type: &str, body: &[u8]) -> Reply {
+    let timeout = Duration::from_secs(30);
+    exchange(port, method, path, headers, content_type, body, timeout).expect("connect and send")
+}
+
+/// [`http`] for a server that may be down: `None` when it cannot be reached or sends nothing
+/// within `timeout`.
+pub fn try_http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &str,
+    body: Option<&Value>,
+    timeout: Duration,
+) -> Option<Reply> {
+    let body = body.map(Value::to_string).unwrap_or_default();
+    let content_type = if body.is_empty() { "" } else { "application/json" };
+    exchange(port, method, path, headers, content_type, body.as_bytes(), timeout).filter(|reply| reply.status != 0)
+}
+
+fn exchange(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &str,
+    content_type: &str,
+    body: &[u8],
+    timeout: Duration,
+) -> Option<Reply> {
     use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = std::net::TcpStream::connect_timeout(&address, timeout).ok()?;
+    stream.set_read_timeout(Some(timeout)).ok()?;
     let content_type =
         if content_type.is_empty() { String::new() } else { format!("Content-Type: {content_type}\r\n") };
     let head = format!(
         "{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n{content_type}Content-Length: {}\r\n{headers}\r\n",
         body.len()
     );
-    stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(body)).expect("write");
+    stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(body)).ok()?;
     let mut response = Vec::new();
     let _ = stream.read_to_end(&mut response);
     let response = String::from_utf8_lossy(&response).into_owned();
     let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
     let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     let json = serde_json::from_str(body.trim()).unwrap_or_default();
-    Reply { status, head: head.to_ascii_lowercase(), json, body: body.to_owned() }
+    Some(Reply { status, head: head.to_ascii_lowercase(), json, body: body.to_owned() })
 }
 
 /// An answer to [`stream_post`].

@@ -20,6 +20,6 @@ pub mod pebble;
 mod process;
 
 pub use guests::{guest_wasm, manifest_dir};
-pub use http_client::{Reply, Streamed, http, http_bytes, stream_post, unix_get};
+pub use http_client::{Reply, Streamed, http, http_bytes, stream_post, try_http, unix_get};
 pub use node::Node;
 pub use process::{WAIT, alive, bin, eventually, free_port, memory, reset_peak_memory, signal};

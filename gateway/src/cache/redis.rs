@@ -41,7 +41,8 @@ impl std::fmt::Debug for Resp {
 impl Resp {
     /// A lazily connecting client of `url`.
     pub fn new(url: &str, timeout: Duration) -> Result<Self, CacheError> {
-        let client = redis::Client::open(url).map_err(|e| CacheError::Engine(format!("{url}: {e}")))?;
+        let client = redis::Client::open(url)
+            .map_err(|e| CacheError::Engine(format!("{}: {e}", orama_service::cluster::without_credentials(url))))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout))
@@ -57,7 +58,10 @@ impl Resp {
             .connection_timeout(timeout)
             .response_timeout(timeout)
             .build()
-            .map_err(|e| CacheError::Engine(format!("cluster seeds {seeds:?}: {e}")))?;
+            .map_err(|e| {
+                let seeds: Vec<String> = seeds.iter().map(|s| orama_service::cluster::without_credentials(s)).collect();
+                CacheError::Engine(format!("cluster seeds {seeds:?}: {e}"))
+            })?;
         Ok(Resp { link: Link::Cluster { client: Box::new(client), connection: Arc::default() }, timeout })
     }
 

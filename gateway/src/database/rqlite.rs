@@ -61,7 +61,7 @@ impl RqliteDb {
             .build()
             .map_err(|e| DbError::Internal(format!("HTTP client: {e}")))?;
         let urls: Vec<String> = urls.iter().map(|u| u.trim_end_matches('/').to_owned()).collect();
-        let names = urls.iter().map(|u| without_credentials(u)).collect();
+        let names = urls.iter().map(|u| orama_service::cluster::without_credentials(u)).collect();
         let consistency = consistency.to_owned();
         let preferred = AtomicUsize::new(0);
         Ok(RqliteDb { client, urls, names, consistency, limits, preferred, interrupt_writes: false })
@@ -260,15 +260,6 @@ impl RqliteDb {
     }
 }
 
-/// `url` without the `user:password@` of its authority.
-fn without_credentials(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
-    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
-    let path = if path.is_empty() { String::new() } else { format!("/{path}") };
-    if scheme.is_empty() { format!("{host}{path}") } else { format!("{scheme}://{host}{path}") }
-}
-
 /// A write's effect. rqlited reports SQLite's count of the last INSERT, UPDATE or DELETE, which
 /// a statement that can change no rows (CREATE TABLE...) leaves as it was: such a statement
 /// affected none.
@@ -355,17 +346,5 @@ fn in_statement(err: DbError, index: usize, count: usize) -> DbError {
         DbError::Sql(m) => DbError::Sql(format!("statement {index}: {m}")),
         DbError::Constraint(m) => DbError::Constraint(format!("statement {index}: {m}")),
         other => other,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn messages_name_nodes_without_their_credentials() {
-        assert_eq!(without_credentials("http://orama:s3cret@127.0.0.1:4001"), "http://127.0.0.1:4001");
-        assert_eq!(without_credentials("http://u:p@a:b@host:1/x"), "http://host:1/x");
-        assert_eq!(without_credentials("http://127.0.0.1:4001"), "http://127.0.0.1:4001");
     }
 }

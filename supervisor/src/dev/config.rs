@@ -3,18 +3,86 @@
 //! every other bridge in a private network (the swarm key, `allowed_peers`), and its gateway
 //! using the RQLite cluster as its store with the cluster secret as credentials.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use super::cache::{CachePrograms, config_file};
+use super::ipfs;
 use super::layout::{DevNode, Layout};
 
-/// The YAML of `node`'s config, with `rqlited` as RQLite's binary.
-pub fn node_config(layout: &Layout, node: &DevNode, rqlited: &Path) -> String {
+/// The programs the nodes run beside ours.
+#[derive(Debug, Clone)]
+pub struct Programs {
+    /// RQLite's `rqlited`.
+    pub rqlited: PathBuf,
+    /// The cache's server and client, when the cluster's cache is a Redis Cluster.
+    pub cache: Option<CachePrograms>,
+    /// `jsipfs`, when the cluster stores on IPFS.
+    pub jsipfs: Option<PathBuf>,
+}
+
+/// The YAML of `node`'s config.
+pub fn node_config(layout: &Layout, node: &DevNode, programs: &Programs) -> String {
     let others: Vec<&DevNode> = layout.nodes.iter().filter(|n| n.name != node.name).collect();
     let bootstrap: Vec<String> =
         others.iter().map(|n| quoted(&format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", n.p2p_port, n.peer_id))).collect();
     let allowed: Vec<String> = layout.nodes.iter().map(|n| quoted(&n.peer_id)).collect();
     let join: Vec<String> = layout.nodes.iter().map(|n| format!("127.0.0.1:{}", n.rqlite_raft)).collect();
     let data = layout.data_dir(node);
+    let mut depends_on = vec!["rqlite"];
+    let mut backends = format!(
+        "  sql: {{ engine: rqlite, urls: ['http://orama-gateway@127.0.0.1:{}'], consistency: strong, query_timeout: 10s }}\n",
+        node.rqlite_http
+    );
+    let mut externals = format!(
+        "  - name: rqlite
+    command: {rqlited}
+    args: [-node-id, {name}, -http-addr, '127.0.0.1:{http}', -raft-addr, '127.0.0.1:{raft}',
+           -auth, {auth}, -join-as, orama-cluster, -bootstrap-expect, '{count}', -join, '{join}',
+           {rqlite_data}]
+    health: {{ tcp: '127.0.0.1:{http}' }}
+",
+        name = node.name,
+        count = layout.nodes.len(),
+        http = node.rqlite_http,
+        raft = node.rqlite_raft,
+        rqlited = quoted_path(&programs.rqlited),
+        auth = quoted_path(&layout.rqlite_auth_file()),
+        join = join.join(","),
+        rqlite_data = quoted_path(&data.join("rqlite")),
+    );
+    if let (Some(ports), Some(cache)) = (&node.cache, &programs.cache) {
+        // This node's servers first: the client learns the rest of the cluster from any one.
+        let mut seeds = vec![ports.primary, ports.replica];
+        seeds.extend(others.iter().filter_map(|n| n.cache.as_ref()).flat_map(|p| [p.primary, p.replica]));
+        let seeds: Vec<String> = seeds.iter().map(|p| quoted(&format!("redis://default@127.0.0.1:{p}"))).collect();
+        backends.push_str(&format!(
+            "  cache: {{ engine: redis, cluster: true, urls: [{}], timeout: 2s }}\n",
+            seeds.join(", ")
+        ));
+        for (name, port) in [("cache", ports.primary), ("cache-replica", ports.replica)] {
+            externals.push_str(&format!(
+                "  - name: {name}\n    command: {server}\n    args: [{conf}]\n    health: {{ tcp: '127.0.0.1:{port}' }}\n",
+                server = quoted_path(&cache.server),
+                conf = quoted_path(&config_file(layout, node, name)),
+            ));
+        }
+    }
+    if let (Some(own), Some(jsipfs)) = (&node.ipfs, &programs.jsipfs) {
+        depends_on.push("ipfs");
+        backends.push_str(&format!(
+            "  storage: {{ engine: ipfs, api_url: 'http://127.0.0.1:{}', timeout: 30s }}\n",
+            own.api
+        ));
+        // js-ipfs leaves its repo lock behind when killed, then refuses to start: clear it.
+        let script = format!("rm -rf \"$IPFS_PATH/repo.lock\"; exec '{}' daemon", jsipfs.display());
+        let env: Vec<String> = ipfs::env(layout, node).iter().map(|(k, v)| format!("{k}: {}", quoted(v))).collect();
+        externals.push_str(&format!(
+            "  - name: ipfs\n    command: sh\n    args: ['-c', {script}]\n    env: {{ {env} }}\n    health: {{ tcp: '127.0.0.1:{api}' }}\n",
+            script = quoted(&script),
+            env = env.join(", "),
+            api = own.api,
+        ));
+    }
     format!(
         "# Made by `orama-supervisor dev up`: node {name} of a {count}-node dev cluster.
 node:
@@ -24,38 +92,26 @@ node:
 log: {{ format: json }}
 gateway:
   listen: '127.0.0.1:{gateway}'
-  depends_on: [rqlite]
+  depends_on: [{depends_on}]
 pubsub:
   listen: ['/ip4/127.0.0.1/tcp/{p2p}']
   bootstrap: [{bootstrap}]
   swarm_key_file: {swarm}
   allowed_peers: [{allowed}]
 backends:
-  sql: {{ engine: rqlite, urls: ['http://orama-gateway@127.0.0.1:{http}'], consistency: strong, query_timeout: 10s }}
-externals:
-  - name: rqlite
-    command: {rqlited}
-    args: [-node-id, {name}, -http-addr, '127.0.0.1:{http}', -raft-addr, '127.0.0.1:{raft}',
-           -auth, {auth}, -join-as, orama-cluster, -bootstrap-expect, '{count}', -join, '{join}',
-           {rqlite_data}]
-    health: {{ tcp: '127.0.0.1:{http}' }}
-",
+{backends}externals:
+{externals}",
         name = node.name,
         count = layout.nodes.len(),
         data = quoted_path(&data),
         runtime = quoted_path(&layout.runtime_dir(node)),
         secret = quoted_path(&layout.secret_file()),
         gateway = node.gateway_port,
+        depends_on = depends_on.join(", "),
         p2p = node.p2p_port,
         bootstrap = bootstrap.join(", "),
         swarm = quoted_path(&layout.swarm_key_file()),
         allowed = allowed.join(", "),
-        http = node.rqlite_http,
-        raft = node.rqlite_raft,
-        rqlited = quoted_path(rqlited),
-        auth = quoted_path(&layout.rqlite_auth_file()),
-        join = join.join(","),
-        rqlite_data = quoted_path(&data.join("rqlite")),
     )
 }
 
@@ -76,9 +132,10 @@ mod tests {
     fn every_node_config_is_valid_and_names_the_others() {
         let dir = tempfile::tempdir().expect("tempdir");
         let ids = (0..3).map(|_| super::super::keys::new_identity().expect("id").peer_id).collect();
-        let layout = Layout::new(&dir.path().join("it's"), ids, true).expect("layout");
+        let layout = Layout::new(&dir.path().join("it's"), ids, Default::default(), true).expect("layout");
         for node in &layout.nodes {
-            let text = node_config(&layout, node, Path::new("/usr/bin/rqlited"));
+            let programs = Programs { rqlited: "/usr/bin/rqlited".into(), cache: None, jsipfs: None };
+            let text = node_config(&layout, node, &programs);
             let config = orama_service::config::NodeConfig::parse(&text, "dev").expect("a valid config");
             assert_eq!(config.pubsub.bootstrap.len(), 2);
             assert_eq!(config.pubsub.allowed_peers.len(), 3);

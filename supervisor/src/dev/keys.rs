@@ -60,6 +60,14 @@ pub fn rqlite_users(secret: &ClusterSecret) -> String {
     .to_string()
 }
 
+/// Writes `content` to `path` (0600, its directory 0700), replacing what was there.
+pub fn write_private(path: &Path, content: &[u8]) -> Result<(), String> {
+    let temporary = path.with_extension("partial");
+    let _ = std::fs::remove_file(&temporary);
+    write_new_private(&temporary, content)?;
+    std::fs::rename(&temporary, path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
 /// Writes `content` to `path` (0600, its directory 0700) unless the file exists.
 pub fn write_new_private(path: &Path, content: &[u8]) -> Result<(), String> {
     let fail = |e: std::io::Error| format!("{}: {e}", path.display());

@@ -13,6 +13,8 @@ const GATEWAY_BASE: u16 = 6000;
 const RQLITE_HTTP_BASE: u16 = 5000;
 const RQLITE_RAFT_BASE: u16 = 7000;
 const P2P_BASE: u16 = 4000;
+const CACHE_BASE: u16 = 6379;
+const IPFS_API_BASE: u16 = 4500;
 /// Longest runtime directory kept under the cluster's directory (sockets must fit `sun_path`).
 const MAX_RUNTIME_DIR: usize = 70;
 
@@ -31,6 +33,47 @@ pub struct DevNode {
     pub p2p_port: u16,
     /// The bridge's libp2p peer id (its key is made by `dev up`).
     pub peer_id: String,
+    /// Its two cache servers, when the cluster's cache is a Redis Cluster.
+    #[serde(default)]
+    pub cache: Option<CachePorts>,
+    /// Its IPFS node, when the cluster stores on IPFS.
+    #[serde(default)]
+    pub ipfs: Option<IpfsNode>,
+}
+
+/// A node's two Redis Cluster members: a primary, and a replica of the next node's primary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CachePorts {
+    /// The primary's client port.
+    pub primary: u16,
+    /// The primary's cluster bus port.
+    pub primary_bus: u16,
+    /// The replica's client port.
+    pub replica: u16,
+    /// The replica's cluster bus port.
+    pub replica_bus: u16,
+}
+
+/// A node's IPFS daemon.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IpfsNode {
+    /// Its RPC API port (what the gateway calls).
+    pub api: u16,
+    /// Its swarm port (what the other IPFS nodes dial).
+    pub swarm: u16,
+    /// Its HTTP gateway port (loopback, unused by us).
+    pub gateway: u16,
+    /// Its peer id (read from its repo once made).
+    pub peer_id: String,
+}
+
+/// Which engines the cluster's nodes share, chosen when it is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Engines {
+    /// A Redis Cluster across the nodes (else each node's cache is its own memory).
+    pub redis_cache: bool,
+    /// An IPFS node per node, peered (else each node stores on its own disk).
+    pub ipfs_storage: bool,
 }
 
 /// The whole dev cluster, as `dev.json` keeps it.
@@ -38,6 +81,9 @@ pub struct DevNode {
 pub struct Layout {
     /// The nodes, in order.
     pub nodes: Vec<DevNode>,
+    /// The shared engines.
+    #[serde(default)]
+    pub engines: Engines,
     /// The cluster's directory (not stored: where `dev.json` was found).
     #[serde(skip)]
     pub dir: PathBuf,
@@ -59,9 +105,9 @@ impl Layout {
         }
     }
 
-    /// A new layout of `count` nodes in `dir`, on free loopback ports; `peer_ids` are the
-    /// bridges' ids, one per node.
-    pub fn new(dir: &Path, peer_ids: Vec<String>, any_ports: bool) -> Result<Layout, String> {
+    /// A new layout of one node per bridge id in `peer_ids`, in `dir`, on free loopback ports
+    /// (IPFS peer ids are filled in once the repos are made).
+    pub fn new(dir: &Path, peer_ids: Vec<String>, engines: Engines, any_ports: bool) -> Result<Layout, String> {
         let mut taken = Vec::new();
         let mut port = |base: u16, k: u16| -> Result<u16, String> {
             let preferred = if any_ports { None } else { Some(base.saturating_add(k)) };
@@ -79,9 +125,30 @@ impl Layout {
                 rqlite_raft: port(RQLITE_RAFT_BASE, k)?,
                 p2p_port: port(P2P_BASE, k)?,
                 peer_id,
+                cache: None,
+                ipfs: None,
             });
         }
-        Ok(Layout { nodes, dir: dir.to_path_buf() })
+        for (i, node) in nodes.iter_mut().enumerate() {
+            let k = u16::try_from(i + 1).map_err(|_| "too many nodes".to_owned())?;
+            if engines.redis_cache {
+                node.cache = Some(CachePorts {
+                    primary: port(CACHE_BASE, 2 * k - 1)?,
+                    primary_bus: port(CACHE_BASE + 10000, 2 * k - 1)?,
+                    replica: port(CACHE_BASE, 2 * k)?,
+                    replica_bus: port(CACHE_BASE + 10000, 2 * k)?,
+                });
+            }
+            if engines.ipfs_storage {
+                node.ipfs = Some(IpfsNode {
+                    api: port(IPFS_API_BASE, k)?,
+                    swarm: port(IPFS_API_BASE + 100, k)?,
+                    gateway: port(IPFS_API_BASE + 200, k)?,
+                    peer_id: String::new(),
+                });
+            }
+        }
+        Ok(Layout { nodes, engines, dir: dir.to_path_buf() })
     }
 
     /// Writes `dev.json`.
@@ -177,12 +244,21 @@ mod tests {
     #[test]
     fn ports_are_distinct_and_the_layout_round_trips() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let layout = Layout::new(dir.path(), vec!["a".into(), "b".into(), "c".into()], true).expect("layout");
-        let mut ports: Vec<u16> =
-            layout.nodes.iter().flat_map(|n| [n.gateway_port, n.rqlite_http, n.rqlite_raft, n.p2p_port]).collect();
+        let engines = Engines { redis_cache: true, ipfs_storage: true };
+        let layout = Layout::new(dir.path(), vec!["a".into(), "b".into(), "c".into()], engines, true).expect("layout");
+        let mut ports: Vec<u16> = layout
+            .nodes
+            .iter()
+            .flat_map(|n| {
+                let (cache, ipfs) = (n.cache.clone().expect("cache"), n.ipfs.clone().expect("ipfs"));
+                [n.gateway_port, n.rqlite_http, n.rqlite_raft, n.p2p_port, cache.primary, cache.primary_bus]
+                    .into_iter()
+                    .chain([cache.replica, cache.replica_bus, ipfs.api, ipfs.swarm, ipfs.gateway])
+            })
+            .collect();
         ports.sort_unstable();
         ports.dedup();
-        assert_eq!(ports.len(), 12);
+        assert_eq!(ports.len(), 33);
         layout.save().expect("save");
         let loaded = Layout::load(dir.path()).expect("load").expect("a layout");
         assert_eq!(loaded.nodes, layout.nodes);
@@ -191,7 +267,8 @@ mod tests {
 
     #[test]
     fn long_directories_keep_sockets_under_tmp() {
-        let layout = Layout::new(Path::new(&"/d".repeat(40)), vec!["a".into()], true).expect("layout");
+        let layout =
+            Layout::new(Path::new(&"/d".repeat(40)), vec!["a".into()], Engines::default(), true).expect("layout");
         let runtime = layout.runtime_dir(&layout.nodes[0]);
         assert!(runtime.starts_with(std::env::temp_dir()) && runtime.ends_with("node1"), "{runtime:?}");
     }

@@ -7,7 +7,9 @@
 //! users), [`config`] (each node's `orama.yaml`), [`processes`] (start, stop, pid files),
 //! [`probe`] (asking a running node), then the commands [`up`], [`status`] and `down` (here).
 
+pub mod cache;
 pub mod config;
+pub mod ipfs;
 pub mod keys;
 pub mod layout;
 pub mod probe;
@@ -43,6 +45,18 @@ pub enum DevCommand {
         /// Print the nodes as JSON.
         #[arg(long)]
         json: bool,
+        /// A new cluster's cache: `redis` (a Redis Cluster with a replica per primary) or
+        /// `memory` (each node its own); default `redis` when redis-server is installed.
+        #[arg(long, value_name = "ENGINE", value_parser = ["redis", "memory"])]
+        cache: Option<String>,
+        /// A new cluster's storage: `ipfs` (a peered IPFS node per node) or `embedded` (each
+        /// node its own disk); default `ipfs` when js-ipfs is installed.
+        #[arg(long, value_name = "ENGINE", value_parser = ["ipfs", "embedded"])]
+        storage: Option<String>,
+        /// Where js-ipfs is installed (a directory with its `node_modules`; default:
+        /// `ORAMA_JSIPFS`, or the one `./scripts/test` installs).
+        #[arg(long, value_name = "DIR")]
+        jsipfs: Option<PathBuf>,
         /// Let the system choose every port, rather than trying 6001, 5001, 7001, 4001 + K
         /// first (for clusters started side by side, as the tests do).
         #[arg(long)]
@@ -69,9 +83,17 @@ pub enum DevCommand {
 pub async fn run(command: DevCommand) -> Result<(), String> {
     let mut out = std::io::stdout().lock();
     match command {
-        DevCommand::Up { nodes, dir, rqlited, timeout, json, any_ports } => {
-            let rqlited = up::find_rqlited(rqlited)?;
-            let request = up::UpRequest { dir: cluster_dir(dir)?, nodes, rqlited, timeout, any_ports };
+        DevCommand::Up { nodes, dir, rqlited, timeout, json, any_ports, cache, storage, jsipfs } => {
+            let programs = config::Programs {
+                rqlited: up::find_rqlited(rqlited)?,
+                cache: cache::find_programs(),
+                jsipfs: ipfs::find_jsipfs(jsipfs),
+            };
+            let engines = (cache.is_some() || storage.is_some()).then(|| layout::Engines {
+                redis_cache: cache.map_or(programs.cache.is_some(), |c| c == "redis"),
+                ipfs_storage: storage.map_or(programs.jsipfs.is_some(), |s| s == "ipfs"),
+            });
+            let request = up::UpRequest { dir: cluster_dir(dir)?, nodes, programs, engines, timeout, any_ports };
             let mut progress: Box<dyn std::io::Write> =
                 if json { Box::new(std::io::stderr()) } else { Box::new(std::io::stdout()) };
             let statuses = up::up(&request, &mut progress).await?;

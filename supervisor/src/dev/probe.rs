@@ -56,7 +56,8 @@ pub struct RqliteView {
 
 /// The cluster as the rqlited on `port` sees it, asked as `user` with `password`.
 pub async fn rqlite_view(port: u16, user: &str, password: &str) -> Result<RqliteView, String> {
-    let (status, body) = http_get(port, "/nodes?ver=2", user, password).await?;
+    let auth = Some((user, password));
+    let (status, body) = http_exchange(http::Method::GET, port, "/nodes?ver=2", auth).await?;
     if status != 200 {
         return Err(format!("rqlited answered {status}"));
     }
@@ -80,19 +81,32 @@ pub async fn rqlite_view(port: u16, user: &str, password: &str) -> Result<Rqlite
     Ok(view)
 }
 
-/// `GET path` on 127.0.0.1:`port` with basic auth; the status and body.
-async fn http_get(port: u16, path: &str, user: &str, password: &str) -> Result<(u16, Bytes), String> {
+/// How many peers the IPFS daemon whose API is on `port` is connected to.
+pub async fn ipfs_peers(port: u16) -> Option<usize> {
+    let (status, body) = http_exchange(http::Method::POST, port, "/api/v0/swarm/peers", None).await.ok()?;
+    let json: serde_json::Value = serde_json::from_slice(&body).ok().filter(|_| status == 200)?;
+    Some(json["Peers"].as_array().map_or(0, Vec::len))
+}
+
+/// `method path` on 127.0.0.1:`port`, with basic auth when given; the status and body.
+async fn http_exchange(
+    method: http::Method,
+    port: u16,
+    path: &str,
+    auth: Option<(&str, &str)>,
+) -> Result<(u16, Bytes), String> {
     let exchange = async {
         let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.map_err(|e| e.to_string())?;
         let (mut sender, connection) =
             hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
         tokio::spawn(connection);
-        let credentials = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-        let request = http::Request::get(path)
-            .header(http::header::HOST, format!("127.0.0.1:{port}"))
-            .header(http::header::AUTHORIZATION, format!("Basic {credentials}"))
-            .body(Empty::<Bytes>::new())
-            .map_err(|e| e.to_string())?;
+        let mut request = http::Request::builder().method(method).uri(path);
+        request = request.header(http::header::HOST, format!("127.0.0.1:{port}"));
+        if let Some((user, password)) = auth {
+            let credentials = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            request = request.header(http::header::AUTHORIZATION, format!("Basic {credentials}"));
+        }
+        let request = request.body(Empty::<Bytes>::new()).map_err(|e| e.to_string())?;
         let response = sender.send_request(request).await.map_err(|e| e.to_string())?;
         let status = response.status().as_u16();
         let body = response.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();

@@ -9,7 +9,7 @@ use orama_service::cluster::ClusterSecret;
 use serde::Serialize;
 
 use super::layout::{DevNode, Layout};
-use super::probe::{RqliteView, bridge_peers, rqlite_view, supervisor_status};
+use super::probe::{RqliteView, bridge_peers, ipfs_peers, rqlite_view, supervisor_status};
 use super::processes::running_pid;
 use crate::text_table::render_table;
 
@@ -34,6 +34,8 @@ pub struct NodeStatus {
     pub rqlite: Option<RqliteView>,
     /// How many nodes its bridge is connected to.
     pub pubsub_peers: Option<usize>,
+    /// How many peers its IPFS daemon is connected to (when the cluster stores on IPFS).
+    pub ipfs_peers: Option<usize>,
 }
 
 /// The status of every node of `layout`.
@@ -61,6 +63,10 @@ async fn node_status(layout: &Layout, node: &DevNode, secret: Option<&ClusterSec
         _ => None,
     };
     let pubsub_peers = if pid.is_some() { bridge_peers(&runtime_dir).await } else { None };
+    let ipfs_peers = match (pid, &node.ipfs) {
+        (Some(_), Some(ipfs)) => ipfs_peers(ipfs.api).await,
+        _ => None,
+    };
     NodeStatus {
         name: node.name.clone(),
         gateway: Layout::gateway_url(node),
@@ -71,12 +77,14 @@ async fn node_status(layout: &Layout, node: &DevNode, secret: Option<&ClusterSec
         children,
         rqlite,
         pubsub_peers,
+        ipfs_peers,
     }
 }
 
 /// The statuses as a table, with the cluster's leader and members under it.
 pub fn status_text(statuses: &[NodeStatus]) -> String {
-    let mut rows = vec![["NODE", "STATE", "GATEWAY", "RQLITE", "PEERS", "CHILDREN", "DATA"].map(String::from).to_vec()];
+    let header = ["NODE", "STATE", "GATEWAY", "RQLITE", "PUBSUB PEERS", "IPFS PEERS", "CHILDREN", "DATA"];
+    let mut rows = vec![header.map(String::from).to_vec()];
     for status in statuses {
         let state = match (status.pid, status.ready) {
             (None, _) => "stopped",
@@ -104,6 +112,7 @@ pub fn status_text(statuses: &[NodeStatus]) -> String {
             status.gateway.clone(),
             rqlite,
             status.pubsub_peers.map_or("-".to_owned(), |n| n.to_string()),
+            status.ipfs_peers.map_or("-".to_owned(), |n| n.to_string()),
             children,
             status.data_dir.display().to_string(),
         ]);

@@ -12,9 +12,11 @@ use std::time::{Duration, Instant};
 
 use orama_service::cluster::ClusterSecret;
 
-use super::config::node_config;
-use super::keys::{new_identity, new_swarm_key, rqlite_users, write_new_private};
-use super::layout::{DevNode, Layout};
+use super::cache;
+use super::config::{Programs, node_config};
+use super::ipfs;
+use super::keys::{new_identity, new_swarm_key, rqlite_users, write_new_private, write_private};
+use super::layout::{DevNode, Engines, Layout};
 use super::probe::{child_logs, supervisor_status};
 use super::processes::{log_tail, running_pid, spawn, stop};
 use super::status::NodeStatus;
@@ -31,8 +33,10 @@ pub struct UpRequest {
     pub dir: PathBuf,
     /// Nodes for a new cluster (an existing one keeps its own).
     pub nodes: Option<usize>,
-    /// RQLite's binary.
-    pub rqlited: PathBuf,
+    /// The programs found; a new cluster shares a cache and storage engine when found.
+    pub programs: Programs,
+    /// Engines asked for a new cluster (`None`: whichever is installed).
+    pub engines: Option<Engines>,
     /// How long to wait for the cluster.
     pub timeout: Duration,
     /// Ports all chosen by the system (for a new cluster).
@@ -42,10 +46,14 @@ pub struct UpRequest {
 /// Brings the cluster up; its nodes' status once all are ready.
 pub async fn up(request: &UpRequest, out: &mut dyn std::io::Write) -> Result<Vec<NodeStatus>, String> {
     let started = Instant::now();
-    let layout = prepare(request)?;
+    let layout = prepare(request, out)?;
+    let secret = ClusterSecret::read(&layout.secret_file()).map_err(|e| e.to_string())?;
     let mut children: BTreeMap<String, Child> = BTreeMap::new();
     for node in &layout.nodes {
-        std::fs::write(layout.config_file(node), node_config(&layout, node, &request.rqlited))
+        if let Some(ports) = &node.cache {
+            cache::write_configs(&layout, node, ports, &secret)?;
+        }
+        std::fs::write(layout.config_file(node), node_config(&layout, node, &request.programs))
             .map_err(|e| format!("{}: {e}", layout.config_file(node).display()))?;
         if running_pid(&layout, node).is_some() {
             let _ = writeln!(out, "{}: already running", node.name);
@@ -54,8 +62,19 @@ pub async fn up(request: &UpRequest, out: &mut dyn std::io::Write) -> Result<Vec
         children.insert(node.name.clone(), spawn(&layout, node)?);
     }
     let _ = writeln!(out, "starting {} of {} nodes in {}", children.len(), layout.nodes.len(), layout.dir.display());
-    if let Err(failure) = wait_ready(&layout, &mut children, started + request.timeout, out).await {
-        for node in &layout.nodes {
+    let deadline = started + request.timeout;
+    let mut outcome = wait_ready(&layout, &mut children, deadline, out).await;
+    if let (Ok(()), Some(programs)) = (&outcome, &request.programs.cache)
+        && layout.engines.redis_cache
+    {
+        outcome = cache::form(&layout, programs, &secret, deadline);
+        if outcome.is_ok() {
+            let _ = writeln!(out, "cache: a Redis Cluster of {} primaries, each with a replica", layout.nodes.len());
+        }
+    }
+    if let Err(failure) = outcome {
+        // Only what this run started: nodes that were running stay as they were.
+        for node in layout.nodes.iter().filter(|n| children.contains_key(&n.name)) {
             stop(&layout, node, STOP_GRACE).await;
         }
         for child in children.values_mut() {
@@ -68,7 +87,7 @@ pub async fn up(request: &UpRequest, out: &mut dyn std::io::Write) -> Result<Vec
 }
 
 /// The cluster's layout, made with its keys on first use.
-fn prepare(request: &UpRequest) -> Result<Layout, String> {
+fn prepare(request: &UpRequest, out: &mut dyn std::io::Write) -> Result<Layout, String> {
     std::fs::create_dir_all(&request.dir).map_err(|e| format!("{}: {e}", request.dir.display()))?;
     let dir = std::fs::canonicalize(&request.dir).map_err(|e| format!("{}: {e}", request.dir.display()))?;
     if let Some(layout) = Layout::load(&dir)? {
@@ -79,14 +98,39 @@ fn prepare(request: &UpRequest) -> Result<Layout, String> {
                 layout.nodes.len()
             ));
         }
+        if layout.engines.redis_cache && request.programs.cache.is_none() {
+            return Err(
+                "this cluster's cache is a Redis Cluster, and no redis-server (or valkey-server) is on the PATH".into(),
+            );
+        }
+        if layout.engines.ipfs_storage && request.programs.jsipfs.is_none() {
+            return Err("this cluster stores on IPFS, and no jsipfs was found (--jsipfs DIR or ORAMA_JSIPFS)".into());
+        }
         return Ok(layout);
     }
     let count = request.nodes.unwrap_or(5);
+    let engines = request.engines.unwrap_or(Engines {
+        redis_cache: request.programs.cache.is_some(),
+        ipfs_storage: request.programs.jsipfs.is_some(),
+    });
+    if engines.redis_cache && request.programs.cache.is_none() {
+        return Err("--cache redis needs redis-server and redis-cli (or Valkey's) on the PATH".into());
+    }
+    if engines.ipfs_storage && request.programs.jsipfs.is_none() {
+        return Err("--storage ipfs needs jsipfs (--jsipfs DIR, ORAMA_JSIPFS, or ./scripts/test's install)".into());
+    }
+    if !engines.redis_cache {
+        let _ = writeln!(out, "cache: each node its own memory (no redis-server found; the cache is not shared)");
+    }
+    if !engines.ipfs_storage {
+        let _ = writeln!(out, "storage: each node its own disk (no jsipfs found; stored content is not shared)");
+    }
     if count == 0 {
         return Err("a cluster needs at least one node".into());
     }
     let identities = (0..count).map(|_| new_identity()).collect::<Result<Vec<_>, _>>()?;
-    let layout = Layout::new(&dir, identities.iter().map(|i| i.peer_id.clone()).collect(), request.any_ports)?;
+    let mut layout =
+        Layout::new(&dir, identities.iter().map(|i| i.peer_id.clone()).collect(), engines, request.any_ports)?;
     for (node, identity) in layout.nodes.iter().zip(&identities) {
         // Traversable by all: the WASM runner, as its own user, must reach its data dir below.
         let node_dir = layout.node_dir(node);
@@ -94,11 +138,15 @@ fn prepare(request: &UpRequest) -> Result<Layout, String> {
         std::fs::set_permissions(&node_dir, std::fs::Permissions::from_mode(0o755))
             .map_err(|e| format!("{}: {e}", node_dir.display()))?;
         let bridge_dir = layout.data_dir(node).join("pubsub-bridge");
-        write_new_private(&bridge_dir.join("identity.key"), &identity.file)?;
+        write_private(&bridge_dir.join("identity.key"), &identity.file)?;
     }
     let secret = ClusterSecret::read_or_create(&layout.secret_file()).map_err(|e| e.to_string())?;
     write_new_private(&layout.swarm_key_file(), new_swarm_key()?.as_bytes())?;
     write_new_private(&layout.rqlite_auth_file(), rqlite_users(&secret).as_bytes())?;
+    if let (true, Some(jsipfs)) = (engines.ipfs_storage, &request.programs.jsipfs) {
+        let _ = writeln!(out, "making {count} IPFS repos");
+        ipfs::init_repos(&mut layout, jsipfs)?;
+    }
     layout.save()?;
     Ok(layout)
 }

@@ -11,9 +11,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use orama_e2e::cluster::Cluster;
-use orama_e2e::{free_port, http};
+use orama_e2e::{free_port, guest_wasm, http, http_bytes};
 use serde_json::json;
 
+use crate::functions::{Caller, read};
 use crate::wallet::{Wallet, challenge, post, verify};
 
 fn rqlited() -> String {
@@ -38,7 +39,7 @@ fn whoami(port: u16, token: &str) -> u16 {
 
 #[test]
 fn any_node_serves_any_tenant_keys_tokens_and_sql() {
-    let cluster = Cluster::up(3);
+    let cluster = Cluster::up_sql_only(3);
     let ports: Vec<u16> = cluster.nodes.iter().map(|n| n.port).collect();
     let key = ctl_ok(&cluster, 0, &["apikey", "create", "--namespace", "shared"]).trim().to_owned();
     let header = format!("X-API-Key: {key}\r\n");
@@ -90,8 +91,56 @@ fn any_node_serves_any_tenant_keys_tokens_and_sql() {
 }
 
 #[test]
-fn a_wallet_signs_in_on_any_node_and_its_nonce_and_refresh_tokens_are_single_use_cluster_wide() {
+fn content_cache_and_functions_with_their_secrets_are_served_by_every_node() {
     let cluster = Cluster::up(3);
+    let ports: Vec<u16> = cluster.nodes.iter().map(|n| n.port).collect();
+    let key = ctl_ok(&cluster, 0, &["apikey", "create", "--namespace", "apps"]).trim().to_owned();
+    let header = format!("X-API-Key: {key}\r\n");
+
+    // A MiB uploaded through node1 is served by node3 and node2 (fetched from node1's IPFS).
+    // Letters (the test client reads bodies as text), in an order no chunk repeats.
+    let content: Vec<u8> =
+        (0..1024 * 1024u32).map(|i| b'a' + ((i.wrapping_mul(2_654_435_761) >> 13) % 26) as u8).collect();
+    let boundary = "orama-cluster-test";
+    let mut form = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"mib\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    form.extend_from_slice(&content);
+    form.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let content_type = format!("multipart/form-data; boundary={boundary}");
+    let upload = http_bytes(ports[0], "POST", "/v1/storage/upload", &header, &content_type, &form);
+    assert_eq!(upload.status, 200, "{upload:?}");
+    let cid = upload.json["cid"].as_str().expect("cid").to_owned();
+    for &port in &ports[1..] {
+        let got = http_bytes(port, "GET", &format!("/v1/storage/get/{cid}"), &header, "", b"");
+        assert_eq!((got.status, got.body.len()), (200, content.len()), "{cid} through :{port}");
+        assert!(got.body.as_bytes() == content.as_slice(), "the same bytes through :{port}");
+    }
+
+    // One logical cache.
+    let put = http(ports[0], "POST", "/v1/cache/put", &header, Some(&json!({"dmap": "m", "key": "k", "value": "v"})));
+    assert_eq!(put.status, 200, "{put:?}");
+    for &port in &ports {
+        let get = http(port, "POST", "/v1/cache/get", &header, Some(&json!({"dmap": "m", "key": "k"})));
+        assert_eq!(get.json["value"], "v", "through :{port}: {get:?}");
+    }
+
+    // A function deployed on node1 runs on node3 and node2, its sealed secret opened there.
+    let deployer = Caller::at(ports[0], &header);
+    deployer.deployed("calls", &read(&guest_wasm("host-calls")), &[("secrets", r#"{"TOKEN":"s3cret"}"#)]);
+    for &port in &ports[1..] {
+        let reply = Caller::at(port, &header).invoke("/v1/functions/calls/invoke", "secret TOKEN");
+        assert_eq!(reply.status, 200, "{reply:?}");
+        let output = reply.json["output"].as_str().map_or_else(|| reply.body.trim().to_owned(), str::to_owned);
+        assert_eq!(output, "s3cret", "the secret opens on :{port}");
+    }
+}
+
+#[test]
+fn a_wallet_signs_in_on_any_node_and_its_nonce_and_refresh_tokens_are_single_use_cluster_wide() {
+    let cluster = Cluster::up_sql_only(3);
     let ports: Vec<u16> = cluster.nodes.iter().map(|n| n.port).collect();
     let alice = Wallet::new(7);
     let nonce = challenge(ports[0], &alice, "dapp");
@@ -114,7 +163,7 @@ fn a_wallet_signs_in_on_any_node_and_its_nonce_and_refresh_tokens_are_single_use
 
 #[test]
 fn dev_status_describes_every_node_and_dev_up_resumes_the_same_cluster() {
-    let cluster = Cluster::up(3);
+    let cluster = Cluster::up_sql_only(3);
     let key = ctl_ok(&cluster, 2, &["apikey", "create", "--namespace", "kept"]).trim().to_owned();
     let statuses = cluster.status();
     assert_eq!(statuses.len(), 3);
@@ -144,7 +193,7 @@ fn dev_status_describes_every_node_and_dev_up_resumes_the_same_cluster() {
 
 #[test]
 fn an_rqlited_without_the_secret_can_neither_join_nor_read() {
-    let cluster = Cluster::up(3);
+    let cluster = Cluster::up_sql_only(3);
     let secret = cluster.secret();
     let raft: Vec<u16> = cluster.nodes.iter().map(|n| n.rqlite_raft).collect();
     let unauthenticated = http(cluster.nodes[1].rqlite_http, "GET", "/db/query?q=SELECT%201", "", None);

@@ -31,6 +31,11 @@ impl Caller {
         Caller { port, header: format!("X-API-Key: {key}\r\n") }
     }
 
+    /// A caller presenting the key in `header` to the gateway on `port`.
+    pub fn at(port: u16, header: &str) -> Caller {
+        Caller { port, header: header.to_owned() }
+    }
+
     /// Deploys `wasm` as `name` with extra form fields.
     pub fn deploy(&self, name: &str, wasm: &[u8], fields: &[(&str, &str)]) -> Reply {
         let mut body = Vec::new();

@@ -18,8 +18,9 @@
 //! - `wallet`: the wallet sign-in flow with a real secp256k1 key; the login page.
 //! - `tls`, `acme`: HTTPS with a self-signed certificate; ACME against Pebble.
 //! - `sql`: `/v1/rqlite/*` on the embedded engine and a supervised rqlited; tenant isolation.
-//! - `cluster`: three nodes on one RQLite Raft cluster joined with the cluster secret: keys
-//!   and SQL served by any node; a stranger without the secret refused.
+//! - `cluster`: a dev cluster of three nodes (`dev up`): keys, tokens (and a rotation), wallet
+//!   nonces, refresh tokens and SQL served by any node; `dev status`, `dev down`, resuming;
+//!   a stranger without the secret refused. `cluster_failure`: a node SIGKILLed under load.
 //! - `cache`: `/v1/cache/*` in-process, on redis-server, a Redis Cluster and valkey-server.
 //! - `storage`: `/v1/storage/*` on the embedded store and a supervised js-ipfs daemon.
 //! - `functions`: `/v1/functions*` and `/v1/invoke/*` with Rust and WAT guests: versions,
@@ -41,6 +42,7 @@ mod auth;
 mod bodies;
 mod cache;
 mod cluster;
+mod cluster_failure;
 mod ctl;
 mod functions;
 mod notify;
