@@ -198,6 +198,7 @@ async fn assemble(
         (None, None)
     };
     let rate_limits = http::rate_limit::RateLimits::new(&config.gateway.rate_limits);
+    let cluster = status::cluster::ClusterContext::new(config, store.clone());
     tasks.extend([
         tokio::spawn(auth::api_keys::flush_usage_every(api_keys.clone(), shutdown.clone())),
         tokio::spawn(http::metrics::upkeep(shutdown.clone())),
@@ -221,6 +222,7 @@ async fn assemble(
             metrics_allow: gateway.metrics_allow.clone().into(),
             pubsub: pubsub::PubsubContext::new(&config.pubsub, &paths.bridge_socket),
             anon: anon::AnonContext::new(&config.anon, &paths.anon_socket),
+            cluster,
         },
         sql,
         cache: cache::routes::CacheContext {

@@ -43,7 +43,8 @@ pub fn routes(context: RouteContext) -> impl Filter<Extract = (impl Reply,), Err
         Some(functions) => crate::functions::routes::routes(&context.auth, functions),
         None => functions_disabled(),
     };
-    let pubsub = crate::pubsub::routes::routes(&context.auth, &context.status.pubsub, &context.status.started);
+    let cx = &context.status;
+    let pubsub = crate::pubsub::routes::routes(&context.auth, &cx.pubsub, &cx.started, &cx.cluster);
     let anon = crate::anon::routes(&context.auth, &context.status.anon);
     let data = sql.or(cache).unify().or(storage).unify().or(functions).unify().or(pubsub).unify().or(anon).unify();
     status.or(auth).or(data).or(options).recover(rejection_reply)
@@ -108,6 +109,7 @@ mod tests {
                 metrics_allow: Arc::from([]),
                 pubsub: crate::pubsub::PubsubContext::new(&Default::default(), &dir.join("no-bridge.sock")),
                 anon: crate::anon::AnonContext::new(&Default::default(), &dir.join("no-anon.sock")),
+                cluster: crate::status::cluster::ClusterContext::new(&Default::default(), db.clone()),
             },
             sql: crate::sql::SqlService::new(&Default::default(), dir).expect("sql"),
             cache: crate::cache::routes::CacheContext {

@@ -133,6 +133,26 @@ pub trait Database: Send + Sync + 'static {
         let _ = bytes;
         Box::pin(async { Ok(()) })
     }
+    /// The members of the engine's cluster as the node it asks sees them; none for an
+    /// engine that is not a cluster.
+    fn members(&self) -> DbFuture<'_, Vec<ClusterMember>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
     /// The engine's name, for health reports.
     fn engine(&self) -> &'static str;
+}
+
+/// A member of a clustered SQL engine (an rqlited of the Raft cluster).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ClusterMember {
+    /// Its node id.
+    pub id: String,
+    /// Its HTTP API address.
+    pub api_addr: String,
+    /// Whether it leads.
+    pub leader: bool,
+    /// Whether the asked node reaches it.
+    pub reachable: bool,
+    /// Whether it votes.
+    pub voter: bool,
 }

@@ -9,6 +9,7 @@ mod engine;
 mod migrations;
 mod rqlite;
 mod rqlite_body;
+mod rqlite_nodes;
 mod rqlite_reply;
 mod sandbox;
 mod sqlite;
@@ -17,7 +18,7 @@ pub mod system_store;
 mod value;
 
 pub use budget::{ResultBudget, blob_cost, scalar_cost, text_cost};
-pub use engine::{Database, DbError, DbFuture, ExecResult, Op, OpResult, QueryLimits, limits_of};
+pub use engine::{ClusterMember, Database, DbError, DbFuture, ExecResult, Op, OpResult, QueryLimits, limits_of};
 pub use migrations::{MIGRATIONS, Migration, migrate};
 pub use rqlite::RqliteDb;
 pub use sandbox::{DENIED_FUNCTIONS, MAX_SQL_BYTES, Sandbox};

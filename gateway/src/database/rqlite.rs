@@ -20,8 +20,9 @@ use serde_json::{Value, json};
 use super::rqlite_body::{read_capped, reply_cap};
 use super::rqlite_reply::{self, Reply, StatementResult};
 use super::{
-    budget::ResultBudget, engine::Database, engine::DbError, engine::DbFuture, engine::ExecResult, engine::Op,
-    engine::OpResult, engine::QueryLimits, value::Rows, value::SqlValue, value::Statement,
+    budget::ResultBudget, engine::ClusterMember, engine::Database, engine::DbError, engine::DbFuture,
+    engine::ExecResult, engine::Op, engine::OpResult, engine::QueryLimits, value::Rows, value::SqlValue,
+    value::Statement,
 };
 
 /// Pause between attempts after a node failed.
@@ -310,6 +311,10 @@ impl Database for RqliteDb {
 
     fn bound_memory(&self, bytes: u64) -> DbFuture<'_, ()> {
         Box::pin(self.bound_nodes_memory(bytes))
+    }
+
+    fn members(&self) -> DbFuture<'_, Vec<ClusterMember>> {
+        Box::pin(super::rqlite_nodes::members(&self.client, &self.urls, &self.names))
     }
 
     fn engine(&self) -> &'static str {

@@ -12,16 +12,22 @@ use super::context::PubsubContext;
 use crate::auth::{Authenticator, Principal, authenticated};
 use crate::http::error::ApiError;
 use crate::status::bodies::{NodeIdentity, Started};
+use crate::status::cluster::ClusterContext;
 
 /// The network routes.
-pub fn routes(auth: &Authenticator, cx: &PubsubContext, started: &Started) -> BoxedFilter<(Response,)> {
-    let (status_cx, status_started) = (cx.clone(), started.clone());
+pub fn routes(
+    auth: &Authenticator,
+    cx: &PubsubContext,
+    started: &Started,
+    cluster: &ClusterContext,
+) -> BoxedFilter<(Response,)> {
+    let (status_cx, status_started, cluster) = (cx.clone(), started.clone(), cluster.clone());
     let status = warp::path!("v1" / "network" / "status").and_then(move || {
-        let (cx, started) = (status_cx.clone(), status_started.clone());
+        let (cx, started, cluster) = (status_cx.clone(), status_started.clone(), cluster.clone());
         async move {
-            let node = identity(&cx).await;
+            let (node, facts) = tokio::join!(identity(&cx), cluster.facts());
             Ok::<_, warp::Rejection>(
-                warp::reply::json(&crate::status::bodies::network_status(&started, node)).into_response(),
+                warp::reply::json(&crate::status::bodies::network_status(&started, node, facts)).into_response(),
             )
         }
     });

@@ -36,7 +36,12 @@ struct PublishBody {
 }
 
 /// Every pub/sub and network route.
-pub fn routes(auth: &Authenticator, cx: &PubsubContext, started: &Started) -> BoxedFilter<(Response,)> {
+pub fn routes(
+    auth: &Authenticator,
+    cx: &PubsubContext,
+    started: &Started,
+    cluster: &crate::status::cluster::ClusterContext,
+) -> BoxedFilter<(Response,)> {
     let ws = warp::path!("v1" / "pubsub" / "ws")
         .and(warp::get())
         .and(authenticated(auth.clone()))
@@ -90,7 +95,7 @@ pub fn routes(auth: &Authenticator, cx: &PubsubContext, started: &Started) -> Bo
             let body = json!({ "topic": topic, "count": members.len(), "members": members });
             Ok::<_, warp::Rejection>(in_namespace(&p, warp::reply::json(&body)))
         });
-    let network = super::network::routes(auth, cx, started);
+    let network = super::network::routes(auth, cx, started, cluster);
     ws.or(publish).unify().or(topics).unify().or(presence).unify().or(network).unify().boxed()
 }
 

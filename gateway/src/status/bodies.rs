@@ -5,6 +5,7 @@ use std::time::{Instant, SystemTime};
 
 use serde::Serialize;
 
+use super::cluster::ClusterFacts;
 use crate::http::wire::{go_duration, rfc3339};
 
 /// Build identity reported by `/v1/version`.
@@ -88,6 +89,9 @@ struct NetworkStatus {
     database_size: u64,
     /// Nanoseconds, as Go serialises a `time.Duration`.
     uptime: u128,
+    /// `ipfs`, `ipfs_cluster` (the reference's, when they answer) and `cluster` (ours).
+    #[serde(flatten)]
+    facts: ClusterFacts,
 }
 
 /// `/health`.
@@ -121,29 +125,35 @@ pub struct NodeIdentity {
 
 /// `/v1/status`, with the node's identity when the bridge answered and the anonymous
 /// proxy's state when it did.
-pub fn status(started: &Started, node: Option<NodeIdentity>, anon: Option<serde_json::Value>) -> StatusBody {
+pub fn status(
+    started: &Started,
+    node: Option<NodeIdentity>,
+    anon: Option<serde_json::Value>,
+    facts: ClusterFacts,
+) -> StatusBody {
     let connected = node.is_some();
     let node = node.unwrap_or_default();
     StatusBody {
         server: ServerStatus { started_at: started.started_at(), uptime: started.uptime() },
-        network: network(started, node, connected),
+        network: network(started, node, connected, facts),
         anon,
     }
 }
 
-fn network(started: &Started, node: NodeIdentity, connected: bool) -> NetworkStatus {
+fn network(started: &Started, node: NodeIdentity, connected: bool, facts: ClusterFacts) -> NetworkStatus {
     NetworkStatus {
         node_id: node.peer_id.clone(),
         peer_id: node.peer_id,
         connected,
         peer_count: node.peer_count,
-        database_size: 0,
+        database_size: facts.database_size,
         uptime: started.mono.elapsed().as_nanos(),
+        facts,
     }
 }
 
 /// `/v1/network/status`: the NetworkStatus alone.
-pub fn network_status(started: &Started, node: Option<NodeIdentity>) -> impl Serialize + use<> {
+pub fn network_status(started: &Started, node: Option<NodeIdentity>, facts: ClusterFacts) -> impl Serialize + use<> {
     let connected = node.is_some();
-    network(started, node.unwrap_or_default(), connected)
+    network(started, node.unwrap_or_default(), connected, facts)
 }

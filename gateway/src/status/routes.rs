@@ -10,6 +10,7 @@ use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use super::bodies::{self, Started};
+use super::cluster::ClusterContext;
 use crate::anon::AnonContext;
 use crate::http::error::error_reply;
 use crate::http::observe::ClientIp;
@@ -26,6 +27,8 @@ pub struct StatusContext {
     pub pubsub: PubsubContext,
     /// The anon proxy, for its state.
     pub anon: AnonContext,
+    /// Where the cluster's facts are read.
+    pub cluster: ClusterContext,
 }
 
 /// `/health`, `/v1/health`, `/v1/version`, `/status`, `/v1/status`, `/metrics` and
@@ -42,17 +45,18 @@ pub fn routes(cx: &StatusContext) -> BoxedFilter<(Response,)> {
     let version = warp::path!("v1" / "version")
         .and(with_started.clone())
         .map(|s: Started| warp::reply::json(&bodies::version(&s)).into_response());
-    let (pubsub, anon) = (cx.pubsub.clone(), cx.anon.clone());
+    let (pubsub, anon, cluster) = (cx.pubsub.clone(), cx.anon.clone(), cx.cluster.clone());
     let status = warp::path("status")
         .and(warp::path::end())
         .or(warp::path!("v1" / "status"))
         .unify()
         .and(with_started)
         .and_then(move |s: Started| {
-            let (pubsub, anon) = (pubsub.clone(), anon.clone());
+            let (pubsub, anon, cluster) = (pubsub.clone(), anon.clone(), cluster.clone());
             async move {
-                let (node, anon) = tokio::join!(crate::pubsub::network::identity(&pubsub), anon.status());
-                Ok::<_, Rejection>(warp::reply::json(&bodies::status(&s, node, anon)).into_response())
+                let (node, anon, facts) =
+                    tokio::join!(crate::pubsub::network::identity(&pubsub), anon.status(), cluster.facts());
+                Ok::<_, Rejection>(warp::reply::json(&bodies::status(&s, node, anon, facts)).into_response())
             }
         });
     let allow = cx.metrics_allow.clone();

@@ -119,6 +119,17 @@ fn content_cache_and_functions_with_their_secrets_are_served_by_every_node() {
         assert!(got.body.as_bytes() == content.as_slice(), "the same bytes through :{port}");
     }
 
+    // Each node reports its own IPFS daemon, in the reference's shape.
+    let peer_ids: Vec<String> = ports
+        .iter()
+        .map(|&port| {
+            let status = http(port, "GET", "/v1/network/status", "", None);
+            assert!(status.json["ipfs"]["swarm_addresses"].is_array(), "{status:?}");
+            status.json["ipfs"]["peer_id"].as_str().expect("an ipfs peer id").to_owned()
+        })
+        .collect();
+    assert!(peer_ids[0] != peer_ids[1] && peer_ids[1] != peer_ids[2], "{peer_ids:?}");
+
     // One logical cache.
     let put = http(ports[0], "POST", "/v1/cache/put", &header, Some(&json!({"dmap": "m", "key": "k", "value": "v"})));
     assert_eq!(put.status, 200, "{put:?}");
@@ -176,6 +187,16 @@ fn dev_status_describes_every_node_and_dev_up_resumes_the_same_cluster() {
         assert_eq!(status["pubsub_peers"], 2, "every bridge peered with the two others: {status}");
         for field in ["name", "runtime_dir", "data_dir", "children"] {
             assert!(!status[field].is_null(), "{field} in {status}");
+        }
+    }
+    // Every gateway describes the cluster: its members and leader, the store's size.
+    for node in &cluster.nodes {
+        for path in ["/v1/status", "/v1/network/status"] {
+            let reply = http(node.port, "GET", path, "", None);
+            let network = if path == "/v1/status" { &reply.json["network"] } else { &reply.json };
+            assert_eq!(network["cluster"]["members"].as_array().map(Vec::len), Some(3), "{path}: {reply:?}");
+            assert_eq!(network["cluster"]["leader"].as_str(), Some(leaders[0]), "{path}: {reply:?}");
+            assert!(network["database_size"].as_u64().is_some_and(|n| n > 0), "{path}: {reply:?}");
         }
     }
     let text = cluster.dev(&["status"]);
