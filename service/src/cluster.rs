@@ -6,6 +6,8 @@
 
 use std::io::Write as _;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 /// Characters in a generated secret (hex of 32 bytes).
@@ -57,9 +59,12 @@ impl ClusterSecret {
         Ok(ClusterSecret(bytes.iter().map(|b| format!("{b:02x}")).collect()))
     }
 
-    /// Reads the secret in `path`.
+    /// Reads the secret in `path` (a file others may read is reported, not refused).
     pub fn read(path: &Path) -> Result<ClusterSecret, SecretError> {
         let text = std::fs::read_to_string(path).map_err(|source| SecretError::Io { path: path.into(), source })?;
+        if std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 != 0) {
+            tracing::warn!(path = %path.display(), "the cluster secret's file is readable by others: chmod 600 it");
+        }
         ClusterSecret::parse(&text).map_err(|message| SecretError::Invalid { path: path.into(), message })
     }
 
@@ -86,54 +91,59 @@ impl ClusterSecret {
         let linked = std::fs::hard_link(&temporary, path);
         let _ = std::fs::remove_file(&temporary);
         match linked {
-            Ok(()) => Ok(secret),
+            Ok(()) => {
+                tracing::info!(
+                    path = %path.display(),
+                    "generated the cluster secret: nodes joining this cluster need a copy of this file"
+                );
+                Ok(secret)
+            }
             Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => ClusterSecret::read(path),
             Err(err) => Err(io(err)),
         }
     }
 
-    /// Writes the secret to `path` (0600, atomically), for a node given it to join.
-    pub fn write(&self, path: &Path) -> Result<(), SecretError> {
-        let io = |source| SecretError::Io { path: path.into(), source };
-        let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io)?;
-        let temporary = path.with_extension(format!("partial-{}", std::process::id()));
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&temporary)
-            .map_err(io)?;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(io)?;
-        file.write_all(format!("{}\n", self.0).as_bytes()).and_then(|()| file.sync_all()).map_err(io)?;
-        std::fs::rename(&temporary, path).map_err(io)
+    /// A password for one use of the secret (`rqlite`, `redis`): HMAC-SHA256 of the label under
+    /// the secret, in hex. Services only ever see these, so one that gives its password away
+    /// (Redis answers `CONFIG GET requirepass`; basic auth crosses the wire) gives neither the
+    /// secret nor what it seals.
+    pub fn password_for(&self, label: &str) -> String {
+        hmac_sha256(self.0.as_bytes(), format!("orama cluster password: {label}").as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
-    /// `url` with this secret as the password of a user named without one
-    /// (`http://orama-gateway@host:4001` becomes `http://orama-gateway:<secret>@host:4001`), so
-    /// config files name the user and never hold the secret. Other URLs are returned as they are.
+    /// `url` with the password for its service (`http(s)` is RQLite, `redis(s)` Redis) as the
+    /// password of a user named without one (`http://orama-gateway@host:4001` becomes
+    /// `http://orama-gateway:<password>@host:4001`), so config files name the user and never
+    /// hold a password. Other URLs are returned as they are.
     pub fn fill_password(&self, url: &str) -> String {
         let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+        let label = match scheme {
+            "http" | "https" => "rqlite",
+            "redis" | "rediss" => "redis",
+            _ => return url.to_owned(),
+        };
         let authority_end = rest.find('/').unwrap_or(rest.len());
         let (authority, path) = rest.split_at(authority_end);
         match authority.rsplit_once('@') {
             Some((user, host)) if !user.is_empty() && !user.contains(':') => {
-                format!("{scheme}://{user}:{}@{host}{path}", self.0)
+                format!("{scheme}://{user}:{}@{host}{path}", self.password_for(label))
             }
             _ => url.to_owned(),
         }
     }
 
-    /// A secret from text: surrounding whitespace ignored, at least [`MIN_LEN`] characters, all
-    /// printable ASCII other than `:`, `@` and `/` (it goes into URLs' user info).
+    /// A secret from text: surrounding whitespace ignored, at least [`MIN_LEN`] characters of
+    /// `A-Z a-z 0-9 . _ ~ -` (safe in URLs and config files as it is).
     pub fn parse(text: &str) -> Result<ClusterSecret, String> {
         let secret = text.trim();
         if secret.len() < MIN_LEN {
             return Err(format!("a cluster secret needs at least {MIN_LEN} characters"));
         }
-        if !secret.bytes().all(|b| b.is_ascii_graphic() && !matches!(b, b':' | b'@' | b'/' | b'%')) {
-            return Err("a cluster secret is printable ASCII without ':', '@', '/' or '%'".into());
+        if !secret.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'~' | b'-')) {
+            return Err("a cluster secret is made of A-Z a-z 0-9 . _ ~ -".into());
         }
         Ok(ClusterSecret(secret.to_owned()))
     }
@@ -146,6 +156,20 @@ pub fn without_credentials(url: &str) -> String {
     let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
     let path = if path.is_empty() { String::new() } else { format!("/{path}") };
     if scheme.is_empty() { format!("{host}{path}") } else { format!("{scheme}://{host}{path}") }
+}
+
+/// HMAC-SHA256 (RFC 2104) of `message` under `key`.
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    const BLOCK: usize = 64;
+    let mut block = [0u8; BLOCK];
+    if key.len() > BLOCK {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |byte: u8| block.map(|b| b ^ byte);
+    let inner = Sha256::new().chain_update(pad(0x36)).chain_update(message).finalize();
+    Sha256::new().chain_update(pad(0x5c)).chain_update(inner).finalize().into()
 }
 
 #[cfg(test)]
@@ -177,11 +201,25 @@ mod tests {
     }
 
     #[test]
-    fn a_user_without_a_password_gets_the_secret() {
+    fn hmac_matches_rfc_4231() {
+        // Test case 2 of RFC 4231.
+        let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
+        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    }
+
+    #[test]
+    fn a_user_without_a_password_gets_the_password_for_its_service() {
         let secret = ClusterSecret::parse(&"s".repeat(40)).expect("secret");
+        let (rqlite, redis) = (secret.password_for("rqlite"), secret.password_for("redis"));
+        assert!(rqlite != redis && rqlite.len() == 64 && !rqlite.contains(&"s".repeat(40)));
         let filled = secret.fill_password("http://orama-gateway@127.0.0.1:4001/x");
-        assert_eq!(filled, format!("http://orama-gateway:{}@127.0.0.1:4001/x", "s".repeat(40)));
-        for unchanged in ["http://127.0.0.1:4001", "http://u:p@127.0.0.1:4001", "127.0.0.1:4001"] {
+        assert_eq!(filled, format!("http://orama-gateway:{rqlite}@127.0.0.1:4001/x"));
+        assert_eq!(
+            secret.fill_password("redis://default@127.0.0.1:6379"),
+            format!("redis://default:{redis}@127.0.0.1:6379")
+        );
+        for unchanged in ["http://127.0.0.1:4001", "http://u:p@127.0.0.1:4001", "127.0.0.1:4001", "ftp://u@h"] {
             assert_eq!(secret.fill_password(unchanged), unchanged);
         }
     }
@@ -197,6 +235,7 @@ mod tests {
     fn short_or_url_breaking_secrets_are_refused() {
         assert!(ClusterSecret::parse("short").is_err());
         assert!(ClusterSecret::parse(&"a:".repeat(20)).is_err());
+        assert!(ClusterSecret::parse(&"a#".repeat(20)).is_err(), "would end a URL's authority");
         assert!(ClusterSecret::parse(&format!("  {}\n", "x".repeat(40))).is_ok());
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("cluster.secret");

@@ -85,6 +85,14 @@ impl Cluster {
         std::fs::read_to_string(self.dir().join("cluster.secret")).expect("secret").trim().to_owned()
     }
 
+    /// The password of rqlited's `orama-gateway` user (derived from the secret by `dev up`).
+    pub fn rqlite_password(&self) -> String {
+        let users: Value =
+            serde_json::from_slice(&std::fs::read(self.dir().join("rqlite-auth.json")).expect("users")).expect("json");
+        let gateway = users.as_array().and_then(|u| u.iter().find(|u| u["username"] == "orama-gateway"));
+        gateway.and_then(|u| u["password"].as_str()).expect("the gateway's password").to_owned()
+    }
+
     /// Runs `orama-supervisor ctl --runtime-dir <node's> <args>`.
     pub fn ctl(&self, node: usize, args: &[&str]) -> Output {
         Command::new(bin("orama-supervisor"))

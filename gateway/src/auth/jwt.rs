@@ -5,7 +5,7 @@
 //! by the cluster secret (`shared_keys.rs`), so a token issued by one node verifies on every
 //! other. The first node to start makes the first key; rotation (on any node) adds a new
 //! current key and keeps the previous one for verification; JWKS publishes both. Each node
-//! reloads the keys every 10 s, and at once (at most once a second) when a token names a key
+//! reloads the keys every 10 s, and at once (at most every 100 ms) when a token names a key
 //! it does not hold, so a rotation elsewhere is followed within seconds. Verification accepts
 //! RS256 only (`alg: none` and HMAC confusion are refused by construction), checks `iss` and
 //! `aud` exactly and allows 60 s of clock skew.
@@ -115,6 +115,11 @@ impl JwtKeys {
                     if imported { "imported this node's JWT signing keys" } else { "generated the JWT signing key" };
                 tracing::info!(kid = %first.kid, "{how} for the cluster");
             }
+            if imported {
+                // Sealed in the store now (or the cluster has keys of its own): no clear copy
+                // stays behind to be imported again.
+                remove_legacy_keys(legacy_dir);
+            }
         }
         let keys = JwtKeys {
             shared,
@@ -182,7 +187,12 @@ impl JwtKeys {
     /// naming unknown keys cost one reload per period.
     pub async fn verify_current(&self, token: &str) -> Result<Claims, JwtError> {
         let arrived = Instant::now();
-        let unknown_kid = jsonwebtoken::decode_header(token).ok().and_then(|h| h.kid).filter(|kid| !self.holds(kid));
+        // Only a token that could be ours: RS256 and a kid shaped like ours (16 hex).
+        let unknown_kid = jsonwebtoken::decode_header(token)
+            .ok()
+            .filter(|h| h.alg == Algorithm::RS256)
+            .and_then(|h| h.kid)
+            .filter(|kid| kid.len() == 16 && kid.bytes().all(|b| b.is_ascii_hexdigit()) && !self.holds(kid));
         if let Some(kid) = unknown_kid {
             let mut last = self.last_reload.lock().await;
             if *last < arrived && !self.holds(&kid) {
@@ -264,6 +274,16 @@ impl JwtKeys {
     /// Key ids, newest first.
     pub fn kids(&self) -> Vec<String> {
         self.keys.read().unwrap_or_else(|p| p.into_inner()).iter().map(|k| k.kid.clone()).collect()
+    }
+}
+
+/// Deletes the PEM files of `dir` (keys from before keys were shared).
+fn remove_legacy_keys(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for path in entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "pem")) {
+        if let Err(err) = std::fs::remove_file(&path) {
+            tracing::warn!(path = %path.display(), error = %err, "cannot remove an imported key file");
+        }
     }
 }
 

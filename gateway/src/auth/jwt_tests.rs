@@ -83,6 +83,7 @@ async fn keys_of_a_node_from_before_sharing_become_the_clusters() {
     }
     let keys = JwtKeys::open(shared, &legacy).await.expect("keys");
     assert_eq!(keys.kids(), [current.kid.clone(), old.kid.clone()], "both imported, the newest current");
+    assert_eq!(std::fs::read_dir(&legacy).expect("dir").count(), 0, "no clear copy left behind");
 }
 
 #[tokio::test]

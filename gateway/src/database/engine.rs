@@ -147,7 +147,8 @@ pub trait Database: Send + Sync + 'static {
 pub struct ClusterMember {
     /// Its node id.
     pub id: String,
-    /// Its HTTP API address.
+    /// Its HTTP API address (never shown to the public).
+    #[serde(skip)]
     pub api_addr: String,
     /// Whether it leads.
     pub leader: bool,

@@ -53,6 +53,9 @@ impl SecretBox {
         if shared.list(KeyPurpose::FunctionSecrets).await.map_err(|e| e.to_string())?.is_empty() {
             let legacy = legacy_dir.join("secrets.key");
             let material = match read_optional(&legacy).map_err(|e| e.to_string())? {
+                Some(bytes) if bytes.len() != 32 => {
+                    return Err(format!("{}: a secrets key must be 32 bytes, not {}", legacy.display(), bytes.len()));
+                }
                 Some(bytes) => bytes,
                 None => {
                     let mut fresh = [0u8; 32];
@@ -62,6 +65,12 @@ impl SecretBox {
             };
             let key = SharedKey { kid: "functions".into(), material };
             shared.add(KeyPurpose::FunctionSecrets, &key, true).await.map_err(|e| e.to_string())?;
+            // Sealed in the store now: no clear copy stays behind.
+            if let Err(err) = std::fs::remove_file(&legacy)
+                && err.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(path = %legacy.display(), error = %err, "cannot remove the imported secrets key");
+            }
         }
         let keys = shared.list(KeyPurpose::FunctionSecrets).await.map_err(|e| e.to_string())?;
         let key = keys.first().ok_or("the cluster has no functions secrets key")?;
@@ -138,5 +147,6 @@ mod tests {
         let sealed_before = SecretBox::from_bytes(&[9u8; 32]).expect("key").seal(owner, "kept").expect("seal");
         let secrets = SecretBox::open_shared(&shared, legacy.path()).await.expect("key");
         assert_eq!(secrets.open(owner, &sealed_before).as_deref(), Some("kept"));
+        assert!(!legacy.path().join("secrets.key").exists(), "no clear copy left behind");
     }
 }

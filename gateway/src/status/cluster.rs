@@ -3,10 +3,12 @@
 //! members and leader as this node's rqlited sees them, and the node's IPFS daemon and IPFS
 //! Cluster peer in the reference's shape (`peer_id` and addresses, loopback ones dropped).
 //! Each question has its own 2 s bound and is asked at once with the others; what does not
-//! answer is left out rather than guessed.
+//! answer is left out rather than guessed. The routes are public, so the answers are kept for
+//! [`FRESH_FOR`] and asked by one request at a time: a flood of status requests costs the
+//! engines one round of questions every few seconds.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use orama_service::config::{NodeConfig, StorageEngine};
 use serde::Serialize;
@@ -16,6 +18,8 @@ use crate::database::{ClusterMember, Database, Statement};
 
 /// How long one question may take.
 const ASK_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long answers are reused.
+const FRESH_FOR: Duration = Duration::from_secs(5);
 
 /// Where the cluster's facts are read.
 #[derive(Clone)]
@@ -24,6 +28,8 @@ pub struct ClusterContext {
     ipfs_api: Option<String>,
     ipfs_cluster_api: Option<String>,
     client: reqwest::Client,
+    /// The last answers and when they were asked (locked while asking again).
+    last: Arc<tokio::sync::Mutex<Option<(Instant, ClusterFacts)>>>,
 }
 
 impl std::fmt::Debug for ClusterContext {
@@ -86,11 +92,25 @@ impl ClusterContext {
             ipfs_api: storage.api_url.clone().filter(|_| is_ipfs),
             ipfs_cluster_api: storage.cluster_url.clone().filter(|_| is_ipfs),
             client: reqwest::Client::builder().no_proxy().timeout(ASK_TIMEOUT).build().unwrap_or_default(),
+            last: Arc::default(),
         }
     }
 
-    /// Every fact, asked at once, each within [`ASK_TIMEOUT`].
+    /// The facts, asked again when the last answers are older than [`FRESH_FOR`].
     pub async fn facts(&self) -> ClusterFacts {
+        let mut last = self.last.lock().await;
+        if let Some((at, facts)) = last.as_ref()
+            && at.elapsed() < FRESH_FOR
+        {
+            return facts.clone();
+        }
+        let facts = self.ask().await;
+        *last = Some((Instant::now(), facts.clone()));
+        facts
+    }
+
+    /// Every fact, asked at once, each within [`ASK_TIMEOUT`].
+    async fn ask(&self) -> ClusterFacts {
         let (database_size, ipfs, ipfs_cluster, cluster) =
             tokio::join!(self.database_size(), self.ipfs(), self.ipfs_cluster(), self.sql_cluster());
         ClusterFacts { database_size, ipfs, ipfs_cluster, cluster }

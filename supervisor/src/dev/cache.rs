@@ -1,8 +1,8 @@
 //! The dev cluster's cache: a Redis (or Valkey) Cluster of two servers per node, each node's
 //! primary holding a third of the slots and its replica following the next node's primary, so
-//! the loss of any one node loses no slot. Servers require the cluster secret (`requirepass`,
-//! `masterauth`), kept in owner-only config files rather than on command lines, and the
-//! gateways' URLs name the `default` user, given the secret by the gateway.
+//! the loss of any one node loses no slot. Servers require the cluster's Redis password (derived from
+//! the secret: `requirepass`, `masterauth`), kept in owner-only config files rather than on
+//! command lines, and the gateways' URLs name the `default` user, given it by the gateway.
 //!
 //! Formation is `dev up`'s job, once every server runs: `redis-cli --cluster create` with the
 //! primaries, then `--cluster add-node --cluster-slave` for each replica. A cluster that formed
@@ -50,9 +50,9 @@ pub fn write_configs(
         let text = format!(
             "port {port}\nbind 127.0.0.1\nsave \"\"\nappendonly no\ndir {dir}\ncluster-enabled yes\n\
              cluster-port {bus}\ncluster-config-file nodes.conf\ncluster-node-timeout 2000\n\
-             requirepass {secret}\nmasterauth {secret}\n",
-            dir = layout.data_dir(node).join(name).display(),
-            secret = secret.expose(),
+             requirepass {password}\nmasterauth {password}\n",
+            dir = quoted(&layout.data_dir(node).join(name).display().to_string()),
+            password = secret.password_for("redis"),
         );
         write_private(&config_file(layout, node, name), text.as_bytes())?;
     }
@@ -152,8 +152,8 @@ fn masters(table: &str) -> Vec<u16> {
     table
         .lines()
         .filter(|line| {
-            let flags = line.split(' ').nth(2).unwrap_or_default();
-            flags.contains("master") && !flags.contains("fail")
+            let flags: Vec<&str> = line.split(' ').nth(2).unwrap_or_default().split(',').collect();
+            flags.contains(&"master") && !flags.contains(&"fail") && !flags.contains(&"fail?")
         })
         .filter_map(|line| line.split(' ').nth(1)?.split(['@', ':']).nth(1)?.parse().ok())
         .collect()
@@ -163,7 +163,7 @@ fn masters(table: &str) -> Vec<u16> {
 fn run_cli(programs: &CachePrograms, secret: &ClusterSecret, args: &[String]) -> Result<String, String> {
     let output = Command::new(&programs.cli)
         .args(args)
-        .env("REDISCLI_AUTH", secret.expose())
+        .env("REDISCLI_AUTH", secret.password_for("redis"))
         .output()
         .map_err(|e| format!("{}: {e}", programs.cli.display()))?;
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -172,6 +172,11 @@ fn run_cli(programs: &CachePrograms, secret: &ClusterSecret, args: &[String]) ->
     } else {
         Err(format!("{} {}: {text}{}", display(&programs.cli), args.join(" "), String::from_utf8_lossy(&output.stderr)))
     }
+}
+
+/// `text` as a double-quoted redis.conf argument.
+fn quoted(text: &str) -> String {
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 fn display(path: &Path) -> String {

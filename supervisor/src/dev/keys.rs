@@ -50,11 +50,12 @@ pub fn new_swarm_key() -> Result<String, String> {
 }
 
 /// RQLite's users: `orama-cluster` joins, `orama-gateway` is what gateways call as; both with
-/// the cluster secret as password.
+/// the cluster's RQLite password (derived from the secret).
 pub fn rqlite_users(secret: &ClusterSecret) -> String {
+    let password = secret.password_for("rqlite");
     serde_json::json!([
-        {"username": "orama-cluster", "password": secret.expose(), "perms": ["join", "join-read-only"]},
-        {"username": "orama-gateway", "password": secret.expose(),
+        {"username": "orama-cluster", "password": password, "perms": ["join", "join-read-only"]},
+        {"username": "orama-gateway", "password": password,
          "perms": ["execute", "query", "status", "ready", "nodes", "backup", "load"]},
     ])
     .to_string()

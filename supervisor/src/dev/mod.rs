@@ -89,11 +89,15 @@ pub async fn run(command: DevCommand) -> Result<(), String> {
                 cache: cache::find_programs(),
                 jsipfs: ipfs::find_jsipfs(jsipfs),
             };
-            let engines = (cache.is_some() || storage.is_some()).then(|| layout::Engines {
-                redis_cache: cache.map_or(programs.cache.is_some(), |c| c == "redis"),
-                ipfs_storage: storage.map_or(programs.jsipfs.is_some(), |s| s == "ipfs"),
-            });
-            let request = up::UpRequest { dir: cluster_dir(dir)?, nodes, programs, engines, timeout, any_ports };
+            let request = up::UpRequest {
+                dir: cluster_dir(dir)?,
+                nodes,
+                programs,
+                redis_cache: cache.map(|c| c == "redis"),
+                ipfs_storage: storage.map(|s| s == "ipfs"),
+                timeout,
+                any_ports,
+            };
             let mut progress: Box<dyn std::io::Write> =
                 if json { Box::new(std::io::stderr()) } else { Box::new(std::io::stdout()) };
             let statuses = up::up(&request, &mut progress).await?;

@@ -16,7 +16,9 @@ pub fn running_pid(layout: &Layout, node: &DevNode) -> Option<Pid> {
     let text = std::fs::read_to_string(layout.pid_file(node)).ok()?;
     let pid = Pid::from_raw(text.trim().parse().ok()?)?;
     let command = std::fs::read(format!("/proc/{}/cmdline", pid.as_raw_nonzero())).ok()?;
-    let ours = String::from_utf8_lossy(&command).contains("orama-supervisor");
+    // This node's supervisor, not a reused pid: its command line names this node's config.
+    let config = layout.config_file(node);
+    let ours = command.split(|b| *b == 0).any(|arg| arg == config.as_os_str().as_encoded_bytes());
     (ours && rustix::process::test_kill_process(pid).is_ok()).then_some(pid)
 }
 
@@ -58,6 +60,11 @@ pub async fn stop(layout: &Layout, node: &DevNode, grace: Duration) -> bool {
         if Instant::now() > deadline {
             let _ = rustix::process::kill_process_group(pid, Signal::KILL);
             let _ = rustix::process::kill_process(pid, Signal::KILL);
+            // Gone before returning, so its ports are free for what comes next.
+            let killed = Instant::now();
+            while rustix::process::test_kill_process(pid).is_ok() && !is_zombie(pid) && killed.elapsed() < grace {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

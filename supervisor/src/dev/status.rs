@@ -59,7 +59,9 @@ async fn node_status(layout: &Layout, node: &DevNode, secret: Option<&ClusterSec
         report.iter().flat_map(|r| &r.children).map(|c| (c.name.clone(), c.state.clone())).collect();
     let ready = !children.is_empty() && children.values().all(|state| state == "ready");
     let rqlite = match (pid, secret) {
-        (Some(_), Some(secret)) => rqlite_view(node.rqlite_http, "orama-gateway", secret.expose()).await.ok(),
+        (Some(_), Some(secret)) => {
+            rqlite_view(node.rqlite_http, "orama-gateway", &secret.password_for("rqlite")).await.ok()
+        }
         _ => None,
     };
     let pubsub_peers = if pid.is_some() { bridge_peers(&runtime_dir).await } else { None };

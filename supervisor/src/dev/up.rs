@@ -23,6 +23,8 @@ use super::status::NodeStatus;
 
 /// Restarts of one child in a row after which `dev up` gives up on its node.
 const MAX_RESTARTS: u32 = 3;
+/// Fewest nodes a Redis Cluster cache is made of (`redis-cli --cluster create` needs 3 primaries).
+const MIN_REDIS_NODES: usize = 3;
 /// How long a node's supervisor gets to stop when `dev up` gives up.
 const STOP_GRACE: Duration = Duration::from_secs(20);
 
@@ -35,8 +37,10 @@ pub struct UpRequest {
     pub nodes: Option<usize>,
     /// The programs found; a new cluster shares a cache and storage engine when found.
     pub programs: Programs,
-    /// Engines asked for a new cluster (`None`: whichever is installed).
-    pub engines: Option<Engines>,
+    /// A Redis Cluster as a new cluster's cache (`None`: when installed and 3 nodes or more).
+    pub redis_cache: Option<bool>,
+    /// Peered IPFS as a new cluster's storage (`None`: when installed).
+    pub ipfs_storage: Option<bool>,
     /// How long to wait for the cluster.
     pub timeout: Duration,
     /// Ports all chosen by the system (for a new cluster).
@@ -109,10 +113,15 @@ fn prepare(request: &UpRequest, out: &mut dyn std::io::Write) -> Result<Layout, 
         return Ok(layout);
     }
     let count = request.nodes.unwrap_or(5);
-    let engines = request.engines.unwrap_or(Engines {
-        redis_cache: request.programs.cache.is_some(),
-        ipfs_storage: request.programs.jsipfs.is_some(),
-    });
+    let engines = Engines {
+        redis_cache: request.redis_cache.unwrap_or(request.programs.cache.is_some() && count >= MIN_REDIS_NODES),
+        ipfs_storage: request.ipfs_storage.unwrap_or(request.programs.jsipfs.is_some()),
+    };
+    if engines.redis_cache && count < MIN_REDIS_NODES {
+        return Err(format!(
+            "a Redis Cluster needs {MIN_REDIS_NODES} nodes or more (one primary each): use --cache memory"
+        ));
+    }
     if engines.redis_cache && request.programs.cache.is_none() {
         return Err("--cache redis needs redis-server and redis-cli (or Valkey's) on the PATH".into());
     }
@@ -120,10 +129,16 @@ fn prepare(request: &UpRequest, out: &mut dyn std::io::Write) -> Result<Layout, 
         return Err("--storage ipfs needs jsipfs (--jsipfs DIR, ORAMA_JSIPFS, or ./scripts/test's install)".into());
     }
     if !engines.redis_cache {
-        let _ = writeln!(out, "cache: each node its own memory (no redis-server found; the cache is not shared)");
+        let why = match (request.redis_cache, request.programs.cache.is_some()) {
+            (Some(false), _) => "--cache memory",
+            (_, false) => "no redis-server found",
+            _ => "fewer than 3 nodes",
+        };
+        let _ = writeln!(out, "cache: each node its own memory ({why}; the cache is not shared)");
     }
     if !engines.ipfs_storage {
-        let _ = writeln!(out, "storage: each node its own disk (no jsipfs found; stored content is not shared)");
+        let why = if request.ipfs_storage == Some(false) { "--storage embedded" } else { "no jsipfs found" };
+        let _ = writeln!(out, "storage: each node its own disk ({why}; stored content is not shared)");
     }
     if count == 0 {
         return Err("a cluster needs at least one node".into());

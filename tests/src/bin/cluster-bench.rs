@@ -93,7 +93,7 @@ fn writes(cluster: &Cluster, header: &str, clients: usize, length: Duration) {
     // The same table, named as the gateway names the namespace's tables in the shared store.
     let direct = cluster.nodes[0].rqlite_http;
     let table = format!("t_{}_w", namespace_prefix("bench"));
-    let auth = format!("Authorization: Basic {}\r\n", basic("orama-gateway", &cluster.secret()));
+    let auth = format!("Authorization: Basic {}\r\n", basic("orama-gateway", &cluster.rqlite_password()));
     let (through_gateway, gateway_latency) = rate(clients, length, |seq| {
         let body = json!({"sql": "INSERT INTO w (v) VALUES (?)", "args": [format!("g{seq}")]}).to_string();
         with_connection(gateway, |c| c.post(header, "/v1/rqlite/exec", body.as_bytes()).0 == 200)

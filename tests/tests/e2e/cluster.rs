@@ -82,7 +82,7 @@ fn any_node_serves_any_tenant_keys_tokens_and_sql() {
             node.rqlite_http,
             "GET",
             "/db/query?level=strong&q=SELECT%20count(*)%20FROM%20api_keys",
-            &format!("Authorization: Basic {}\r\n", basic("orama-gateway", &cluster.secret())),
+            &format!("Authorization: Basic {}\r\n", basic("orama-gateway", &cluster.rqlite_password())),
             None,
         );
         assert_eq!(query.status, 200, "{query:?}");
@@ -215,7 +215,8 @@ fn dev_status_describes_every_node_and_dev_up_resumes_the_same_cluster() {
 #[test]
 fn an_rqlited_without_the_secret_can_neither_join_nor_read() {
     let cluster = Cluster::up_sql_only(3);
-    let secret = cluster.secret();
+    let secret = cluster.rqlite_password();
+    assert!(!secret.contains(&cluster.secret()), "rqlited never sees the cluster secret itself");
     let raft: Vec<u16> = cluster.nodes.iter().map(|n| n.rqlite_raft).collect();
     let unauthenticated = http(cluster.nodes[1].rqlite_http, "GET", "/db/query?q=SELECT%201", "", None);
     assert_eq!(unauthenticated.status, 401, "{unauthenticated:?}");
