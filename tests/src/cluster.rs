@@ -25,6 +25,8 @@ pub struct ClusterNode {
     pub rqlite_http: u16,
     /// Its rqlited's Raft port.
     pub rqlite_raft: u16,
+    /// Its IPFS daemon's swarm address (`/ip4/…/tcp/…/p2p/…`), when the cluster stores on IPFS.
+    pub ipfs_swarm: Option<String>,
 }
 
 /// A running dev cluster.
@@ -70,6 +72,9 @@ impl Cluster {
                 data_dir: PathBuf::from(status["data_dir"].as_str().expect("data_dir")),
                 rqlite_http: port(node, "rqlite_http"),
                 rqlite_raft: port(node, "rqlite_raft"),
+                ipfs_swarm: node["ipfs"]["swarm"].as_u64().map(|swarm| {
+                    format!("/ip4/127.0.0.1/tcp/{swarm}/p2p/{}", node["ipfs"]["peer_id"].as_str().unwrap_or_default())
+                }),
             })
             .collect();
         Cluster { dir, nodes }

@@ -74,8 +74,9 @@ pub fn node_config(layout: &Layout, node: &DevNode, programs: &Programs) -> Stri
             own.api
         ));
         // js-ipfs leaves its repo lock behind when killed, then refuses to start: clear it.
-        let script = format!("rm -rf \"$IPFS_PATH/repo.lock\"; exec '{}' daemon", jsipfs.display());
-        let env: Vec<String> = ipfs::env(layout, node).iter().map(|(k, v)| format!("{k}: {}", quoted(v))).collect();
+        let script = format!("rm -rf \"$IPFS_PATH/repo.lock\"; exec node '{}'", ipfs::launcher(layout).display());
+        let env = ipfs::env(layout, node, jsipfs);
+        let env: Vec<String> = env.iter().map(|(k, v)| format!("{k}: {}", quoted(v))).collect();
         externals.push_str(&format!(
             "  - name: ipfs\n    command: sh\n    args: ['-c', {script}]\n    env: {{ {env} }}\n    health: {{ tcp: '127.0.0.1:{api}' }}\n",
             script = quoted(&script),

@@ -1,14 +1,33 @@
 //! The dev cluster's storage: one IPFS daemon per node (js-ipfs, the Kubo-compatible
 //! implementation the tests run, from `ORAMA_JSIPFS` or `~/.cache/orama/jsipfs-peering`), each with its
-//! own repo in the node's data dir, listening on loopback only, discovery off, and bootstrapped
-//! to every other node's daemon, so a block one node holds is fetched by the others over
-//! bitswap. `dev up` makes the repos (in parallel) before the first start and reads back each
+//! own repo in the node's data dir, listening on loopback only, discovery off, bootstrapped to
+//! every other node's daemon, and run through a launcher that makes the swarm a private
+//! network (only daemons with the cluster's IPFS swarm key connect), so a block one node holds
+//! is fetched by the others over bitswap and by no one else. `dev up` makes the repos (in parallel) before the first start and reads back each
 //! peer id for the others' bootstrap lists.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::layout::{DevNode, IpfsNode, Layout};
+
+/// Runs js-ipfs's daemon with a private-network connection protector (the stock daemon ignores
+/// `swarm.key`): only daemons holding the cluster's IPFS swarm key can connect. Modules are
+/// imported by path from the install's `node_modules` (`ORAMA_JSIPFS_MODULES`).
+const LAUNCHER: &str = "import fs from 'node:fs'
+const modules = process.env.ORAMA_JSIPFS_MODULES
+const { Daemon } = await import(modules + '/ipfs-daemon/src/index.js')
+const { createLibp2p } = await import(modules + '/libp2p/dist/src/index.js')
+const { preSharedKey } = await import(modules + '/libp2p/dist/src/pnet/index.js')
+const psk = fs.readFileSync(process.env.ORAMA_SWARM_KEY)
+const daemon = new Daemon({ repo: process.env.IPFS_PATH, libp2p: async ({ libp2pOptions }) =>
+  createLibp2p({ ...libp2pOptions, connectionProtector: preSharedKey({ psk }) }) })
+await daemon.start()
+console.log('Daemon is ready')
+const stop = async () => { await daemon.stop(); process.exit(0) }
+process.on('SIGTERM', stop)
+process.on('SIGINT', stop)
+";
 
 /// js-ipfs needs `Promise.withResolvers`, which older Node releases lack.
 const POLYFILL: &str = "if (!Promise.withResolvers) Promise.withResolvers = function () { let resolve, reject;\n\
@@ -36,17 +55,33 @@ fn polyfill(layout: &Layout) -> PathBuf {
     layout.dir.join("jsipfs-polyfill.cjs")
 }
 
-/// The environment of `node`'s daemon (and of `jsipfs init`).
-pub fn env(layout: &Layout, node: &DevNode) -> Vec<(String, String)> {
+/// The launcher script the daemons run.
+pub fn launcher(layout: &Layout) -> PathBuf {
+    layout.dir.join("jsipfs-launcher.mjs")
+}
+
+/// The IPFS private network's key.
+pub fn swarm_key(layout: &Layout) -> PathBuf {
+    layout.dir.join("ipfs-swarm.key")
+}
+
+/// The environment of `node`'s daemon (and of `jsipfs init`), `jsipfs` being the install's
+/// `node_modules/.bin/jsipfs`.
+pub fn env(layout: &Layout, node: &DevNode, jsipfs: &Path) -> Vec<(String, String)> {
+    let modules = jsipfs.parent().and_then(Path::parent).unwrap_or(Path::new("."));
     vec![
         ("IPFS_PATH".into(), repo(layout, node).display().to_string()),
         ("NODE_OPTIONS".into(), format!("--require {}", polyfill(layout).display())),
+        ("ORAMA_JSIPFS_MODULES".into(), modules.display().to_string()),
+        ("ORAMA_SWARM_KEY".into(), swarm_key(layout).display().to_string()),
     ]
 }
 
 /// Makes every node's repo (all at once), and fills in their peer ids.
 pub fn init_repos(layout: &mut Layout, jsipfs: &Path) -> Result<(), String> {
     std::fs::write(polyfill(layout), POLYFILL).map_err(|e| format!("{}: {e}", polyfill(layout).display()))?;
+    std::fs::write(launcher(layout), LAUNCHER).map_err(|e| format!("{}: {e}", launcher(layout).display()))?;
+    super::keys::write_private(&swarm_key(layout), super::keys::new_swarm_key()?.as_bytes())?;
     let peer_ids: Vec<Result<String, String>> = std::thread::scope(|scope| {
         let layout = &*layout;
         let handles: Vec<_> =
@@ -75,7 +110,7 @@ fn init_repo(layout: &Layout, node: &DevNode, jsipfs: &Path) -> Result<String, S
     let _ = std::fs::remove_dir_all(repo(layout, node));
     let output = Command::new(jsipfs)
         .args(["init", "--profile", "test", "--algorithm", "ed25519"])
-        .envs(env(layout, node))
+        .envs(env(layout, node, jsipfs))
         .output()
         .map_err(|e| format!("{}: {e}", jsipfs.display()))?;
     if !output.status.success() {

@@ -11,9 +11,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use orama_e2e::cluster::Cluster;
-use orama_e2e::{free_port, guest_wasm, http, http_bytes};
+use orama_e2e::{Node, free_port, guest_wasm, http, http_bytes};
 use serde_json::json;
 
+use crate::FAST_SUPERVISOR_ALONE;
 use crate::functions::{Caller, read};
 use crate::wallet::{Wallet, challenge, post, verify};
 
@@ -33,7 +34,7 @@ fn token(port: u16, key_header: &str) -> String {
     reply.json["access_token"].as_str().expect("token").to_owned()
 }
 
-fn whoami(port: u16, token: &str) -> u16 {
+fn whoami_status(port: u16, token: &str) -> u16 {
     http(port, "GET", "/v1/auth/whoami", &format!("Authorization: Bearer {token}\r\n"), None).status
 }
 
@@ -51,12 +52,12 @@ fn any_node_serves_any_tenant_keys_tokens_and_sql() {
     // A token from one node verifies on every node; after a rotation on another node too,
     // and every node's JWKS lists both keys.
     let issued = token(ports[1], &header);
-    assert!(ports.iter().all(|&p| whoami(p, &issued) == 200), "a token of node2 verifies everywhere");
+    assert!(ports.iter().all(|&p| whoami_status(p, &issued) == 200), "a token of node2 verifies everywhere");
     let rotated = ctl_ok(&cluster, 1, &["jwt", "rotate"]);
     let fresh = token(ports[1], &header);
     for &port in &ports {
-        assert_eq!(whoami(port, &fresh), 200, "a token of the new key on :{port} ({rotated})");
-        assert_eq!(whoami(port, &issued), 200, "the previous key still verifies on :{port}");
+        assert_eq!(whoami_status(port, &fresh), 200, "a token of the new key on :{port} ({rotated})");
+        assert_eq!(whoami_status(port, &issued), 200, "the previous key still verifies on :{port}");
     }
     for &port in &ports {
         let jwks = http(port, "GET", "/v1/auth/jwks", "", None);
@@ -129,6 +130,7 @@ fn content_cache_and_functions_with_their_secrets_are_served_by_every_node() {
         })
         .collect();
     assert!(peer_ids[0] != peer_ids[1] && peer_ids[1] != peer_ids[2], "{peer_ids:?}");
+    stranger_ipfs_is_refused(&cluster);
 
     // One logical cache.
     let put = http(ports[0], "POST", "/v1/cache/put", &header, Some(&json!({"dmap": "m", "key": "k", "value": "v"})));
@@ -149,6 +151,29 @@ fn content_cache_and_functions_with_their_secrets_are_served_by_every_node() {
     }
 }
 
+/// An IPFS daemon without the cluster's IPFS swarm key cannot connect to a node's daemon.
+fn stranger_ipfs_is_refused(cluster: &Cluster) {
+    let dir = tempfile::Builder::new().prefix("orama-stranger").tempdir().expect("tempdir");
+    let repo = orama_e2e::jsipfs::IpfsRepo::init(dir.path());
+    let (program, args) = repo.daemon_command();
+    let mut daemon = std::process::Command::new(program)
+        .args(args)
+        .envs(repo.env())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("a stranger IPFS daemon");
+    let api = repo.api_port;
+    let up =
+        orama_e2e::eventually(Duration::from_secs(30), || std::net::TcpStream::connect(("127.0.0.1", api)).is_ok());
+    let target = cluster.nodes[0].ipfs_swarm.clone().expect("node1's swarm address");
+    let connect = http(api, "POST", &format!("/api/v0/swarm/connect?arg={target}"), "", None);
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    assert!(up, "the stranger daemon did not start");
+    assert!(!connect.body.contains("success"), "a daemon without the swarm key connected: {connect:?}");
+}
+
 #[test]
 fn a_wallet_signs_in_on_any_node_and_its_nonce_and_refresh_tokens_are_single_use_cluster_wide() {
     let cluster = Cluster::up_sql_only(3);
@@ -160,7 +185,7 @@ fn a_wallet_signs_in_on_any_node_and_its_nonce_and_refresh_tokens_are_single_use
     let replay = verify(ports[1], &alice, "dapp", &nonce, &alice.sign(&nonce));
     assert_eq!(replay.status, 401, "and is used up on node2 too: {replay:?}");
     let access = session.json["access_token"].as_str().expect("token");
-    assert!(ports.iter().all(|&p| whoami(p, access) == 200));
+    assert!(ports.iter().all(|&p| whoami_status(p, access) == 200));
 
     let first = session.json["refresh_token"].as_str().expect("refresh").to_owned();
     let rotated = post(ports[1], "/v1/auth/refresh", json!({ "refresh_token": first, "namespace": "dapp" }), "");
@@ -210,6 +235,48 @@ fn dev_status_describes_every_node_and_dev_up_resumes_the_same_cluster() {
     assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
     let whoami = http(cluster.nodes[0].port, "GET", "/v1/auth/whoami", &format!("X-API-Key: {key}\r\n"), None);
     assert_eq!((whoami.status, whoami.json["namespace"].as_str()), (200, Some("kept")), "{whoami:?}");
+}
+
+/// What `orama install --join` will write: a node configured by hand with the address of one
+/// member's Raft port and the cluster's secret (and the RQLite users made from it) joins the
+/// running cluster and serves its tenants.
+#[test]
+fn a_node_joins_a_running_cluster_with_a_members_address_and_the_secret() {
+    let cluster = Cluster::up_sql_only(3);
+    let dir = tempfile::Builder::new().prefix("orama").tempdir().expect("tempdir");
+    for file in ["cluster.secret", "rqlite-auth.json"] {
+        std::fs::copy(cluster.dir().join(file), dir.path().join(file)).expect("copy");
+    }
+    let (port, http_port, raft_port) = (free_port(), free_port(), free_port());
+    let config = format!(
+        "{FAST_SUPERVISOR_ALONE}
+node: {{ cluster_secret_file: '{{dir}}/cluster.secret' }}
+gateway: {{ listen: '127.0.0.1:{port}', depends_on: [rqlite] }}
+backends:
+  sql: {{ engine: rqlite, urls: ['http://orama-gateway@127.0.0.1:{http_port}'], consistency: strong, query_timeout: 10s }}
+externals:
+  - name: rqlite
+    command: '{rqlited}'
+    args: [-node-id, node4, -http-addr, '127.0.0.1:{http_port}', -raft-addr, '127.0.0.1:{raft_port}',
+           -auth, '{{dir}}/rqlite-auth.json', -join-as, orama-cluster, -join, '127.0.0.1:{member}', '{{dir}}/rqlite']
+    health: {{ tcp: '127.0.0.1:{http_port}' }}
+",
+        rqlited = rqlited(),
+        member = cluster.nodes[1].rqlite_raft,
+    );
+    let config = config.replace("{dir}", &dir.path().display().to_string());
+    let joined = Node::start_in(dir, &config);
+    joined.wait_ready(&["gateway"]);
+
+    let key = ctl_ok(&cluster, 0, &["apikey", "create", "--namespace", "grown"]).trim().to_owned();
+    let header = format!("X-API-Key: {key}\r\n");
+    let whoami = http(port, "GET", "/v1/auth/whoami", &header, None);
+    assert_eq!((whoami.status, whoami.json["namespace"].as_str()), (200, Some("grown")), "{whoami:?}");
+    let issued = token(port, &header);
+    assert_eq!(whoami_status(cluster.nodes[2].port, &issued), 200, "a token of the new node verifies on node3");
+    let status = http(cluster.nodes[0].port, "GET", "/v1/status", "", None);
+    let members = status.json["network"]["cluster"]["members"].as_array().map(Vec::len);
+    assert_eq!(members, Some(4), "{status:?}");
 }
 
 #[test]

@@ -19,8 +19,10 @@
 //! - `tls`, `acme`: HTTPS with a self-signed certificate; ACME against Pebble.
 //! - `sql`: `/v1/rqlite/*` on the embedded engine and a supervised rqlited; tenant isolation.
 //! - `cluster`: a dev cluster of three nodes (`dev up`): keys, tokens (and a rotation), wallet
-//!   nonces, refresh tokens and SQL served by any node; `dev status`, `dev down`, resuming;
-//!   a stranger without the secret refused. `cluster_failure`: a node SIGKILLed under load.
+//!   nonces, refresh tokens and SQL served by any node; content, cache and functions with
+//!   their secrets across nodes; `dev status`, `dev down`, resuming; a 4th node joining by
+//!   config; a stranger without the secret refused. `cluster_failure`: a node SIGKILLed under
+//!   load, counting lost and duplicated writes.
 //! - `cache`: `/v1/cache/*` in-process, on redis-server, a Redis Cluster and valkey-server.
 //! - `storage`: `/v1/storage/*` on the embedded store and a supervised js-ipfs daemon.
 //! - `functions`: `/v1/functions*` and `/v1/invoke/*` with Rust and WAT guests: versions,
