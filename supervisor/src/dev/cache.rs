@@ -74,18 +74,17 @@ pub fn form(
 ) -> Result<(), String> {
     let ports: Vec<&CachePorts> = layout.nodes.iter().filter_map(|n| n.cache.as_ref()).collect();
     let Some(first) = ports.first() else { return Ok(()) };
-    let cli = |args: &[String]| run_cli(programs, secret, args);
-    let info = cli(&["-p".into(), first.primary.to_string(), "cluster".into(), "info".into()])?;
+    let info = ask(programs, secret, first.primary, &["cluster", "info"])?;
     if !info.contains("cluster_known_nodes:1\r") && !info.contains("cluster_known_nodes:1\n") {
         return wait_formed(layout, programs, secret, deadline);
     }
     let mut create: Vec<String> = vec!["--cluster".into(), "create".into()];
     create.extend(ports.iter().map(|p| format!("127.0.0.1:{}", p.primary)));
     create.extend(["--cluster-replicas".into(), "0".into(), "--cluster-yes".into()]);
-    cli(&create)?;
+    run_cli(programs, secret, &create)?;
     for (i, own) in ports.iter().enumerate() {
         let next = ports[(i + 1) % ports.len()];
-        let id = cli(&["-p".into(), next.primary.to_string(), "cluster".into(), "myid".into()])?;
+        let id = ask(programs, secret, next.primary, &["cluster", "myid"])?;
         let add = [
             "--cluster",
             "add-node",
@@ -95,7 +94,7 @@ pub fn form(
             "--cluster-master-id",
             id.trim(),
         ];
-        cli(&add.map(String::from))?;
+        run_cli(programs, secret, &add.map(String::from))?;
     }
     wait_formed(layout, programs, secret, deadline)
 }
@@ -107,11 +106,7 @@ fn wait_formed(
     deadline: Instant,
 ) -> Result<(), String> {
     let ports: Vec<&CachePorts> = layout.nodes.iter().filter_map(|n| n.cache.as_ref()).collect();
-    let cli = |port: u16, args: &[&str]| {
-        let mut all = vec!["-p".to_owned(), port.to_string()];
-        all.extend(args.iter().map(|a| (*a).to_owned()));
-        run_cli(programs, secret, &all)
-    };
+    let cli = |port: u16, args: &[&str]| ask(programs, secret, port, args);
     let mut failed_back = false;
     loop {
         let nodes = ports.first().map_or(Ok(String::new()), |first| cli(first.primary, &["cluster", "nodes"]));
@@ -159,7 +154,14 @@ fn masters(table: &str) -> Vec<u16> {
         .collect()
 }
 
-/// Runs the cache's client with `args`, the secret in its environment (never its arguments).
+/// Runs `args` (a command) on the server at 127.0.0.1:`port`.
+fn ask(programs: &CachePrograms, secret: &ClusterSecret, port: u16, args: &[&str]) -> Result<String, String> {
+    let mut all = vec!["-p".to_owned(), port.to_string()];
+    all.extend(args.iter().map(|a| (*a).to_owned()));
+    run_cli(programs, secret, &all)
+}
+
+/// Runs the cache's client with `args`, the password in its environment (never its arguments).
 fn run_cli(programs: &CachePrograms, secret: &ClusterSecret, args: &[String]) -> Result<String, String> {
     let output = Command::new(&programs.cli)
         .args(args)
