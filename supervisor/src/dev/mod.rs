@@ -113,6 +113,7 @@ pub async fn run(command: DevCommand) -> Result<(), String> {
         }
         DevCommand::Down { dir } => {
             let layout = existing(dir)?;
+            let _one_at_a_time = processes::lock(&layout.dir)?;
             for node in &layout.nodes {
                 let was_running = processes::stop(&layout, node, DOWN_GRACE).await;
                 let said = if was_running { "stopped" } else { "was not running" };

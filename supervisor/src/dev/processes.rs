@@ -11,6 +11,22 @@ use rustix::process::{Pid, Signal};
 
 use super::layout::{DevNode, Layout};
 
+/// Holds `dir/dev.lock` until dropped: one `dev up` or `dev down` at a time per cluster (two
+/// would make keys, ports and repos twice, or stop what the other starts).
+pub fn lock(dir: &std::path::Path) -> Result<std::fs::File, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join("dev.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+        .map_err(|_| format!("another `dev up` or `dev down` is running on {}", dir.display()))?;
+    Ok(file)
+}
+
 /// The pid of `node`'s supervisor, if it runs (its pid file names a live `orama-supervisor`).
 pub fn running_pid(layout: &Layout, node: &DevNode) -> Option<Pid> {
     let text = std::fs::read_to_string(layout.pid_file(node)).ok()?;
@@ -86,4 +102,19 @@ pub fn log_tail(layout: &Layout, node: &DevNode, lines: usize) -> String {
     let text = std::fs::read_to_string(layout.log_file(node)).unwrap_or_default();
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_dev_command_at_a_time_per_cluster() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let held = lock(dir.path()).expect("the first takes the lock");
+        let second = lock(dir.path());
+        assert!(second.is_err_and(|e| e.contains("another `dev up`")));
+        drop(held);
+        assert!(lock(dir.path()).is_ok(), "free again once the first is done");
+    }
 }

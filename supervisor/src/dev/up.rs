@@ -50,6 +50,7 @@ pub struct UpRequest {
 /// Brings the cluster up; its nodes' status once all are ready.
 pub async fn up(request: &UpRequest, out: &mut dyn std::io::Write) -> Result<Vec<NodeStatus>, String> {
     let started = Instant::now();
+    let _one_at_a_time = super::processes::lock(&request.dir)?;
     let layout = prepare(request, out)?;
     let secret = ClusterSecret::read(&layout.secret_file()).map_err(|e| e.to_string())?;
     let mut children: BTreeMap<String, Child> = BTreeMap::new();
