@@ -220,21 +220,28 @@ impl Layout {
     }
 }
 
-/// `preferred` when it is free on 127.0.0.1 and not `taken`, else a port the system picks.
+/// Ports chosen at random lie here, below Linux's ephemeral range (32768-60999): a port the
+/// system hands out to some other program's `bind(0)` or outgoing connection between our check
+/// and the node's own bind cannot be one of ours.
+const RANDOM_PORTS: std::ops::Range<u16> = 20_000..32_000;
+
+/// `preferred` when it is free on 127.0.0.1 and not `taken`, else a free one at random from
+/// [`RANDOM_PORTS`].
 fn free_port(preferred: Option<u16>, taken: &[u16]) -> Result<u16, String> {
-    if let Some(preferred) = preferred
-        && !taken.contains(&preferred)
-        && TcpListener::bind(("127.0.0.1", preferred)).is_ok()
-    {
+    let free = |port: u16| !taken.contains(&port) && TcpListener::bind(("127.0.0.1", port)).is_ok();
+    if let Some(preferred) = preferred.filter(|&p| free(p)) {
         return Ok(preferred);
     }
-    loop {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).map_err(|e| format!("no free port: {e}"))?;
-        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-        if !taken.contains(&port) {
+    for _ in 0..1000 {
+        let mut bytes = [0u8; 2];
+        getrandom::fill(&mut bytes).map_err(|e| format!("no randomness: {e}"))?;
+        let span = RANDOM_PORTS.end - RANDOM_PORTS.start;
+        let port = RANDOM_PORTS.start + u16::from_le_bytes(bytes) % span;
+        if free(port) {
             return Ok(port);
         }
     }
+    Err(format!("no free port in {RANDOM_PORTS:?}"))
 }
 
 #[cfg(test)]
