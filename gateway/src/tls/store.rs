@@ -2,8 +2,6 @@
 //! read when present, written owner-only and atomically (a temporary file renamed into place),
 //! so a crash mid-write never leaves a torn key or chain behind.
 
-use std::io::Write as _;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// Why a TLS state file could not be used.
@@ -49,18 +47,7 @@ pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
 
 /// Replaces `path` with `content`, mode 0600, creating its directory (0700) if needed.
 pub fn write_private(path: &Path, content: &[u8]) -> Result<(), StoreError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| StoreError::io(dir, e))?;
-    let temporary = path.with_extension("partial");
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&temporary)
-        .map_err(|e| StoreError::io(&temporary, e))?;
-    file.write_all(content).and_then(|()| file.sync_all()).map_err(|e| StoreError::io(&temporary, e))?;
-    std::fs::rename(&temporary, path).map_err(|e| StoreError::io(path, e))
+    orama_service::private_files::write_private(path, content).map_err(|e| StoreError::io(&e.path, e.source))
 }
 
 #[cfg(test)]

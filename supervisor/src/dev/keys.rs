@@ -3,8 +3,6 @@
 //! bridge reads, and the peer id it gives), the bridges' swarm key, and RQLite's users file
 //! with the cluster secret. All written owner-only.
 
-use std::io::Write as _;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _};
@@ -63,23 +61,12 @@ pub fn rqlite_users(secret: &ClusterSecret) -> String {
 
 /// Writes `content` to `path` (0600, its directory 0700), replacing what was there.
 pub fn write_private(path: &Path, content: &[u8]) -> Result<(), String> {
-    let temporary = path.with_extension("partial");
-    let _ = std::fs::remove_file(&temporary);
-    write_new_private(&temporary, content)?;
-    std::fs::rename(&temporary, path).map_err(|e| format!("{}: {e}", path.display()))
+    orama_service::private_files::write_private(path, content).map_err(|e| e.to_string())
 }
 
 /// Writes `content` to `path` (0600, its directory 0700) unless the file exists.
 pub fn write_new_private(path: &Path, content: &[u8]) -> Result<(), String> {
-    let fail = |e: std::io::Error| format!("{}: {e}", path.display());
-    if let Some(dir) = path.parent() {
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(fail)?;
-    }
-    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
-        Ok(mut file) => file.write_all(content).and_then(|()| file.sync_all()).map_err(fail),
-        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(err) => Err(fail(err)),
-    }
+    orama_service::private_files::write_new_private(path, content).map(drop).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
