@@ -114,6 +114,13 @@ impl ClusterSecret {
             .collect()
     }
 
+    /// 32 bytes for one key derived from the secret (`redis-bus-ca`): HMAC-SHA256 of the label
+    /// under the secret, so every node holding the secret derives the same key, and the key
+    /// gives the secret away no more than a password does.
+    pub fn key_seed(&self, label: &str) -> [u8; 32] {
+        hmac_sha256(self.0.as_bytes(), format!("orama cluster key: {label}").as_bytes())
+    }
+
     /// `url` with the password for its service (`http(s)` is RQLite, `redis(s)` Redis) as the
     /// password of a user named without one (`http://orama-gateway@host:4001` becomes
     /// `http://orama-gateway:<password>@host:4001`), so config files name the user and never

@@ -12,6 +12,7 @@ pub mod check;
 pub mod child;
 pub mod children;
 pub mod cli;
+pub mod cluster_ca;
 pub mod control;
 pub mod control_protocol;
 pub mod ctl;

@@ -25,6 +25,8 @@ pub struct ClusterNode {
     pub rqlite_http: u16,
     /// Its rqlited's Raft port.
     pub rqlite_raft: u16,
+    /// Its Redis primary's client and cluster bus ports, when the cluster caches in Redis.
+    pub cache: Option<(u16, u16)>,
     /// Its IPFS daemon's swarm address (`/ip4/…/tcp/…/p2p/…`), when the cluster stores on IPFS.
     pub ipfs_swarm: Option<String>,
 }
@@ -87,6 +89,10 @@ impl Cluster {
                 data_dir: PathBuf::from(status["data_dir"].as_str().expect("data_dir")),
                 rqlite_http: port(node, "rqlite_http"),
                 rqlite_raft: port(node, "rqlite_raft"),
+                cache: node["cache"]["primary"]
+                    .as_u64()
+                    .zip(node["cache"]["primary_bus"].as_u64())
+                    .map(|(primary, bus)| (u16::try_from(primary).expect("port"), u16::try_from(bus).expect("port"))),
                 ipfs_swarm: node["ipfs"]["swarm"].as_u64().map(|swarm| {
                     format!("/ip4/127.0.0.1/tcp/{swarm}/p2p/{}", node["ipfs"]["peer_id"].as_str().unwrap_or_default())
                 }),
@@ -111,6 +117,13 @@ impl Cluster {
             serde_json::from_slice(&std::fs::read(self.dir().join("rqlite-auth.json")).expect("users")).expect("json");
         let gateway = users.as_array().and_then(|u| u.iter().find(|u| u["username"] == "orama-gateway"));
         gateway.and_then(|u| u["password"].as_str()).expect("the gateway's password").to_owned()
+    }
+
+    /// The password of the cluster's Redis servers (derived from the secret by `dev up`).
+    pub fn redis_password(&self) -> String {
+        let config = std::fs::read_to_string(self.dir().join("node1").join("cache.conf")).expect("cache.conf");
+        let line = config.lines().find_map(|l| l.strip_prefix("requirepass ")).expect("requirepass");
+        line.trim().to_owned()
     }
 
     /// Runs `orama-supervisor ctl --runtime-dir <node's> <args>`.

@@ -4,6 +4,13 @@
 //! the secret: `requirepass`, `masterauth`), kept in owner-only config files rather than on
 //! command lines, and the gateways' URLs name the `default` user, given it by the gateway.
 //!
+//! The cluster bus (where servers gossip and a `CLUSTER MEET` adds a server) has no password:
+//! it runs over TLS (`tls-cluster`), and a server trusts only certificates from the cluster's
+//! CA ([`crate::cluster_ca`], derived from the secret), so a server without the secret is never
+//! let in. Replication runs over TLS too (a replica learns its primary's port from the bus,
+//! which then names TLS ports); clients keep the plain port, behind the password, and are
+//! redirected to plain ports.
+//!
 //! Formation is `dev up`'s job, once every server runs: `redis-cli --cluster create` with the
 //! primaries, then `--cluster add-node --cluster-slave` for each replica. A cluster that formed
 //! before (its `nodes.conf` kept in each server's data dir) re-forms by itself.
@@ -16,6 +23,7 @@ use orama_service::cluster::ClusterSecret;
 
 use super::keys::write_private;
 use super::layout::{CachePorts, DevNode, Layout};
+use crate::cluster_ca::ClusterCa;
 
 /// The cache's server and client programs.
 #[derive(Debug, Clone)]
@@ -44,14 +52,22 @@ pub fn write_configs(
     ports: &CachePorts,
     secret: &ClusterSecret,
 ) -> Result<(), String> {
-    for (name, port, bus) in
-        [("cache", ports.primary, ports.primary_bus), ("cache-replica", ports.replica, ports.replica_bus)]
-    {
+    let ca = ClusterCa::derive(secret, "redis-bus").map_err(|e| e.to_string())?;
+    let tls = ca.write_files(&layout.node_dir(node).join("cache-tls"), &node.name).map_err(|e| e.to_string())?;
+    let servers = [
+        ("cache", ports.primary, ports.primary_bus, ports.primary_tls),
+        ("cache-replica", ports.replica, ports.replica_bus, ports.replica_tls),
+    ];
+    for (name, port, bus, tls_port) in servers {
         let text = format!(
             "port {port}\nbind 127.0.0.1\nsave \"\"\nappendonly no\ndir {dir}\ncluster-enabled yes\n\
              cluster-port {bus}\ncluster-config-file nodes.conf\ncluster-node-timeout 2000\n\
-             requirepass {password}\nmasterauth {password}\n",
+             requirepass {password}\nmasterauth {password}\n\
+             tls-port {tls_port}\ntls-cluster yes\ntls-replication yes\ntls-cert-file {certificate}\ntls-key-file {key}\ntls-ca-cert-file {ca}\n",
             dir = quoted(&layout.data_dir(node).join(name).display().to_string()),
+            certificate = quoted(&tls.certificate.display().to_string()),
+            key = quoted(&tls.key.display().to_string()),
+            ca = quoted(&tls.ca.display().to_string()),
             password = secret.password_for("redis"),
         );
         write_private(&config_file(layout, node, name), text.as_bytes())?;

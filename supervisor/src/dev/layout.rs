@@ -52,6 +52,10 @@ pub struct CachePorts {
     pub replica: u16,
     /// The replica's cluster bus port.
     pub replica_bus: u16,
+    /// The primary's TLS port (what its replica replicates over).
+    pub primary_tls: u16,
+    /// The replica's TLS port (what a replica replicates over once it is promoted).
+    pub replica_tls: u16,
 }
 
 /// A node's IPFS daemon.
@@ -137,6 +141,8 @@ impl Layout {
                     primary_bus: port(CACHE_BASE + 10000, 2 * k - 1)?,
                     replica: port(CACHE_BASE, 2 * k)?,
                     replica_bus: port(CACHE_BASE + 10000, 2 * k)?,
+                    primary_tls: port(CACHE_BASE + 20000, 2 * k - 1)?,
+                    replica_tls: port(CACHE_BASE + 20000, 2 * k)?,
                 });
             }
             if engines.ipfs_storage {
@@ -260,12 +266,13 @@ mod tests {
                 let (cache, ipfs) = (n.cache.clone().expect("cache"), n.ipfs.clone().expect("ipfs"));
                 [n.gateway_port, n.rqlite_http, n.rqlite_raft, n.p2p_port, cache.primary, cache.primary_bus]
                     .into_iter()
-                    .chain([cache.replica, cache.replica_bus, ipfs.api, ipfs.swarm, ipfs.gateway])
+                    .chain([cache.replica, cache.replica_bus, cache.primary_tls, cache.replica_tls])
+                    .chain([ipfs.api, ipfs.swarm, ipfs.gateway])
             })
             .collect();
         ports.sort_unstable();
         ports.dedup();
-        assert_eq!(ports.len(), 33);
+        assert_eq!(ports.len(), 39);
         layout.save().expect("save");
         let loaded = Layout::load(dir.path()).expect("load").expect("a layout");
         assert_eq!(loaded.nodes, layout.nodes);

@@ -7,18 +7,16 @@
 //! written through one node are read through another. An rqlited without the secret can
 //! neither join nor read.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
 use orama_e2e::cluster::Cluster;
 use orama_e2e::{Node, free_port, guest_wasm, http, http_bytes};
 use serde_json::json;
 
 use crate::FAST_SUPERVISOR_ALONE;
+use crate::cluster_strangers::{self as strangers, basic};
 use crate::functions::{Caller, read};
 use crate::wallet::{Wallet, challenge, post, verify};
 
-fn rqlited() -> String {
+pub(crate) fn rqlited() -> String {
     std::env::var("ORAMA_RQLITED").expect("ORAMA_RQLITED (set by scripts/test)")
 }
 
@@ -130,7 +128,8 @@ fn content_cache_and_functions_with_their_secrets_are_served_by_every_node() {
         })
         .collect();
     assert!(peer_ids[0] != peer_ids[1] && peer_ids[1] != peer_ids[2], "{peer_ids:?}");
-    stranger_ipfs_is_refused(&cluster);
+    strangers::ipfs_is_refused(&cluster);
+    strangers::redis_servers_are_refused(&cluster);
 
     // One logical cache.
     let put = http(ports[0], "POST", "/v1/cache/put", &header, Some(&json!({"dmap": "m", "key": "k", "value": "v"})));
@@ -149,29 +148,6 @@ fn content_cache_and_functions_with_their_secrets_are_served_by_every_node() {
         let output = reply.json["output"].as_str().map_or_else(|| reply.body.trim().to_owned(), str::to_owned);
         assert_eq!(output, "s3cret", "the secret opens on :{port}");
     }
-}
-
-/// An IPFS daemon without the cluster's IPFS swarm key cannot connect to a node's daemon.
-fn stranger_ipfs_is_refused(cluster: &Cluster) {
-    let dir = tempfile::Builder::new().prefix("orama-stranger").tempdir().expect("tempdir");
-    let repo = orama_e2e::jsipfs::IpfsRepo::init(dir.path());
-    let (program, args) = repo.daemon_command();
-    let mut daemon = std::process::Command::new(program)
-        .args(args)
-        .envs(repo.env())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("a stranger IPFS daemon");
-    let api = repo.api_port;
-    let up =
-        orama_e2e::eventually(Duration::from_secs(30), || std::net::TcpStream::connect(("127.0.0.1", api)).is_ok());
-    let target = cluster.nodes[0].ipfs_swarm.clone().expect("node1's swarm address");
-    let connect = http(api, "POST", &format!("/api/v0/swarm/connect?arg={target}"), "", None);
-    let _ = daemon.kill();
-    let _ = daemon.wait();
-    assert!(up, "the stranger daemon did not start");
-    assert!(!connect.body.contains("success"), "a daemon without the swarm key connected: {connect:?}");
 }
 
 #[test]
@@ -277,63 +253,4 @@ externals:
     let status = http(cluster.nodes[0].port, "GET", "/v1/status", "", None);
     let members = status.json["network"]["cluster"]["members"].as_array().map(Vec::len);
     assert_eq!(members, Some(4), "{status:?}");
-}
-
-#[test]
-fn an_rqlited_without_the_secret_can_neither_join_nor_read() {
-    let cluster = Cluster::up_sql_only(3);
-    let secret = cluster.rqlite_password();
-    assert!(!secret.contains(&cluster.secret()), "rqlited never sees the cluster secret itself");
-    let raft: Vec<u16> = cluster.nodes.iter().map(|n| n.rqlite_raft).collect();
-    let unauthenticated = http(cluster.nodes[1].rqlite_http, "GET", "/db/query?q=SELECT%201", "", None);
-    assert_eq!(unauthenticated.status, 401, "{unauthenticated:?}");
-    let wrong = http(
-        cluster.nodes[1].rqlite_http,
-        "GET",
-        "/status",
-        &format!("Authorization: Basic {}\r\n", basic("orama-gateway", "guess")),
-        None,
-    );
-    assert_eq!(wrong.status, 401, "{wrong:?}");
-
-    let dir = tempfile::Builder::new().prefix("orama-stranger").tempdir().expect("tempdir");
-    let join: Vec<String> = raft.iter().map(|p| format!("127.0.0.1:{p}")).collect();
-    let (http_port, raft_port) = (free_port(), free_port());
-    let mut stranger = Command::new(rqlited())
-        .args(["-node-id", "stranger", "-http-addr", &format!("127.0.0.1:{http_port}")])
-        .args(["-raft-addr", &format!("127.0.0.1:{raft_port}"), "-join-attempts", "2", "-join-interval", "200ms"])
-        .args(["-join", &join.join(",")])
-        .arg(dir.path().join("data"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start a stranger rqlited");
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = stranger.try_wait().expect("wait") {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(30) {
-            let _ = stranger.kill();
-            panic!("the stranger is still running after 30 s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let output = stranger.wait_with_output().expect("output");
-    let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    assert!(!status.success() && said.contains("unauthorized"), "the stranger was not refused: {said}");
-    let nodes = http(
-        cluster.nodes[0].rqlite_http,
-        "GET",
-        "/nodes",
-        &format!("Authorization: Basic {}\r\n", basic("orama-gateway", &secret)),
-        None,
-    );
-    assert!(nodes.status == 200 && !nodes.body.contains("stranger"), "{nodes:?}");
-}
-
-/// `user:password` in base64, for an `Authorization: Basic` header.
-fn basic(user: &str, password: &str) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
 }
