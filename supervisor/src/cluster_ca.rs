@@ -51,6 +51,13 @@ pub struct TlsFiles {
     pub key: PathBuf,
 }
 
+impl TlsFiles {
+    /// The files [`ClusterCa::write_files`] writes in `dir`.
+    pub fn in_dir(dir: &Path) -> TlsFiles {
+        TlsFiles { ca: dir.join("ca.crt"), certificate: dir.join("node.crt"), key: dir.join("node.key") }
+    }
+}
+
 impl ClusterCa {
     /// The CA for `purpose`, derived from `secret`.
     pub fn derive(secret: &ClusterSecret, purpose: &str) -> Result<ClusterCa, CaError> {
@@ -90,7 +97,7 @@ impl ClusterCa {
     /// for `name` (the key owner-only) into `dir`. A certificate the CA did not issue (the
     /// secret changed) is replaced.
     pub fn write_files(&self, dir: &Path, name: &str) -> Result<TlsFiles, CaError> {
-        let files = TlsFiles { ca: dir.join("ca.crt"), certificate: dir.join("node.crt"), key: dir.join("node.key") };
+        let files = TlsFiles::in_dir(dir);
         let write = |path: &Path, text: &str| write_private(path, text.as_bytes());
         let same_ca = std::fs::read_to_string(&files.ca).is_ok_and(|pem| pem == self.pem);
         if !same_ca || !files.certificate.is_file() || !files.key.is_file() {

@@ -76,29 +76,28 @@ impl Cluster {
         if !output.status.success() {
             return Err(said);
         }
-        let layout: Value =
-            serde_json::from_slice(&std::fs::read(cluster_dir.join("dev.json")).expect("dev.json")).expect("json");
-        let statuses: Vec<Value> = serde_json::from_slice(&output.stdout).expect("dev up --json");
-        let nodes = statuses
-            .iter()
-            .zip(layout["nodes"].as_array().expect("nodes"))
-            .map(|(status, node)| ClusterNode {
-                name: status["name"].as_str().expect("name").to_owned(),
-                port: port(node, "gateway_port"),
-                runtime_dir: PathBuf::from(status["runtime_dir"].as_str().expect("runtime_dir")),
-                data_dir: PathBuf::from(status["data_dir"].as_str().expect("data_dir")),
-                rqlite_http: port(node, "rqlite_http"),
-                rqlite_raft: port(node, "rqlite_raft"),
-                cache: node["cache"]["primary"]
-                    .as_u64()
-                    .zip(node["cache"]["primary_bus"].as_u64())
-                    .map(|(primary, bus)| (u16::try_from(primary).expect("port"), u16::try_from(bus).expect("port"))),
-                ipfs_swarm: node["ipfs"]["swarm"].as_u64().map(|swarm| {
-                    format!("/ip4/127.0.0.1/tcp/{swarm}/p2p/{}", node["ipfs"]["peer_id"].as_str().unwrap_or_default())
-                }),
-            })
-            .collect();
+        let nodes = read_nodes(&cluster_dir, &output.stdout);
         Ok(Cluster { dir, nodes })
+    }
+
+    /// `dev up --nodes count`: adds nodes to the running cluster, and waits until all are ready.
+    pub fn grow(&mut self, count: usize) -> Output {
+        let output = self.dev(&["up", "--nodes", &count.to_string(), "--any-ports", "--json"]);
+        if output.status.success() {
+            self.nodes = read_nodes(&self.dir(), &output.stdout);
+        }
+        output
+    }
+
+    /// Runs the cache's client (`redis-cli -p port args`) with the cluster's Redis password.
+    pub fn redis(&self, port: u16, args: &[&str]) -> String {
+        let output = Command::new("redis-cli")
+            .args(["-p", &port.to_string()])
+            .args(args)
+            .env("REDISCLI_AUTH", self.redis_password())
+            .output()
+            .expect("run redis-cli");
+        String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
     /// The cluster's directory.
@@ -172,6 +171,32 @@ impl Drop for Cluster {
             self.kill(node);
         }
     }
+}
+
+/// The nodes of the cluster in `cluster_dir`, from its `dev.json` and `dev up --json`'s output.
+fn read_nodes(cluster_dir: &std::path::Path, up_output: &[u8]) -> Vec<ClusterNode> {
+    let layout: Value =
+        serde_json::from_slice(&std::fs::read(cluster_dir.join("dev.json")).expect("dev.json")).expect("json");
+    let statuses: Vec<Value> = serde_json::from_slice(up_output).expect("dev up --json");
+    statuses
+        .iter()
+        .zip(layout["nodes"].as_array().expect("nodes"))
+        .map(|(status, node)| ClusterNode {
+            name: status["name"].as_str().expect("name").to_owned(),
+            port: port(node, "gateway_port"),
+            runtime_dir: PathBuf::from(status["runtime_dir"].as_str().expect("runtime_dir")),
+            data_dir: PathBuf::from(status["data_dir"].as_str().expect("data_dir")),
+            rqlite_http: port(node, "rqlite_http"),
+            rqlite_raft: port(node, "rqlite_raft"),
+            cache: node["cache"]["primary"]
+                .as_u64()
+                .zip(node["cache"]["primary_bus"].as_u64())
+                .map(|(primary, bus)| (u16::try_from(primary).expect("port"), u16::try_from(bus).expect("port"))),
+            ipfs_swarm: node["ipfs"]["swarm"].as_u64().map(|swarm| {
+                format!("/ip4/127.0.0.1/tcp/{swarm}/p2p/{}", node["ipfs"]["peer_id"].as_str().unwrap_or_default())
+            }),
+        })
+        .collect()
 }
 
 fn port(node: &Value, key: &str) -> u16 {

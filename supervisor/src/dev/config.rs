@@ -1,7 +1,11 @@
 //! The config file of each dev node: our processes on its ports and directories, its rqlited
 //! joined to the others (`-bootstrap-expect N`, the cluster's users), its bridge peered with
-//! every other bridge in a private network (the swarm key, `allowed_peers`), and its gateway
-//! using the RQLite cluster as its store with the cluster secret as credentials.
+//! every other bridge in a private network, and its gateway using the RQLite cluster as its
+//! store with the cluster secret as credentials.
+//!
+//! The bridges admit peers by the swarm key, not by `allowed_peers`: a list of peer ids would
+//! have to be rewritten, and every running bridge restarted, for a node to join, where the
+//! key (which only the cluster's nodes hold) admits a new node as it is.
 
 use std::path::{Path, PathBuf};
 
@@ -25,7 +29,6 @@ pub fn node_config(layout: &Layout, node: &DevNode, programs: &Programs) -> Stri
     let others: Vec<&DevNode> = layout.nodes.iter().filter(|n| n.name != node.name).collect();
     let bootstrap: Vec<String> =
         others.iter().map(|n| quoted(&format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", n.p2p_port, n.peer_id))).collect();
-    let allowed: Vec<String> = layout.nodes.iter().map(|n| quoted(&n.peer_id)).collect();
     let join: Vec<String> = layout.nodes.iter().map(|n| format!("127.0.0.1:{}", n.rqlite_raft)).collect();
     let data = layout.data_dir(node);
     let mut depends_on = vec!["rqlite"];
@@ -98,7 +101,6 @@ pubsub:
   listen: ['/ip4/127.0.0.1/tcp/{p2p}']
   bootstrap: [{bootstrap}]
   swarm_key_file: {swarm}
-  allowed_peers: [{allowed}]
 backends:
 {backends}externals:
 {externals}",
@@ -112,7 +114,6 @@ backends:
         p2p = node.p2p_port,
         bootstrap = bootstrap.join(", "),
         swarm = quoted_path(&layout.swarm_key_file()),
-        allowed = allowed.join(", "),
     )
 }
 
@@ -139,7 +140,7 @@ mod tests {
             let text = node_config(&layout, node, &programs);
             let config = orama_service::config::NodeConfig::parse(&text, "dev").expect("a valid config");
             assert_eq!(config.pubsub.bootstrap.len(), 2);
-            assert_eq!(config.pubsub.allowed_peers.len(), 3);
+            assert!(config.pubsub.allowed_peers.is_empty() && config.pubsub.swarm_key_file.is_some());
             assert_eq!(
                 config.externals[0].args.last().map(String::as_str),
                 Some(&*format!("{}/rqlite", layout.data_dir(node).display()))

@@ -77,18 +77,26 @@ pub fn env(layout: &Layout, node: &DevNode, jsipfs: &Path) -> Vec<(String, Strin
     ]
 }
 
-/// Makes every node's repo (all at once), and fills in their peer ids.
+/// Makes the repo of every node that has none yet (all at once) and fills in their peer ids,
+/// then points every repo at all the others (a running daemon reads its list when it next
+/// starts; until then the new nodes dial it).
 pub fn init_repos(layout: &mut Layout, jsipfs: &Path) -> Result<(), String> {
     std::fs::write(polyfill(layout), POLYFILL).map_err(|e| format!("{}: {e}", polyfill(layout).display()))?;
     std::fs::write(launcher(layout), LAUNCHER).map_err(|e| format!("{}: {e}", launcher(layout).display()))?;
-    super::keys::write_private(&swarm_key(layout), super::keys::new_swarm_key()?.as_bytes())?;
+    super::keys::write_new_private(&swarm_key(layout), super::keys::new_swarm_key()?.as_bytes())?;
+    let new = |node: &DevNode| node.ipfs.as_ref().is_some_and(|ipfs| ipfs.peer_id.is_empty());
     let peer_ids: Vec<Result<String, String>> = std::thread::scope(|scope| {
         let layout = &*layout;
-        let handles: Vec<_> =
-            layout.nodes.iter().map(|node| scope.spawn(move || init_repo(layout, node, jsipfs))).collect();
+        let handles: Vec<_> = layout
+            .nodes
+            .iter()
+            .filter(|node| new(node))
+            .map(|node| scope.spawn(move || init_repo(layout, node, jsipfs)))
+            .collect();
         handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("jsipfs init panicked".into()))).collect()
     });
-    for (node, peer_id) in layout.nodes.iter_mut().zip(peer_ids) {
+    let fresh: Vec<&mut DevNode> = layout.nodes.iter_mut().filter(|node| new(node)).collect();
+    for (node, peer_id) in fresh.into_iter().zip(peer_ids) {
         if let Some(ipfs) = node.ipfs.as_mut() {
             ipfs.peer_id = peer_id?;
         }

@@ -41,6 +41,20 @@ pub struct DevNode {
     pub ipfs: Option<IpfsNode>,
 }
 
+impl DevNode {
+    /// Every port the node listens on.
+    pub fn ports(&self) -> Vec<u16> {
+        let mut ports = vec![self.gateway_port, self.rqlite_http, self.rqlite_raft, self.p2p_port];
+        if let Some(c) = &self.cache {
+            ports.extend([c.primary, c.primary_bus, c.replica, c.replica_bus, c.primary_tls, c.replica_tls]);
+        }
+        if let Some(ipfs) = &self.ipfs {
+            ports.extend([ipfs.api, ipfs.swarm, ipfs.gateway]);
+        }
+        ports
+    }
+}
+
 /// A node's two Redis Cluster members: a primary, and a replica of the next node's primary.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CachePorts {
@@ -112,17 +126,26 @@ impl Layout {
     /// A new layout of one node per bridge id in `peer_ids`, in `dir`, on free loopback ports
     /// (IPFS peer ids are filled in once the repos are made).
     pub fn new(dir: &Path, peer_ids: Vec<String>, engines: Engines, any_ports: bool) -> Result<Layout, String> {
-        let mut taken = Vec::new();
+        let mut layout = Layout { nodes: Vec::new(), engines, dir: dir.to_path_buf() };
+        layout.add_nodes(peer_ids, any_ports)?;
+        Ok(layout)
+    }
+
+    /// Adds one node per bridge id in `peer_ids` after the existing ones, on ports none of them
+    /// uses; the new nodes' names.
+    pub fn add_nodes(&mut self, peer_ids: Vec<String>, any_ports: bool) -> Result<Vec<String>, String> {
+        let mut taken: Vec<u16> = self.nodes.iter().flat_map(DevNode::ports).collect();
         let mut port = |base: u16, k: u16| -> Result<u16, String> {
             let preferred = if any_ports { None } else { Some(base.saturating_add(k)) };
             let port = free_port(preferred, &taken)?;
             taken.push(port);
             Ok(port)
         };
-        let mut nodes = Vec::new();
+        let first = self.nodes.len();
+        let mut added = Vec::new();
         for (i, peer_id) in peer_ids.into_iter().enumerate() {
-            let k = u16::try_from(i + 1).map_err(|_| "too many nodes".to_owned())?;
-            nodes.push(DevNode {
+            let k = u16::try_from(first + i + 1).map_err(|_| "too many nodes".to_owned())?;
+            added.push(DevNode {
                 name: format!("node{k}"),
                 gateway_port: port(GATEWAY_BASE, k)?,
                 rqlite_http: port(RQLITE_HTTP_BASE, k)?,
@@ -133,9 +156,9 @@ impl Layout {
                 ipfs: None,
             });
         }
-        for (i, node) in nodes.iter_mut().enumerate() {
-            let k = u16::try_from(i + 1).map_err(|_| "too many nodes".to_owned())?;
-            if engines.redis_cache {
+        for (i, node) in added.iter_mut().enumerate() {
+            let k = u16::try_from(first + i + 1).map_err(|_| "too many nodes".to_owned())?;
+            if self.engines.redis_cache {
                 node.cache = Some(CachePorts {
                     primary: port(CACHE_BASE, 2 * k - 1)?,
                     primary_bus: port(CACHE_BASE + 10000, 2 * k - 1)?,
@@ -145,7 +168,7 @@ impl Layout {
                     replica_tls: port(CACHE_BASE + 20000, 2 * k)?,
                 });
             }
-            if engines.ipfs_storage {
+            if self.engines.ipfs_storage {
                 node.ipfs = Some(IpfsNode {
                     api: port(IPFS_API_BASE, k)?,
                     swarm: port(IPFS_API_BASE + 100, k)?,
@@ -154,7 +177,9 @@ impl Layout {
                 });
             }
         }
-        Ok(Layout { nodes, engines, dir: dir.to_path_buf() })
+        let names = added.iter().map(|n| n.name.clone()).collect();
+        self.nodes.extend(added);
+        Ok(names)
     }
 
     /// Writes `dev.json`.
@@ -255,24 +280,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ports_are_distinct_and_the_layout_round_trips() {
+    fn ports_are_distinct_also_after_growing_and_the_layout_round_trips() {
         let dir = tempfile::tempdir().expect("tempdir");
         let engines = Engines { redis_cache: true, ipfs_storage: true };
         let layout = Layout::new(dir.path(), vec!["a".into(), "b".into(), "c".into()], engines, true).expect("layout");
-        let mut ports: Vec<u16> = layout
-            .nodes
-            .iter()
-            .flat_map(|n| {
-                let (cache, ipfs) = (n.cache.clone().expect("cache"), n.ipfs.clone().expect("ipfs"));
-                [n.gateway_port, n.rqlite_http, n.rqlite_raft, n.p2p_port, cache.primary, cache.primary_bus]
-                    .into_iter()
-                    .chain([cache.replica, cache.replica_bus, cache.primary_tls, cache.replica_tls])
-                    .chain([ipfs.api, ipfs.swarm, ipfs.gateway])
-            })
-            .collect();
+        let mut layout = layout;
+        let added = layout.add_nodes(vec!["d".into()], true).expect("grown");
+        assert_eq!(added, ["node4"]);
+        let mut ports: Vec<u16> = layout.nodes.iter().flat_map(DevNode::ports).collect();
         ports.sort_unstable();
         ports.dedup();
-        assert_eq!(ports.len(), 39);
+        assert_eq!(ports.len(), 4 * 13);
         layout.save().expect("save");
         let loaded = Layout::load(dir.path()).expect("load").expect("a layout");
         assert_eq!(loaded.nodes, layout.nodes);

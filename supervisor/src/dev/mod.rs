@@ -4,14 +4,18 @@
 //! one RQLite Raft cluster (one rqlited per node) and a private libp2p network for pub/sub.
 //!
 //! Parts: [`layout`] (directories, ports, `dev.json`), [`keys`] (identities, swarm key, RQLite
-//! users), [`config`] (each node's `orama.yaml`), [`processes`] (start, stop, pid files),
-//! [`probe`] (asking a running node), then the commands [`up`], [`status`] and `down` (here).
+//! users), [`make`] (a new cluster, or new nodes for a grown one), [`config`] (each node's
+//! `orama.yaml`), [`cache`] and [`cache_form`] (the Redis Cluster), [`ipfs`] (the peered IPFS
+//! daemons), [`processes`] (start, stop, pid files), [`probe`] (asking a running node), then the
+//! commands [`up`], [`status`] and `down` (here).
 
 pub mod cache;
+pub mod cache_form;
 pub mod config;
 pub mod ipfs;
 pub mod keys;
 pub mod layout;
+pub mod make;
 pub mod probe;
 pub mod processes;
 pub mod status;
@@ -29,7 +33,7 @@ const DOWN_GRACE: Duration = Duration::from_secs(60);
 pub enum DevCommand {
     /// Start the cluster (make it on first use) and wait until every node is ready.
     Up {
-        /// Nodes of a new cluster.
+        /// Nodes of a new cluster (default 5); more than an existing cluster has adds nodes to it.
         #[arg(long, value_name = "N")]
         nodes: Option<usize>,
         /// The cluster's directory (default `~/.orama/dev`).

@@ -45,6 +45,7 @@ mod bodies;
 mod cache;
 mod cluster;
 mod cluster_failure;
+mod cluster_grow;
 mod cluster_strangers;
 mod ctl;
 mod functions;
