@@ -9,6 +9,9 @@
 //!    through node3's (strong consistency); the read's latency p50/p99 over 500 rounds.
 //! 4. First byte through node3 of 1 MiB uploaded through node1 (fresh content each time).
 //! 5. Memory of a whole idle node: the supervisor and every child's RSS.
+//! 6. Growing: `dev up --nodes 4` on the running 3-node cluster holding 1,000 cache keys, to
+//!    a ready fourth node with its Redis primary given its share of the slots (and their
+//!    keys); then every key is read back through the new node.
 
 use std::time::{Duration, Instant};
 
@@ -39,13 +42,40 @@ fn main() {
             drop(cluster);
         }
     }
-    let cluster = Cluster::up(3);
+    let mut cluster = Cluster::up(3);
     let key = ctl_key(&cluster);
     let header = format!("X-API-Key: {key}\r\n");
     writes(&cluster, &header, clients, Duration::from_secs(seconds));
     read_after_write(&cluster, &header);
     first_byte(&cluster, &header);
     idle_memory(&cluster);
+    grow(&mut cluster, &header);
+}
+
+fn grow(cluster: &mut Cluster, header: &str) {
+    const KEYS: usize = 1000;
+    let port = cluster.nodes[0].port;
+    for i in 0..KEYS {
+        let body = json!({"dmap": "grow", "key": format!("k{i}"), "value": i});
+        let put = http(port, "POST", "/v1/cache/put", header, Some(&body));
+        assert_eq!(put.status, 200, "{put:?}");
+    }
+    let started = Instant::now();
+    let grown = cluster.grow(4);
+    let took = started.elapsed();
+    assert!(grown.status.success(), "{}", String::from_utf8_lossy(&grown.stderr));
+    let new = cluster.nodes[3].port;
+    let kept = (0..KEYS)
+        .filter(|i| {
+            let get =
+                http(new, "POST", "/v1/cache/get", header, Some(&json!({"dmap": "grow", "key": format!("k{i}")})));
+            get.json["value"] == json!(i)
+        })
+        .count();
+    println!(
+        "dev up --nodes 4 on a running 3-node cluster: {:.1} s; cache keys read through node4: {kept}/{KEYS}",
+        took.as_secs_f64()
+    );
 }
 
 fn ctl_key(cluster: &Cluster) -> String {
