@@ -42,6 +42,10 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::dev::DevCommand,
     },
+    /// Make this machine a node: its user, directories, keys, config and systemd unit.
+    Install(crate::install::InstallArgs),
+    /// Stop and remove the node's unit and config (its data and keys stay, unless --purge).
+    Uninstall(crate::install::UninstallArgs),
     /// Validate a config file without starting anything.
     CheckConfig {
         /// The file to check.

@@ -77,15 +77,16 @@ impl ClusterCa {
         &self.pem
     }
 
-    /// A new key and a certificate for it naming `name`, good for both ends of a link
-    /// (server and client authentication), as (certificate PEM, key PEM).
-    pub fn issue(&self, name: &str) -> Result<(String, String), CaError> {
+    /// A new key and a certificate for it naming `names` (host names and IP addresses; the
+    /// first is its common name), good for both ends of a link (server and client
+    /// authentication), as (certificate PEM, key PEM).
+    pub fn issue(&self, names: &[String]) -> Result<(String, String), CaError> {
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).map_err(|e| CaError::Random(e.to_string()))?;
         let key = ed25519_key(&seed)?;
-        let mut params = CertificateParams::new(vec![name.to_owned(), "127.0.0.1".to_owned()])?;
+        let mut params = CertificateParams::new(names.to_vec())?;
         params.distinguished_name.remove(DnType::CommonName);
-        params.distinguished_name.push(DnType::CommonName, name);
+        params.distinguished_name.push(DnType::CommonName, names.first().map_or("", String::as_str));
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
         params.use_authority_key_identifier_extension = true;
@@ -101,7 +102,7 @@ impl ClusterCa {
         let write = |path: &Path, text: &str| write_private(path, text.as_bytes());
         let same_ca = std::fs::read_to_string(&files.ca).is_ok_and(|pem| pem == self.pem);
         if !same_ca || !files.certificate.is_file() || !files.key.is_file() {
-            let (certificate, key) = self.issue(name)?;
+            let (certificate, key) = self.issue(&[name.to_owned(), "127.0.0.1".to_owned()])?;
             write(&files.key, &key)?;
             write(&files.certificate, &certificate)?;
         }

@@ -24,6 +24,14 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => fail(&err),
         },
+        Some(Command::Install(args)) => match orama_supervisor::install::install(&args, &mut std::io::stdout()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => fail(&err),
+        },
+        Some(Command::Uninstall(args)) => match orama_supervisor::install::uninstall(&args, &mut std::io::stdout()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => fail(&err),
+        },
         Some(Command::CheckConfig { file }) => match orama_supervisor::check::check_config(&file) {
             Ok(summary) => {
                 println!("{summary}");

@@ -17,9 +17,9 @@ use std::path::PathBuf;
 
 use orama_service::cluster::ClusterSecret;
 
-use super::keys::write_private;
 use super::layout::{CachePorts, DevNode, Layout};
 use crate::cluster_ca::ClusterCa;
+use crate::cluster_keys::write_private;
 
 /// The cache's server and client programs.
 #[derive(Debug, Clone)]

@@ -1,5 +1,6 @@
 //! The config file of each dev node: our processes on its ports and directories, its rqlited
-//! joined to the others (`-bootstrap-expect N`, the cluster's users), its bridge peered with
+//! joined to the others (`-bootstrap-expect N`, the cluster's users, Raft over mutual TLS with
+//! certificates of the cluster CA), its bridge peered with
 //! every other bridge in a private network, and its gateway using the RQLite cluster as its
 //! store with the cluster secret as credentials.
 //!
@@ -12,6 +13,7 @@ use std::path::{Path, PathBuf};
 use super::cache::{CachePrograms, config_file};
 use super::ipfs;
 use super::layout::{DevNode, Layout};
+use crate::cluster_ca::TlsFiles;
 
 /// The programs the nodes run beside ours.
 #[derive(Debug, Clone)]
@@ -31,6 +33,7 @@ pub fn node_config(layout: &Layout, node: &DevNode, programs: &Programs) -> Stri
         others.iter().map(|n| quoted(&format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", n.p2p_port, n.peer_id))).collect();
     let join: Vec<String> = layout.nodes.iter().map(|n| format!("127.0.0.1:{}", n.rqlite_raft)).collect();
     let data = layout.data_dir(node);
+    let raft_tls = TlsFiles::in_dir(&raft_tls_dir(layout, node));
     let mut depends_on = vec!["rqlite"];
     let mut backends = format!(
         "  sql: {{ engine: rqlite, urls: ['http://orama-gateway@127.0.0.1:{}'], consistency: strong, query_timeout: 10s }}\n",
@@ -41,6 +44,7 @@ pub fn node_config(layout: &Layout, node: &DevNode, programs: &Programs) -> Stri
     command: {rqlited}
     args: [-node-id, {name}, -http-addr, '127.0.0.1:{http}', -raft-addr, '127.0.0.1:{raft}',
            -auth, {auth}, -join-as, orama-cluster, -bootstrap-expect, '{count}', -join, '{join}',
+           -node-ca-cert, {tls_ca}, -node-cert, {tls_cert}, -node-key, {tls_key}, -node-verify-client,
            {rqlite_data}]
     health: {{ tcp: '127.0.0.1:{http}' }}
 ",
@@ -52,6 +56,9 @@ pub fn node_config(layout: &Layout, node: &DevNode, programs: &Programs) -> Stri
         auth = quoted_path(&layout.rqlite_auth_file()),
         join = join.join(","),
         rqlite_data = quoted_path(&data.join("rqlite")),
+        tls_ca = quoted_path(&raft_tls.ca),
+        tls_cert = quoted_path(&raft_tls.certificate),
+        tls_key = quoted_path(&raft_tls.key),
     );
     if let (Some(ports), Some(cache)) = (&node.cache, &programs.cache) {
         // This node's servers first: the client learns the rest of the cluster from any one.
@@ -117,6 +124,12 @@ backends:
     )
 }
 
+/// Where `node`'s rqlited keeps the certificates of its Raft links (the cluster CA's, written
+/// by `dev up`).
+pub fn raft_tls_dir(layout: &Layout, node: &DevNode) -> PathBuf {
+    layout.node_dir(node).join("raft-tls")
+}
+
 /// `text` as a single-quoted YAML scalar.
 fn quoted(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
@@ -133,7 +146,7 @@ mod tests {
     #[test]
     fn every_node_config_is_valid_and_names_the_others() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let ids = (0..3).map(|_| super::super::keys::new_identity().expect("id").peer_id).collect();
+        let ids = (0..3).map(|_| crate::cluster_keys::new_identity().expect("id").peer_id).collect();
         let layout = Layout::new(&dir.path().join("it's"), ids, Default::default(), true).expect("layout");
         for node in &layout.nodes {
             let programs = Programs { rqlited: "/usr/bin/rqlited".into(), cache: None, jsipfs: None };

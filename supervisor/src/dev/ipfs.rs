@@ -83,7 +83,7 @@ pub fn env(layout: &Layout, node: &DevNode, jsipfs: &Path) -> Vec<(String, Strin
 pub fn init_repos(layout: &mut Layout, jsipfs: &Path) -> Result<(), String> {
     std::fs::write(polyfill(layout), POLYFILL).map_err(|e| format!("{}: {e}", polyfill(layout).display()))?;
     std::fs::write(launcher(layout), LAUNCHER).map_err(|e| format!("{}: {e}", launcher(layout).display()))?;
-    super::keys::write_new_private(&swarm_key(layout), super::keys::new_swarm_key()?.as_bytes())?;
+    crate::cluster_keys::write_new_private(&swarm_key(layout), crate::cluster_keys::new_swarm_key()?.as_bytes())?;
     let new = |node: &DevNode| node.ipfs.as_ref().is_some_and(|ipfs| ipfs.peer_id.is_empty());
     let peer_ids: Vec<Result<String, String>> = std::thread::scope(|scope| {
         let layout = &*layout;

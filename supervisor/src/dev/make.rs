@@ -12,8 +12,8 @@ use orama_service::cluster::ClusterSecret;
 
 use super::config::Programs;
 use super::ipfs;
-use super::keys::{Identity, new_identity, new_swarm_key, rqlite_users, write_new_private, write_private};
 use super::layout::{DevNode, Engines, Layout};
+use crate::cluster_keys::{Identity, new_identity, new_swarm_key, rqlite_users, write_new_private, write_private};
 
 /// Fewest nodes a Redis Cluster cache is made of (`redis-cli --cluster create` needs 3 primaries).
 const MIN_REDIS_NODES: usize = 3;

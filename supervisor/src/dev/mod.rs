@@ -3,8 +3,7 @@
 //! own supervisor, ports, data and sockets) under one directory; they share the cluster secret,
 //! one RQLite Raft cluster (one rqlited per node) and a private libp2p network for pub/sub.
 //!
-//! Parts: [`layout`] (directories, ports, `dev.json`), [`keys`] (identities, swarm key, RQLite
-//! users), [`make`] (a new cluster, or new nodes for a grown one), [`config`] (each node's
+//! Parts: [`layout`] (directories, ports, `dev.json`), [`make`] (a new cluster, or new nodes for a grown one), [`config`] (each node's
 //! `orama.yaml`), [`cache`] and [`cache_form`] (the Redis Cluster), [`ipfs`] (the peered IPFS
 //! daemons), [`processes`] (start, stop, pid files), [`probe`] (asking a running node), then the
 //! commands [`up`], [`status`] and `down` (here).
@@ -13,7 +12,6 @@ pub mod cache;
 pub mod cache_form;
 pub mod config;
 pub mod ipfs;
-pub mod keys;
 pub mod layout;
 pub mod make;
 pub mod probe;

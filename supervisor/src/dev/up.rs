@@ -11,13 +11,14 @@ use std::time::{Duration, Instant};
 
 use orama_service::cluster::ClusterSecret;
 
-use super::config::node_config;
+use super::config::{node_config, raft_tls_dir};
 use super::layout::{DevNode, Layout};
 pub use super::make::UpRequest;
 use super::probe::{child_logs, supervisor_status};
 use super::processes::{log_tail, running_pid, spawn, stop};
 use super::status::NodeStatus;
 use super::{cache, cache_form};
+use crate::cluster_ca::ClusterCa;
 
 /// Restarts of one child in a row after which `dev up` gives up on its node.
 const MAX_RESTARTS: u32 = 3;
@@ -31,7 +32,9 @@ pub async fn up(request: &UpRequest, out: &mut dyn std::io::Write) -> Result<Vec
     let layout = super::make::prepare(request, out)?;
     let secret = ClusterSecret::read(&layout.secret_file()).map_err(|e| e.to_string())?;
     let mut children: BTreeMap<String, Child> = BTreeMap::new();
+    let raft_ca = ClusterCa::derive(&secret, "rqlite-raft").map_err(|e| e.to_string())?;
     for node in &layout.nodes {
+        raft_ca.write_files(&raft_tls_dir(&layout, node), &node.name).map_err(|e| e.to_string())?;
         if let Some(ports) = &node.cache {
             cache::write_configs(&layout, node, ports, &secret)?;
         }

@@ -8,10 +8,9 @@
 //! neither join nor read.
 
 use orama_e2e::cluster::Cluster;
-use orama_e2e::{Node, free_port, guest_wasm, http, http_bytes};
+use orama_e2e::{guest_wasm, http, http_bytes};
 use serde_json::json;
 
-use crate::FAST_SUPERVISOR_ALONE;
 use crate::cluster_strangers::{self as strangers, basic};
 use crate::functions::{Caller, read};
 use crate::wallet::{Wallet, challenge, post, verify};
@@ -211,46 +210,4 @@ fn dev_status_describes_every_node_and_dev_up_resumes_the_same_cluster() {
     assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
     let whoami = http(cluster.nodes[0].port, "GET", "/v1/auth/whoami", &format!("X-API-Key: {key}\r\n"), None);
     assert_eq!((whoami.status, whoami.json["namespace"].as_str()), (200, Some("kept")), "{whoami:?}");
-}
-
-/// What `orama install --join` will write: a node configured by hand with the address of one
-/// member's Raft port and the cluster's secret (and the RQLite users made from it) joins the
-/// running cluster and serves its tenants.
-#[test]
-fn a_node_joins_a_running_cluster_with_a_members_address_and_the_secret() {
-    let cluster = Cluster::up_sql_only(3);
-    let dir = tempfile::Builder::new().prefix("orama").tempdir().expect("tempdir");
-    for file in ["cluster.secret", "rqlite-auth.json"] {
-        std::fs::copy(cluster.dir().join(file), dir.path().join(file)).expect("copy");
-    }
-    let (port, http_port, raft_port) = (free_port(), free_port(), free_port());
-    let config = format!(
-        "{FAST_SUPERVISOR_ALONE}
-node: {{ cluster_secret_file: '{{dir}}/cluster.secret' }}
-gateway: {{ listen: '127.0.0.1:{port}', depends_on: [rqlite] }}
-backends:
-  sql: {{ engine: rqlite, urls: ['http://orama-gateway@127.0.0.1:{http_port}'], consistency: strong, query_timeout: 10s }}
-externals:
-  - name: rqlite
-    command: '{rqlited}'
-    args: [-node-id, node4, -http-addr, '127.0.0.1:{http_port}', -raft-addr, '127.0.0.1:{raft_port}',
-           -auth, '{{dir}}/rqlite-auth.json', -join-as, orama-cluster, -join, '127.0.0.1:{member}', '{{dir}}/rqlite']
-    health: {{ tcp: '127.0.0.1:{http_port}' }}
-",
-        rqlited = rqlited(),
-        member = cluster.nodes[1].rqlite_raft,
-    );
-    let config = config.replace("{dir}", &dir.path().display().to_string());
-    let joined = Node::start_in(dir, &config);
-    joined.wait_ready(&["gateway"]);
-
-    let key = ctl_ok(&cluster, 0, &["apikey", "create", "--namespace", "grown"]).trim().to_owned();
-    let header = format!("X-API-Key: {key}\r\n");
-    let whoami = http(port, "GET", "/v1/auth/whoami", &header, None);
-    assert_eq!((whoami.status, whoami.json["namespace"].as_str()), (200, Some("grown")), "{whoami:?}");
-    let issued = token(port, &header);
-    assert_eq!(whoami_status(cluster.nodes[2].port, &issued), 200, "a token of the new node verifies on node3");
-    let status = http(cluster.nodes[0].port, "GET", "/v1/status", "", None);
-    let members = status.json["network"]["cluster"]["members"].as_array().map(Vec::len);
-    assert_eq!(members, Some(4), "{status:?}");
 }

@@ -1,5 +1,6 @@
-//! Servers without the cluster secret, turned against a dev cluster's engines: an rqlited that
-//! tries to join the Raft cluster, an IPFS daemon without the swarm key, and Redis servers that
+//! Servers without the cluster secret, turned against a dev cluster's engines: rqliteds that
+//! try to join the Raft cluster (with no certificate, another CA's, and the cluster's own but
+//! no password), an IPFS daemon without the swarm key, and Redis servers that
 //! `CLUSTER MEET` a node's cluster bus (one speaking plain TCP, one TLS with a certificate of
 //! its own CA). Each is refused, and the cluster's members stay the same.
 
@@ -163,13 +164,51 @@ fn an_rqlited_without_the_secret_can_neither_join_nor_read() {
     );
     assert_eq!(wrong.status, 401, "{wrong:?}");
 
-    let dir = tempfile::Builder::new().prefix("orama-stranger").tempdir().expect("tempdir");
+    // Raft is mutual TLS under the cluster CA: a stranger without a certificate of it, or with
+    // one of another cluster's CA, is cut off before it can ask; one holding the cluster's
+    // certificates still has to give the join password.
     let join: Vec<String> = raft.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let foreign = tempfile::Builder::new().prefix("orama-stranger").tempdir().expect("tempdir");
+    let other = ClusterSecret::generate().expect("a secret");
+    let foreign_tls =
+        ClusterCa::derive(&other, "rqlite-raft").expect("ca").write_files(foreign.path(), "stranger").expect("tls");
+    let own = ClusterSecret::parse(&cluster.secret()).expect("the cluster's secret");
+    let own_tls = ClusterCa::derive(&own, "rqlite-raft")
+        .expect("ca")
+        .write_files(&foreign.path().join("own"), "stranger")
+        .expect("tls");
+    for (tls, why) in [(None, "no certificate"), (Some(&foreign_tls), "another CA's certificate")] {
+        let (joined, said) = stranger_rqlited(&join, tls);
+        assert!(!joined && said.contains("failed to join"), "a stranger with {why} was not refused: {said}");
+        assert!(!said.contains("unauthorized"), "a stranger with {why} got as far as the password: {said}");
+    }
+    let (joined, said) = stranger_rqlited(&join, Some(&own_tls));
+    assert!(!joined && said.contains("unauthorized"), "a stranger without the password was not refused: {said}");
+    let nodes = http(
+        cluster.nodes[0].rqlite_http,
+        "GET",
+        "/nodes",
+        &format!("Authorization: Basic {}\r\n", basic("orama-gateway", &secret)),
+        None,
+    );
+    assert!(nodes.status == 200 && !nodes.body.contains("stranger"), "{nodes:?}");
+}
+
+/// Runs an rqlited that tries to join through `join` (with `tls`'s certificates for Raft)
+/// until it gives up; whether it exited well, and what it said.
+fn stranger_rqlited(join: &[String], tls: Option<&TlsFiles>) -> (bool, String) {
+    let dir = tempfile::Builder::new().prefix("orama-stranger").tempdir().expect("tempdir");
     let (http_port, raft_port) = (free_port(), free_port());
-    let mut stranger = Command::new(rqlited())
+    let mut command = Command::new(rqlited());
+    command
         .args(["-node-id", "stranger", "-http-addr", &format!("127.0.0.1:{http_port}")])
         .args(["-raft-addr", &format!("127.0.0.1:{raft_port}"), "-join-attempts", "2", "-join-interval", "200ms"])
-        .args(["-join", &join.join(",")])
+        .args(["-join", &join.join(",")]);
+    if let Some(tls) = tls {
+        command.arg("-node-ca-cert").arg(&tls.ca).arg("-node-cert").arg(&tls.certificate);
+        command.arg("-node-key").arg(&tls.key).arg("-node-verify-client");
+    }
+    let mut stranger = command
         .arg(dir.path().join("data"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -187,16 +226,10 @@ fn an_rqlited_without_the_secret_can_neither_join_nor_read() {
         std::thread::sleep(Duration::from_millis(100));
     };
     let output = stranger.wait_with_output().expect("output");
-    let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    assert!(!status.success() && said.contains("unauthorized"), "the stranger was not refused: {said}");
-    let nodes = http(
-        cluster.nodes[0].rqlite_http,
-        "GET",
-        "/nodes",
-        &format!("Authorization: Basic {}\r\n", basic("orama-gateway", &secret)),
-        None,
-    );
-    assert!(nodes.status == 200 && !nodes.body.contains("stranger"), "{nodes:?}");
+    (
+        status.success(),
+        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)),
+    )
 }
 
 /// `user:password` in base64, for an `Authorization: Basic` header.

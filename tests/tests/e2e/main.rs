@@ -49,6 +49,7 @@ mod cluster_grow;
 mod cluster_strangers;
 mod ctl;
 mod functions;
+mod install;
 mod notify;
 mod pubsub;
 mod restart;

@@ -1,5 +1,5 @@
-//! The key material `dev up` makes before a node first starts, so every node's config can name
-//! the others from the start: each bridge's libp2p identity (an ed25519 key in the encoding the
+//! The key material `dev up` and `install` make before a node first starts, so every node's
+//! config can name the others from the start: each bridge's libp2p identity (an ed25519 key in the encoding the
 //! bridge reads, and the peer id it gives), the bridges' swarm key, and RQLite's users file
 //! with the cluster secret. All written owner-only.
 
@@ -30,13 +30,21 @@ pub fn new_identity() -> Result<Identity, String> {
     file.extend_from_slice(&[0x12, 0x40]);
     file.extend_from_slice(&seed);
     file.extend_from_slice(public);
+    let peer_id = peer_id_of(&file)?;
+    Ok(Identity { file, peer_id })
+}
+
+/// The peer id of an identity file [`new_identity`] made (its last 32 bytes are the public key).
+pub fn peer_id_of(file: &[u8]) -> Result<String, String> {
+    let well_formed = file.len() == ED25519_KEY_TYPE.len() + 2 + 64 && file.starts_with(&ED25519_KEY_TYPE);
+    let public = file.get(file.len().saturating_sub(32)..).filter(|_| well_formed).ok_or("not an ed25519 identity")?;
     let mut public_proto = ED25519_KEY_TYPE.to_vec();
     public_proto.extend_from_slice(&[0x12, 0x20]);
     public_proto.extend_from_slice(public);
     // Multihash "identity" (code 0x00): keys this short are their own digest.
     let mut multihash = vec![0x00, u8::try_from(public_proto.len()).map_err(|_| "key too long")?];
     multihash.extend_from_slice(&public_proto);
-    Ok(Identity { file, peer_id: bs58::encode(multihash).into_string() })
+    Ok(bs58::encode(multihash).into_string())
 }
 
 /// A new swarm key in the go-ipfs `swarm.key` format.

@@ -1,0 +1,117 @@
+//! The config of an installed node: the gateway on the public interface (HTTPS with an ACME
+//! certificate when the node has a domain), the pub/sub bridge listening for other nodes in the
+//! cluster's private network, and rqlited as a supervised external: its HTTP API on loopback
+//! only (the gateway calls it with a password derived from the secret), its Raft port public,
+//! encrypted and mutually authenticated with certificates of the cluster CA, joining the member
+//! named by `--join` (a first node bootstraps alone).
+
+use std::net::IpAddr;
+use std::path::Path;
+
+use super::target::Target;
+
+/// The ports an installed node uses.
+pub mod ports {
+    /// HTTPS (with a domain).
+    pub const HTTPS: u16 = 443;
+    /// HTTP-01 challenges (with a domain).
+    pub const HTTP: u16 = 80;
+    /// The gateway without a domain (plain HTTP).
+    pub const GATEWAY: u16 = 6001;
+    /// The pub/sub bridge's libp2p port.
+    pub const P2P: u16 = 4001;
+    /// rqlited's HTTP API (loopback).
+    pub const RQLITE_HTTP: u16 = 5001;
+    /// rqlited's Raft port (what other nodes join).
+    pub const RQLITE_RAFT: u16 = 7001;
+}
+
+/// What the config is made from.
+#[derive(Debug, Clone)]
+pub struct NodeOptions<'a> {
+    /// The node's name in the cluster (rqlited's node id).
+    pub name: &'a str,
+    /// The VPS's public address.
+    pub vps_ip: IpAddr,
+    /// Its domain, if it has one.
+    pub domain: Option<&'a str>,
+    /// ACME account contact (`mailto:` URL).
+    pub acme_contact: Option<&'a str>,
+    /// Other nodes' bridges.
+    pub peers: &'a [String],
+    /// A member's Raft address to join, unless this is the first node.
+    pub join: Option<&'a str>,
+    /// rqlited.
+    pub rqlited: &'a Path,
+    /// Added to every port (several nodes on one machine, as tests run them).
+    pub port_offset: u16,
+}
+
+/// The YAML of the node's config.
+pub fn config_text(target: &Target, options: &NodeOptions<'_>) -> String {
+    let port = |base: u16| base + options.port_offset;
+    let quoted = |text: &str| format!("'{}'", text.replace('\'', "''"));
+    let path = |p: &Path| quoted(&p.display().to_string());
+    let gateway = match options.domain {
+        Some(domain) => {
+            let contact =
+                options.acme_contact.map(|c| format!(", acme: {{ contact: [{}] }}", quoted(c))).unwrap_or_default();
+            format!(
+                "  listen: '0.0.0.0:{https}'\n  tls: {{ mode: acme, domains: [{domain}], http_listen: '0.0.0.0:{http}'{contact} }}\n",
+                https = port(ports::HTTPS),
+                http = port(ports::HTTP),
+                domain = quoted(domain),
+            )
+        }
+        None => format!("  listen: '0.0.0.0:{}'\n", port(ports::GATEWAY)),
+    };
+    let tls = target.raft_tls_dir();
+    let ip = match options.vps_ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("[{v6}]"),
+    };
+    let join = options.join.map(|j| format!(" -join, {},", quoted(j))).unwrap_or_default();
+    let peers: Vec<String> = options.peers.iter().map(|p| quoted(p)).collect();
+    format!(
+        "# Written by `orama-supervisor install`: node {name} of an Orama cluster.
+# Edits are kept: `install` again refuses to overwrite them without --force.
+node:
+  data_dir: {data}
+  runtime_dir: {runtime}
+  cluster_secret_file: {secret}
+log: {{ format: auto }}
+gateway:
+{gateway}  depends_on: [rqlite]
+pubsub:
+  listen: ['/ip4/0.0.0.0/tcp/{p2p}']
+  bootstrap: [{peers}]
+  swarm_key_file: {swarm}
+backends:
+  sql: {{ engine: rqlite, urls: ['http://orama-gateway@127.0.0.1:{rqlite_http}'], consistency: strong, query_timeout: 10s }}
+externals:
+  - name: rqlite
+    command: {rqlited}
+    args: [-node-id, {name_quoted}, -http-addr, '127.0.0.1:{rqlite_http}', -raft-addr, '0.0.0.0:{raft}',
+           -raft-adv-addr, '{ip}:{raft}', -auth, {auth}, -join-as, orama-cluster,{join}
+           -node-ca-cert, {ca}, -node-cert, {cert}, -node-key, {key}, -node-verify-client,
+           {rqlite_data}]
+    health: {{ tcp: '127.0.0.1:{rqlite_http}' }}
+",
+        name = options.name,
+        name_quoted = quoted(options.name),
+        data = path(&target.data_dir()),
+        runtime = path(&target.runtime_dir()),
+        secret = path(&target.secret_file()),
+        p2p = port(ports::P2P),
+        peers = peers.join(", "),
+        swarm = path(&target.swarm_key_file()),
+        rqlite_http = port(ports::RQLITE_HTTP),
+        rqlited = path(options.rqlited),
+        raft = port(ports::RQLITE_RAFT),
+        auth = path(&target.rqlite_auth_file()),
+        ca = path(&tls.join("ca.crt")),
+        cert = path(&tls.join("node.crt")),
+        key = path(&tls.join("node.key")),
+        rqlite_data = path(&target.data_dir().join("rqlite")),
+    )
+}

@@ -1,0 +1,230 @@
+//! `orama-supervisor install --root DIR` (issue 16): the tree a first node and a joining node
+//! get (paths, modes, owners), a second run that changes nothing, an edited config kept unless
+//! `--force`, a dry run that writes nothing, `uninstall` keeping the data unless `--purge`, a
+//! unit `systemd-analyze verify` accepts, and a node installed into a temp dir and started from
+//! there joining a running dev cluster with the secret and swarm key the first node printed.
+
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt as _;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use orama_e2e::cluster::Cluster;
+use orama_e2e::{bin, eventually, http};
+
+/// `orama-supervisor install --root <root> --vps-ip 127.0.0.1 <args>`.
+fn install(root: &Path, args: &[&str]) -> Output {
+    Command::new(bin("orama-supervisor"))
+        .args(["install", "--vps-ip", "127.0.0.1", "--root"])
+        .arg(root)
+        .args(args)
+        .env("ORAMA_RQLITED", crate::cluster::rqlited())
+        .output()
+        .expect("run install")
+}
+
+fn said(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+/// Every path under `root`: `path type mode user:group`, sorted.
+fn tree(root: &Path) -> Vec<String> {
+    let names = |file: &str| -> HashMap<u32, String> {
+        std::fs::read_to_string(file)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                Some((f.get(2)?.parse().ok()?, f.first()?.to_string()))
+            })
+            .collect()
+    };
+    let (users, groups) = (names("/etc/passwd"), names("/etc/group"));
+    let mut lines = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read dir").flatten() {
+            let meta = entry.metadata().expect("metadata");
+            let kind = if meta.is_dir() { "d" } else { "f" };
+            let path = entry.path();
+            let relative = path.strip_prefix(root).expect("under root").display().to_string();
+            let owner = format!("{}:{}", users[&meta.uid()], groups[&meta.gid()]);
+            lines.push(format!("{relative} {kind} {:o} {owner}", meta.permissions().mode() & 0o7777));
+            if meta.is_dir() {
+                stack.push(path);
+            }
+        }
+    }
+    lines.sort();
+    lines
+}
+
+const FIRST_NODE_TREE: &[&str] = &[
+    "etc d 755 root:root",
+    "etc/orama d 750 root:nogroup",
+    "etc/orama/cluster.secret f 600 nobody:nogroup",
+    "etc/orama/orama.yaml f 640 root:nogroup",
+    "etc/orama/raft-tls d 750 root:nogroup",
+    "etc/orama/raft-tls/ca.crt f 644 root:nogroup",
+    "etc/orama/raft-tls/node.crt f 644 root:nogroup",
+    "etc/orama/raft-tls/node.key f 600 nobody:nogroup",
+    "etc/orama/rqlite-auth.json f 600 nobody:nogroup",
+    "etc/orama/swarm.key f 600 nobody:nogroup",
+    "etc/systemd d 755 root:root",
+    "etc/systemd/system d 755 root:root",
+    "etc/systemd/system/orama-supervisor.service f 644 root:root",
+    "run d 755 root:root",
+    "run/orama d 700 nobody:nogroup",
+    "var d 755 root:root",
+    "var/lib d 755 root:root",
+    "var/lib/orama d 700 nobody:nogroup",
+    "var/lib/orama/pubsub-bridge d 700 nobody:nogroup",
+    "var/lib/orama/pubsub-bridge/identity.key f 600 nobody:nogroup",
+    "var/log d 755 root:root",
+    "var/log/orama d 750 nobody:nogroup",
+];
+
+#[test]
+fn a_first_node_gets_its_tree_once_and_edits_are_kept_unless_forced() {
+    let dir = tempfile::Builder::new().prefix("orama-install").tempdir().expect("tempdir");
+    let root = dir.path().join("root");
+
+    let dry = install(&root, &["--user", "nobody", "--dry-run"]);
+    assert!(dry.status.success(), "{}", said(&dry));
+    assert!(!root.exists(), "a dry run wrote nothing");
+    let text = said(&dry);
+    assert!(text.contains("would create") && text.contains("| node:") && text.contains("ExecStart="), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate().filter(|(_, l)| l.ends_with("cluster.secret") || l.ends_with("node.key"))
+    {
+        assert!(
+            !lines.get(i + 1).is_some_and(|next| next.starts_with("    |")),
+            "a secret printed after {line}: {text}"
+        );
+    }
+
+    let first = install(&root, &["--user", "nobody"]);
+    let text = said(&first);
+    assert!(first.status.success(), "{text}");
+    assert_eq!(tree(&root), FIRST_NODE_TREE, "{text}");
+    let secret = std::fs::read_to_string(root.join("etc/orama/cluster.secret")).expect("secret");
+    assert!(text.contains(&format!("--cluster-secret {}", secret.trim())), "the first node prints its secret: {text}");
+    assert!(text.contains("--join 127.0.0.1:7001") && text.contains("--peers /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW"));
+    let config = std::fs::read_to_string(root.join("etc/orama/orama.yaml")).expect("config");
+    assert!(config.contains(&format!("data_dir: '{}/var/lib/orama'", root.display())), "{config}");
+    assert!(config.contains("-node-verify-client") && !config.contains("-join,"), "{config}");
+
+    let again = install(&root, &["--user", "nobody"]);
+    assert!(again.status.success() && said(&again).contains("nothing to change"), "{}", said(&again));
+    assert_eq!(std::fs::read_to_string(root.join("etc/orama/cluster.secret")).expect("secret"), secret);
+
+    let edited = config.replace("log: { format: auto }", "log: { format: json }");
+    std::fs::write(root.join("etc/orama/orama.yaml"), &edited).expect("edit");
+    let refused = install(&root, &["--user", "nobody"]);
+    let text = said(&refused);
+    assert!(!refused.status.success(), "{text}");
+    assert!(text.contains("DIFFERS") && text.contains("- log: { format: json }") && text.contains("--force"), "{text}");
+    assert_eq!(std::fs::read_to_string(root.join("etc/orama/orama.yaml")).expect("kept"), edited);
+    let other = install(&root, &["--user", "nobody", "--cluster-secret", &"ab".repeat(32)]);
+    let text = said(&other);
+    assert!(!other.status.success() && text.contains("a secret: not shown") && !text.contains(secret.trim()), "{text}");
+    let forced = install(&root, &["--user", "nobody", "--force"]);
+    assert!(forced.status.success(), "{}", said(&forced));
+    assert_eq!(std::fs::read_to_string(root.join("etc/orama/orama.yaml")).expect("replaced"), config);
+
+    let kept = Command::new(bin("orama-supervisor")).args(["uninstall", "--root"]).arg(&root).output().expect("run");
+    assert!(kept.status.success(), "{}", said(&kept));
+    assert!(
+        !root.join("etc/orama/orama.yaml").exists()
+            && !root.join("etc/systemd/system/orama-supervisor.service").exists()
+    );
+    assert!(
+        root.join("var/lib/orama/pubsub-bridge/identity.key").exists()
+            && root.join("etc/orama/cluster.secret").exists()
+    );
+    let purged = Command::new(bin("orama-supervisor"))
+        .args(["uninstall", "--purge", "--root"])
+        .arg(&root)
+        .output()
+        .expect("run");
+    assert!(purged.status.success(), "{}", said(&purged));
+    assert!(!root.join("var/lib/orama").exists() && !root.join("etc/orama").exists());
+}
+
+#[test]
+fn the_unit_passes_systemd_analyze_verify() {
+    let dir = tempfile::Builder::new().prefix("orama-install").tempdir().expect("tempdir");
+    let root = dir.path().join("root");
+    let done = install(&root, &["--domain", "node1.example.com"]);
+    assert!(done.status.success(), "{}", said(&done));
+    let unit = root.join("etc/systemd/system/orama-supervisor.service");
+    let verify = Command::new("systemd-analyze").arg("verify").arg(&unit).output().expect("systemd-analyze");
+    assert!(verify.status.success() && said(&verify).trim().is_empty(), "{}", said(&verify));
+    let text = std::fs::read_to_string(&unit).expect("unit");
+    for line in ["Type=notify", "WatchdogSec=", "User=orama", "StateDirectory=orama", "ExecStartPre=", "ExecReload="] {
+        assert!(text.contains(line), "{line}: {text}");
+    }
+    assert!(!text.lines().any(|l| l.starts_with("MemoryDenyWriteExecute")), "{text}");
+    let config = std::fs::read_to_string(root.join("etc/orama/orama.yaml")).expect("config");
+    assert!(config.contains("mode: acme, domains: ['node1.example.com']"), "{config}");
+}
+
+/// A supervisor started on an installed tree, killed when dropped.
+struct Started(Child);
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_node_installed_with_the_printed_secret_joins_a_running_dev_cluster() {
+    let cluster = Cluster::up_sql_only(3);
+    let dir = tempfile::Builder::new().prefix("orama-install").tempdir().expect("tempdir");
+    let root = dir.path().join("root");
+    let offset = free_offset();
+    let secret = format!("@{}", cluster.dir().join("cluster.secret").display());
+    let swarm = format!("@{}", cluster.dir().join("swarm.key").display());
+    let join = format!("127.0.0.1:{}", cluster.nodes[1].rqlite_raft);
+    let args = ["--join", &join, "--cluster-secret", &secret, "--swarm-key", &swarm, "--node-name", "node4"];
+    let done = install(&root, &[&args[..], &["--port-offset", &offset.to_string()]].concat());
+    assert!(done.status.success(), "{}", said(&done));
+    let config = root.join("etc/orama/orama.yaml");
+    assert!(std::fs::read_to_string(&config).expect("config").contains(&format!("-join, '{join}'")));
+    let _node = Started(
+        Command::new(bin("orama-supervisor"))
+            .arg("--config")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the installed node"),
+    );
+    let port = 6001 + offset;
+    let up = eventually(Duration::from_secs(60), || {
+        orama_e2e::try_http(port, "GET", "/v1/health", "", None, Duration::from_secs(2))
+            .is_some_and(|r| r.status == 200)
+    });
+    assert!(up, "the installed node's gateway did not answer");
+    let key = cluster.ctl(0, &["apikey", "create", "--namespace", "installed"]);
+    let header = format!("X-API-Key: {}\r\n", String::from_utf8_lossy(&key.stdout).trim());
+    let whoami = http(port, "GET", "/v1/auth/whoami", &header, None);
+    assert_eq!((whoami.status, whoami.json["namespace"].as_str()), (200, Some("installed")), "{whoami:?}");
+    let status = http(cluster.nodes[0].port, "GET", "/v1/status", "", None);
+    assert_eq!(status.json["network"]["cluster"]["members"].as_array().map(Vec::len), Some(4), "{status:?}");
+}
+
+/// A port offset under which the installed node's ports (6001, 5001, 7001, 4001 plus it) are
+/// free, below the ranges dev clusters (20000-31999) and the system's `bind(0)` draw from.
+fn free_offset() -> u16 {
+    (0..200)
+        .map(|i| 8_000 + ((std::process::id() as u16).wrapping_mul(7).wrapping_add(i * 13) % 4000))
+        .find(|offset| {
+            [6001, 5001, 7001, 4001].iter().all(|base| std::net::TcpListener::bind(("0.0.0.0", base + offset)).is_ok())
+        })
+        .expect("a free port offset")
+}
