@@ -1,10 +1,12 @@
-//! Logging set-up shared by every process: journald under systemd (or when configured), JSON
-//! lines on stderr otherwise, which the supervisor captures and forwards. The filter comes from
+//! Logging set-up shared by every process: journald under systemd (or when configured),
+//! readable lines (in colour) on a terminal, JSON lines on stderr otherwise, which the supervisor captures and forwards. The filter comes from
 //! `RUST_LOG` when set, else from the config.
 //!
 //! Stderr is written by a background thread through a bounded queue that drops lines when full:
 //! a reader that falls behind (the supervisor, a paused terminal) costs log lines, never a
 //! blocked request thread.
+
+use std::io::IsTerminal as _;
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
@@ -35,17 +37,33 @@ pub struct Telemetry {
     _writer: Option<tracing_appender::non_blocking::WorkerGuard>,
 }
 
+/// Whether this process was started by the supervisor, which reads its stderr: it then
+/// writes JSON there whatever the config says, and the supervisor passes each event on to the
+/// node's sink (the journal under its own name, a terminal as text).
+fn supervised() -> bool {
+    std::env::var_os("ORAMA_SUPERVISED").is_some()
+}
+
+/// Whether `log` sends this process's logs to journald: asked for, or `auto` under systemd
+/// (never for a supervised child).
+pub fn wants_journald(log: &LogConfig) -> bool {
+    if supervised() {
+        return false;
+    }
+    match log.format {
+        LogFormat::Journald => true,
+        LogFormat::Auto => crate::paths::under_systemd(),
+        LogFormat::Json | LogFormat::Text => false,
+    }
+}
+
 /// Installs the global subscriber for `process` (its journald identity is `orama-<process>`).
 /// Falls back to JSON on stderr when journald was asked for but cannot be reached, and says so.
 pub fn init(process: &str, log: &LogConfig) -> Telemetry {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&log.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let want_journald = match log.format {
-        LogFormat::Journald => true,
-        LogFormat::Auto => crate::paths::under_systemd(),
-        LogFormat::Json | LogFormat::Text => false,
-    };
+    let want_journald = wants_journald(log);
     let registry = tracing_subscriber::registry().with(filter);
     let mut journald_error = None;
     if want_journald {
@@ -61,8 +79,11 @@ pub fn init(process: &str, log: &LogConfig) -> Telemetry {
         .lossy(true)
         .buffered_lines_limit(STDERR_QUEUE_LINES)
         .finish(std::io::stderr());
-    let sink = if log.format == LogFormat::Text {
-        let _ = registry.with(tracing_subscriber::fmt::layer().with_writer(writer)).try_init();
+    let terminal = std::io::stderr().is_terminal();
+    let text = log.format == LogFormat::Text || (log.format == LogFormat::Auto && terminal);
+    let sink = if text && !supervised() {
+        let colour = terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        let _ = registry.with(tracing_subscriber::fmt::layer().with_ansi(colour).with_writer(writer)).try_init();
         LogSink::TextStderr
     } else {
         let json =

@@ -37,6 +37,9 @@ pub struct ControlSettings {
     pub ready_timeout: Duration,
     /// The gateway's URL, shown on its entry.
     pub gateway_url: String,
+    /// The journal socket the children's lines go to, when they go to journald (`ctl logs`
+    /// then reads the journal, which keeps more than the buffer and across restarts).
+    pub journal: Option<String>,
 }
 
 /// Serves the control API.
@@ -214,7 +217,8 @@ impl Handler for Control {
                 let children = self.report(&handles).await;
                 let dropped_log_lines = crate::forward::dropped_lines();
                 let version = node_info::VERSION.to_owned();
-                json_response(StatusCode::OK, &StatusReport { children, dropped_log_lines, version })
+                let journal = self.settings.journal.clone();
+                json_response(StatusCode::OK, &StatusReport { children, dropped_log_lines, version, journal })
             }
             (&Method::POST, ["v1", "children", name, verb]) => self.act(name, verb, request.uri().query()).await,
             (&Method::GET, ["v1", "children", name, "logs"]) => self.logs(name, request.uri().query()),

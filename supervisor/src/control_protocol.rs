@@ -65,6 +65,9 @@ pub struct StatusReport {
     /// The node's (the supervisor's) version.
     #[serde(default)]
     pub version: String,
+    /// The journal socket the children's lines go to, when the node logs to journald.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal: Option<String>,
 }
 
 /// What the control API can do to one child (the last segment of its `POST` route).

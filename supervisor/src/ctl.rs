@@ -148,6 +148,11 @@ pub async fn run(runtime_dir: &Path, ready_timeout: Duration, command: CtlComman
         }
         CtlCommand::Apikey { .. } | CtlCommand::Jwt { .. } | CtlCommand::Peers { .. } => {}
         CtlCommand::Logs { name, lines, follow } => {
+            let status: StatusReport = client.get_json(CHILDREN_PATH).await?;
+            if let Some(socket) = status.journal.filter(|_| status.children.iter().any(|c| c.name == name)) {
+                out.flush()?;
+                return Ok(crate::ctl_journal::show(&socket, &name, lines, follow)?);
+            }
             let path = logs_path(&name, lines, follow);
             let response = client.send(Method::GET, &path, None).await?;
             if !response.status().is_success() {

@@ -100,6 +100,7 @@ mod tests {
             children: vec![child("redis", None), gateway, bridge],
             dropped_log_lines: 0,
             version: "1.2.3".into(),
+            journal: None,
         };
         let text = status_text(&report);
         assert!(text.starts_with("NAME"), "{text}");

@@ -64,18 +64,32 @@ pub struct Forwarder {
 pub enum Sink {
     /// One JSON object per line on stderr.
     JsonStderr,
-    /// `name| line` on stderr, for people.
-    TextStderr,
+    /// One human-readable line per event on stderr ([`crate::log_text`]), in colour or not.
+    TextStderr {
+        /// ANSI colours (a terminal).
+        colour: bool,
+    },
     /// The systemd journal's native socket.
     Journald(Arc<UnixDatagram>, PathBuf),
 }
 
 impl Sink {
-    /// A journald sink, or the JSON one if no journal socket can be used.
+    /// A journald sink (the socket `ORAMA_JOURNAL_SOCKET` names, else the journal's own), or
+    /// the JSON one if no socket can be made.
     pub fn journald() -> Sink {
+        let path =
+            std::env::var_os("ORAMA_JOURNAL_SOCKET").map_or_else(|| PathBuf::from(JOURNAL_SOCKET), PathBuf::from);
         match UnixDatagram::unbound().and_then(|s| s.set_nonblocking(true).map(|()| s)) {
-            Ok(socket) => Sink::Journald(Arc::new(socket), PathBuf::from(JOURNAL_SOCKET)),
+            Ok(socket) => Sink::Journald(Arc::new(socket), path),
             Err(_) => Sink::JsonStderr,
+        }
+    }
+
+    /// The journal's socket, when lines go to the journal.
+    pub fn journal_socket(&self) -> Option<String> {
+        match self {
+            Sink::Journald(_, path) => Some(path.display().to_string()),
+            _ => None,
         }
     }
 }
@@ -89,7 +103,12 @@ impl Forwarder {
     /// Forwards one line that `child` wrote on `stream`.
     pub fn forward(&self, stream: &str, line: &str) {
         match &self.sink {
-            Sink::TextStderr => write_stderr(format!("{}| {line}\n", self.child).into_bytes()),
+            Sink::TextStderr { colour } => {
+                let event = self.as_json(stream, line);
+                let text =
+                    event.as_object().map_or_else(String::new, |e| crate::log_text::line(&self.child, e, *colour));
+                write_stderr(format!("{text}\n").into_bytes());
+            }
             Sink::JsonStderr => {
                 let mut text = self.as_json(stream, line).to_string();
                 text.push('\n');
@@ -97,11 +116,11 @@ impl Forwarder {
             }
             Sink::Journald(socket, path) => {
                 let event = self.as_json(stream, line);
-                let message = event.get("message").and_then(Value::as_str).unwrap_or(line);
+                let message = event.as_object().map_or_else(|| line.to_owned(), crate::log_text::message);
                 let level = event.get("level").and_then(Value::as_str).unwrap_or("INFO");
                 let identifier = format!("orama-{}", self.child);
                 let fields = [
-                    ("MESSAGE", message),
+                    ("MESSAGE", message.as_str()),
                     ("PRIORITY", priority(level)),
                     ("SYSLOG_IDENTIFIER", identifier.as_str()),
                     ("ORAMA_CHILD", &self.child),

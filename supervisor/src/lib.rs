@@ -18,10 +18,12 @@ pub mod control;
 pub mod control_protocol;
 pub mod ctl;
 pub mod ctl_error;
+pub mod ctl_journal;
 pub mod ctl_status;
 pub mod dev;
 pub mod forward;
 pub mod install;
+pub mod log_text;
 pub mod node_info;
 pub mod notify;
 pub mod output;
@@ -100,6 +102,7 @@ pub async fn run(
         settle_timeout: config.supervisor.grace_period + Duration::from_secs(5),
         ready_timeout: ready::default_timeout(&config.supervisor),
         gateway_url: node_info::gateway_url(&config.gateway),
+        journal: sink.journal_socket(),
     };
     let control = Arc::new(Control::new(children.clone(), health, settings));
     let server_stop = CancellationToken::new();

@@ -64,10 +64,14 @@ async fn run_node(args: ProcessArgs) -> ExitCode {
         Err(message) => return fail(&message),
     };
     let telemetry = telemetry::init("supervisor", &config.log);
+    // Children's lines go to the journal when it is asked for, even if this process's own
+    // logger could not reach it (a journal given by ORAMA_JOURNAL_SOCKET, as tests run one).
+    let journal_given = std::env::var_os("ORAMA_JOURNAL_SOCKET").is_some();
     let sink = match telemetry.sink {
         LogSink::Journald => Sink::journald(),
+        _ if journal_given && telemetry::wants_journald(&config.log) => Sink::journald(),
         LogSink::JsonStderr => Sink::JsonStderr,
-        LogSink::TextStderr => Sink::TextStderr,
+        LogSink::TextStderr => Sink::TextStderr { colour: orama_supervisor::log_text::stderr_in_colour() },
     };
     let shutdown = match orama_service::shutdown::on_signals() {
         Ok(token) => token,

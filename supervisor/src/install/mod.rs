@@ -13,6 +13,7 @@ pub mod files;
 pub mod node_config;
 pub mod owners;
 pub mod plan;
+pub mod relay;
 mod report;
 mod system;
 pub mod target;
@@ -75,6 +76,25 @@ pub struct InstallArgs {
     /// Added to every port (several nodes on one machine).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub port_offset: u16,
+    /// Also run an Anyone relay (ORPort 9001), which the anon proxy then uses; a relay the
+    /// `anon` package set up is taken over with its keys.
+    #[arg(long)]
+    pub anyone_relay: bool,
+    /// The relay's nickname (1-19 letters and digits; default from the node's name).
+    #[arg(long, value_name = "NAME", requires = "anyone_relay")]
+    pub relay_nickname: Option<String>,
+    /// How the relay's operator is reached (an email address, usually).
+    #[arg(long, value_name = "TEXT", requires = "anyone_relay")]
+    pub relay_contact: Option<String>,
+    /// Make the relay an exit (needs --i-accept-exit-relay-risks; read the warning first).
+    #[arg(long, requires = "anyone_relay")]
+    pub exit: bool,
+    /// The acknowledgement an exit relay needs.
+    #[arg(long)]
+    pub i_accept_exit_relay_risks: bool,
+    /// The Anyone client (default: `anon` on the PATH).
+    #[arg(long, value_name = "FILE")]
+    pub anon: Option<PathBuf>,
 }
 
 /// `uninstall`'s options.
@@ -189,7 +209,9 @@ fn resolve(args: &InstallArgs) -> Result<PlanOptions, String> {
                 .into(),
         );
     }
+    let relay = if args.anyone_relay { Some(relay_options(args)?) } else { None };
     Ok(PlanOptions {
+        relay,
         name: args.node_name.clone().unwrap_or_else(|| args.vps_ip.to_string()),
         target,
         user: args.user.clone(),
@@ -203,6 +225,32 @@ fn resolve(args: &InstallArgs) -> Result<PlanOptions, String> {
         rqlited,
         supervisor,
         port_offset: args.port_offset,
+    })
+}
+
+/// The relay's options, checked: Linux, the `anon` program found, a valid nickname, an exit
+/// only with the acknowledgement.
+fn relay_options(args: &InstallArgs) -> Result<relay::RelayOptions, String> {
+    if !cfg!(target_os = "linux") {
+        return Err("an Anyone relay is supported on Linux only".into());
+    }
+    if args.exit && !args.i_accept_exit_relay_risks {
+        return Err(relay::EXIT_WARNING.into());
+    }
+    if let Some(nickname) = args.relay_nickname.as_deref().filter(|n| !relay::valid_nickname(n)) {
+        return Err(format!("--relay-nickname {nickname:?}: 1 to 19 letters and digits"));
+    }
+    let on_path = std::env::var_os("PATH")
+        .and_then(|paths| std::env::split_paths(&paths).map(|p| p.join("anon")).find(|p| p.is_file()));
+    let program = args.anon.clone().or(on_path).filter(|p| p.is_file()).ok_or_else(|| {
+        "the Anyone client `anon` was not found: install the `anon` package from Anyone's apt repository          (see docs.anyone.io, installing a relay), or pass --anon PATH"
+            .to_owned()
+    })?;
+    Ok(relay::RelayOptions {
+        nickname: args.relay_nickname.clone(),
+        contact: args.relay_contact.clone(),
+        exit: args.exit,
+        program,
     })
 }
 

@@ -45,6 +45,8 @@ pub struct NodeOptions<'a> {
     pub rqlited: &'a Path,
     /// Added to every port (several nodes on one machine, as tests run them).
     pub port_offset: u16,
+    /// The Anyone relay's `anon:` section and external, when the node runs one.
+    pub relay: Option<(String, String)>,
 }
 
 /// The YAML of the node's config.
@@ -86,7 +88,7 @@ pubsub:
   listen: ['/ip4/0.0.0.0/tcp/{p2p}']
   bootstrap: [{peers}]
   swarm_key_file: {swarm}
-backends:
+{relay_section}backends:
   sql: {{ engine: rqlite, urls: ['http://orama-gateway@127.0.0.1:{rqlite_http}'], consistency: strong, query_timeout: 10s }}
 externals:
   - name: rqlite
@@ -96,7 +98,7 @@ externals:
            -node-ca-cert, {ca}, -node-cert, {cert}, -node-key, {key}, -node-verify-client,
            {rqlite_data}]
     health: {{ tcp: '127.0.0.1:{rqlite_http}' }}
-",
+{relay_external}",
         name = options.name,
         name_quoted = quoted(options.name),
         data = path(&target.data_dir()),
@@ -113,5 +115,7 @@ externals:
         cert = path(&tls.join("node.crt")),
         key = path(&tls.join("node.key")),
         rqlite_data = path(&target.data_dir().join("rqlite")),
+        relay_section = options.relay.as_ref().map_or("", |(section, _)| section.as_str()),
+        relay_external = options.relay.as_ref().map_or("", |(_, external)| external.as_str()),
     )
 }

@@ -11,6 +11,7 @@ use orama_service::config::NodeConfig;
 use super::files::{Existing, Item};
 use super::node_config::{NodeOptions, config_text};
 use super::owners::Owner;
+use super::relay::{self, RelayOptions};
 use super::target::Target;
 use super::unit::unit_text;
 use crate::cluster_ca::ClusterCa;
@@ -45,6 +46,8 @@ pub struct PlanOptions {
     pub supervisor: PathBuf,
     /// Added to every port.
     pub port_offset: u16,
+    /// The Anyone relay, when the node runs one.
+    pub relay: Option<RelayOptions>,
 }
 
 /// What the install writes, and what it tells the operator.
@@ -84,6 +87,12 @@ pub fn plan(options: &PlanOptions) -> Result<Plan, String> {
     items.push(identity_item);
     items.push(Item::secret(target.rqlite_auth_file(), rqlite_users(&secret), user.clone()));
     items.extend(raft_tls(options, &secret, &user)?);
+    let relay = options.relay.as_ref().map(|relay| {
+        let existing = relay::find_existing(target);
+        let text = relay::anonrc(target, relay, &options.name, existing.as_ref(), options.port_offset);
+        items.extend(relay::items(target, text, existing.as_ref(), &user));
+        relay::config_lines(target, &relay.program, options.port_offset)
+    });
 
     let config = config_text(
         target,
@@ -96,6 +105,7 @@ pub fn plan(options: &PlanOptions) -> Result<Plan, String> {
             join: options.join.as_deref(),
             rqlited: &options.rqlited,
             port_offset: options.port_offset,
+            relay,
         },
     );
     NodeConfig::parse(&config, "the config install would write").map_err(|e| e.to_string())?;

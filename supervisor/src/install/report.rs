@@ -65,6 +65,20 @@ pub fn next_steps(options: &PlanOptions, plan: &Plan, changed: bool, out: &mut d
         port(ports::P2P),
         port(ports::RQLITE_RAFT)
     );
+    if let Some(relay) = &options.relay {
+        let or_port = super::relay::OR_PORT + options.port_offset;
+        let kind = if relay.exit { "an exit relay" } else { "a relay (no exit traffic)" };
+        let _ = writeln!(
+            out,
+            "  Anyone: {kind} on {or_port}/tcp, which must be reachable from the internet; the anon proxy              uses its SOCKS port. A relay earns rewards only once registered: see the relay requirements              (hardware, tokens, registration) in Anyone's documentation"
+        );
+        if std::net::TcpListener::bind(("0.0.0.0", or_port)).is_err() {
+            let _ = writeln!(
+                out,
+                "  warning: port {or_port} is in use (the anon package's own service?):                  `systemctl disable --now anon` so the node's relay can take it"
+            );
+        }
+    }
     let _ = writeln!(out, "  logs: journalctl -u {UNIT_NAME} -f  (or orama-supervisor ctl logs gateway)");
     let _ = writeln!(out, "  status: orama-supervisor ctl --config {} status", options.target.config_file().display());
     if options.join.is_none() {

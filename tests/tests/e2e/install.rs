@@ -228,3 +228,72 @@ fn free_offset() -> u16 {
         })
         .expect("a free port offset")
 }
+
+/// A relay node: the anonrc (no exit without the acknowledgement), the relay supervised as an
+/// external that the anon proxy uses, and a relay the `anon` package set up taken over with
+/// its identity keys and its nickname, contact and family. (The daemon is never started here:
+/// its ORPort would reach the network. `--anon` names a program that exists, as install checks.)
+#[test]
+fn a_relay_node_gets_its_anonrc_and_takes_over_an_existing_relay_with_its_keys() {
+    let dir = tempfile::Builder::new().prefix("orama-install").tempdir().expect("tempdir");
+    let root = dir.path().join("root");
+    let relay = ["--user", "nobody", "--anyone-relay", "--anon", "/bin/true"];
+
+    let exit = install(&root, &[&relay[..], &["--exit"]].concat());
+    let text = said(&exit);
+    assert!(!exit.status.success() && text.contains("--i-accept-exit-relay-risks"), "{text}");
+    assert!(!root.exists(), "nothing written for a refused exit");
+
+    std::fs::create_dir_all(root.join("etc/anon")).expect("anon dir");
+    std::fs::write(
+        root.join("etc/anon/anonrc"),
+        "Nickname oldrelay\nContactInfo ops@example.com\nMyFamily ABCDEF\nSocksPort 0\nORPort 9001\n",
+    )
+    .expect("anonrc");
+    std::fs::create_dir_all(root.join("var/lib/anon/keys")).expect("keys dir");
+    for (name, bytes) in [("secret_id_key", &b"rsa identity"[..]), ("ed25519_master_id_secret_key", b"ed25519")] {
+        std::fs::write(root.join("var/lib/anon/keys").join(name), bytes).expect("key");
+    }
+    let done = install(&root, &relay);
+    let text = said(&done);
+    assert!(done.status.success(), "{text}");
+    assert!(text.contains("Anyone: a relay (no exit traffic) on 9001/tcp"), "{text}");
+    let anonrc = std::fs::read_to_string(root.join("etc/orama/anonrc")).expect("anonrc");
+    for line in [
+        "ORPort 9001",
+        "SocksPort 127.0.0.1:9050",
+        "ControlPort 127.0.0.1:9051",
+        "CookieAuthentication 1",
+        &format!("DataDirectory {}/var/lib/orama/anon", root.display()),
+        "Nickname oldrelay",
+        "ContactInfo ops@example.com",
+        "MyFamily ABCDEF",
+        "ExitRelay 0",
+    ] {
+        assert!(anonrc.lines().any(|l| l == line), "{line} in:\n{anonrc}");
+    }
+    assert!(!anonrc.contains("SocksPort 0"), "{anonrc}");
+    let keys = root.join("var/lib/orama/anon/keys");
+    assert_eq!(std::fs::read(keys.join("secret_id_key")).expect("kept key"), b"rsa identity");
+    let listing: Vec<String> = tree(&root).into_iter().filter(|l| l.contains("orama/anon")).collect();
+    assert_eq!(
+        listing,
+        [
+            "etc/orama/anonrc f 640 root:nogroup",
+            "var/lib/orama/anon d 700 nobody:nogroup",
+            "var/lib/orama/anon/keys d 700 nobody:nogroup",
+            "var/lib/orama/anon/keys/ed25519_master_id_secret_key f 600 nobody:nogroup",
+            "var/lib/orama/anon/keys/secret_id_key f 600 nobody:nogroup",
+        ]
+    );
+    let config = std::fs::read_to_string(root.join("etc/orama/orama.yaml")).expect("config");
+    assert!(
+        config.contains("- name: anon\n    command: '/bin/true'") && config.contains("depends_on: [anon]"),
+        "{config}"
+    );
+
+    let exit = install(&root, &[&relay[..], &["--exit", "--i-accept-exit-relay-risks", "--force"]].concat());
+    assert!(exit.status.success(), "{}", said(&exit));
+    let anonrc = std::fs::read_to_string(root.join("etc/orama/anonrc")).expect("anonrc");
+    assert!(anonrc.contains("ExitRelay 1\n") && anonrc.contains("ExitPolicy reject private:*"), "{anonrc}");
+}

@@ -50,6 +50,7 @@ mod cluster_strangers;
 mod ctl;
 mod functions;
 mod install;
+mod journald;
 mod notify;
 mod pubsub;
 mod restart;
