@@ -191,8 +191,13 @@ fn a_node_installed_with_the_printed_secret_joins_a_running_dev_cluster() {
     let swarm = format!("@{}", cluster.dir().join("swarm.key").display());
     let join = format!("127.0.0.1:{}", cluster.nodes[1].rqlite_raft);
     let args = ["--join", &join, "--cluster-secret", &secret, "--swarm-key", &swarm, "--node-name", "node4"];
-    let done = install(&root, &[&args[..], &["--port-offset", &offset.to_string()]].concat());
-    assert!(done.status.success(), "{}", said(&done));
+    let done = install(&root, &[&args[..], &["--user", "nobody", "--port-offset", &offset.to_string()]].concat());
+    let text = said(&done);
+    assert!(done.status.success(), "{text}");
+    assert_eq!(tree(&root), FIRST_NODE_TREE, "a joining node's tree is a first node's");
+    assert!(!text.contains("This node started a cluster") && !text.contains(&cluster.secret()), "{text}");
+    let given = std::fs::read_to_string(root.join("etc/orama/cluster.secret")).expect("secret");
+    assert_eq!(given.trim(), cluster.secret(), "the secret given is the node's");
     let config = root.join("etc/orama/orama.yaml");
     assert!(std::fs::read_to_string(&config).expect("config").contains(&format!("-join, '{join}'")));
     let _node = Started(
