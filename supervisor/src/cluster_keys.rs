@@ -52,7 +52,12 @@ pub fn new_swarm_key() -> Result<String, String> {
     let mut key = [0u8; 32];
     getrandom::fill(&mut key).map_err(|e| format!("no randomness: {e}"))?;
     let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
-    Ok(format!("/key/swarm/psk/1.0.0/\n/base16/\n{hex}\n"))
+    Ok(swarm_key_file(&hex))
+}
+
+/// The go-ipfs `swarm.key` file of a key given as hex.
+pub fn swarm_key_file(hex: &str) -> String {
+    format!("/key/swarm/psk/1.0.0/\n/base16/\n{hex}\n")
 }
 
 /// RQLite's users: `orama-cluster` joins, `orama-gateway` is what gateways call as; both with

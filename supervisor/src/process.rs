@@ -32,6 +32,12 @@ const SYSTEMD_VARS: &[&str] = &[
     "JOURNAL_STREAM",
 ];
 
+/// `name` in a directory of the `PATH`, if one has it (how `dev` and `install` find the
+/// engines' programs).
+pub fn on_path(name: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|p| p.join(name)).find(|p| p.is_file()))
+}
+
 /// Spawns `spec` with piped stdout/stderr in a new process group whose leader gets
 /// `spec.death_signal` when the supervisor dies.
 pub fn spawn(spec: &ChildSpec) -> std::io::Result<Child> {

@@ -32,10 +32,7 @@ pub struct CachePrograms {
 
 /// `redis-server` and `redis-cli` on the PATH, else Valkey's.
 pub fn find_programs() -> Option<CachePrograms> {
-    let find = |name: &str| {
-        std::env::var_os("PATH")
-            .and_then(|paths| std::env::split_paths(&paths).map(|p| p.join(name)).find(|p| p.is_file()))
-    };
+    let find = crate::process::on_path;
     [("redis-server", "redis-cli"), ("valkey-server", "valkey-cli")]
         .iter()
         .find_map(|(server, cli)| Some(CachePrograms { server: find(server)?, cli: find(cli)? }))

