@@ -46,6 +46,9 @@ pub enum Command {
     Install(crate::install::InstallArgs),
     /// Stop and remove the node's unit and config (its data and keys stay, unless --purge).
     Uninstall(crate::install::UninstallArgs),
+    /// Run this node's IPFS (Kubo) daemon, its repo made and set up first (the node config
+    /// of an installed node starts it as an external).
+    IpfsDaemon(crate::ipfs_daemon::IpfsDaemonArgs),
     /// Validate a config file without starting anything.
     CheckConfig {
         /// The file to check.

@@ -23,6 +23,7 @@ pub mod ctl_status;
 pub mod dev;
 pub mod forward;
 pub mod install;
+pub mod ipfs_daemon;
 pub mod log_text;
 pub mod node_info;
 pub mod notify;

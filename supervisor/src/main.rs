@@ -32,6 +32,10 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => fail(&err),
         },
+        Some(Command::IpfsDaemon(args)) => match orama_supervisor::ipfs_daemon::run(&args) {
+            Ok(never) => match never {},
+            Err(err) => fail(&err),
+        },
         Some(Command::CheckConfig { file }) => match orama_supervisor::check::check_config(&file) {
             Ok(summary) => {
                 println!("{summary}");

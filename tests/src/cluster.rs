@@ -29,6 +29,8 @@ pub struct ClusterNode {
     pub cache: Option<(u16, u16)>,
     /// Its IPFS daemon's swarm address (`/ip4/…/tcp/…/p2p/…`), when the cluster stores on IPFS.
     pub ipfs_swarm: Option<String>,
+    /// Its pub/sub bridge's address (`/ip4/127.0.0.1/tcp/…/p2p/…`).
+    pub bridge: String,
 }
 
 /// A running dev cluster.
@@ -195,6 +197,11 @@ fn read_nodes(cluster_dir: &std::path::Path, up_output: &[u8]) -> Vec<ClusterNod
             ipfs_swarm: node["ipfs"]["swarm"].as_u64().map(|swarm| {
                 format!("/ip4/127.0.0.1/tcp/{swarm}/p2p/{}", node["ipfs"]["peer_id"].as_str().unwrap_or_default())
             }),
+            bridge: format!(
+                "/ip4/127.0.0.1/tcp/{}/p2p/{}",
+                port(node, "p2p_port"),
+                node["peer_id"].as_str().expect("peer_id")
+            ),
         })
         .collect()
 }

@@ -88,3 +88,29 @@ externals:
         ("sh".into(), vec!["-c".into(), script])
     }
 }
+
+/// Writes `dir/ipfs`: Kubo's command line over js-ipfs, for `install --ipfs`, which runs
+/// `ipfs init`, edits the repo's config and runs `ipfs daemon` as it would Kubo's. `daemon`
+/// runs the launcher a dev cluster in `cluster_dir` wrote (js-ipfs with a private-network
+/// protector reading the repo's `swarm.key`, which Kubo honours by itself); the rest goes to
+/// `jsipfs`. Returns its path.
+pub fn kubo_shim(dir: &Path, cluster_dir: &Path) -> PathBuf {
+    let install = std::env::var("ORAMA_JSIPFS").expect("ORAMA_JSIPFS (set by scripts/test)");
+    let modules = Path::new(&install).join("node_modules");
+    let script = format!(
+        "#!/bin/sh\n\
+         export NODE_OPTIONS=\"--require {cluster}/jsipfs-polyfill.cjs\"\n\
+         export ORAMA_JSIPFS_MODULES='{modules}' ORAMA_SWARM_KEY=\"$IPFS_PATH/swarm.key\"\n\
+         case \"$1\" in\n\
+         \x20 daemon) rm -rf \"$IPFS_PATH/repo.lock\"; exec node '{cluster}/jsipfs-launcher.mjs' ;;\n\
+         \x20 *) exec '{modules}/.bin/jsipfs' \"$@\" ;;\n\
+         esac\n",
+        cluster = cluster_dir.display(),
+        modules = modules.display(),
+    );
+    let path = dir.join("ipfs");
+    std::fs::write(&path, script).expect("write the ipfs shim");
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod the ipfs shim");
+    path
+}

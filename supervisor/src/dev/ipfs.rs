@@ -60,9 +60,10 @@ pub fn launcher(layout: &Layout) -> PathBuf {
     layout.dir.join("jsipfs-launcher.mjs")
 }
 
-/// The IPFS private network's key.
+/// The IPFS private network's key: the bridges' swarm key, one key for the cluster as an
+/// installed node has.
 pub fn swarm_key(layout: &Layout) -> PathBuf {
-    layout.dir.join("ipfs-swarm.key")
+    layout.swarm_key_file()
 }
 
 /// The environment of `node`'s daemon (and of `jsipfs init`), `jsipfs` being the install's
@@ -83,7 +84,6 @@ pub fn env(layout: &Layout, node: &DevNode, jsipfs: &Path) -> Vec<(String, Strin
 pub fn init_repos(layout: &mut Layout, jsipfs: &Path) -> Result<(), String> {
     std::fs::write(polyfill(layout), POLYFILL).map_err(|e| format!("{}: {e}", polyfill(layout).display()))?;
     std::fs::write(launcher(layout), LAUNCHER).map_err(|e| format!("{}: {e}", launcher(layout).display()))?;
-    crate::cluster_keys::write_new_private(&swarm_key(layout), crate::cluster_keys::new_swarm_key()?.as_bytes())?;
     let new = |node: &DevNode| node.ipfs.as_ref().is_some_and(|ipfs| ipfs.peer_id.is_empty());
     let peer_ids: Vec<Result<String, String>> = std::thread::scope(|scope| {
         let layout = &*layout;

@@ -58,6 +58,13 @@ pub struct InstallArgs {
     /// rqlited (default: `rqlited` on the PATH, `ORAMA_RQLITED`, or the one `./scripts/test` installs).
     #[arg(long, value_name = "FILE")]
     pub rqlited: Option<PathBuf>,
+    /// Kubo's `ipfs`, the storage engine (default: `ipfs` on the PATH).
+    #[arg(long, value_name = "FILE")]
+    pub ipfs: Option<PathBuf>,
+    /// Other nodes' IPFS daemons (`/ip4/…/tcp/4101/p2p/12D3KooW…`, as the first node printed),
+    /// comma-separated or repeated.
+    #[arg(long, value_name = "MULTIADDR", value_delimiter = ',')]
+    pub ipfs_peers: Vec<String>,
     /// The node's name in the cluster (default: its IP).
     #[arg(long, value_name = "NAME")]
     pub node_name: Option<String>,
@@ -178,11 +185,7 @@ fn resolve(args: &InstallArgs) -> Result<PlanOptions, String> {
     if target.is_system() && !args.dry_run && !rustix::process::geteuid().is_root() {
         return Err("installing into / needs root: run it with sudo (or --dry-run to see what it would do)".into());
     }
-    let rqlited = crate::dev::up::find_rqlited(args.rqlited.clone()).map_err(|_| {
-        "rqlited was not found: download rqlite from https://github.com/rqlite/rqlite/releases and pass \
-         --rqlited PATH (or put rqlited on the PATH)"
-            .to_owned()
-    })?;
+    let programs = find_programs(args)?;
     let supervisor = std::env::current_exe()
         .and_then(std::fs::canonicalize)
         .map_err(|e| format!("cannot find this program's path: {e}"))?;
@@ -203,11 +206,19 @@ fn resolve(args: &InstallArgs) -> Result<PlanOptions, String> {
         .transpose()
         .map_err(|e| format!("--cluster-secret: {e}"))?;
     let swarm_key = args.swarm_key.as_deref().map(swarm_key_text).transpose()?;
-    if args.join.is_some() && (cluster_secret.is_none() || swarm_key.is_none()) {
-        return Err(
-            "a node that joins needs the cluster's --cluster-secret and --swarm-key (the first node printed them)"
-                .into(),
-        );
+    let joining_without = args.join.is_some()
+        && (cluster_secret.is_none() || swarm_key.is_none() || args.peers.is_empty() || args.ipfs_peers.is_empty());
+    if joining_without {
+        return Err("a node that joins needs the cluster's --cluster-secret, --swarm-key, --peers and --ipfs-peers \
+             (the first node printed them)"
+            .into());
+    }
+    for (flag, peers) in [("--peers", &args.peers), ("--ipfs-peers", &args.ipfs_peers)] {
+        if let Some(bad) = peers.iter().find(|p| !is_peer_address(p)) {
+            return Err(format!(
+                "{flag} {bad}: expected a multiaddr ending in /p2p/<peer id>, as the first node printed"
+            ));
+        }
     }
     let relay = if args.anyone_relay { Some(relay_options(args)?) } else { None };
     Ok(PlanOptions {
@@ -222,10 +233,41 @@ fn resolve(args: &InstallArgs) -> Result<PlanOptions, String> {
         join: args.join.clone(),
         cluster_secret,
         swarm_key,
-        rqlited,
+        rqlited: programs.rqlited,
+        ipfs: programs.ipfs,
+        ipfs_peers: args.ipfs_peers.clone(),
         supervisor,
         port_offset: args.port_offset,
     })
+}
+
+/// The external engines' programs.
+struct Programs {
+    rqlited: PathBuf,
+    ipfs: PathBuf,
+}
+
+/// Finds every engine's program, or names each one missing with where to get it.
+fn find_programs(args: &InstallArgs) -> Result<Programs, String> {
+    let mut missing = Vec::new();
+    let rqlited = crate::dev::up::find_rqlited(args.rqlited.clone()).ok();
+    if rqlited.is_none() {
+        missing.push(
+            "rqlited (SQL): download rqlite from https://github.com/rqlite/rqlite/releases and pass --rqlited PATH \
+             (or put rqlited on the PATH)",
+        );
+    }
+    let ipfs = args.ipfs.clone().or_else(|| crate::process::on_path("ipfs")).filter(|p| p.is_file());
+    if ipfs.is_none() {
+        missing.push(
+            "ipfs (storage, IPFS Kubo): download kubo_<version>_linux-amd64.tar.gz from https://dist.ipfs.tech/#kubo, \
+             unpack it and run its install.sh (or pass --ipfs PATH)",
+        );
+    }
+    match (rqlited, ipfs) {
+        (Some(rqlited), Some(ipfs)) => Ok(Programs { rqlited, ipfs }),
+        _ => Err(format!("nothing was changed; these programs are missing:\n  - {}", missing.join("\n  - "))),
+    }
 }
 
 /// The relay's options, checked: Linux, the `anon` program found, a valid nickname, an exit
@@ -240,16 +282,27 @@ fn relay_options(args: &InstallArgs) -> Result<relay::RelayOptions, String> {
     if let Some(nickname) = args.relay_nickname.as_deref().filter(|n| !relay::valid_nickname(n)) {
         return Err(format!("--relay-nickname {nickname:?}: 1 to 19 letters and digits"));
     }
-    let program = args.anon.clone().or_else(|| crate::process::on_path("anon")).filter(|p| p.is_file()).ok_or_else(|| {
-        "the Anyone client `anon` was not found: install the `anon` package from Anyone's apt repository          (see docs.anyone.io, installing a relay), or pass --anon PATH"
-            .to_owned()
-    })?;
+    let program =
+        args.anon.clone().or_else(|| crate::process::on_path("anon")).filter(|p| p.is_file()).ok_or_else(|| {
+            "the Anyone client `anon` was not found: install the `anon` package from Anyone's apt repository \
+         (see docs.anyone.io, installing a relay), or pass --anon PATH"
+                .to_owned()
+        })?;
     Ok(relay::RelayOptions {
         nickname: args.relay_nickname.clone(),
         contact: args.relay_contact.clone(),
         exit: args.exit,
         program,
     })
+}
+
+/// Whether `text` looks like `/ip4/…/tcp/…/p2p/<peer id>`: a multiaddr with a peer id (base58
+/// of a multihash) at its end.
+fn is_peer_address(text: &str) -> bool {
+    let Some((address, peer)) = text.rsplit_once("/p2p/") else { return false };
+    let decoded = bs58::decode(peer).into_vec().unwrap_or_default();
+    let multihash = decoded.len() > 2 && usize::from(decoded[1]) == decoded.len() - 2;
+    address.starts_with('/') && address.split('/').count() >= 5 && multihash
 }
 
 /// `text`, or the contents of the file `@path` names.

@@ -1,9 +1,12 @@
 //! The config of an installed node: the gateway on the public interface (HTTPS with an ACME
 //! certificate when the node has a domain), the pub/sub bridge listening for other nodes in the
-//! cluster's private network, and rqlited as a supervised external: its HTTP API on loopback
-//! only (the gateway calls it with a password derived from the secret), its Raft port public,
-//! encrypted and mutually authenticated with certificates of the cluster CA, joining the member
-//! named by `--join` (a first node bootstraps alone).
+//! cluster's private network, and two supervised externals:
+//! - rqlited: its HTTP API on loopback only (the gateway calls it with a password derived from
+//!   the secret), its Raft port public, encrypted and mutually authenticated with certificates
+//!   of the cluster CA, joining the member named by `--join` (a first node bootstraps alone);
+//! - Kubo, through `orama-supervisor ipfs-daemon` ([`crate::ipfs_daemon`]): its API on
+//!   loopback, its swarm public but private to holders of the swarm key, peered with the
+//!   daemons `--ipfs-peers` names.
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -24,6 +27,10 @@ pub mod ports {
     pub const RQLITE_HTTP: u16 = 5001;
     /// rqlited's Raft port (what other nodes join).
     pub const RQLITE_RAFT: u16 = 7001;
+    /// The IPFS daemon's swarm port (what other nodes' daemons dial).
+    pub const IPFS_SWARM: u16 = 4101;
+    /// The IPFS daemon's RPC API (loopback).
+    pub const IPFS_API: u16 = 5101;
 }
 
 /// What the config is made from.
@@ -43,6 +50,10 @@ pub struct NodeOptions<'a> {
     pub join: Option<&'a str>,
     /// rqlited.
     pub rqlited: &'a Path,
+    /// `orama-supervisor` (which runs the IPFS daemon) and Kubo's `ipfs`.
+    pub ipfs: (&'a Path, &'a Path),
+    /// Other nodes' IPFS daemons.
+    pub ipfs_peers: &'a [String],
     /// Added to every port (several nodes on one machine, as tests run them).
     pub port_offset: u16,
     /// The Anyone relay's `anon:` section and external, when the node runs one.
@@ -83,13 +94,14 @@ node:
   cluster_secret_file: {secret}
 log: {{ format: auto }}
 gateway:
-{gateway}  depends_on: [rqlite]
+{gateway}  depends_on: [rqlite, ipfs]
 pubsub:
   listen: ['/ip4/0.0.0.0/tcp/{p2p}']
   bootstrap: [{peers}]
   swarm_key_file: {swarm}
 {relay_section}backends:
   sql: {{ engine: rqlite, urls: ['http://orama-gateway@127.0.0.1:{rqlite_http}'], consistency: strong, query_timeout: 10s }}
+  storage: {{ engine: ipfs, api_url: 'http://127.0.0.1:{ipfs_api}', timeout: 30s }}
 externals:
   - name: rqlite
     command: {rqlited}
@@ -98,6 +110,13 @@ externals:
            -node-ca-cert, {ca}, -node-cert, {cert}, -node-key, {key}, -node-verify-client,
            {rqlite_data}]
     health: {{ tcp: '127.0.0.1:{rqlite_http}' }}
+  - name: ipfs
+    command: {supervisor}
+    args: [ipfs-daemon, --ipfs, {ipfs}, --repo, {ipfs_repo},
+           --identity, {identity}, --swarm-key, {swarm},
+           --listen, '/ip4/0.0.0.0/tcp/{ipfs_swarm}', --announce, '/{proto}/{bare_ip}/tcp/{ipfs_swarm}',
+           --api, '/ip4/127.0.0.1/tcp/{ipfs_api}'{ipfs_peers}]
+    health: {{ tcp: '127.0.0.1:{ipfs_api}' }}
 {relay_external}",
         name = options.name,
         name_quoted = quoted(options.name),
@@ -115,6 +134,15 @@ externals:
         cert = path(&tls.join("node.crt")),
         key = path(&tls.join("node.key")),
         rqlite_data = path(&target.data_dir().join("rqlite")),
+        supervisor = path(options.ipfs.0),
+        ipfs = path(options.ipfs.1),
+        ipfs_repo = path(&target.ipfs_repo()),
+        identity = path(&target.bridge_identity()),
+        ipfs_swarm = port(ports::IPFS_SWARM),
+        ipfs_api = port(ports::IPFS_API),
+        proto = if options.vps_ip.is_ipv4() { "ip4" } else { "ip6" },
+        bare_ip = options.vps_ip,
+        ipfs_peers = options.ipfs_peers.iter().map(|p| format!(", --peer, {}", quoted(p))).collect::<String>(),
         relay_section = options.relay.as_ref().map_or("", |(section, _)| section.as_str()),
         relay_external = options.relay.as_ref().map_or("", |(_, external)| external.as_str()),
     )

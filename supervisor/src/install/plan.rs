@@ -42,6 +42,10 @@ pub struct PlanOptions {
     pub swarm_key: Option<String>,
     /// rqlited.
     pub rqlited: PathBuf,
+    /// Kubo's `ipfs`.
+    pub ipfs: PathBuf,
+    /// Other nodes' IPFS daemons.
+    pub ipfs_peers: Vec<String>,
     /// `orama-supervisor`.
     pub supervisor: PathBuf,
     /// Added to every port.
@@ -74,6 +78,7 @@ pub fn plan(options: &PlanOptions) -> Result<Plan, String> {
         Item::dir(target.data_dir(), 0o700, user.clone()),
         Item::dir(target.bridge_identity().parent().map(Path::to_path_buf).unwrap_or_default(), 0o700, user.clone()),
         Item::dir(target.logs_dir(), 0o750, user.clone()),
+        Item::dir(target.ipfs_repo(), 0o700, user.clone()),
     ];
     if !target.is_system() {
         // systemd makes /run/orama at each start; a tree started where it is needs its own.
@@ -104,6 +109,8 @@ pub fn plan(options: &PlanOptions) -> Result<Plan, String> {
             peers: &options.peers,
             join: options.join.as_deref(),
             rqlited: &options.rqlited,
+            ipfs: (&options.supervisor, &options.ipfs),
+            ipfs_peers: &options.ipfs_peers,
             port_offset: options.port_offset,
             relay,
         },

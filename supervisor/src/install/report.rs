@@ -61,8 +61,9 @@ pub fn next_steps(options: &PlanOptions, plan: &Plan, changed: bool, out: &mut d
     };
     let _ = writeln!(
         out,
-        "  open ports: {gateway}, {}/tcp (pub/sub), {}/tcp (RQLite Raft, TLS between nodes)",
+        "  open ports: {gateway}, {}/tcp (pub/sub), {}/tcp (IPFS), {}/tcp (RQLite Raft, TLS between nodes)",
         port(ports::P2P),
+        port(ports::IPFS_SWARM),
         port(ports::RQLITE_RAFT)
     );
     if let Some(relay) = &options.relay {
@@ -70,12 +71,15 @@ pub fn next_steps(options: &PlanOptions, plan: &Plan, changed: bool, out: &mut d
         let kind = if relay.exit { "an exit relay" } else { "a relay (no exit traffic)" };
         let _ = writeln!(
             out,
-            "  Anyone: {kind} on {or_port}/tcp, which must be reachable from the internet; the anon proxy              uses its SOCKS port. A relay earns rewards only once registered: see the relay requirements              (hardware, tokens, registration) in Anyone's documentation"
+            "  Anyone: {kind} on {or_port}/tcp, which must be reachable from the internet; the anon proxy \
+             uses its SOCKS port. A relay earns rewards only once registered: see the relay requirements \
+             (hardware, tokens, registration) in Anyone's documentation"
         );
         if std::net::TcpListener::bind(("0.0.0.0", or_port)).is_err() {
             let _ = writeln!(
                 out,
-                "  warning: port {or_port} is in use (the anon package's own service?):                  `systemctl disable --now anon` so the node's relay can take it"
+                "  warning: port {or_port} is in use (the anon package's own service?): \
+                 `systemctl disable --now anon` so the node's relay can take it"
             );
         }
     }
@@ -87,11 +91,13 @@ pub fn next_steps(options: &PlanOptions, plan: &Plan, changed: bool, out: &mut d
             out,
             "\nThis node started a cluster. Keep the secret below private: it admits a node to the cluster.\n\
              To add a node, run on it:\n  sudo orama-supervisor install --vps-ip <ITS IP> --join {host}:{raft} \\\n    \
-             --cluster-secret {secret} \\\n    --swarm-key {swarm} \\\n    --peers /{proto}/{ip}/tcp/{p2p}/p2p/{peer}",
+             --cluster-secret {secret} \\\n    --swarm-key {swarm} \\\n    --peers /{proto}/{ip}/tcp/{p2p}/p2p/{peer} \\\n    \
+             --ipfs-peers /{proto}/{ip}/tcp/{ipfs}/p2p/{peer}",
             raft = port(ports::RQLITE_RAFT),
             secret = plan.secret.expose(),
             swarm = plan.swarm_key_hex,
             p2p = port(ports::P2P),
+            ipfs = port(ports::IPFS_SWARM),
             peer = plan.peer_id,
         );
     }

@@ -81,6 +81,11 @@ impl Target {
         self.data_dir().join("pubsub-bridge").join("identity.key")
     }
 
+    /// The IPFS daemon's repo.
+    pub fn ipfs_repo(&self) -> PathBuf {
+        self.data_dir().join("ipfs")
+    }
+
     /// The systemd unit file.
     pub fn unit_file(&self) -> PathBuf {
         self.at("/etc/systemd/system").join(UNIT_NAME)

@@ -12,17 +12,19 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use orama_e2e::cluster::Cluster;
-use orama_e2e::{bin, eventually, http};
+use orama_e2e::{bin, eventually, http, http_bytes};
 
-/// `orama-supervisor install --root <root> --vps-ip 127.0.0.1 <args>`.
+/// `orama-supervisor install --root <root> --vps-ip 127.0.0.1 <args>`, with an `--ipfs` beside
+/// the root unless `args` name one (never run: the tests that start a node give their own).
 fn install(root: &Path, args: &[&str]) -> Output {
-    Command::new(bin("orama-supervisor"))
-        .args(["install", "--vps-ip", "127.0.0.1", "--root"])
-        .arg(root)
-        .args(args)
-        .env("ORAMA_RQLITED", crate::cluster::rqlited())
-        .output()
-        .expect("run install")
+    let mut command = Command::new(bin("orama-supervisor"));
+    command.args(["install", "--vps-ip", "127.0.0.1", "--root"]).arg(root).args(args);
+    if !args.contains(&"--ipfs") {
+        let beside = root.parent().expect("a root inside a temp dir");
+        std::fs::create_dir_all(beside).expect("temp dir");
+        command.arg("--ipfs").arg(orama_e2e::jsipfs::kubo_shim(beside, beside));
+    }
+    command.env("ORAMA_RQLITED", crate::cluster::rqlited()).output().expect("run install")
 }
 
 fn said(output: &Output) -> String {
@@ -80,6 +82,7 @@ const FIRST_NODE_TREE: &[&str] = &[
     "var d 755 root:root",
     "var/lib d 755 root:root",
     "var/lib/orama d 700 nobody:nogroup",
+    "var/lib/orama/ipfs d 700 nobody:nogroup",
     "var/lib/orama/pubsub-bridge d 700 nobody:nogroup",
     "var/lib/orama/pubsub-bridge/identity.key f 600 nobody:nogroup",
     "var/log d 755 root:root",
@@ -112,6 +115,7 @@ fn a_first_node_gets_its_tree_once_and_edits_are_kept_unless_forced() {
     let secret = std::fs::read_to_string(root.join("etc/orama/cluster.secret")).expect("secret");
     assert!(text.contains(&format!("--cluster-secret {}", secret.trim())), "the first node prints its secret: {text}");
     assert!(text.contains("--join 127.0.0.1:7001") && text.contains("--peers /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW"));
+    assert!(text.contains("--ipfs-peers /ip4/127.0.0.1/tcp/4101/p2p/12D3KooW"), "{text}");
     let config = std::fs::read_to_string(root.join("etc/orama/orama.yaml")).expect("config");
     assert!(config.contains(&format!("data_dir: '{}/var/lib/orama'", root.display())), "{config}");
     assert!(config.contains("-node-verify-client") && !config.contains("-join,"), "{config}");
@@ -183,15 +187,23 @@ impl Drop for Started {
 
 #[test]
 fn a_node_installed_with_the_printed_secret_joins_a_running_dev_cluster() {
-    let cluster = Cluster::up_sql_only(3);
+    let cluster = Cluster::up(3);
     let dir = tempfile::Builder::new().prefix("orama-install").tempdir().expect("tempdir");
     let root = dir.path().join("root");
     let offset = free_offset();
     let secret = format!("@{}", cluster.dir().join("cluster.secret").display());
     let swarm = format!("@{}", cluster.dir().join("swarm.key").display());
     let join = format!("127.0.0.1:{}", cluster.nodes[1].rqlite_raft);
+    let ipfs = orama_e2e::jsipfs::kubo_shim(dir.path(), &cluster.dir());
+    // Every daemon: js-ipfs finds content only on the peers it is connected to (Kubo would
+    // also look it up in the cluster's DHT, through any one of them).
+    let ipfs_peers: Vec<String> = cluster.nodes.iter().filter_map(|n| n.ipfs_swarm.clone()).collect();
+    let ipfs_peers = ipfs_peers.join(",");
     let args = ["--join", &join, "--cluster-secret", &secret, "--swarm-key", &swarm, "--node-name", "node4"];
-    let done = install(&root, &[&args[..], &["--user", "nobody", "--port-offset", &offset.to_string()]].concat());
+    let engines =
+        ["--ipfs", &ipfs.display().to_string(), "--ipfs-peers", &ipfs_peers, "--peers", &cluster.nodes[0].bridge];
+    let mine = ["--user", "nobody", "--port-offset", &offset.to_string()];
+    let done = install(&root, &[&args[..], &engines, &mine].concat());
     let text = said(&done);
     assert!(done.status.success(), "{text}");
     assert_eq!(tree(&root), FIRST_NODE_TREE, "a joining node's tree is a first node's");
@@ -221,15 +233,47 @@ fn a_node_installed_with_the_printed_secret_joins_a_running_dev_cluster() {
     assert_eq!((whoami.status, whoami.json["namespace"].as_str()), (200, Some("installed")), "{whoami:?}");
     let status = http(cluster.nodes[0].port, "GET", "/v1/status", "", None);
     assert_eq!(status.json["network"]["cluster"]["members"].as_array().map(Vec::len), Some(4), "{status:?}");
+
+    // Its IPFS daemon (the node's peer id, the cluster's swarm key) shares content both ways.
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("var/lib/orama/ipfs/config")).expect("repo")).expect("json");
+    let bridge_key = std::fs::read(root.join("var/lib/orama/pubsub-bridge/identity.key")).expect("identity");
+    use base64::Engine as _;
+    assert_eq!(config["Identity"]["PrivKey"], base64::engine::general_purpose::STANDARD.encode(&bridge_key));
+    for (from, to) in [(cluster.nodes[0].port, port), (port, cluster.nodes[1].port)] {
+        let content = format!("stored through :{from}, read through :{to}").repeat(500);
+        let cid = upload(from, &header, content.as_bytes());
+        let got = http_bytes(to, "GET", &format!("/v1/storage/get/{cid}"), &header, "", b"");
+        assert_eq!(got.status, 200, "{cid} through :{to}: {}", got.body.get(..200).unwrap_or(&got.body));
+        assert!(got.body == content, "the same bytes through :{to}");
+    }
 }
 
-/// A port offset under which the installed node's ports (6001, 5001, 7001, 4001 plus it) are
+/// Uploads `content` through the gateway on `port`; its CID.
+fn upload(port: u16, header: &str, content: &[u8]) -> String {
+    let boundary = "orama-install-test";
+    let mut form = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    form.extend_from_slice(content);
+    form.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let content_type = format!("multipart/form-data; boundary={boundary}");
+    let reply = http_bytes(port, "POST", "/v1/storage/upload", header, &content_type, &form);
+    assert_eq!(reply.status, 200, "{reply:?}");
+    reply.json["cid"].as_str().expect("cid").to_owned()
+}
+
+/// A port offset under which the installed node's ports (6001, 5001, 7001, 4001, 4101, 5101 plus it) are
 /// free, below the ranges dev clusters (20000-31999) and the system's `bind(0)` draw from.
 fn free_offset() -> u16 {
     (0..200)
         .map(|i| 8_000 + ((std::process::id() as u16).wrapping_mul(7).wrapping_add(i * 13) % 4000))
         .find(|offset| {
-            [6001, 5001, 7001, 4001].iter().all(|base| std::net::TcpListener::bind(("0.0.0.0", base + offset)).is_ok())
+            [6001, 5001, 7001, 4001, 4101, 5101]
+                .iter()
+                .all(|base| std::net::TcpListener::bind(("0.0.0.0", base + offset)).is_ok())
         })
         .expect("a free port offset")
 }
