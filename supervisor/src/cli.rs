@@ -43,12 +43,15 @@ pub enum Command {
         command: crate::dev::DevCommand,
     },
     /// Make this machine a node: its user, directories, keys, config and systemd unit.
-    Install(crate::install::InstallArgs),
+    Install(Box<crate::install::InstallArgs>),
     /// Stop and remove the node's unit and config (its data and keys stay, unless --purge).
     Uninstall(crate::install::UninstallArgs),
     /// Run this node's IPFS (Kubo) daemon, its repo made and set up first (the node config
     /// of an installed node starts it as an external).
     IpfsDaemon(crate::ipfs_daemon::IpfsDaemonArgs),
+    /// Keep this node's cache servers in the cluster's Redis Cluster (the node config of an
+    /// installed node runs it as an external).
+    CacheMember(crate::cache_member::CacheMemberArgs),
     /// Validate a config file without starting anything.
     CheckConfig {
         /// The file to check.

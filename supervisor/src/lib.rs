@@ -8,6 +8,7 @@
 //! and [`node_info`]) ; [`notify`] (systemd).
 
 pub mod apikey;
+pub mod cache_member;
 pub mod check;
 pub mod child;
 pub mod children;
@@ -33,6 +34,7 @@ pub mod plan;
 pub mod probe;
 pub mod process;
 pub mod ready;
+pub mod redis_cli;
 pub mod spec;
 pub mod state;
 pub mod stats;

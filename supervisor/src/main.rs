@@ -32,6 +32,10 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => fail(&err),
         },
+        Some(Command::CacheMember(args)) => match orama_supervisor::cache_member::run(&args) {
+            Ok(never) => match never {},
+            Err(err) => fail(&err),
+        },
         Some(Command::IpfsDaemon(args)) => match orama_supervisor::ipfs_daemon::run(&args) {
             Ok(never) => match never {},
             Err(err) => fail(&err),

@@ -31,6 +31,8 @@ pub struct ClusterNode {
     pub ipfs_swarm: Option<String>,
     /// Its pub/sub bridge's address (`/ip4/127.0.0.1/tcp/…/p2p/…`).
     pub bridge: String,
+    /// Its Redis primary's TLS port, when the cluster caches in Redis.
+    pub cache_tls: Option<u16>,
 }
 
 /// A running dev cluster.
@@ -197,6 +199,7 @@ fn read_nodes(cluster_dir: &std::path::Path, up_output: &[u8]) -> Vec<ClusterNod
             ipfs_swarm: node["ipfs"]["swarm"].as_u64().map(|swarm| {
                 format!("/ip4/127.0.0.1/tcp/{swarm}/p2p/{}", node["ipfs"]["peer_id"].as_str().unwrap_or_default())
             }),
+            cache_tls: node["cache"]["primary_tls"].as_u64().map(|p| u16::try_from(p).expect("port")),
             bridge: format!(
                 "/ip4/127.0.0.1/tcp/{}/p2p/{}",
                 port(node, "p2p_port"),

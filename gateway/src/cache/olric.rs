@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::redis::Resp;
+use super::redis::{LinkSettings, Resp};
 use super::{engine::CacheError, engine::CacheFuture, engine::CacheStore, engine::Dmap, engine::MAX_SCAN_KEYS};
 
 /// Olric's default partition count; `DM.SCAN` works one partition at a time.
@@ -19,8 +19,8 @@ pub struct OlricCache {
 
 impl OlricCache {
     /// A client of the Olric member at `url` (`redis://host:port`).
-    pub fn new(url: &str, timeout: Duration) -> Result<Self, CacheError> {
-        Ok(OlricCache { resp: Resp::new(url, timeout)? })
+    pub fn new(url: &str, link: LinkSettings) -> Result<Self, CacheError> {
+        Ok(OlricCache { resp: Resp::new(url, link)? })
     }
 
     async fn get_one(&self, dmap: String, key: String) -> Result<Option<Vec<u8>>, CacheError> {

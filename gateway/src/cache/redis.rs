@@ -17,6 +17,16 @@ use tokio::sync::Mutex;
 
 use super::{engine::CacheError, engine::CacheFuture, engine::CacheStore, engine::Dmap, engine::MAX_SCAN_KEYS};
 
+/// How a [`Resp`] connects: the time limit on every command, and for `rediss://` the CA and
+/// client certificate (without them, the system's roots and no client certificate).
+#[derive(Debug, Clone)]
+pub struct LinkSettings {
+    /// Connecting and each command.
+    pub timeout: Duration,
+    /// PEM certificates for TLS.
+    pub tls: Option<redis::TlsCertificates>,
+}
+
 /// A RESP connection with a time limit on every command; shared with [`super::olric`].
 #[derive(Clone)]
 pub struct Resp {
@@ -40,9 +50,13 @@ impl std::fmt::Debug for Resp {
 
 impl Resp {
     /// A lazily connecting client of `url`.
-    pub fn new(url: &str, timeout: Duration) -> Result<Self, CacheError> {
-        let client = redis::Client::open(url)
-            .map_err(|e| CacheError::Engine(format!("{}: {e}", orama_service::cluster::without_credentials(url))))?;
+    pub fn new(url: &str, link: LinkSettings) -> Result<Self, CacheError> {
+        let timeout = link.timeout;
+        let client = match link.tls {
+            Some(certificates) => redis::Client::build_with_tls(url, certificates),
+            None => redis::Client::open(url),
+        }
+        .map_err(|e| CacheError::Engine(format!("{}: {e}", orama_service::cluster::without_credentials(url))))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout))
@@ -53,15 +67,17 @@ impl Resp {
     }
 
     /// A client of the Redis Cluster that `seeds` belong to.
-    pub fn cluster(seeds: &[String], timeout: Duration) -> Result<Self, CacheError> {
-        let client = ClusterClient::builder(seeds.iter().cloned())
-            .connection_timeout(timeout)
-            .response_timeout(timeout)
-            .build()
-            .map_err(|e| {
-                let seeds: Vec<String> = seeds.iter().map(|s| orama_service::cluster::without_credentials(s)).collect();
-                CacheError::Engine(format!("cluster seeds {seeds:?}: {e}"))
-            })?;
+    pub fn cluster(seeds: &[String], link: LinkSettings) -> Result<Self, CacheError> {
+        let timeout = link.timeout;
+        let mut builder =
+            ClusterClient::builder(seeds.iter().cloned()).connection_timeout(timeout).response_timeout(timeout);
+        if let Some(certificates) = link.tls {
+            builder = builder.certs(certificates);
+        }
+        let client = builder.build().map_err(|e| {
+            let seeds: Vec<String> = seeds.iter().map(|s| orama_service::cluster::without_credentials(s)).collect();
+            CacheError::Engine(format!("cluster seeds {seeds:?}: {e}"))
+        })?;
         Ok(Resp { link: Link::Cluster { client: Box::new(client), connection: Arc::default() }, timeout })
     }
 
@@ -125,13 +141,13 @@ pub struct RedisCache {
 
 impl RedisCache {
     /// A client of the server at `url`.
-    pub fn new(url: &str, timeout: Duration) -> Result<Self, CacheError> {
-        Ok(RedisCache { resp: Resp::new(url, timeout)? })
+    pub fn new(url: &str, link: LinkSettings) -> Result<Self, CacheError> {
+        Ok(RedisCache { resp: Resp::new(url, link)? })
     }
 
     /// A client of the Redis Cluster that `seeds` belong to.
-    pub fn cluster(seeds: &[String], timeout: Duration) -> Result<Self, CacheError> {
-        Ok(RedisCache { resp: Resp::cluster(seeds, timeout)? })
+    pub fn cluster(seeds: &[String], link: LinkSettings) -> Result<Self, CacheError> {
+        Ok(RedisCache { resp: Resp::cluster(seeds, link)? })
     }
 }
 

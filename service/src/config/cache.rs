@@ -1,6 +1,7 @@
 //! The `backends.cache` section: which engine serves the cache API (in-process, Redis/Valkey,
 //! or Olric over its RESP protocol) and its bounds, with how it is read from the YAML tree.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -37,6 +38,20 @@ pub struct CacheBackendConfig {
     /// Longest one cache operation may take (503 beyond).
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
+    /// For `rediss://` URLs: the CA the servers' certificates must chain to, and this client's
+    /// certificate (servers that require one, as a cluster's do).
+    pub tls: Option<CacheTlsConfig>,
+}
+
+/// `backends.cache.tls`: PEM files.
+#[derive(Debug, Clone, Serialize)]
+pub struct CacheTlsConfig {
+    /// The CA certificate the servers' certificates are checked against.
+    pub ca_file: PathBuf,
+    /// The client's certificate.
+    pub certificate_file: Option<PathBuf>,
+    /// The client's private key.
+    pub key_file: Option<PathBuf>,
 }
 
 impl Default for CacheBackendConfig {
@@ -48,6 +63,7 @@ impl Default for CacheBackendConfig {
             max_memory: 256 * 1024 * 1024,
             max_value_bytes: 1024 * 1024,
             timeout: Duration::from_secs(2),
+            tls: None,
         }
     }
 }
@@ -85,7 +101,13 @@ pub(super) fn cache_section(f: &Field, p: &mut Problems) -> CacheBackendConfig {
     if let Some(d) = t.take("timeout").and_then(|f| f.duration_in(p, 10 * MS, HOUR)) {
         cache.timeout = d;
     }
+    if let Some(f) = t.take("tls") {
+        cache.tls = tls_section(&f, p);
+    }
     t.finish(p);
+    if cache.tls.is_some() && !cache.urls.iter().all(|url| url.starts_with("rediss://")) {
+        p.add(&f.path, f.node.line, "tls needs rediss:// URLs (a redis:// URL would ignore it)");
+    }
     if cache.engine != CacheEngine::Memory && cache.urls.is_empty() {
         p.add(&f.path, f.node.line, "engines redis and olric need at least one URL in urls");
     }
@@ -96,4 +118,22 @@ pub(super) fn cache_section(f: &Field, p: &mut Problems) -> CacheBackendConfig {
         p.add(&f.path, f.node.line, "several URLs need cluster: true (they are a Redis Cluster's seed nodes)");
     }
     cache
+}
+
+/// Reads `backends.cache.tls`.
+fn tls_section(f: &Field, p: &mut Problems) -> Option<CacheTlsConfig> {
+    let mut t = f.table(p);
+    let ca_file = t.take("ca_file").and_then(|f| f.absolute_path(p));
+    let (certificate, key) = (t.take("certificate_file"), t.take("key_file"));
+    t.finish(p);
+    if certificate.is_some() != key.is_some() {
+        p.add(&f.path, f.node.line, "certificate_file and key_file go together");
+    }
+    let certificate_file = certificate.and_then(|f| f.absolute_path(p));
+    let key_file = key.and_then(|f| f.absolute_path(p));
+    let Some(ca_file) = ca_file else {
+        p.add(&f.path, f.node.line, "ca_file is required");
+        return None;
+    };
+    Some(CacheTlsConfig { ca_file, certificate_file, key_file })
 }

@@ -17,8 +17,6 @@
 //! A cluster that formed before (its `nodes.conf` kept in each server's data dir) re-forms by
 //! itself; [`form`] then only waits for it.
 
-use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use orama_service::cluster::ClusterSecret;
@@ -26,15 +24,14 @@ use orama_service::cluster::ClusterSecret;
 use super::cache::{CachePrograms, tls_dir};
 use super::layout::{CachePorts, Layout};
 use crate::cluster_ca::TlsFiles;
+use crate::redis_cli::RedisCli;
 
 /// The dev cluster's Redis servers, and how to talk to them.
-struct Servers<'a> {
-    programs: &'a CachePrograms,
-    /// A certificate of the cluster's CA: the client speaks TLS to the servers' TLS ports (a
-    /// server moving keys to another with `MIGRATE` speaks TLS when its bus does, so the
-    /// rebalance must name TLS ports, which only a TLS client is told).
-    tls: TlsFiles,
-    secret: &'a ClusterSecret,
+struct Servers {
+    /// The client speaks TLS to the servers' TLS ports (a server moving keys to another with
+    /// `MIGRATE` speaks TLS when its bus does, so the rebalance must name TLS ports, which
+    /// only a TLS client is told).
+    cli: RedisCli,
     deadline: Instant,
 }
 
@@ -48,7 +45,12 @@ pub fn form(
 ) -> Result<(), String> {
     let ports: Vec<&CachePorts> = layout.nodes.iter().filter_map(|n| n.cache.as_ref()).collect();
     let (Some(first), Some(first_node)) = (ports.first(), layout.nodes.first()) else { return Ok(()) };
-    let servers = Servers { programs, tls: TlsFiles::in_dir(&tls_dir(layout, first_node)), secret, deadline };
+    let cli = RedisCli {
+        program: programs.cli.clone(),
+        tls: TlsFiles::in_dir(&tls_dir(layout, first_node)),
+        password: secret.password_for("redis"),
+    };
+    let servers = Servers { cli, deadline };
     let seed = format!("127.0.0.1:{}", first.primary_tls);
     let mut reshaped = false;
     if servers.alone(first.primary_tls)? {
@@ -83,11 +85,10 @@ pub fn form(
     wait_formed(&servers, &ports)
 }
 
-impl Servers<'_> {
+impl Servers {
     /// Whether the server at `port` knows no other (is in no cluster yet).
     fn alone(&self, port: u16) -> Result<bool, String> {
-        let info = self.ask(port, &["cluster", "info"])?;
-        Ok(info.lines().any(|line| line.trim_end() == "cluster_known_nodes:1"))
+        self.cli.alone(&format!("127.0.0.1:{port}"))
     }
 
     /// The id of the primary the server at `port` replicates, if it is a replica. (A replica
@@ -140,29 +141,12 @@ impl Servers<'_> {
 
     /// Runs `args` (a command) on the server at 127.0.0.1:`port`.
     fn ask(&self, port: u16, args: &[&str]) -> Result<String, String> {
-        let mut all = vec!["-p".to_owned(), port.to_string()];
-        all.extend(args.iter().map(|a| (*a).to_owned()));
-        self.run_cli(&all)
+        self.cli.ask(&format!("127.0.0.1:{port}"), args)
     }
 
-    /// Runs the cache's client with `args`, the password in its environment (never its
-    /// arguments).
+    /// Runs the cache's client with `args`.
     fn run_cli(&self, args: &[String]) -> Result<String, String> {
-        let cli = &self.programs.cli;
-        let path = |p: &Path| p.display().to_string();
-        let output = Command::new(cli)
-            .args(["--tls", "--cacert", &path(&self.tls.ca), "--cert", &path(&self.tls.certificate)])
-            .args(["--key", &path(&self.tls.key)])
-            .args(args)
-            .env("REDISCLI_AUTH", self.secret.password_for("redis"))
-            .output()
-            .map_err(|e| format!("{}: {e}", cli.display()))?;
-        let text = String::from_utf8_lossy(&output.stdout).into_owned();
-        if output.status.success() && !text.starts_with("ERR") && !text.contains("[ERR]") {
-            Ok(text)
-        } else {
-            Err(format!("{} {}: {text}{}", display(cli), args.join(" "), String::from_utf8_lossy(&output.stderr)))
-        }
+        self.cli.run(args)
     }
 }
 
@@ -173,7 +157,7 @@ fn cli_args(args: &[&str]) -> Vec<String> {
 /// Waits until every server sees the cluster serving, each node's replica connected and each
 /// primary's replica acknowledging; gives a node that lost its primary to a failover its
 /// primary back.
-fn wait_formed(servers: &Servers<'_>, ports: &[&CachePorts]) -> Result<(), String> {
+fn wait_formed(servers: &Servers, ports: &[&CachePorts]) -> Result<(), String> {
     let cli = |port: u16, args: &[&str]| servers.ask(port, args);
     let mut failed_back = false;
     loop {
@@ -221,8 +205,4 @@ fn masters(table: &str) -> Vec<u16> {
         })
         .filter_map(|line| line.split(' ').nth(1)?.split(['@', ':']).nth(1)?.parse().ok())
         .collect()
-}
-
-fn display(path: &Path) -> String {
-    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
 }

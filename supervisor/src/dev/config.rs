@@ -62,12 +62,19 @@ pub fn node_config(layout: &Layout, node: &DevNode, programs: &Programs) -> Stri
     );
     if let (Some(ports), Some(cache)) = (&node.cache, &programs.cache) {
         // This node's servers first: the client learns the rest of the cluster from any one.
-        let mut seeds = vec![ports.primary, ports.replica];
-        seeds.extend(others.iter().filter_map(|n| n.cache.as_ref()).flat_map(|p| [p.primary, p.replica]));
-        let seeds: Vec<String> = seeds.iter().map(|p| quoted(&format!("redis://default@127.0.0.1:{p}"))).collect();
+        // Over TLS, as an installed node's gateway: redirects then name TLS ports, which the
+        // servers of an installed node (no plain port) joining this cluster have too.
+        let mut seeds = vec![ports.primary_tls, ports.replica_tls];
+        seeds.extend(others.iter().filter_map(|n| n.cache.as_ref()).flat_map(|p| [p.primary_tls, p.replica_tls]));
+        let seeds: Vec<String> = seeds.iter().map(|p| quoted(&format!("rediss://default@127.0.0.1:{p}"))).collect();
+        let tls = crate::cluster_ca::TlsFiles::in_dir(&super::cache::tls_dir(layout, node));
         backends.push_str(&format!(
-            "  cache: {{ engine: redis, cluster: true, urls: [{}], timeout: 2s }}\n",
-            seeds.join(", ")
+            "  cache: {{ engine: redis, cluster: true, urls: [{}], timeout: 2s,\n           \
+             tls: {{ ca_file: {}, certificate_file: {}, key_file: {} }} }}\n",
+            seeds.join(", "),
+            quoted_path(&tls.ca),
+            quoted_path(&tls.certificate),
+            quoted_path(&tls.key),
         ));
         for (name, port) in [("cache", ports.primary), ("cache-replica", ports.replica)] {
             externals.push_str(&format!(

@@ -8,6 +8,7 @@
 //! them. Under `--root DIR` everything goes under DIR (and names DIR), no user is made and no
 //! service started: that is how the tests install.
 
+pub mod cache;
 mod diff;
 pub mod files;
 pub mod node_config;
@@ -65,6 +66,10 @@ pub struct InstallArgs {
     /// comma-separated or repeated.
     #[arg(long, value_name = "MULTIADDR", value_delimiter = ',')]
     pub ipfs_peers: Vec<String>,
+    /// Other nodes' cache primaries (`IP:6381`, as the first node printed), comma-separated or
+    /// repeated: this node's cache servers join their Redis Cluster.
+    #[arg(long, value_name = "IP:PORT", value_delimiter = ',')]
+    pub cache_peers: Vec<String>,
     /// The node's name in the cluster (default: its IP).
     #[arg(long, value_name = "NAME")]
     pub node_name: Option<String>,
@@ -130,11 +135,13 @@ pub fn install(args: &InstallArgs, out: &mut dyn std::io::Write) -> Result<(), S
             refused.len()
         ));
     }
-    let system = system::System::new(&options.target, &options.user, &owners);
+    let package = options.cache.from_package.then_some(cache::PACKAGE);
+    let system = system::System::new(&options.target, &options.user, &owners).with_package(package);
     if args.dry_run {
         system.print_commands(out);
         return Ok(());
     }
+    system.install_package(out)?;
     system.ensure_user(out)?;
     // The user may be new: read the owners again before giving files to it.
     let owners = Owners::of_this_system();
@@ -185,7 +192,8 @@ fn resolve(args: &InstallArgs) -> Result<PlanOptions, String> {
     if target.is_system() && !args.dry_run && !rustix::process::geteuid().is_root() {
         return Err("installing into / needs root: run it with sudo (or --dry-run to see what it would do)".into());
     }
-    let programs = find_programs(args)?;
+    let can_install = target.is_system() && !args.dry_run;
+    let programs = find_programs(args, can_install)?;
     let supervisor = std::env::current_exe()
         .and_then(std::fs::canonicalize)
         .map_err(|e| format!("cannot find this program's path: {e}"))?;
@@ -206,12 +214,14 @@ fn resolve(args: &InstallArgs) -> Result<PlanOptions, String> {
         .transpose()
         .map_err(|e| format!("--cluster-secret: {e}"))?;
     let swarm_key = args.swarm_key.as_deref().map(swarm_key_text).transpose()?;
-    let joining_without = args.join.is_some()
-        && (cluster_secret.is_none() || swarm_key.is_none() || args.peers.is_empty() || args.ipfs_peers.is_empty());
-    if joining_without {
-        return Err("a node that joins needs the cluster's --cluster-secret, --swarm-key, --peers and --ipfs-peers \
-             (the first node printed them)"
+    let given = [cluster_secret.is_some(), swarm_key.is_some(), !args.peers.is_empty(), !args.ipfs_peers.is_empty()];
+    if args.join.is_some() && (given.contains(&false) || args.cache_peers.is_empty()) {
+        return Err("a node that joins needs the cluster's --cluster-secret, --swarm-key, --peers, --ipfs-peers \
+             and --cache-peers (the first node printed them)"
             .into());
+    }
+    if let Some(bad) = args.cache_peers.iter().find(|p| p.parse::<std::net::SocketAddr>().is_err()) {
+        return Err(format!("--cache-peers {bad}: expected IP:PORT, as the first node printed"));
     }
     for (flag, peers) in [("--peers", &args.peers), ("--ipfs-peers", &args.ipfs_peers)] {
         if let Some(bad) = peers.iter().find(|p| !is_peer_address(p)) {
@@ -236,6 +246,8 @@ fn resolve(args: &InstallArgs) -> Result<PlanOptions, String> {
         rqlited: programs.rqlited,
         ipfs: programs.ipfs,
         ipfs_peers: args.ipfs_peers.clone(),
+        cache: programs.cache,
+        cache_peers: args.cache_peers.clone(),
         supervisor,
         port_offset: args.port_offset,
     })
@@ -245,10 +257,12 @@ fn resolve(args: &InstallArgs) -> Result<PlanOptions, String> {
 struct Programs {
     rqlited: PathBuf,
     ipfs: PathBuf,
+    cache: cache::CachePrograms,
 }
 
-/// Finds every engine's program, or names each one missing with where to get it.
-fn find_programs(args: &InstallArgs) -> Result<Programs, String> {
+/// Finds every engine's program, or names each one missing with where to get it. The cache's
+/// comes from its Debian package when `can_install` (a real install as root).
+fn find_programs(args: &InstallArgs, can_install: bool) -> Result<Programs, String> {
     let mut missing = Vec::new();
     let rqlited = crate::dev::up::find_rqlited(args.rqlited.clone()).ok();
     if rqlited.is_none() {
@@ -264,8 +278,15 @@ fn find_programs(args: &InstallArgs) -> Result<Programs, String> {
              unpack it and run its install.sh (or pass --ipfs PATH)",
         );
     }
-    match (rqlited, ipfs) {
-        (Some(rqlited), Some(ipfs)) => Ok(Programs { rqlited, ipfs }),
+    let cache = cache::find_programs(can_install);
+    if cache.is_none() {
+        missing.push(
+            "redis-server and redis-cli (the cache): `apt-get install redis-server` (or Valkey's valkey-server \
+             and valkey-cli); a real install as root installs the package itself",
+        );
+    }
+    match (rqlited, ipfs, cache) {
+        (Some(rqlited), Some(ipfs), Some(cache)) => Ok(Programs { rqlited, ipfs, cache }),
         _ => Err(format!("nothing was changed; these programs are missing:\n  - {}", missing.join("\n  - "))),
     }
 }

@@ -31,6 +31,14 @@ pub mod ports {
     pub const IPFS_SWARM: u16 = 4101;
     /// The IPFS daemon's RPC API (loopback).
     pub const IPFS_API: u16 = 5101;
+    /// The cache's primary (TLS; what gateways and other servers dial).
+    pub const CACHE: u16 = 6381;
+    /// The primary's cluster bus.
+    pub const CACHE_BUS: u16 = 16381;
+    /// The cache's replica (TLS).
+    pub const CACHE_REPLICA: u16 = 6382;
+    /// The replica's cluster bus.
+    pub const CACHE_REPLICA_BUS: u16 = 16382;
 }
 
 /// What the config is made from.
@@ -58,6 +66,8 @@ pub struct NodeOptions<'a> {
     pub port_offset: u16,
     /// The Anyone relay's `anon:` section and external, when the node runs one.
     pub relay: Option<(String, String)>,
+    /// The gateway's `backends.cache` and the cache's externals ([`super::cache`]).
+    pub cache: (String, String),
 }
 
 /// The YAML of the node's config.
@@ -94,7 +104,7 @@ node:
   cluster_secret_file: {secret}
 log: {{ format: auto }}
 gateway:
-{gateway}  depends_on: [rqlite, ipfs]
+{gateway}  depends_on: [rqlite, ipfs, cache]
 pubsub:
   listen: ['/ip4/0.0.0.0/tcp/{p2p}']
   bootstrap: [{peers}]
@@ -102,7 +112,7 @@ pubsub:
 {relay_section}backends:
   sql: {{ engine: rqlite, urls: ['http://orama-gateway@127.0.0.1:{rqlite_http}'], consistency: strong, query_timeout: 10s }}
   storage: {{ engine: ipfs, api_url: 'http://127.0.0.1:{ipfs_api}', timeout: 30s }}
-externals:
+{cache_backend}externals:
   - name: rqlite
     command: {rqlited}
     args: [-node-id, {name_quoted}, -http-addr, '127.0.0.1:{rqlite_http}', -raft-addr, '0.0.0.0:{raft}',
@@ -117,7 +127,7 @@ externals:
            --listen, '/ip4/0.0.0.0/tcp/{ipfs_swarm}', --announce, '/{proto}/{bare_ip}/tcp/{ipfs_swarm}',
            --api, '/ip4/127.0.0.1/tcp/{ipfs_api}'{ipfs_peers}]
     health: {{ tcp: '127.0.0.1:{ipfs_api}' }}
-{relay_external}",
+{cache_externals}{relay_external}",
         name = options.name,
         name_quoted = quoted(options.name),
         data = path(&target.data_dir()),
@@ -143,6 +153,8 @@ externals:
         proto = if options.vps_ip.is_ipv4() { "ip4" } else { "ip6" },
         bare_ip = options.vps_ip,
         ipfs_peers = options.ipfs_peers.iter().map(|p| format!(", --peer, {}", quoted(p))).collect::<String>(),
+        cache_backend = options.cache.0,
+        cache_externals = options.cache.1,
         relay_section = options.relay.as_ref().map_or("", |(section, _)| section.as_str()),
         relay_external = options.relay.as_ref().map_or("", |(_, external)| external.as_str()),
     )

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use orama_service::cluster::ClusterSecret;
 use orama_service::config::NodeConfig;
 
+use super::cache::{self, CacheOptions, CachePrograms};
 use super::files::{Existing, Item};
 use super::node_config::{NodeOptions, config_text};
 use super::owners::Owner;
@@ -46,6 +47,10 @@ pub struct PlanOptions {
     pub ipfs: PathBuf,
     /// Other nodes' IPFS daemons.
     pub ipfs_peers: Vec<String>,
+    /// The cache's programs.
+    pub cache: CachePrograms,
+    /// Members' cache primaries (`IP:PORT`).
+    pub cache_peers: Vec<String>,
     /// `orama-supervisor`.
     pub supervisor: PathBuf,
     /// Added to every port.
@@ -91,7 +96,17 @@ pub fn plan(options: &PlanOptions) -> Result<Plan, String> {
     let (peer_id, identity_item) = identity(target, &user)?;
     items.push(identity_item);
     items.push(Item::secret(target.rqlite_auth_file(), rqlite_users(&secret), user.clone()));
-    items.extend(raft_tls(options, &secret, &user)?);
+    items.extend(cluster_tls(options, &secret, &user, "rqlite-raft", &target.raft_tls_dir())?);
+    items.push(Item::dir(target.cache_tls_dir(), 0o750, shared.clone()));
+    items.extend(cluster_tls(options, &secret, &user, "redis-bus", &target.cache_tls_dir())?);
+    let cache_options = CacheOptions {
+        name: &options.name,
+        vps_ip: options.vps_ip,
+        port_offset: options.port_offset,
+        seeds: &options.cache_peers,
+    };
+    items.extend(cache::items(target, &cache_options, &secret, &user));
+    let cache = cache::config_lines(target, &cache_options, &options.cache, &options.supervisor);
     let relay = options.relay.as_ref().map(|relay| {
         let existing = relay::find_existing(target);
         let text = relay::anonrc(target, relay, &options.name, existing.as_ref(), options.port_offset);
@@ -113,6 +128,7 @@ pub fn plan(options: &PlanOptions) -> Result<Plan, String> {
             ipfs_peers: &options.ipfs_peers,
             port_offset: options.port_offset,
             relay,
+            cache,
         },
     );
     NodeConfig::parse(&config, "the config install would write").map_err(|e| e.to_string())?;
@@ -159,11 +175,17 @@ fn identity(target: &Target, user: &Owner) -> Result<(String, Item), String> {
     Ok((peer_id, Item::key(path, file, user.clone())))
 }
 
-/// The cluster CA's certificate and this node's certificate and key for rqlited's Raft links.
-/// The node's are kept while the CA is the same, and made again when it changed.
-fn raft_tls(options: &PlanOptions, secret: &ClusterSecret, user: &Owner) -> Result<Vec<Item>, String> {
-    let dir = options.target.raft_tls_dir();
-    let ca = ClusterCa::derive(secret, "rqlite-raft").map_err(|e| e.to_string())?;
+/// The certificate of the cluster CA for `purpose` (`rqlite-raft`: rqlited's Raft links;
+/// `redis-bus`: the cache) and this node's certificate and key, in `dir`. The node's are kept
+/// while the CA is the same, and made again when it changed.
+fn cluster_tls(
+    options: &PlanOptions,
+    secret: &ClusterSecret,
+    user: &Owner,
+    purpose: &str,
+    dir: &Path,
+) -> Result<Vec<Item>, String> {
+    let ca = ClusterCa::derive(secret, purpose).map_err(|e| e.to_string())?;
     let same_ca = std::fs::read_to_string(dir.join("ca.crt")).is_ok_and(|pem| pem == ca.certificate_pem());
     let kept = |name: &str| std::fs::read(dir.join(name)).ok().filter(|_| same_ca);
     let (certificate, key) = match (kept("node.crt"), kept("node.key")) {

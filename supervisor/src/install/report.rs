@@ -61,10 +61,15 @@ pub fn next_steps(options: &PlanOptions, plan: &Plan, changed: bool, out: &mut d
     };
     let _ = writeln!(
         out,
-        "  open ports: {gateway}, {}/tcp (pub/sub), {}/tcp (IPFS), {}/tcp (RQLite Raft, TLS between nodes)",
+        "  open ports: {gateway}, {}/tcp (pub/sub), {}/tcp (IPFS), {}/tcp (RQLite Raft), \
+         {}-{}/tcp and {}-{}/tcp (cache servers and their cluster bus); every link between nodes is encrypted",
         port(ports::P2P),
         port(ports::IPFS_SWARM),
-        port(ports::RQLITE_RAFT)
+        port(ports::RQLITE_RAFT),
+        port(ports::CACHE),
+        port(ports::CACHE_REPLICA),
+        port(ports::CACHE_BUS),
+        port(ports::CACHE_REPLICA_BUS),
     );
     if let Some(relay) = &options.relay {
         let or_port = super::relay::OR_PORT + options.port_offset;
@@ -92,12 +97,13 @@ pub fn next_steps(options: &PlanOptions, plan: &Plan, changed: bool, out: &mut d
             "\nThis node started a cluster. Keep the secret below private: it admits a node to the cluster.\n\
              To add a node, run on it:\n  sudo orama-supervisor install --vps-ip <ITS IP> --join {host}:{raft} \\\n    \
              --cluster-secret {secret} \\\n    --swarm-key {swarm} \\\n    --peers /{proto}/{ip}/tcp/{p2p}/p2p/{peer} \\\n    \
-             --ipfs-peers /{proto}/{ip}/tcp/{ipfs}/p2p/{peer}",
+             --ipfs-peers /{proto}/{ip}/tcp/{ipfs}/p2p/{peer} \\\n    --cache-peers {cache}",
             raft = port(ports::RQLITE_RAFT),
             secret = plan.secret.expose(),
             swarm = plan.swarm_key_hex,
             p2p = port(ports::P2P),
             ipfs = port(ports::IPFS_SWARM),
+            cache = super::cache::primary_address(ip, options.port_offset),
             peer = plan.peer_id,
         );
     }

@@ -1,6 +1,8 @@
-//! What an install asks of the system beyond files: the node's user (`useradd --system`) and
-//! systemd (`daemon-reload`, `enable`, `restart`; `disable --now` to uninstall). Under
-//! `--root` none of it runs: the commands are named instead.
+//! What an install asks of the system beyond files: the cache's Debian package when neither
+//! Redis nor Valkey is there (`apt-get install`, the package's own service then disabled: the
+//! node runs its servers itself), the node's user (`useradd --system`) and systemd
+//! (`daemon-reload`, `enable`, `restart`; `disable --now` to uninstall). Under `--root` none
+//! of it runs: the commands are named instead.
 
 use std::io::Write;
 use std::process::Command;
@@ -14,17 +16,29 @@ pub struct System<'a> {
     user: String,
     has_user: bool,
     can_chown: bool,
+    /// The Debian package to install first, if any.
+    package: Option<&'static str>,
 }
 
 impl<'a> System<'a> {
     /// The system `target` is on, for a node run as `user`.
     pub fn new(target: &'a Target, user: &str, owners: &Owners) -> System<'a> {
-        System { target, user: user.to_owned(), has_user: owners.has_user(user), can_chown: owners.can_chown() }
+        let (has_user, can_chown) = (owners.has_user(user), owners.can_chown());
+        System { target, user: user.to_owned(), has_user, can_chown, package: None }
+    }
+
+    /// The same, installing the Debian `package` first.
+    pub fn with_package(self, package: Option<&'static str>) -> System<'a> {
+        System { package, ..self }
     }
 
     /// Names the commands a real install runs.
     pub fn print_commands(&self, out: &mut dyn Write) {
         let mut commands = Vec::new();
+        if let Some(package) = self.package {
+            commands.push(format!("apt-get install -y {package}"));
+            commands.push(format!("systemctl disable --now {package}"));
+        }
         if !self.has_user {
             commands.push(useradd_line(&self.user));
         }
@@ -35,6 +49,16 @@ impl<'a> System<'a> {
         for command in commands {
             let _ = writeln!(out, "{when:<22} {command}");
         }
+    }
+
+    /// Installs the Debian package the node needs, and stops the service it comes with (the
+    /// node runs the servers itself, with its own configs).
+    pub fn install_package(&self, out: &mut dyn Write) -> Result<(), String> {
+        let Some(package) = self.package else { return Ok(()) };
+        run(Command::new("apt-get").args(["install", "-y", package]).env("DEBIAN_FRONTEND", "noninteractive"))?;
+        run(Command::new("systemctl").args(["disable", "--now", package]))?;
+        let _ = writeln!(out, "installed the {package} package (its own service disabled: the node runs its servers)");
+        Ok(())
     }
 
     /// Makes the node's system user when it is missing (not under `--root`, where the files

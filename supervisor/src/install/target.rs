@@ -81,6 +81,16 @@ impl Target {
         self.data_dir().join("pubsub-bridge").join("identity.key")
     }
 
+    /// The certificates of the cache's servers and of the gateway as their client.
+    pub fn cache_tls_dir(&self) -> PathBuf {
+        self.config_dir().join("cache-tls")
+    }
+
+    /// The config file of the cache server `name` (`cache` or `cache-replica`).
+    pub fn cache_config(&self, name: &str) -> PathBuf {
+        self.config_dir().join(format!("{name}.conf"))
+    }
+
     /// The IPFS daemon's repo.
     pub fn ipfs_repo(&self) -> PathBuf {
         self.data_dir().join("ipfs")

@@ -11,6 +11,8 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
+use serde_json::json;
+
 use orama_e2e::cluster::Cluster;
 use orama_e2e::{bin, eventually, http, http_bytes};
 
@@ -66,6 +68,12 @@ fn tree(root: &Path) -> Vec<String> {
 const FIRST_NODE_TREE: &[&str] = &[
     "etc d 755 root:root",
     "etc/orama d 750 root:nogroup",
+    "etc/orama/cache-replica.conf f 600 nobody:nogroup",
+    "etc/orama/cache-tls d 750 root:nogroup",
+    "etc/orama/cache-tls/ca.crt f 644 root:nogroup",
+    "etc/orama/cache-tls/node.crt f 644 root:nogroup",
+    "etc/orama/cache-tls/node.key f 600 nobody:nogroup",
+    "etc/orama/cache.conf f 600 nobody:nogroup",
     "etc/orama/cluster.secret f 600 nobody:nogroup",
     "etc/orama/orama.yaml f 640 root:nogroup",
     "etc/orama/raft-tls d 750 root:nogroup",
@@ -82,6 +90,8 @@ const FIRST_NODE_TREE: &[&str] = &[
     "var d 755 root:root",
     "var/lib d 755 root:root",
     "var/lib/orama d 700 nobody:nogroup",
+    "var/lib/orama/cache d 700 nobody:nogroup",
+    "var/lib/orama/cache-replica d 700 nobody:nogroup",
     "var/lib/orama/ipfs d 700 nobody:nogroup",
     "var/lib/orama/pubsub-bridge d 700 nobody:nogroup",
     "var/lib/orama/pubsub-bridge/identity.key f 600 nobody:nogroup",
@@ -116,6 +126,7 @@ fn a_first_node_gets_its_tree_once_and_edits_are_kept_unless_forced() {
     assert!(text.contains(&format!("--cluster-secret {}", secret.trim())), "the first node prints its secret: {text}");
     assert!(text.contains("--join 127.0.0.1:7001") && text.contains("--peers /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW"));
     assert!(text.contains("--ipfs-peers /ip4/127.0.0.1/tcp/4101/p2p/12D3KooW"), "{text}");
+    assert!(text.contains("--cache-peers 127.0.0.1:6381"), "{text}");
     let config = std::fs::read_to_string(root.join("etc/orama/orama.yaml")).expect("config");
     assert!(config.contains(&format!("data_dir: '{}/var/lib/orama'", root.display())), "{config}");
     assert!(config.contains("-node-verify-client") && !config.contains("-join,"), "{config}");
@@ -200,8 +211,15 @@ fn a_node_installed_with_the_printed_secret_joins_a_running_dev_cluster() {
     let ipfs_peers: Vec<String> = cluster.nodes.iter().filter_map(|n| n.ipfs_swarm.clone()).collect();
     let ipfs_peers = ipfs_peers.join(",");
     let args = ["--join", &join, "--cluster-secret", &secret, "--swarm-key", &swarm, "--node-name", "node4"];
-    let engines =
-        ["--ipfs", &ipfs.display().to_string(), "--ipfs-peers", &ipfs_peers, "--peers", &cluster.nodes[0].bridge];
+    let cache_peer = format!("127.0.0.1:{}", cluster.nodes[0].cache_tls.expect("the cluster caches in Redis"));
+    let ipfs = ipfs.display().to_string();
+    let engines = [
+        ["--ipfs", &ipfs],
+        ["--ipfs-peers", &ipfs_peers],
+        ["--peers", &cluster.nodes[0].bridge],
+        ["--cache-peers", &cache_peer],
+    ]
+    .concat();
     let mine = ["--user", "nobody", "--port-offset", &offset.to_string()];
     let done = install(&root, &[&args[..], &engines, &mine].concat());
     let text = said(&done);
@@ -247,6 +265,41 @@ fn a_node_installed_with_the_printed_secret_joins_a_running_dev_cluster() {
         assert_eq!(got.status, 200, "{cid} through :{to}: {}", got.body.get(..200).unwrap_or(&got.body));
         assert!(got.body == content, "the same bytes through :{to}");
     }
+
+    // Its cache servers join the Redis Cluster: its primary serves a share of the slots, with
+    // a replica on another node, as every other primary has.
+    // (Asked on a plain port, which the installed servers lack: they show by their bus port.)
+    let primary = format!("@{}", 16381 + offset);
+    let plain = cluster.nodes[0].cache.expect("cache ports").0;
+    let mut table = String::new();
+    let formed = eventually(Duration::from_secs(90), || {
+        table = cluster.redis(plain, &["cluster", "nodes"]);
+        cache_formed(&table, 4)
+    });
+    assert!(formed && table.contains(&primary), "the cache did not take the node in:\n{table}");
+    for (from, to) in [(cluster.nodes[2].port, port), (port, cluster.nodes[1].port)] {
+        for i in 0..20 {
+            let (dmap, key) = (format!("m{i}"), format!("from-{from}"));
+            let put =
+                http(from, "POST", "/v1/cache/put", &header, Some(&json!({"dmap": dmap, "key": key, "value": i})));
+            assert_eq!(put.status, 200, "{put:?}");
+            let get = http(to, "POST", "/v1/cache/get", &header, Some(&json!({"dmap": dmap, "key": key})));
+            assert_eq!((get.status, &get.json["value"]), (200, &json!(i)), "through :{to}: {get:?}");
+        }
+    }
+}
+
+/// Whether a `CLUSTER NODES` table shows `primaries` primaries serving slots, each followed by
+/// a connected replica.
+fn cache_formed(table: &str, primaries: usize) -> bool {
+    let lines: Vec<Vec<&str>> = table.lines().map(|l| l.split(' ').collect()).collect();
+    let serving: Vec<&str> = lines
+        .iter()
+        .filter(|f| f.len() > 8 && f[2].contains("master") && !f[2].contains("fail"))
+        .map(|f| f[0])
+        .collect();
+    let followed = |id: &str| lines.iter().any(|f| f.get(3) == Some(&id) && f.get(7) == Some(&"connected"));
+    serving.len() == primaries && serving.iter().all(|id| followed(id))
 }
 
 /// Uploads `content` through the gateway on `port`; its CID.
@@ -265,13 +318,13 @@ fn upload(port: u16, header: &str, content: &[u8]) -> String {
     reply.json["cid"].as_str().expect("cid").to_owned()
 }
 
-/// A port offset under which the installed node's ports (6001, 5001, 7001, 4001, 4101, 5101 plus it) are
-/// free, below the ranges dev clusters (20000-31999) and the system's `bind(0)` draw from.
+/// A port offset under which the installed node's ports (4001 to 16382, plus it) are free,
+/// below the ranges dev clusters (20000-31999) and the system's `bind(0)` draw from.
 fn free_offset() -> u16 {
     (0..200)
-        .map(|i| 8_000 + ((std::process::id() as u16).wrapping_mul(7).wrapping_add(i * 13) % 4000))
+        .map(|i| 1_000 + ((std::process::id() as u16).wrapping_mul(7).wrapping_add(i * 13) % 2500))
         .find(|offset| {
-            [6001, 5001, 7001, 4001, 4101, 5101]
+            [6001, 5001, 7001, 4001, 4101, 5101, 6381, 6382, 16381, 16382]
                 .iter()
                 .all(|base| std::net::TcpListener::bind(("0.0.0.0", base + offset)).is_ok())
         })

@@ -1,0 +1,166 @@
+//! An installed node's part of the cluster's cache: two Redis (or Valkey) servers, a primary
+//! and a replica, members of one Redis Cluster with the other nodes'. Everything between
+//! nodes is TLS with certificates of a CA derived from the cluster secret (the `redis-bus`
+//! CA a dev cluster uses too): clients (each node's gateway), the cluster bus and replication.
+//! The servers have no plain TCP port, require the password derived from the secret, and
+//! announce the VPS's address. Each also listens on an owner-only Unix socket in the runtime
+//! dir: the supervisor's health probe (a probe's bare connect on the TLS port would make
+//! Redis log a failed handshake each time) and a way in for the operator's `redis-cli -s`. `orama-supervisor cache-member` ([`crate::cache_member`]) brings them into
+//! the cluster and keeps every primary's replica on another node.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use orama_service::cluster::ClusterSecret;
+
+use super::files::Item;
+use super::node_config::ports;
+use super::owners::Owner;
+use super::target::Target;
+
+/// The cache's server and client programs, and whether the Debian package that has them is
+/// still to be installed.
+#[derive(Debug, Clone)]
+pub struct CachePrograms {
+    /// `redis-server` or `valkey-server`.
+    pub server: PathBuf,
+    /// `redis-cli` or `valkey-cli`.
+    pub cli: PathBuf,
+    /// `apt-get install` will provide them.
+    pub from_package: bool,
+}
+
+/// The Debian package providing the cache's programs when neither Redis nor Valkey is there.
+pub const PACKAGE: &str = "redis-server";
+
+/// The servers' programs on the PATH, or (`can_install`: a real install as root) the ones
+/// the Debian package will put in `/usr/bin`.
+pub fn find_programs(can_install: bool) -> Option<CachePrograms> {
+    if let Some(found) = crate::dev::cache::find_programs() {
+        return Some(CachePrograms { server: found.server, cli: found.cli, from_package: false });
+    }
+    can_install.then(|| CachePrograms {
+        server: "/usr/bin/redis-server".into(),
+        cli: "/usr/bin/redis-cli".into(),
+        from_package: true,
+    })
+}
+
+/// What the node's cache is made from.
+#[derive(Debug, Clone)]
+pub struct CacheOptions<'a> {
+    /// The node's name (in its certificate).
+    pub name: &'a str,
+    /// The VPS's address: announced to the other servers and clients.
+    pub vps_ip: IpAddr,
+    /// Added to every port.
+    pub port_offset: u16,
+    /// Members' primaries to join through (`IP:PORT`); none on a first node.
+    pub seeds: &'a [String],
+}
+
+/// The two servers: name, TLS port, bus port.
+fn servers(offset: u16) -> [(&'static str, u16, u16); 2] {
+    [
+        ("cache", ports::CACHE + offset, ports::CACHE_BUS + offset),
+        ("cache-replica", ports::CACHE_REPLICA + offset, ports::CACHE_REPLICA_BUS + offset),
+    ]
+}
+
+/// `ip:port` as the servers and their clients write an address.
+fn address(ip: IpAddr, port: u16) -> String {
+    match ip {
+        IpAddr::V4(v4) => format!("{v4}:{port}"),
+        IpAddr::V6(v6) => format!("[{v6}]:{port}"),
+    }
+}
+
+/// The servers' data directories and config files (they hold the password).
+pub fn items(target: &Target, options: &CacheOptions<'_>, secret: &ClusterSecret, user: &Owner) -> Vec<Item> {
+    let tls = target.cache_tls_dir();
+    let password = secret.password_for("redis");
+    let mut items = Vec::new();
+    for (name, port, bus) in servers(options.port_offset) {
+        let data = target.data_dir().join(name);
+        let text = format!(
+            "# Written by `orama-supervisor install`: node {node}'s {name} server, a member of the \
+             cluster's Redis Cluster.\n\
+             port 0\nbind * -::*\ntls-port {port}\ntls-cluster yes\ntls-replication yes\ntls-auth-clients yes\n\
+             tls-cert-file {certificate}\ntls-key-file {key}\ntls-ca-cert-file {ca}\n\
+             cluster-enabled yes\ncluster-port {bus}\ncluster-config-file nodes.conf\ncluster-node-timeout 5000\n\
+             cluster-announce-ip {ip}\ndir {dir}\nsave \"\"\nappendonly no\nunixsocket {socket}\nunixsocketperm 700\n\
+             maxmemory 256mb\nmaxmemory-policy allkeys-lru\nrequirepass {password}\nmasterauth {password}\n",
+            node = options.name,
+            certificate = quoted(&tls.join("node.crt")),
+            key = quoted(&tls.join("node.key")),
+            ca = quoted(&tls.join("ca.crt")),
+            ip = options.vps_ip,
+            dir = quoted(&data),
+            socket = quoted(&socket(target, name)),
+        );
+        items.push(Item::dir(data, 0o700, user.clone()));
+        items.push(Item::secret(target.cache_config(name), text, user.clone()));
+    }
+    items
+}
+
+/// The gateway's `backends.cache` line and the servers' and `cache-member`'s externals.
+pub fn config_lines(
+    target: &Target,
+    options: &CacheOptions<'_>,
+    programs: &CachePrograms,
+    supervisor: &Path,
+) -> (String, String) {
+    let tls = target.cache_tls_dir();
+    let path = |p: &Path| quoted_yaml(&p.display().to_string());
+    let [(_, primary, _), (_, replica, _)] = servers(options.port_offset);
+    let backend = format!(
+        "  cache:\n    engine: redis\n    cluster: true\n    urls: ['rediss://default@127.0.0.1:{primary}']\n    \
+         timeout: 2s\n    tls: {{ ca_file: {ca}, certificate_file: {certificate}, key_file: {key} }}\n",
+        ca = path(&tls.join("ca.crt")),
+        certificate = path(&tls.join("node.crt")),
+        key = path(&tls.join("node.key")),
+    );
+    let mut externals = String::new();
+    for (name, _, _) in servers(options.port_offset) {
+        externals.push_str(&format!(
+            "  - name: {name}\n    command: {server}\n    args: [{config}]\n    health: {{ unix: {socket} }}\n",
+            server = path(&programs.server),
+            config = path(&target.cache_config(name)),
+            socket = path(&socket(target, name)),
+        ));
+    }
+    let seeds: String = options.seeds.iter().map(|s| format!(", --seed, {}", quoted_yaml(s))).collect();
+    externals.push_str(&format!(
+        "  - name: cache-member\n    depends_on: [cache, cache-replica]\n    command: {supervisor}\n    \
+         args: [cache-member, --cli, {cli}, --tls-dir, {tls}, --secret-file, {secret},\n           \
+         --primary, '{primary_address}', --replica, '{replica_address}'{seeds}]\n",
+        supervisor = path(supervisor),
+        cli = path(&programs.cli),
+        tls = path(&tls),
+        secret = path(&target.secret_file()),
+        primary_address = address(options.vps_ip, primary),
+        replica_address = address(options.vps_ip, replica),
+    ));
+    (backend, externals)
+}
+
+/// The Unix socket of the server `name`.
+fn socket(target: &Target, name: &str) -> PathBuf {
+    target.runtime_dir().join(format!("{name}.sock"))
+}
+
+/// The primary's address as the first node prints it for `--cache-peers`.
+pub fn primary_address(ip: IpAddr, offset: u16) -> String {
+    address(ip, ports::CACHE + offset)
+}
+
+/// `path` as a double-quoted redis.conf argument.
+fn quoted(path: &Path) -> String {
+    format!("\"{}\"", path.display().to_string().replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// `text` single-quoted for YAML.
+fn quoted_yaml(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
