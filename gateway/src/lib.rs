@@ -98,6 +98,9 @@ pub struct Listeners {
     pub internal: UnixListener,
     /// Running functions' host calls (see [`orama_ipc::socket::host_calls_socket`]).
     pub host_calls: UnixListener,
+    /// The plain-HTTP listener for `gateway.tls.http_listen`, when the supervisor handed one
+    /// over (else it is bound here).
+    pub plain_http: Option<std::net::TcpListener>,
 }
 
 /// Serves the public API, the internal API and the host calls on `listeners` until `shutdown`.
@@ -107,7 +110,7 @@ pub async fn run(
     listeners: Listeners,
     shutdown: CancellationToken,
 ) -> Result<(), GatewayError> {
-    let Listeners { public, internal, host_calls } = listeners;
+    let Listeners { public, internal, host_calls, plain_http } = listeners;
     http::metrics::handle();
     let readiness = Readiness::new();
     let serving = readiness.pending("public listener not serving yet");
@@ -142,7 +145,7 @@ pub async fn run(
     serving.ready();
     if let Some(tls) = tls.as_mut() {
         let https_port = public.local_addr().map_or(443, |a| a.port());
-        let companions = tls::companions::start(tls, &gateway.tls, https_port, &shutdown).await;
+        let companions = tls::companions::start(tls, &gateway.tls, https_port, plain_http, &shutdown).await;
         tasks.extend(companions.map_err(|(address, err)| GatewayError::Listen(address, err))?);
     }
     let tls = tls.map(|tls| (tls, gateway.tls.handshake_timeout));

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use orama_service::args::ProcessArgs;
 use orama_service::config::NodeConfig;
+use orama_service::listen_fds::{HTTP_SOCKET, Inherited, PUBLIC_SOCKET};
 
 /// mimalloc: the request path allocates and frees many small objects across threads, which
 /// glibc's allocator serves noticeably slower (about a tenth of CPU time under load).
@@ -21,6 +22,8 @@ struct Cli {
 
 fn main() -> ExitCode {
     let args = Cli::parse().process;
+    // Before any thread: the sockets the supervisor (or systemd) handed over.
+    let inherited = orama_service::listen_fds::take();
     // One crypto provider for every TLS use in the process.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let config = match NodeConfig::load_or_default(args.config.as_deref()) {
@@ -36,17 +39,23 @@ fn main() -> ExitCode {
         runtime.worker_threads(config.gateway.worker_threads);
     }
     match runtime.enable_all().build() {
-        Ok(runtime) => runtime.block_on(serve(args, config)),
+        Ok(runtime) => runtime.block_on(serve(args, config, inherited)),
         Err(err) => fail(&format!("cannot start the async runtime: {err}")),
     }
 }
 
-async fn serve(args: ProcessArgs, config: NodeConfig) -> ExitCode {
+async fn serve(args: ProcessArgs, config: NodeConfig, mut inherited: Inherited) -> ExitCode {
     let (started, internal) = match orama_service::process::start("gateway", &args, &config) {
         Ok(started) => started,
         Err(err) => return fail(&err),
     };
-    let public = match tokio::net::TcpListener::bind(config.gateway.listen).await {
+    let listen = config.gateway.listen;
+    let public = match inherited.take_tcp(PUBLIC_SOCKET, listen) {
+        Some(handed) => tokio::net::TcpListener::from_std(handed),
+        None => tokio::net::TcpListener::bind(listen).await,
+    };
+    let plain_http = config.gateway.tls.http_listen.and_then(|address| inherited.take_tcp(HTTP_SOCKET, address));
+    let public = match public {
         Ok(listener) => listener,
         Err(err) => return started.finish(Err(format!("cannot listen on {}: {err}", config.gateway.listen))),
     };
@@ -63,7 +72,7 @@ async fn serve(args: ProcessArgs, config: NodeConfig) -> ExitCode {
         host_calls_dir: orama_ipc::socket::host_calls_dir(runtime_dir),
         cluster_secret: started.dirs.cluster_secret(&config.node),
     };
-    let listeners = orama_gateway::Listeners { public, internal, host_calls };
+    let listeners = orama_gateway::Listeners { public, internal, host_calls, plain_http };
     let outcome = orama_gateway::run(&config, &paths, listeners, started.shutdown.clone()).await;
     started.finish(outcome)
 }

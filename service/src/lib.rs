@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod config;
 pub mod egress;
 pub mod health;
+pub mod listen_fds;
 pub mod paths;
 pub mod private_files;
 pub mod process;

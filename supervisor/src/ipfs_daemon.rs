@@ -11,6 +11,9 @@
 //!   (no mDNS, no public routers, no AutoTLS or AutoConf).
 //!
 //! Then it replaces itself with `ipfs daemon`, so the supervisor watches the daemon itself.
+//! Repo migrations are not run by themselves (`--migrate=false`: Kubo would download them):
+//! after an upgrade that needs one, the daemon stops and says so, and the operator runs
+//! `ipfs repo migrate` (Kubo's `fs-repo-migrations`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -33,9 +36,9 @@ pub struct IpfsDaemonArgs {
     /// The cluster's swarm key (`swarm.key` format).
     #[arg(long, value_name = "FILE")]
     pub swarm_key: PathBuf,
-    /// The swarm's listen address (`/ip4/0.0.0.0/tcp/4101`).
-    #[arg(long, value_name = "MULTIADDR")]
-    pub listen: String,
+    /// The swarm's listen addresses (`/ip4/0.0.0.0/tcp/4101`); repeated.
+    #[arg(long = "listen", value_name = "MULTIADDR", required = true)]
+    pub listens: Vec<String>,
     /// The address other nodes are told to dial.
     #[arg(long, value_name = "MULTIADDR")]
     pub announce: Option<String>,
@@ -64,7 +67,7 @@ pub fn run(args: &IpfsDaemonArgs) -> Result<std::convert::Infallible, String> {
     crate::cluster_keys::write_private(&config_path, text.as_bytes())?;
     use std::os::unix::process::CommandExt as _;
     let err = Command::new(&args.ipfs)
-        .args(["daemon", "--migrate", "--enable-gc"])
+        .args(["daemon", "--migrate=false", "--enable-gc"])
         .env("IPFS_PATH", &args.repo)
         .env("LIBP2P_FORCE_PNET", "1")
         .exec();
@@ -92,8 +95,11 @@ fn apply(config: &mut Value, args: &IpfsDaemonArgs, peer_id: &str, identity: &[u
         "PrivKey": base64::engine::general_purpose::STANDARD.encode(identity),
     });
     let addresses = &mut config["Addresses"];
-    addresses["Swarm"] = json!([args.listen]);
+    addresses["Swarm"] = json!(args.listens);
     addresses["Announce"] = json!(args.announce.iter().collect::<Vec<_>>());
+    // The `server` profile filters private ranges out: a cluster on a private network (or
+    // behind carrier-grade NAT) needs them.
+    addresses["NoAnnounce"] = json!([]);
     addresses["API"] = json!(args.api);
     addresses["Gateway"] = json!([]);
     addresses["Delegates"] = json!([]);
@@ -105,6 +111,7 @@ fn apply(config: &mut Value, args: &IpfsDaemonArgs, peer_id: &str, identity: &[u
     }
     config["Bootstrap"] = json!(args.peers);
     config["Peering"] = json!({ "Peers": peering });
+    config["Swarm"]["AddrFilters"] = json!([]);
     config["Discovery"]["MDNS"]["Enabled"] = json!(false);
     config["Routing"]["Type"] = json!("dht");
     config["AutoTLS"]["Enabled"] = json!(false);
@@ -129,7 +136,7 @@ mod tests {
             repo: "/r".into(),
             identity: "/i".into(),
             swarm_key: "/k".into(),
-            listen: "/ip4/0.0.0.0/tcp/4101".into(),
+            listens: vec!["/ip4/0.0.0.0/tcp/4101".into()],
             announce: Some("/ip4/203.0.113.7/tcp/4101".into()),
             api: "/ip4/127.0.0.1/tcp/5101".into(),
             peers: vec!["/ip4/203.0.113.8/tcp/4101/p2p/12D3KooWPeer".into()],

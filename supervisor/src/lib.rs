@@ -22,9 +22,11 @@ pub mod ctl_error;
 pub mod ctl_journal;
 pub mod ctl_status;
 pub mod dev;
+pub mod engines;
 pub mod forward;
 pub mod install;
 pub mod ipfs_daemon;
+pub mod listeners;
 pub mod log_text;
 pub mod node_info;
 pub mod notify;
@@ -47,6 +49,7 @@ use orama_ipc::IpcError;
 use orama_service::args::ProcessArgs;
 use orama_service::config::NodeConfig;
 use orama_service::health::Health;
+use orama_service::listen_fds::Inherited;
 use orama_service::paths::Dirs;
 use orama_service::readiness::Readiness;
 use tokio::sync::mpsc;
@@ -67,6 +70,9 @@ pub enum SupervisorError {
     /// The control socket could not be bound (e.g. another supervisor runs here).
     #[error("control socket: {0}")]
     Control(#[from] IpcError),
+    /// The gateway's public sockets could not be bound.
+    #[error("{0}")]
+    Listen(String),
     /// The data directory could not be created.
     #[error("data directory {path}: {source}")]
     DataDir {
@@ -78,17 +84,20 @@ pub enum SupervisorError {
 }
 
 /// Runs the node until `shutdown` is cancelled, then stops every child in reverse dependency
-/// order and removes the control socket. `args` are passed on to our own processes.
+/// order and removes the control socket. `args` are passed on to our own processes;
+/// `inherited` are the sockets systemd handed over, if any.
 pub async fn run(
     config: NodeConfig,
     dirs: Dirs,
     args: ProcessArgs,
+    mut inherited: Inherited,
     sink: Sink,
     shutdown: CancellationToken,
 ) -> Result<(), SupervisorError> {
     orama_ipc::socket::ensure_private_dir(&dirs.data_dir)
         .map_err(|err| SupervisorError::DataDir { path: dirs.data_dir.clone(), source: std::io::Error::other(err) })?;
-    let specs = spec::child_specs(&config, &dirs, &args);
+    let gateway_sockets = listeners::hold(&config, &mut inherited).map_err(SupervisorError::Listen)?;
+    let specs = spec::child_specs(&config, &dirs, &args, &gateway_sockets);
     let socket = dirs.socket("supervisor");
     let listener = orama_ipc::bind(&socket)?;
     let children = Children::launch(specs, &config.supervisor, &sink)?;

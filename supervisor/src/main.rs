@@ -12,6 +12,8 @@ use orama_supervisor::forward::Sink;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Before any thread: the sockets systemd handed over (socket activation), if any.
+    let inherited = orama_service::listen_fds::take();
     // One thread: children's PR_SET_PDEATHSIG is tied to the thread that forked them, and this
     // one lives as long as the process (see `process`).
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -19,7 +21,7 @@ fn main() -> ExitCode {
         Err(err) => return fail(&format!("cannot start the async runtime: {err}")),
     };
     match cli.command {
-        None => runtime.block_on(run_node(cli.process)),
+        None => runtime.block_on(run_node(cli.process, inherited)),
         Some(Command::Dev { command }) => match runtime.block_on(orama_supervisor::dev::run(command)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => fail(&err),
@@ -66,7 +68,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run_node(args: ProcessArgs) -> ExitCode {
+async fn run_node(args: ProcessArgs, inherited: orama_service::listen_fds::Inherited) -> ExitCode {
     let (config, dirs) = match load(&args) {
         Ok(loaded) => loaded,
         Err(message) => return fail(&message),
@@ -85,7 +87,7 @@ async fn run_node(args: ProcessArgs) -> ExitCode {
         Ok(token) => token,
         Err(err) => return fail(&format!("cannot install signal handlers: {err}")),
     };
-    let outcome = orama_supervisor::run(config, dirs, args, sink, shutdown).await;
+    let outcome = orama_supervisor::run(config, dirs, args, inherited, sink, shutdown).await;
     let _keep_logging_until_here = &telemetry;
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,9 +8,13 @@
 //! allowed. The hook makes two such calls (`prctl` and `getppid`, raw syscalls through rustix)
 //! and allocates nothing. The death signal fires when the *thread* that forked exits, so the
 //! supervisor spawns from its single-threaded runtime's main thread, which lives as long as it.
+//! The same hook places the listening sockets a child is handed ([`crate::listeners`]) at
+//! descriptors 3, 4, … with `dup2`, also async-signal-safe and allocation-free; the held
+//! descriptors sit above those numbers, so placing one never overwrites another.
 
 #![allow(unsafe_code)]
 
+use std::os::fd::FromRawFd as _;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitStatus, Stdio};
 
@@ -57,8 +61,13 @@ pub fn spawn(spec: &ChildSpec) -> std::io::Result<Child> {
         command.env_remove(var);
     }
     command.env("ORAMA_SUPERVISED", "1").envs(&spec.env);
+    if !spec.listeners.is_empty() {
+        command.env("LISTEN_FDS", spec.listeners.len().to_string());
+        command.env("LISTEN_FDNAMES", crate::listeners::names(&spec.listeners));
+    }
     let supervisor = rustix::process::getpid();
     let death_signal = spec.death_signal;
+    let listeners = spec.listeners.clone();
     // SAFETY: the hook only makes the async-signal-safe prctl and getppid syscalls and
     // allocates nothing (see the module docs).
     unsafe {
@@ -67,6 +76,12 @@ pub fn spawn(spec: &ChildSpec) -> std::io::Result<Child> {
             // The supervisor may have died between fork and prctl: then no signal will come.
             if rustix::process::getppid() != Some(supervisor) {
                 return Err(std::io::Error::other("supervisor exited while spawning"));
+            }
+            for (number, held) in (3..).zip(listeners.iter()) {
+                // The target may be open (an inherited descriptor) or not: dup2 replaces it,
+                // and the copy does not close on exec. Never dropped: nothing is closed here.
+                let mut target = std::mem::ManuallyDrop::new(std::os::fd::OwnedFd::from_raw_fd(number));
+                rustix::io::dup2(&held.fd, &mut target)?;
             }
             Ok(())
         });

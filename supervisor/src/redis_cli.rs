@@ -38,6 +38,10 @@ pub struct Member {
     pub connected: bool,
     /// Whether it serves any slot.
     pub has_slots: bool,
+    /// How many slots it serves.
+    pub slots: usize,
+    /// Whether a slot migration to or from it was left half-done (`[slot->-id]`).
+    pub open_slots: bool,
 }
 
 impl Member {
@@ -66,10 +70,57 @@ pub fn parse_nodes(table: &str) -> Vec<Member> {
                 primary: fields.get(3).filter(|p| **p != "-").map(|p| (*p).to_owned()),
                 connected: fields.get(7) == Some(&"connected"),
                 has_slots: fields.len() > 8,
+                slots: fields.iter().skip(8).map(|range| slot_count(range)).sum(),
+                open_slots: fields.iter().skip(8).any(|range| range.starts_with('[')),
             })
         })
         .collect()
 }
+
+/// The slots in one range field of `CLUSTER NODES` (`0-5460`, `5461`; `[…]` marks a slot in
+/// migration, counted where it is served).
+fn slot_count(range: &str) -> usize {
+    if range.starts_with('[') {
+        return 0;
+    }
+    match range.split_once('-') {
+        Some((first, last)) => match (first.parse::<usize>(), last.parse::<usize>()) {
+            (Ok(first), Ok(last)) if last >= first => last - first + 1,
+            _ => 0,
+        },
+        None => usize::from(range.parse::<u16>().is_ok()),
+    }
+}
+
+/// The slots nobody in `table` (a `CLUSTER NODES` answer) serves, as `first last` range pairs
+/// for `CLUSTER ADDSLOTSRANGE`.
+pub fn unserved_ranges(table: &str, slots: usize) -> Vec<String> {
+    let mut served = vec![false; slots];
+    for range in table.lines().flat_map(|line| line.split(' ').skip(8)) {
+        let (first, last) = range.split_once('-').unwrap_or((range, range));
+        if let (Ok(first), Ok(last)) = (first.parse::<usize>(), last.parse::<usize>()) {
+            served.iter_mut().take(last + 1).skip(first).for_each(|s| *s = true);
+        }
+    }
+    let mut ranges = Vec::new();
+    let mut slot = 0;
+    while slot < slots {
+        if served[slot] {
+            slot += 1;
+            continue;
+        }
+        let first = slot;
+        while slot < slots && !served[slot] {
+            slot += 1;
+        }
+        ranges.extend([first.to_string(), (slot - 1).to_string()]);
+    }
+    ranges
+}
+
+/// Longest one `redis-cli` run may take (a seed behind a firewall that drops packets would
+/// otherwise hold it forever); `timeout` kills it beyond.
+const RUN_LIMIT_SECONDS: &str = "120";
 
 impl RedisCli {
     /// Runs the command `args` on the server at `address` (`host:port`).
@@ -91,10 +142,20 @@ impl RedisCli {
         Ok(info.lines().any(|line| line.trim_end() == "cluster_known_nodes:1"))
     }
 
+    /// A number from the server's `CLUSTER INFO` (`cluster_known_nodes`, …).
+    pub fn cluster_number(&self, address: &str, key: &str) -> Result<usize, String> {
+        let info = self.ask(address, &["cluster", "info"])?;
+        info.lines()
+            .find_map(|line| line.trim_end().strip_prefix(key)?.strip_prefix(':')?.parse().ok())
+            .ok_or_else(|| format!("{address}: no {key} in CLUSTER INFO"))
+    }
+
     /// Runs the client with `args`; its output, or why it failed.
     pub fn run(&self, args: &[String]) -> Result<String, String> {
         let path = |p: &Path| p.display().to_string();
-        let output = Command::new(&self.program)
+        let output = Command::new("timeout")
+            .args(["--kill-after=5", RUN_LIMIT_SECONDS])
+            .arg(&self.program)
             .args(["--tls", "--cacert", &path(&self.tls.ca), "--cert", &path(&self.tls.certificate)])
             .args(["--key", &path(&self.tls.key)])
             .args(args)
@@ -123,6 +184,12 @@ mod tests {
                      c3 10.0.0.2:6383@16383 slave a1 0 0 1 connected\n";
         let members = parse_nodes(table);
         assert_eq!(members.len(), 3);
+        assert_eq!((members[0].slots, members[0].open_slots), (8192, false));
+        let open = parse_nodes("d4 10.0.0.3:6381@16381 master - 0 0 3 connected 5 7-9 [10->-a1]\n");
+        assert_eq!((open[0].slots, open[0].open_slots), (4, true));
+        let lone = "d4 10.0.0.3:6381@16381 myself,master - 0 0 3 connected 7629\n";
+        assert_eq!(unserved_ranges(lone, 16384), ["0", "7628", "7630", "16383"]);
+        assert!(unserved_ranges("a 1:1@2 master - 0 0 1 connected 0-16383\n", 16384).is_empty());
         assert!(members[0].has("myself") && members[0].is_serving_primary() && members[0].has_slots);
         assert_eq!(members[1].address, "10.0.0.2:6381");
         assert!(!members[1].is_serving_primary() && !members[1].connected && !members[1].has_slots);

@@ -4,11 +4,13 @@
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use orama_service::args::ProcessArgs;
 use orama_service::config::{ChildSettings, HealthProbe, NodeConfig};
 use orama_service::paths::Dirs;
 
+use crate::listeners::HeldSocket;
 use crate::state::Policy;
 
 /// How the supervisor judges a child's readiness and liveness.
@@ -48,14 +50,27 @@ pub struct ChildSpec {
     /// Signal sent to the child if the supervisor dies: SIGTERM for our processes (they clean
     /// up their sockets and exit under a deadline), SIGKILL for externals.
     pub death_signal: rustix::process::Signal,
+    /// Listening sockets the supervisor holds and hands to the child as descriptors 3, 4, …
+    /// (the gateway's public ones; none for the others).
+    pub listeners: Arc<[HeldSocket]>,
 }
 
-/// Builds the specs of every enabled child, ours first, in config order.
-pub fn child_specs(config: &NodeConfig, dirs: &Dirs, args: &ProcessArgs) -> Vec<ChildSpec> {
+/// Builds the specs of every enabled child, ours first, in config order; the gateway is
+/// handed `gateway_sockets`.
+pub fn child_specs(
+    config: &NodeConfig,
+    dirs: &Dirs,
+    args: &ProcessArgs,
+    gateway_sockets: &Arc<[HeldSocket]>,
+) -> Vec<ChildSpec> {
     let mut specs = Vec::new();
     for own in config.own_processes().into_iter().filter(|p| p.child.enabled) {
         let program = own.command.map_or_else(|| own_binary(own.binary), |c| c.as_os_str().to_owned());
-        specs.push(own_process(own.name, program, own.child, config, dirs, args));
+        let mut spec = own_process(own.name, program, own.child, config, dirs, args);
+        if own.name == "gateway" {
+            spec.listeners = gateway_sockets.clone();
+        }
+        specs.push(spec);
     }
     for ext in config.externals.iter().filter(|e| e.child.enabled) {
         specs.push(ChildSpec {
@@ -70,6 +85,7 @@ pub fn child_specs(config: &NodeConfig, dirs: &Dirs, args: &ProcessArgs) -> Vec<
             policy: policy(&ext.child, config),
             own: false,
             death_signal: rustix::process::Signal::KILL,
+            listeners: Arc::new([]),
         });
     }
     specs
@@ -101,6 +117,7 @@ fn own_process(
         policy: policy(child, config),
         own: true,
         death_signal: rustix::process::Signal::TERM,
+        listeners: Arc::new([]),
     }
 }
 

@@ -29,6 +29,10 @@ use crate::tls::Tls;
 
 /// How long open connections may take to finish once shutdown begins.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
+/// How long connections accepted just before shutdown get to send their first request before
+/// the drain closes idle ones: the client of a connection accepted, then closed unanswered,
+/// sees a failed request (its successor, on the same held socket, accepts the rest).
+const FIRST_REQUEST_GRACE: Duration = Duration::from_millis(200);
 
 /// Serves `stack` on `listener` (over TLS when `tls` is given, with that handshake deadline)
 /// until `shutdown`, then drains for at most [`DRAIN_DEADLINE`].
@@ -74,6 +78,7 @@ pub async fn serve(
         }
     }
     drop(listener);
+    tokio::time::sleep(FIRST_REQUEST_GRACE).await;
     if tokio::time::timeout(DRAIN_DEADLINE, graceful.shutdown()).await.is_err() {
         tracing::warn!("connections still open after the drain deadline; dropped");
     }

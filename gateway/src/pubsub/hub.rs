@@ -45,7 +45,14 @@ struct TopicHub {
     topic: String,
     state: Mutex<TopicState>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Woken when the bridge confirms the topic's stream (its hello).
+    opened: tokio::sync::Notify,
 }
+
+/// How long a subscription waits for its topic's stream to open at the bridge (the first on a
+/// topic), so that a client answered `101` hears everything published after; beyond it (the
+/// bridge down), the client is subscribed anyway and hears messages once the stream opens.
+const STREAM_OPEN_WAIT: Duration = Duration::from_secs(3);
 
 type TopicKey = (Arc<str>, String);
 
@@ -103,7 +110,13 @@ impl Hub {
             let hub = topics
                 .entry((namespace.clone(), topic.clone()))
                 .or_insert_with(|| {
-                    let hub = Arc::new(TopicHub { namespace, topic, state: Mutex::default(), task: Mutex::new(None) });
+                    let hub = Arc::new(TopicHub {
+                        namespace,
+                        topic,
+                        state: Mutex::default(),
+                        task: Mutex::new(None),
+                        opened: tokio::sync::Notify::new(),
+                    });
                     *lock(&hub.task) = Some(tokio::spawn(follow(hub.clone(), self.inner.bridge.clone())));
                     hub
                 })
@@ -114,6 +127,13 @@ impl Hub {
             drop(state);
             (hub, stream)
         };
+        if stream.is_none() {
+            let opened = hub.opened.notified();
+            if lock(&hub.state).stream.is_none() {
+                let _ = tokio::time::timeout(STREAM_OPEN_WAIT, opened).await;
+            }
+        }
+        // A stream opened meanwhile registered this client's presence in its hello.
         if let (Some(presence), Some(stream)) = (presence, stream) {
             join(&self.inner.bridge, &hub, stream, client, &presence).await;
         }
@@ -203,6 +223,7 @@ async fn hello(hub: &TopicHub, bridge: &Bridge, payload: &[u8]) {
         state.stream = Some(id);
         state.subscribers.iter().filter_map(|(client, s)| Some((*client, s.presence.clone()?))).collect()
     };
+    hub.opened.notify_waiters();
     for (client, presence) in members {
         join(bridge, hub, id, client, &presence).await;
     }

@@ -8,17 +8,23 @@ use tokio_util::sync::CancellationToken;
 use super::redirect::{self, Redirect};
 use super::setup::Tls;
 
-/// Starts the companions of `tls` (serving HTTPS on `https_port`) until `shutdown`.
+/// Starts the companions of `tls` (serving HTTPS on `https_port`) until `shutdown`; the plain
+/// HTTP listener is `handed` when the supervisor holds it.
 pub async fn start(
     tls: &mut Tls,
     config: &orama_service::config::TlsConfig,
     https_port: u16,
+    handed: Option<std::net::TcpListener>,
     shutdown: &CancellationToken,
 ) -> Result<Vec<JoinHandle<()>>, (std::net::SocketAddr, std::io::Error)> {
     let acme = tls.acme.take();
     let mut tasks = Vec::new();
     if let Some(http_listen) = config.http_listen {
-        let redirects = TcpListener::bind(http_listen).await.map_err(|e| (http_listen, e))?;
+        let redirects = match handed {
+            Some(listener) => TcpListener::from_std(listener),
+            None => TcpListener::bind(http_listen).await,
+        }
+        .map_err(|e| (http_listen, e))?;
         let fallback_host = config.domains.first().cloned().unwrap_or_else(|| "localhost".into());
         let challenges = acme.as_ref().map(|a| a.challenges.clone()).unwrap_or_default();
         let redirect = Redirect { https_port, fallback_host, challenges };

@@ -21,22 +21,7 @@ use super::layout::{CachePorts, DevNode, Layout};
 use crate::cluster_ca::ClusterCa;
 use crate::cluster_keys::write_private;
 
-/// The cache's server and client programs.
-#[derive(Debug, Clone)]
-pub struct CachePrograms {
-    /// `redis-server` or `valkey-server`.
-    pub server: PathBuf,
-    /// `redis-cli` or `valkey-cli`.
-    pub cli: PathBuf,
-}
-
-/// `redis-server` and `redis-cli` on the PATH, else Valkey's.
-pub fn find_programs() -> Option<CachePrograms> {
-    let find = crate::process::on_path;
-    [("redis-server", "redis-cli"), ("valkey-server", "valkey-cli")]
-        .iter()
-        .find_map(|(server, cli)| Some(CachePrograms { server: find(server)?, cli: find(cli)? }))
-}
+pub use crate::engines::CachePrograms;
 
 /// The two servers' config files of `node` (written owner-only; they hold the secret).
 pub fn write_configs(

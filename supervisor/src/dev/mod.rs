@@ -88,7 +88,7 @@ pub async fn run(command: DevCommand) -> Result<(), String> {
         DevCommand::Up { nodes, dir, rqlited, timeout, json, any_ports, cache, storage, jsipfs } => {
             let programs = config::Programs {
                 rqlited: up::find_rqlited(rqlited)?,
-                cache: cache::find_programs(),
+                cache: crate::engines::find_cache_programs(),
                 jsipfs: ipfs::find_jsipfs(jsipfs),
             };
             let request = up::UpRequest {

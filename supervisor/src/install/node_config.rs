@@ -39,6 +39,8 @@ pub mod ports {
     pub const CACHE_REPLICA: u16 = 6382;
     /// The replica's cluster bus.
     pub const CACHE_REPLICA_BUS: u16 = 16382;
+    /// The highest of them (what `--port-offset` may add to).
+    pub const HIGHEST: u16 = CACHE_REPLICA_BUS;
 }
 
 /// What the config is made from.
@@ -124,7 +126,7 @@ pubsub:
     command: {supervisor}
     args: [ipfs-daemon, --ipfs, {ipfs}, --repo, {ipfs_repo},
            --identity, {identity}, --swarm-key, {swarm},
-           --listen, '/ip4/0.0.0.0/tcp/{ipfs_swarm}', --announce, '/{proto}/{bare_ip}/tcp/{ipfs_swarm}',
+           --listen, '/{proto}/{any}/tcp/{ipfs_swarm}', --announce, '/{proto}/{bare_ip}/tcp/{ipfs_swarm}',
            --api, '/ip4/127.0.0.1/tcp/{ipfs_api}'{ipfs_peers}]
     health: {{ tcp: '127.0.0.1:{ipfs_api}' }}
 {cache_externals}{relay_external}",
@@ -151,6 +153,7 @@ pubsub:
         ipfs_swarm = port(ports::IPFS_SWARM),
         ipfs_api = port(ports::IPFS_API),
         proto = if options.vps_ip.is_ipv4() { "ip4" } else { "ip6" },
+        any = if options.vps_ip.is_ipv4() { "0.0.0.0" } else { "::" },
         bare_ip = options.vps_ip,
         ipfs_peers = options.ipfs_peers.iter().map(|p| format!(", --peer, {}", quoted(p))).collect::<String>(),
         cache_backend = options.cache.0,

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use orama_service::cluster::ClusterSecret;
 use orama_service::config::NodeConfig;
 
-use super::cache::{self, CacheOptions, CachePrograms};
+use super::cache::{self, CacheOptions, CacheProgramsToBe};
 use super::files::{Existing, Item};
 use super::node_config::{NodeOptions, config_text};
 use super::owners::Owner;
@@ -48,7 +48,7 @@ pub struct PlanOptions {
     /// Other nodes' IPFS daemons.
     pub ipfs_peers: Vec<String>,
     /// The cache's programs.
-    pub cache: CachePrograms,
+    pub cache: CacheProgramsToBe,
     /// Members' cache primaries (`IP:PORT`).
     pub cache_peers: Vec<String>,
     /// `orama-supervisor`.
@@ -106,7 +106,7 @@ pub fn plan(options: &PlanOptions) -> Result<Plan, String> {
         seeds: &options.cache_peers,
     };
     items.extend(cache::items(target, &cache_options, &secret, &user));
-    let cache = cache::config_lines(target, &cache_options, &options.cache, &options.supervisor);
+    let cache = cache::config_lines(target, &cache_options, &options.cache.programs, &options.supervisor);
     let relay = options.relay.as_ref().map(|relay| {
         let existing = relay::find_existing(target);
         let text = relay::anonrc(target, relay, &options.name, existing.as_ref(), options.port_offset);

@@ -36,6 +36,7 @@ impl<'a> System<'a> {
     pub fn print_commands(&self, out: &mut dyn Write) {
         let mut commands = Vec::new();
         if let Some(package) = self.package {
+            commands.push("apt-get update".to_owned());
             commands.push(format!("apt-get install -y {package}"));
             commands.push(format!("systemctl disable --now {package}"));
         }
@@ -55,6 +56,8 @@ impl<'a> System<'a> {
     /// node runs the servers itself, with its own configs).
     pub fn install_package(&self, out: &mut dyn Write) -> Result<(), String> {
         let Some(package) = self.package else { return Ok(()) };
+        let _ = writeln!(out, "installing the {package} package (apt-get update, apt-get install)");
+        run(Command::new("apt-get").arg("update").env("DEBIAN_FRONTEND", "noninteractive"))?;
         run(Command::new("apt-get").args(["install", "-y", package]).env("DEBIAN_FRONTEND", "noninteractive"))?;
         run(Command::new("systemctl").args(["disable", "--now", package]))?;
         let _ = writeln!(out, "installed the {package} package (its own service disabled: the node runs its servers)");

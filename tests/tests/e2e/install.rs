@@ -277,6 +277,10 @@ fn a_node_installed_with_the_printed_secret_joins_a_running_dev_cluster() {
         cache_formed(&table, 4)
     });
     assert!(formed && table.contains(&primary), "the cache did not take the node in:\n{table}");
+    let recorded = eventually(Duration::from_secs(30), || {
+        std::fs::read_to_string(root.join("var/lib/orama/cache-members")).is_ok_and(|m| m.lines().count() == 3)
+    });
+    assert!(recorded, "the node records the other primaries, to rejoin through them");
     for (from, to) in [(cluster.nodes[2].port, port), (port, cluster.nodes[1].port)] {
         for i in 0..20 {
             let (dmap, key) = (format!("m{i}"), format!("from-{from}"));
@@ -300,6 +304,56 @@ fn cache_formed(table: &str, primaries: usize) -> bool {
         .collect();
     let followed = |id: &str| lines.iter().any(|f| f.get(3) == Some(&id) && f.get(7) == Some(&"connected"));
     serving.len() == primaries && serving.iter().all(|id| followed(id))
+}
+
+#[test]
+fn a_first_node_forms_a_cache_of_its_own_and_takes_its_slots_once() {
+    let dir = tempfile::Builder::new().prefix("orama-install").tempdir().expect("tempdir");
+    let root = dir.path().join("root");
+    let offset = free_offset();
+    let done = install(&root, &["--user", "nobody", "--port-offset", &offset.to_string()]);
+    assert!(done.status.success(), "{}", said(&done));
+    let config = root.join("etc/orama/orama.yaml");
+    let start = || {
+        Started(
+            Command::new(bin("orama-supervisor"))
+                .arg("--config")
+                .arg(&config)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start the installed node"),
+        )
+    };
+    let conf = std::fs::read_to_string(root.join("etc/orama/cache.conf")).expect("cache.conf");
+    let password = conf.lines().find_map(|l| l.strip_prefix("requirepass ")).expect("requirepass").to_owned();
+    let ask = |args: &[&str]| -> String {
+        let output = Command::new("redis-cli")
+            .arg("-s")
+            .arg(root.join("run/orama/cache.sock"))
+            .args(args)
+            .env("REDISCLI_AUTH", &password)
+            .output()
+            .expect("redis-cli");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let mut table = String::new();
+    let formed = |table: &mut String| {
+        eventually(Duration::from_secs(60), || {
+            *table = ask(&["cluster", "nodes"]);
+            cache_formed(table, 1) && table.contains(" 0-16383")
+        })
+    };
+    let node = start();
+    assert!(formed(&mut table), "a cluster of one with its replica:\n{table}");
+    assert!(ask(&["set", "k", "v"]).contains("OK"));
+    drop(node);
+
+    // Its configuration lost, the primary takes the slots again: it knew no other primary.
+    std::fs::remove_file(root.join("var/lib/orama/cache/nodes.conf")).expect("nodes.conf");
+    let _node = start();
+    assert!(formed(&mut table), "formed again:\n{table}");
+    assert!(std::fs::read_to_string(root.join("var/lib/orama/cache-members")).is_ok_and(|m| m.is_empty()));
 }
 
 /// Uploads `content` through the gateway on `port`; its CID.

@@ -9,6 +9,8 @@
 //! - `auth`: API keys created with `ctl apikey`, read from every place the reference reads
 //!   them, confined to their namespace, revoked at once, kept across gateway restarts.
 //! - `ctl`: stop, start, restart, logs (also `-f`), and the one-line errors.
+//! - `handoff`: the gateway's public socket held by the supervisor: ten restarts under load
+//!   refuse and fail nothing; a SIGKILLed gateway's successor serves who connected meanwhile.
 //! - `notify`: READY=1 once all children are ready, WATCHDOG=1, STOPPING=1; systemd's
 //!   variables do not leak into children.
 //! - `shutdown`: SIGTERM stops children in reverse order and leaves nothing; SIGKILL of the
@@ -49,6 +51,7 @@ mod cluster_grow;
 mod cluster_strangers;
 mod ctl;
 mod functions;
+mod handoff;
 mod install;
 mod journald;
 mod notify;
