@@ -64,6 +64,34 @@ pub fn bind_std(path: &Path) -> Result<std::os::unix::net::UnixListener, IpcErro
     Ok(listener)
 }
 
+/// Binds `path` taken over from a live process (a successor started while its predecessor
+/// still serves): bound beside it, then renamed over it, so connections made from then on reach
+/// this process and none finds the path missing. The predecessor keeps serving the
+/// connections it has; see [`remove_socket_if_same`] for its exit.
+pub fn bind_taking_over(path: &Path) -> Result<UnixListener, IpcError> {
+    let fail = |source| IpcError::Socket { path: path.to_path_buf(), source };
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let beside = path.with_file_name(format!(".{name}.{}", std::process::id()));
+    remove_socket(&beside);
+    let listener = bind_std(&beside)?;
+    std::fs::rename(&beside, path).map_err(fail)?;
+    UnixListener::from_std(listener).map_err(fail)
+}
+
+/// What identifies the socket file at `path` (its device and inode), if there is one.
+pub fn socket_file_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::symlink_metadata(path).ok().filter(|m| m.file_type().is_socket()).map(|m| (m.dev(), m.ino()))
+}
+
+/// Removes `path` if it is still the socket file `id` named when this process bound it: a
+/// successor's socket, renamed over it since, is left alone.
+pub fn remove_socket_if_same(path: &Path, id: Option<(u64, u64)>) {
+    if id.is_some() && socket_file_id(path) == id {
+        remove_socket(path);
+    }
+}
+
 /// Removes `path` if it is a socket nobody accepts on. Leaves a live one alone.
 fn remove_stale(path: &Path) -> Result<(), IpcError> {
     let fail = |source| IpcError::Socket { path: path.to_path_buf(), source };

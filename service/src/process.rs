@@ -22,8 +22,24 @@ pub struct Started {
     /// Cancelled on SIGTERM/SIGINT.
     pub shutdown: CancellationToken,
     socket_path: PathBuf,
+    /// The socket file this process bound (a successor may rename its own over it).
+    socket_id: Option<(u64, u64)>,
     name: &'static str,
     _telemetry: Telemetry,
+}
+
+/// Set (to `1`) in the environment of a process started to take over from a running one (the
+/// supervisor's hand-over): it binds its sockets over its predecessor's instead of refusing.
+pub const SUCCESSOR_ENV: &str = "ORAMA_SUCCESSOR";
+
+/// Whether this process takes over from a running predecessor ([`SUCCESSOR_ENV`]).
+pub fn is_successor() -> bool {
+    std::env::var_os(SUCCESSOR_ENV).is_some_and(|v| v == "1")
+}
+
+/// Binds the Unix socket `path`: over a predecessor's when this process is a successor.
+pub fn bind_socket(path: &std::path::Path) -> Result<UnixListener, orama_ipc::IpcError> {
+    if is_successor() { orama_ipc::socket::bind_taking_over(path) } else { orama_ipc::bind(path) }
 }
 
 impl std::fmt::Debug for Started {
@@ -39,14 +55,15 @@ pub fn start(name: &'static str, args: &ProcessArgs, config: &NodeConfig) -> Res
     let telemetry = crate::telemetry::init(name, &config.log);
     let shutdown = crate::shutdown::on_signals().map_err(|e| format!("cannot install signal handlers: {e}"))?;
     let socket_path = dirs.socket(name);
-    let socket = orama_ipc::bind(&socket_path).map_err(|e| format!("internal socket: {e}"))?;
-    Ok((Started { dirs, shutdown, socket_path, name, _telemetry: telemetry }, socket))
+    let socket = bind_socket(&socket_path).map_err(|e| format!("internal socket: {e}"))?;
+    let socket_id = orama_ipc::socket::socket_file_id(&socket_path);
+    Ok((Started { dirs, shutdown, socket_path, socket_id, name, _telemetry: telemetry }, socket))
 }
 
 impl Started {
     /// Removes the socket and turns the work's outcome into the exit code (logging a failure).
     pub fn finish<E: std::fmt::Display>(self, outcome: Result<(), E>) -> ExitCode {
-        orama_ipc::socket::remove_socket(&self.socket_path);
+        orama_ipc::socket::remove_socket_if_same(&self.socket_path, self.socket_id);
         match outcome {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => fail(self.name, &err.to_string()),
@@ -91,8 +108,9 @@ where
     runtime.block_on(async move {
         let telemetry = crate::telemetry::init(name, &config.log);
         let socket_path = dirs.socket(name);
+        let socket_id = orama_ipc::socket::socket_file_id(&socket_path);
         let started = match crate::shutdown::on_signals() {
-            Ok(shutdown) => Started { dirs, shutdown, socket_path, name, _telemetry: telemetry },
+            Ok(shutdown) => Started { dirs, shutdown, socket_path, socket_id, name, _telemetry: telemetry },
             Err(err) => return fail(name, &format!("cannot install signal handlers: {err}")),
         };
         let socket = match UnixListener::from_std(socket) {

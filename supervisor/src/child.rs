@@ -205,7 +205,11 @@ impl Actor {
                     continue;
                 }
             };
-            self.handle(event);
+            if matches!(event, Event::Restart) && self.can_hand_over() {
+                self.hand_over().await;
+            } else {
+                self.handle(event);
+            }
             if let Some(applied) = applied {
                 let _ = applied.send(());
             }
@@ -244,6 +248,67 @@ impl Actor {
         }
     }
 
+    /// Whether a requested restart can start the successor first: one of our processes that
+    /// is handed held sockets, ready and not being stopped.
+    fn can_hand_over(&self) -> bool {
+        self.spec.own
+            && !self.spec.listeners.is_empty()
+            && self.spec.socket.is_some()
+            && self.running.is_some()
+            && self.state.phase == Phase::Ready
+            && self.state.terminating.is_none()
+    }
+
+    /// A restart by hand-over ([`crate::hand_over`]); a successor that cannot start or never
+    /// gets ready is stopped, and the restart goes the usual way.
+    async fn hand_over(&mut self) {
+        let Some(socket) = self.spec.socket.clone() else { return self.handle(Event::Restart) };
+        let mut spec = (*self.spec).clone();
+        spec.env.insert(orama_service::process::SUCCESSOR_ENV.to_owned(), "1".to_owned());
+        let mut child = match process::spawn(&spec) {
+            Ok(child) => child,
+            Err(err) => {
+                tracing::warn!(child = %self.spec.name, error = %err, "cannot start a successor; restarting");
+                return self.handle(Event::Restart);
+            }
+        };
+        let pid = child.id().unwrap_or_default();
+        self.capture_output(&mut child);
+        tracing::info!(child = %self.spec.name, pid, "successor started beside the serving process");
+        let ready = crate::hand_over::wait_ready(&mut child, &socket, pid, self.config.startup_timeout).await;
+        let old = match (ready, self.running.take()) {
+            (true, Some(old)) => old,
+            (_, running) => {
+                self.running = running;
+                tracing::warn!(child = %self.spec.name, pid, "the successor never got ready: stopped; restarting");
+                process::signal_group(pid, Signal::KILL);
+                let _ = child.wait().await;
+                return self.handle(Event::Restart);
+            }
+        };
+        old.probe.abort();
+        crate::hand_over::drain(old.child, old.pid, self.config.grace_period, self.spec.name.clone());
+        // A fresh prober: the old one's pooled connection reaches the predecessor.
+        self.prober = Prober::new(self.spec.probe.clone());
+        self.generation += 1;
+        let probe_config = self.config.probe.clone();
+        let probe =
+            tokio::spawn(probe_loop(self.prober.clone(), probe_config, self.generation, self.reports_tx.clone()));
+        self.running = Some(Running { child, pid, probe });
+        tracing::info!(child = %self.spec.name, pid, "the successor serves; the old process drains");
+        self.handle(Event::HandedOver { pid, at: Instant::now() });
+    }
+
+    /// Forwards the child's stdout and stderr to its log buffer and the sink.
+    fn capture_output(&self, child: &mut Child) {
+        if let Some(stdout) = child.stdout.take() {
+            tokio::spawn(capture(stdout, "stdout", self.logs.clone(), self.forwarder.clone()));
+        }
+        if let Some(stderr) = child.stderr.take() {
+            tokio::spawn(capture(stderr, "stderr", self.logs.clone(), self.forwarder.clone()));
+        }
+    }
+
     fn spawn(&mut self) -> Vec<Action> {
         self.retry_at = None;
         if let Some(socket) = &self.spec.socket {
@@ -259,12 +324,7 @@ impl Actor {
             }
         };
         let pid = child.id().unwrap_or_default();
-        if let Some(stdout) = child.stdout.take() {
-            tokio::spawn(capture(stdout, "stdout", self.logs.clone(), self.forwarder.clone()));
-        }
-        if let Some(stderr) = child.stderr.take() {
-            tokio::spawn(capture(stderr, "stderr", self.logs.clone(), self.forwarder.clone()));
-        }
+        self.capture_output(&mut child);
         self.generation += 1;
         let probe_config = self.config.probe.clone();
         let probe =

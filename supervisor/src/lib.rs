@@ -24,6 +24,7 @@ pub mod ctl_status;
 pub mod dev;
 pub mod engines;
 pub mod forward;
+pub mod hand_over;
 pub mod install;
 pub mod ipfs_daemon;
 pub mod listeners;

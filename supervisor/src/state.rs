@@ -97,6 +97,14 @@ pub enum Event {
     },
     /// The retry timer fired.
     RetryDue,
+    /// A requested restart was done by hand-over: a successor, started beside the running
+    /// process, is ready and serving; the old one drains on its own and is no longer tracked.
+    HandedOver {
+        /// The successor's pid.
+        pid: u32,
+        /// When it became ready.
+        at: Instant,
+    },
     /// The process ended.
     Exited {
         /// How.
@@ -197,6 +205,18 @@ impl ChildState {
                 _ => Vec::new(),
             },
             Event::Exited { exit, at } => self.on_exit(exit, at, policy),
+            Event::HandedOver { pid, at } => {
+                self.wanted = true;
+                self.quick_failures = 0;
+                self.restarts += 1;
+                self.pid = Some(pid);
+                self.started_at = Some(at);
+                self.ready_at = Some(at);
+                self.probe_failures = 0;
+                self.phase = Phase::Ready;
+                self.last_exit = Some("replaced by its successor (restart requested)".into());
+                Vec::new()
+            }
         }
     }
 

@@ -194,3 +194,16 @@ fn backoff_delay_saturates() {
     assert_eq!(backoff_delay(3, &b), Duration::from_millis(200));
     assert_eq!(backoff_delay(200, &b), Duration::from_secs(30));
 }
+
+#[test]
+fn a_hand_over_keeps_the_child_ready_under_its_successors_pid() {
+    let (t0, p) = (Instant::now(), policy(RestartPolicy::Always));
+    let mut s = ready_child(t0, &p);
+    let actions = s.step(Event::HandedOver { pid: 11, at: t0 + Duration::from_secs(5) }, &p);
+    assert!(actions.is_empty(), "nothing to spawn or stop: the actor did both");
+    assert_eq!((s.phase, s.pid, s.restarts), (Phase::Ready, Some(11), 1));
+    assert_eq!(s.started_at, Some(t0 + Duration::from_secs(5)));
+    // The successor's own exit is an ordinary exit.
+    let actions = s.step(Event::Exited { exit: exit(false), at: t0 + Duration::from_secs(60) }, &p);
+    assert_eq!(actions, vec![Action::Spawn]);
+}

@@ -61,7 +61,10 @@ impl Cluster {
         for _ in 0..2 {
             match Cluster::try_up(count, engines) {
                 Ok(cluster) => return cluster,
-                Err(said) if said.contains("Address already in use") => eprintln!("a port was taken; again: {said}"),
+                // Rust says "Address already in use", rqlited and Redis "address already in use".
+                Err(said) if said.to_ascii_lowercase().contains("address already in use") => {
+                    eprintln!("a port was taken; again: {said}")
+                }
                 Err(said) => panic!("dev up failed: {said}"),
             }
         }

@@ -18,6 +18,7 @@ mod node;
 pub mod origin;
 pub mod pebble;
 mod process;
+pub mod steady_load;
 
 pub use guests::{guest_wasm, manifest_dir};
 pub use http_client::{Reply, Streamed, http, http_bytes, stream_post, try_http, unix_get};
