@@ -28,6 +28,8 @@ pub struct Request {
     pub event: Event,
     /// Answered after the event was applied.
     pub applied: oneshot::Sender<()>,
+    /// New settings to run the child with from now on (a reload), applied before the event.
+    pub spec: Option<Arc<ChildSpec>>,
 }
 
 /// What is known of a child at one moment.
@@ -67,8 +69,18 @@ impl ChildHandle {
 
     /// Sends `event` (Start, Stop or Restart) and waits until the actor applied it.
     pub async fn send(&self, event: Event) {
+        self.request(event, None).await;
+    }
+
+    /// Restarts the child with new settings (a reload; the handle keeps the name, sockets
+    /// and dependencies, which a reload never changes); waits until the actor applied it.
+    pub async fn restart_with(&self, spec: ChildSpec) {
+        self.request(Event::Restart, Some(Arc::new(spec))).await;
+    }
+
+    async fn request(&self, event: Event, spec: Option<Arc<ChildSpec>>) {
         let (applied, done) = oneshot::channel();
-        if self.requests.send(Request { event, applied }).await.is_ok() {
+        if self.requests.send(Request { event, applied, spec }).await.is_ok() {
             let _ = done.await;
         }
     }
@@ -173,7 +185,13 @@ impl Actor {
                 // Every handle is gone: stop the process, then end. The branch is disabled from
                 // then on, since a closed channel would answer at once on every turn.
                 request = self.requests.recv(), if !orphaned => match request {
-                    Some(Request { event, applied }) => (event, Some(applied)),
+                    Some(Request { event, applied, spec }) => {
+                        if let Some(spec) = spec {
+                            self.prober = Prober::new(spec.probe.clone());
+                            self.spec = spec;
+                        }
+                        (event, Some(applied))
+                    }
                     None => {
                         orphaned = true;
                         (Event::Stop, None)

@@ -5,8 +5,11 @@
 //! - `POST /v1/children/{name}/{start|stop|restart}`  acts, then answers the child's status
 //!   (start and restart with `?wait=ready`: once the child is ready, see [`crate::ready`])
 //! - `GET  /v1/children/{name}/logs?lines=N&follow=1` recent output, then new lines as they come
+//! - `POST /v1/reload`                            the config read again ([`crate::reload`]):
+//!   `{"restarted": [names]}`, or 422 with every problem and nothing changed
 //! - `GET  /health`, `GET /ready`                 as every process
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -25,6 +28,7 @@ use crate::children::Children;
 use crate::control_protocol::{ChildAction, ChildReport, StatusReport, Wait, parse_log_query, phase_name};
 use crate::node_info::{self, BRIDGE, GATEWAY, Identity};
 use crate::ready::{self, NotReady};
+use crate::reload::Reloader;
 use crate::state::{Event, Phase};
 use crate::stats::Stats;
 
@@ -48,12 +52,26 @@ pub struct Control {
     health: Health,
     stats: Stats,
     settings: ControlSettings,
+    reloader: Arc<Reloader>,
 }
 
 impl Control {
-    /// The API over `children`, with the supervisor's own `health`.
-    pub fn new(children: Children, health: Health, settings: ControlSettings) -> Control {
-        Control { children, health, stats: Stats::default(), settings }
+    /// The API over `children`, with the supervisor's own `health`; reloads through `reloader`.
+    pub fn new(children: Children, health: Health, settings: ControlSettings, reloader: Arc<Reloader>) -> Control {
+        Control { children, health, stats: Stats::default(), settings, reloader }
+    }
+
+    async fn reload(&self) -> Response<Body> {
+        match self.reloader.reload(&self.children).await {
+            Ok(restarted) => {
+                tracing::info!(restarted = %restarted.join(","), "config reloaded");
+                json_response(StatusCode::OK, &serde_json::json!({ "restarted": restarted }))
+            }
+            Err(problems) => {
+                tracing::warn!(%problems, "config not reloaded");
+                error_response(StatusCode::UNPROCESSABLE_ENTITY, &problems)
+            }
+        }
     }
 
     async fn report(&self, handles: &[&ChildHandle]) -> Vec<ChildReport> {
@@ -222,6 +240,7 @@ impl Handler for Control {
             }
             (&Method::POST, ["v1", "children", name, verb]) => self.act(name, verb, request.uri().query()).await,
             (&Method::GET, ["v1", "children", name, "logs"]) => self.logs(name, request.uri().query()),
+            (&Method::POST, ["v1", "reload"]) => self.reload().await,
             (_, ["v1", "children", ..]) => error_response(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
             _ => error_response(StatusCode::NOT_FOUND, "no such control route"),
         }

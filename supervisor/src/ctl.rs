@@ -61,6 +61,9 @@ pub enum CtlCommand {
         #[command(flatten)]
         wait: WaitArgs,
     },
+    /// Read the config file again: restart the children whose settings changed (the gateway
+    /// without dropping a connection); on any problem, change nothing and print each.
+    Reload,
     /// Stop a child; it stays stopped until `ctl start`.
     Stop {
         /// The child's name.
@@ -145,6 +148,16 @@ pub async fn run(runtime_dir: &Path, ready_timeout: Duration, command: CtlComman
             let report: ChildReport =
                 client.with_timeout(ACTION_TIMEOUT).post_json(&path, &serde_json::json!({})).await?;
             writeln!(out, "{}", one_line(&report))?;
+        }
+        CtlCommand::Reload => {
+            let reply: serde_json::Value =
+                client.with_timeout(ACTION_TIMEOUT).post_json("/v1/reload", &serde_json::json!({})).await?;
+            let restarted: Vec<&str> =
+                reply["restarted"].as_array().into_iter().flatten().filter_map(|n| n.as_str()).collect();
+            match restarted.as_slice() {
+                [] => writeln!(out, "reloaded: no child's settings changed")?,
+                names => writeln!(out, "reloaded: restarted {} with the new settings", names.join(", "))?,
+            }
         }
         CtlCommand::Apikey { .. } | CtlCommand::Jwt { .. } | CtlCommand::Peers { .. } => {}
         CtlCommand::Logs { name, lines, follow } => {

@@ -38,6 +38,7 @@ pub mod probe;
 pub mod process;
 pub mod ready;
 pub mod redis_cli;
+pub mod reload;
 pub mod spec;
 pub mod state;
 pub mod stats;
@@ -99,6 +100,14 @@ pub async fn run(
         .map_err(|err| SupervisorError::DataDir { path: dirs.data_dir.clone(), source: std::io::Error::other(err) })?;
     let gateway_sockets = listeners::hold(&config, &mut inherited).map_err(SupervisorError::Listen)?;
     let specs = spec::child_specs(&config, &dirs, &args, &gateway_sockets);
+    let ready_timeout = ready::default_timeout(&config.supervisor);
+    let reloader = Arc::new(reload::Reloader::new(
+        config.clone(),
+        args.clone(),
+        dirs.clone(),
+        gateway_sockets.clone(),
+        ready_timeout,
+    ));
     let socket = dirs.socket("supervisor");
     let listener = orama_ipc::bind(&socket)?;
     let children = Children::launch(specs, &config.supervisor, &sink)?;
@@ -117,7 +126,8 @@ pub async fn run(
         gateway_url: node_info::gateway_url(&config.gateway),
         journal: sink.journal_socket(),
     };
-    let control = Arc::new(Control::new(children.clone(), health, settings));
+    let control = Arc::new(Control::new(children.clone(), health, settings, reloader.clone()));
+    tokio::spawn(reload_on_sighup(reloader, children.clone(), shutdown.clone()));
     let server_stop = CancellationToken::new();
     let server = tokio::spawn(orama_ipc::serve(listener, control, server_stop.clone()));
 
@@ -142,6 +152,23 @@ pub async fn run(
     orama_ipc::socket::remove_socket(&socket);
     tracing::info!("supervisor stopped");
     Ok(())
+}
+
+/// Reloads the config on each SIGHUP (as `ctl reload` does), until `shutdown`.
+async fn reload_on_sighup(reloader: Arc<reload::Reloader>, children: Children, shutdown: CancellationToken) {
+    let mut hangups = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(hangups) => hangups,
+        Err(err) => return tracing::warn!(error = %err, "cannot listen for SIGHUP: reload with `ctl reload`"),
+    };
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            Some(()) = hangups.recv() => match reloader.reload(&children).await {
+                Ok(restarted) => tracing::info!(restarted = %restarted.join(","), "config reloaded (SIGHUP)"),
+                Err(problems) => tracing::warn!(%problems, "config not reloaded (SIGHUP)"),
+            },
+        }
+    }
 }
 
 /// Keeps systemd's STATUS= line current and sends READY=1 (and releases our own readiness)

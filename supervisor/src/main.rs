@@ -83,7 +83,8 @@ async fn run_node(args: ProcessArgs, inherited: orama_service::listen_fds::Inher
         LogSink::JsonStderr => Sink::JsonStderr,
         LogSink::TextStderr => Sink::TextStderr { colour: orama_supervisor::log_text::stderr_in_colour() },
     };
-    let shutdown = match orama_service::shutdown::on_signals() {
+    // SIGHUP reloads the config (see `reload`): only SIGTERM and SIGINT stop the node.
+    let shutdown = match orama_service::shutdown::on_termination_signals() {
         Ok(token) => token,
         Err(err) => return fail(&format!("cannot install signal handlers: {err}")),
     };

@@ -8,8 +8,6 @@
 
 use std::path::Path;
 
-use super::target::UNIT_NAME;
-
 /// The unit for a node run as `user` by `supervisor` with the config at `config`.
 pub fn unit_text(supervisor: &Path, config: &Path, user: &str) -> String {
     let (supervisor, config) = (supervisor.display(), config.display());
@@ -27,8 +25,8 @@ User={user}
 Group={user}
 ExecStartPre={supervisor} check-config {config}
 ExecStart={supervisor} --config {config}
-# Until the node reloads its config in place: a reload is a restart.
-ExecReload=/bin/systemctl --no-block restart {UNIT_NAME}
+# The children whose settings changed restart (the gateway without dropping a connection).
+ExecReload={supervisor} ctl --config {config} reload
 StateDirectory=orama
 StateDirectoryMode=0700
 RuntimeDirectory=orama

@@ -9,6 +9,8 @@
 //! - `auth`: API keys created with `ctl apikey`, read from every place the reference reads
 //!   them, confined to their namespace, revoked at once, kept across gateway restarts.
 //! - `ctl`: stop, start, restart, logs (also `-f`), and the one-line errors.
+//! - `reload`: `ctl reload` restarts only the children whose settings changed; a broken or
+//!   restart-only change changes nothing.
 //! - `handoff`: the gateway's public socket held by the supervisor: ten restarts under load
 //!   refuse and fail nothing; a SIGKILLed gateway's successor serves who connected meanwhile.
 //! - `notify`: READY=1 once all children are ready, WATCHDOG=1, STOPPING=1; systemd's
@@ -56,6 +58,7 @@ mod install;
 mod journald;
 mod notify;
 mod pubsub;
+mod reload;
 mod restart;
 mod shutdown;
 mod sql;
