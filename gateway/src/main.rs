@@ -81,8 +81,8 @@ async fn serve(args: ProcessArgs, config: NodeConfig, mut inherited: Inherited) 
 /// through that directory), open to whoever can enter the directory.
 fn host_calls_listener(runtime_dir: &std::path::Path) -> Result<tokio::net::UnixListener, String> {
     use std::os::unix::fs::PermissionsExt;
-    let path = orama_ipc::socket::host_calls_socket(runtime_dir);
-    let listener = orama_service::process::bind_socket(&path).map_err(|e| format!("host-call socket: {e}"))?;
+    let path = orama_service::process::socket_to_bind(&orama_ipc::socket::host_calls_socket(runtime_dir));
+    let listener = orama_ipc::bind(&path).map_err(|e| format!("host-call socket: {e}"))?;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666))
         .map_err(|e| format!("host-call socket {}: {e}", path.display()))?;
     Ok(listener)

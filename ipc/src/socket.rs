@@ -64,18 +64,17 @@ pub fn bind_std(path: &Path) -> Result<std::os::unix::net::UnixListener, IpcErro
     Ok(listener)
 }
 
-/// Binds `path` taken over from a live process (a successor started while its predecessor
-/// still serves): bound beside it, then renamed over it, so connections made from then on reach
-/// this process and none finds the path missing. The predecessor keeps serving the
-/// connections it has; see [`remove_socket_if_same`] for its exit.
-pub fn bind_taking_over(path: &Path) -> Result<UnixListener, IpcError> {
-    let fail = |source| IpcError::Socket { path: path.to_path_buf(), source };
+/// Where a successor (started while its predecessor still serves) binds the socket `path`:
+/// beside it. Renamed over `path` once the successor is ready ([`take_over`]), so connections
+/// made from then on reach it and none finds the path missing; removed if it never is.
+pub fn successor_path(path: &Path) -> PathBuf {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let beside = path.with_file_name(format!(".{name}.{}", std::process::id()));
-    remove_socket(&beside);
-    let listener = bind_std(&beside)?;
-    std::fs::rename(&beside, path).map_err(fail)?;
-    UnixListener::from_std(listener).map_err(fail)
+    path.with_file_name(format!("{name}.next"))
+}
+
+/// Moves the successor's socket over `path` (atomically: `rename`).
+pub fn take_over(path: &Path) -> std::io::Result<()> {
+    std::fs::rename(successor_path(path), path)
 }
 
 /// What identifies the socket file at `path` (its device and inode), if there is one.

@@ -37,9 +37,11 @@ pub fn is_successor() -> bool {
     std::env::var_os(SUCCESSOR_ENV).is_some_and(|v| v == "1")
 }
 
-/// Binds the Unix socket `path`: over a predecessor's when this process is a successor.
-pub fn bind_socket(path: &std::path::Path) -> Result<UnixListener, orama_ipc::IpcError> {
-    if is_successor() { orama_ipc::socket::bind_taking_over(path) } else { orama_ipc::bind(path) }
+/// Where this process binds its Unix socket `path`: beside it when it is a successor (the
+/// supervisor moves it over its predecessor's once it is ready; see
+/// [`orama_ipc::socket::successor_path`]).
+pub fn socket_to_bind(path: &std::path::Path) -> PathBuf {
+    if is_successor() { orama_ipc::socket::successor_path(path) } else { path.to_path_buf() }
 }
 
 impl std::fmt::Debug for Started {
@@ -55,8 +57,9 @@ pub fn start(name: &'static str, args: &ProcessArgs, config: &NodeConfig) -> Res
     let telemetry = crate::telemetry::init(name, &config.log);
     let shutdown = crate::shutdown::on_signals().map_err(|e| format!("cannot install signal handlers: {e}"))?;
     let socket_path = dirs.socket(name);
-    let socket = bind_socket(&socket_path).map_err(|e| format!("internal socket: {e}"))?;
-    let socket_id = orama_ipc::socket::socket_file_id(&socket_path);
+    let bound = socket_to_bind(&socket_path);
+    let socket = orama_ipc::bind(&bound).map_err(|e| format!("internal socket: {e}"))?;
+    let socket_id = orama_ipc::socket::socket_file_id(&bound);
     Ok((Started { dirs, shutdown, socket_path, socket_id, name, _telemetry: telemetry }, socket))
 }
 

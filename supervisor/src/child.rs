@@ -26,8 +26,9 @@ use crate::state::{Action, ChildState, Event, Exit, Phase};
 pub struct Request {
     /// `Start`, `Stop` or `Restart`.
     pub event: Event,
-    /// Answered after the event was applied.
-    pub applied: oneshot::Sender<()>,
+    /// Answered after the event was applied: `Err` when a restart by hand-over was rolled
+    /// back (the running process keeps serving).
+    pub applied: oneshot::Sender<Result<(), String>>,
     /// New settings to run the child with from now on (a reload), applied before the event.
     pub spec: Option<Arc<ChildSpec>>,
 }
@@ -68,21 +69,22 @@ impl ChildHandle {
     }
 
     /// Sends `event` (Start, Stop or Restart) and waits until the actor applied it.
-    pub async fn send(&self, event: Event) {
-        self.request(event, None).await;
+    pub async fn send(&self, event: Event) -> Result<(), String> {
+        self.request(event, None).await
     }
 
     /// Restarts the child with new settings (a reload; the handle keeps the name, sockets
     /// and dependencies, which a reload never changes); waits until the actor applied it.
-    pub async fn restart_with(&self, spec: ChildSpec) {
-        self.request(Event::Restart, Some(Arc::new(spec))).await;
+    pub async fn restart_with(&self, spec: ChildSpec) -> Result<(), String> {
+        self.request(Event::Restart, Some(Arc::new(spec))).await
     }
 
-    async fn request(&self, event: Event, spec: Option<Arc<ChildSpec>>) {
+    async fn request(&self, event: Event, spec: Option<Arc<ChildSpec>>) -> Result<(), String> {
         let (applied, done) = oneshot::channel();
         if self.requests.send(Request { event, applied, spec }).await.is_ok() {
-            let _ = done.await;
+            return done.await.unwrap_or(Ok(()));
         }
+        Ok(())
     }
 
     /// The current status.
@@ -223,13 +225,14 @@ impl Actor {
                     continue;
                 }
             };
-            if matches!(event, Event::Restart) && self.can_hand_over() {
-                self.hand_over().await;
+            let outcome = if matches!(event, Event::Restart) && self.can_hand_over() {
+                self.hand_over().await
             } else {
                 self.handle(event);
-            }
+                Ok(())
+            };
             if let Some(applied) = applied {
-                let _ = applied.send(());
+                let _ = applied.send(outcome);
             }
         }
     }
@@ -271,37 +274,42 @@ impl Actor {
     fn can_hand_over(&self) -> bool {
         self.spec.own
             && !self.spec.listeners.is_empty()
+            && !self.spec.handover_sockets.is_empty()
             && self.spec.socket.is_some()
             && self.running.is_some()
             && self.state.phase == Phase::Ready
             && self.state.terminating.is_none()
     }
 
-    /// A restart by hand-over ([`crate::hand_over`]); a successor that cannot start or never
-    /// gets ready is stopped, and the restart goes the usual way.
-    async fn hand_over(&mut self) {
-        let Some(socket) = self.spec.socket.clone() else { return self.handle(Event::Restart) };
+    /// A restart by hand-over ([`crate::hand_over`]); a successor that cannot start, never
+    /// gets ready or cannot take the sockets over is stopped, and the running process keeps
+    /// serving (the error says why).
+    async fn hand_over(&mut self) -> Result<(), String> {
+        let (name, sockets) = (self.spec.name.clone(), self.spec.handover_sockets.clone());
+        let Some(own_socket) = self.spec.socket.clone() else {
+            self.handle(Event::Restart);
+            return Ok(());
+        };
+        let socket = orama_ipc::socket::successor_path(&own_socket);
         let mut spec = (*self.spec).clone();
         spec.env.insert(orama_service::process::SUCCESSOR_ENV.to_owned(), "1".to_owned());
-        let mut child = match process::spawn(&spec) {
-            Ok(child) => child,
-            Err(err) => {
-                tracing::warn!(child = %self.spec.name, error = %err, "cannot start a successor; restarting");
-                return self.handle(Event::Restart);
-            }
-        };
+        crate::hand_over::discard(&sockets);
+        let mut child = process::spawn(&spec).map_err(|e| format!("cannot start a new {name}: {e}"))?;
         let pid = child.id().unwrap_or_default();
         self.capture_output(&mut child);
-        tracing::info!(child = %self.spec.name, pid, "successor started beside the serving process");
+        tracing::info!(child = %name, pid, "successor started beside the serving process");
         let ready = crate::hand_over::wait_ready(&mut child, &socket, pid, self.config.startup_timeout).await;
-        let old = match (ready, self.running.take()) {
-            (true, Some(old)) => old,
-            (_, running) => {
+        let taken = if ready { crate::hand_over::take_over(&sockets) } else { Err("never got ready".into()) };
+        let old = match (taken, self.running.take()) {
+            (Ok(()), Some(old)) => old,
+            (outcome, running) => {
                 self.running = running;
-                tracing::warn!(child = %self.spec.name, pid, "the successor never got ready: stopped; restarting");
                 process::signal_group(pid, Signal::KILL);
                 let _ = child.wait().await;
-                return self.handle(Event::Restart);
+                crate::hand_over::discard(&sockets);
+                let why = outcome.err().unwrap_or_else(|| "the old process is gone".into());
+                tracing::warn!(child = %name, pid, %why, "the new process was stopped; the running one keeps serving");
+                return Err(format!("the new {name} (pid {pid}) {why}: stopped; the running one keeps serving"));
             }
         };
         old.probe.abort();
@@ -313,8 +321,9 @@ impl Actor {
         let probe =
             tokio::spawn(probe_loop(self.prober.clone(), probe_config, self.generation, self.reports_tx.clone()));
         self.running = Some(Running { child, pid, probe });
-        tracing::info!(child = %self.spec.name, pid, "the successor serves; the old process drains");
+        tracing::info!(child = %name, pid, "the successor serves; the old process drains");
         self.handle(Event::HandedOver { pid, at: Instant::now() });
+        Ok(())
     }
 
     /// Forwards the child's stdout and stderr to its log buffer and the sink.

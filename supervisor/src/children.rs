@@ -62,7 +62,7 @@ impl Children {
                 dep.wait_for(|phase| phase == Phase::Ready).await;
             }
         }
-        child.send(Event::Start).await;
+        let _ = child.send(Event::Start).await;
     }
 
     /// Stops every child, each after its dependents have stopped.
@@ -77,7 +77,7 @@ impl Children {
                 for dependent in &waits_for {
                     dependent.wait_for(|phase| phase == Phase::Stopped).await;
                 }
-                child.send(Event::Stop).await;
+                let _ = child.send(Event::Stop).await;
                 child.wait_for(|phase| phase == Phase::Stopped).await;
             }
         }))

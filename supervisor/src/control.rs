@@ -124,7 +124,7 @@ impl Control {
         let old_pid = child.status().pid;
         let outcome = match (action, Wait::parse(query.unwrap_or(""))) {
             (ChildAction::Stop, _) => {
-                child.send(Event::Stop).await;
+                let _ = child.send(Event::Stop).await;
                 self.settle(name, child.wait_until(|s| s.state == Phase::Stopped)).await;
                 Ok(())
             }
@@ -133,7 +133,9 @@ impl Control {
                 Ok(())
             }
             (ChildAction::Restart, Wait::Settled) => {
-                child.send(Event::Restart).await;
+                if let Err(rolled_back) = child.send(Event::Restart).await {
+                    return error_response(StatusCode::SERVICE_UNAVAILABLE, &rolled_back);
+                }
                 let respawned = move |s: &ChildStatus| s.pid.is_some() && s.pid != old_pid || !s.state.is_running();
                 self.settle(name, child.wait_until(respawned)).await;
                 Ok(())
@@ -142,7 +144,9 @@ impl Control {
                 self.start_ready(child, timeout.unwrap_or(self.settings.ready_timeout)).await
             }
             (ChildAction::Restart, Wait::Ready(timeout)) => {
-                child.send(Event::Restart).await;
+                if let Err(rolled_back) = child.send(Event::Restart).await {
+                    return error_response(StatusCode::SERVICE_UNAVAILABLE, &rolled_back);
+                }
                 ready::until_ready(child, old_pid, timeout.unwrap_or(self.settings.ready_timeout)).await.map(drop)
             }
         };

@@ -1,9 +1,11 @@
 //! Restarting a child that serves clients without a gap (`ctl restart gateway`): its
-//! successor starts beside it on the same held sockets ([`crate::listeners`]) and takes over
-//! its Unix sockets ([`orama_service::process::SUCCESSOR_ENV`]); once the successor answers
-//! ready on the child's socket, the old process is told to drain (SIGTERM: it stops accepting,
-//! finishes what it serves) and is reaped here, no longer the child. The actor
-//! ([`crate::child`]) decides when a restart goes this way and tracks the successor.
+//! successor starts beside it on the same held sockets ([`crate::listeners`]) and binds its
+//! Unix sockets beside the child's ([`orama_service::process::SUCCESSOR_ENV`]); once it answers
+//! ready there, its sockets are moved over the child's ([`take_over`]) and the old process is
+//! told to drain (SIGTERM: it stops accepting, finishes what it serves) and is reaped here, no
+//! longer the child. A successor that never gets ready is killed and its sockets removed: the
+//! old process, untouched, keeps serving (a rollback). The actor ([`crate::child`]) decides
+//! when a restart goes this way and tracks the successor.
 
 use std::path::Path;
 use std::time::Duration;
@@ -37,6 +39,21 @@ pub async fn wait_ready(child: &mut Child, socket: &Path, pid: u32, timeout: Dur
             return false;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Moves the successor's sockets over the child's; the first that cannot be moved, if any.
+pub fn take_over(sockets: &[std::path::PathBuf]) -> Result<(), String> {
+    for socket in sockets {
+        orama_ipc::socket::take_over(socket).map_err(|e| format!("{}: {e}", socket.display()))?;
+    }
+    Ok(())
+}
+
+/// Removes the sockets a successor that did not take over left beside the child's.
+pub fn discard(sockets: &[std::path::PathBuf]) {
+    for socket in sockets {
+        orama_ipc::socket::remove_socket(&orama_ipc::socket::successor_path(socket));
     }
 }
 

@@ -66,7 +66,9 @@ impl Reloader {
         for child in children.all() {
             let Some(spec) = changed.iter().find(|s| s.name == child.name()) else { continue };
             let old_pid = child.status().pid;
-            child.restart_with((*spec).clone()).await;
+            child.restart_with((*spec).clone()).await.map_err(|rolled_back| {
+                format!("{rolled_back}. The config was read, but {} runs with its former settings", spec.name)
+            })?;
             crate::ready::until_ready(child, old_pid, self.ready_timeout)
                 .await
                 .map_err(|e| format!("{} was restarted with the new settings but: {e}", spec.name))?;

@@ -53,6 +53,9 @@ pub struct ChildSpec {
     /// Listening sockets the supervisor holds and hands to the child as descriptors 3, 4, …
     /// (the gateway's public ones; none for the others).
     pub listeners: Arc<[HeldSocket]>,
+    /// The Unix sockets a successor binds beside the child's and takes over once ready (the
+    /// gateway's internal and host-call sockets); empty for a child restarted the plain way.
+    pub handover_sockets: Vec<PathBuf>,
 }
 
 /// Builds the specs of every enabled child, ours first, in config order; the gateway is
@@ -69,6 +72,9 @@ pub fn child_specs(
         let mut spec = own_process(own.name, program, own.child, config, dirs, args);
         if own.name == "gateway" {
             spec.listeners = gateway_sockets.clone();
+            spec.handover_sockets =
+                // The internal socket last: a rename that fails leaves it with the running one.
+                vec![orama_ipc::socket::host_calls_socket(&dirs.runtime_dir), dirs.socket(own.name)];
         }
         specs.push(spec);
     }
@@ -86,6 +92,7 @@ pub fn child_specs(
             own: false,
             death_signal: rustix::process::Signal::KILL,
             listeners: Arc::new([]),
+            handover_sockets: Vec::new(),
         });
     }
     specs
@@ -118,6 +125,7 @@ fn own_process(
         own: true,
         death_signal: rustix::process::Signal::TERM,
         listeners: Arc::new([]),
+        handover_sockets: Vec::new(),
     }
 }
 

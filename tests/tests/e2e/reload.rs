@@ -94,3 +94,30 @@ fn a_broken_config_changes_nothing_and_names_each_problem() {
     );
     assert_eq!(pids(&node), before, "nothing was restarted");
 }
+
+#[test]
+fn a_new_gateway_that_never_gets_ready_is_rolled_back_and_the_old_one_keeps_serving() {
+    let port = free_port();
+    let node = Node::start(&config(port, ""));
+    node.wait_ready(&ALL);
+    let before = node.pid("gateway");
+    // An upgrade gone wrong: the gateway's program is now one that never serves.
+    let broken = node.path().join("broken-gateway");
+    std::fs::write(&broken, "#!/bin/sh\nexec sleep 600\n").expect("write");
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&broken, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let load = orama_e2e::steady_load::Load::start(port, 2, 1);
+    let refused = reload(
+        &node,
+        &format!("{FAST_SUPERVISOR}gateway: {{ listen: '127.0.0.1:{port}', command: '{}' }}\n", broken.display()),
+    );
+    let counts = load.finish();
+    let text = said(&refused);
+    assert!(!refused.status.success() && text.contains("never got ready") && text.contains("keeps serving"), "{text}");
+    assert_eq!(node.pid("gateway"), before, "the old gateway still serves");
+    assert_eq!(node.child("gateway")["state"], "ready");
+    let [served, refused_connections, failed, _] = counts.totals();
+    assert!(served > 0 && refused_connections == 0 && failed == 0, "{counts:?}");
+    assert!(crate::http_get(port, "/v1/health").is_some_and(|(status, _)| status == 200));
+    assert!(!node.runtime_dir.join("gateway.sock.next").exists(), "the new one's socket is gone");
+}
