@@ -223,7 +223,7 @@ async fn assemble(
         status: status::routes::StatusContext {
             started: status::bodies::Started::now(),
             metrics_allow: gateway.metrics_allow.clone().into(),
-            pubsub: pubsub::PubsubContext::new(&config.pubsub, &paths.bridge_socket),
+            pubsub: pubsub::PubsubContext::new(&config.pubsub, &paths.bridge_socket, shutdown.clone()),
             anon: anon::AnonContext::new(&config.anon, &paths.anon_socket),
             cluster,
         },

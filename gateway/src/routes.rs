@@ -107,7 +107,11 @@ mod tests {
             status: crate::status::routes::StatusContext {
                 started: crate::status::bodies::Started::now(),
                 metrics_allow: Arc::from([]),
-                pubsub: crate::pubsub::PubsubContext::new(&Default::default(), &dir.join("no-bridge.sock")),
+                pubsub: crate::pubsub::PubsubContext::new(
+                    &Default::default(),
+                    &dir.join("no-bridge.sock"),
+                    Default::default(),
+                ),
                 anon: crate::anon::AnonContext::new(&Default::default(), &dir.join("no-anon.sock")),
                 cluster: crate::status::cluster::ClusterContext::new(&Default::default(), db.clone()),
             },

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 use bytes::Bytes;
 use hyper::upgrade::Upgraded;
@@ -35,8 +36,15 @@ pub struct Publishing {
     pub topic: String,
 }
 
-/// Serves one client until it leaves, breaks the protocol, falls behind or stops answering.
-pub async fn serve(io: Upgraded, mut subscription: Subscription, publishing: Publishing, ping_every: Duration) {
+/// Serves one client until it leaves, breaks the protocol, falls behind or stops answering,
+/// or the gateway drains (`draining`: the client is told to reconnect, code 1012).
+pub async fn serve(
+    io: Upgraded,
+    mut subscription: Subscription,
+    publishing: Publishing,
+    ping_every: Duration,
+    draining: CancellationToken,
+) {
     let (read, mut write) = tokio::io::split(TokioIo::new(io));
     let mut reader = Reader::new(read, publishing.bridge.max_message());
     let mut out = Vec::new();
@@ -62,6 +70,7 @@ pub async fn serve(io: Upgraded, mut subscription: Subscription, publishing: Pub
                 Some(frame) => batch(&mut subscription, frame, &mut out),
                 None => break Some(TOO_SLOW),
             },
+            _ = draining.cancelled() => break Some((1012, "service restart")),
             _ = ping.tick() => {
                 if !answered {
                     break Some((1001, "no pong"));

@@ -136,10 +136,10 @@ async fn upgrade_to_ws(
         namespace: Arc::clone(&principal.namespace),
         topic: topic.clone(),
     };
-    let ping_every = cx.ping_interval;
+    let (ping_every, draining) = (cx.ping_interval, cx.draining.clone());
     tokio::spawn(async move {
         match upgrade.await {
-            Ok(io) => connection::serve(io, subscription, publishing, ping_every).await,
+            Ok(io) => connection::serve(io, subscription, publishing, ping_every, draining).await,
             Err(err) => tracing::debug!(error = %err, "a WebSocket upgrade failed"),
         }
     });

@@ -374,3 +374,18 @@ fn clients_that_do_not_answer_pings_are_dropped() {
         "answering pings keeps it"
     );
 }
+
+#[test]
+fn a_restarted_gateway_tells_its_clients_to_reconnect_and_its_successor_serves_them() {
+    let node = PubsubNode::start(&[], "");
+    let key = node.key("restarts");
+    let mut client = node.subscribe(&key, "news", None);
+    let restarted = node.node.ctl(&["restart", "gateway"]);
+    assert!(restarted.status.success(), "{restarted:?}");
+    let close = client.next().expect("a close frame");
+    assert_eq!(close.opcode, 0x8, "{close:?}");
+    assert_eq!(close.payload.get(..2), Some(&1012u16.to_be_bytes()[..]), "service restart: {close:?}");
+    let mut again = node.subscribe(&key, "news", None);
+    assert_eq!(node.publish(&key, "news", b"after").status, 200);
+    assert_eq!(receive(&mut again, 1), ["after"]);
+}
