@@ -281,36 +281,16 @@ impl Actor {
             && self.state.terminating.is_none()
     }
 
-    /// A restart by hand-over ([`crate::hand_over`]); a successor that cannot start, never
-    /// gets ready or cannot take the sockets over is stopped, and the running process keeps
-    /// serving (the error says why).
+    /// A restart by hand-over: the successor made ready ([`crate::hand_over::successor`]),
+    /// then made the child while the old process drains. When the successor fails, the
+    /// running process keeps serving and the error says why.
     async fn hand_over(&mut self) -> Result<(), String> {
-        let (name, sockets) = (self.spec.name.clone(), self.spec.handover_sockets.clone());
-        let Some(own_socket) = self.spec.socket.clone() else {
-            self.handle(Event::Restart);
-            return Ok(());
-        };
-        let socket = orama_ipc::socket::successor_path(&own_socket);
-        let mut spec = (*self.spec).clone();
-        spec.env.insert(orama_service::process::SUCCESSOR_ENV.to_owned(), "1".to_owned());
-        crate::hand_over::discard(&sockets);
-        let mut child = process::spawn(&spec).map_err(|e| format!("cannot start a new {name}: {e}"))?;
-        let pid = child.id().unwrap_or_default();
-        self.capture_output(&mut child);
-        tracing::info!(child = %name, pid, "successor started beside the serving process");
-        let ready = crate::hand_over::wait_ready(&mut child, &socket, pid, self.config.startup_timeout).await;
-        let taken = if ready { crate::hand_over::take_over(&sockets) } else { Err("never got ready".into()) };
-        let old = match (taken, self.running.take()) {
-            (Ok(()), Some(old)) => old,
-            (outcome, running) => {
-                self.running = running;
-                process::signal_group(pid, Signal::KILL);
-                let _ = child.wait().await;
-                crate::hand_over::discard(&sockets);
-                let why = outcome.err().unwrap_or_else(|| "the old process is gone".into());
-                tracing::warn!(child = %name, pid, %why, "the new process was stopped; the running one keeps serving");
-                return Err(format!("the new {name} (pid {pid}) {why}: stopped; the running one keeps serving"));
-            }
+        let (mut child, pid) =
+            crate::hand_over::successor(&self.spec, self.config.startup_timeout, |c| self.capture_output(c)).await?;
+        let Some(old) = self.running.take() else {
+            process::signal_group(pid, Signal::KILL);
+            let _ = child.wait().await;
+            return Err(format!("{} stopped meanwhile", self.spec.name));
         };
         old.probe.abort();
         crate::hand_over::drain(old.child, old.pid, self.config.grace_period, self.spec.name.clone());
@@ -321,7 +301,7 @@ impl Actor {
         let probe =
             tokio::spawn(probe_loop(self.prober.clone(), probe_config, self.generation, self.reports_tx.clone()));
         self.running = Some(Running { child, pid, probe });
-        tracing::info!(child = %name, pid, "the successor serves; the old process drains");
+        tracing::info!(child = %self.spec.name, pid, "the successor serves; the old process drains");
         self.handle(Event::HandedOver { pid, at: Instant::now() });
         Ok(())
     }

@@ -15,6 +15,39 @@ use rustix::process::Signal;
 use tokio::process::Child;
 
 use crate::process;
+use crate::spec::ChildSpec;
+
+/// Starts `spec`'s successor (its output given to `capture`), waits until it answers ready
+/// beside the child's sockets, and moves its sockets over the child's; the successor and its
+/// pid. On any failure the successor is killed, its sockets removed, and the error says why:
+/// the running process was not touched.
+pub async fn successor(
+    spec: &ChildSpec,
+    startup_timeout: Duration,
+    capture: impl FnOnce(&mut Child),
+) -> Result<(Child, u32), String> {
+    let (name, sockets) = (&spec.name, &spec.handover_sockets);
+    let own_socket = spec.socket.as_deref().ok_or_else(|| format!("{name} has no socket to hand over"))?;
+    let mut successor = spec.clone();
+    successor.env.insert(orama_service::process::SUCCESSOR_ENV.to_owned(), "1".to_owned());
+    discard(sockets);
+    let mut child = process::spawn(&successor).map_err(|e| format!("cannot start a new {name}: {e}"))?;
+    let pid = child.id().unwrap_or_default();
+    capture(&mut child);
+    tracing::info!(child = %name, pid, "successor started beside the serving process");
+    let socket = orama_ipc::socket::successor_path(own_socket);
+    let ready = wait_ready(&mut child, &socket, pid, startup_timeout).await;
+    match if ready { take_over(sockets) } else { Err("never got ready".to_owned()) } {
+        Ok(()) => Ok((child, pid)),
+        Err(why) => {
+            process::signal_group(pid, Signal::KILL);
+            let _ = child.wait().await;
+            discard(sockets);
+            tracing::warn!(child = %name, pid, %why, "the new process was stopped; the running one keeps serving");
+            Err(format!("the new {name} (pid {pid}) {why}: stopped; the running one keeps serving"))
+        }
+    }
+}
 
 /// Whether the process answering on `socket` is `pid`, and ready. A client of its own, so no
 /// pooled connection reaches the predecessor.
@@ -29,7 +62,7 @@ pub async fn answers_ready(socket: &Path, pid: u32) -> bool {
 
 /// Waits until the successor `pid` answers ready on `socket`; false if it exits first or
 /// `timeout` passes.
-pub async fn wait_ready(child: &mut Child, socket: &Path, pid: u32, timeout: Duration) -> bool {
+async fn wait_ready(child: &mut Child, socket: &Path, pid: u32, timeout: Duration) -> bool {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         if answers_ready(socket, pid).await {
@@ -43,7 +76,7 @@ pub async fn wait_ready(child: &mut Child, socket: &Path, pid: u32, timeout: Dur
 }
 
 /// Moves the successor's sockets over the child's; the first that cannot be moved, if any.
-pub fn take_over(sockets: &[std::path::PathBuf]) -> Result<(), String> {
+fn take_over(sockets: &[std::path::PathBuf]) -> Result<(), String> {
     for socket in sockets {
         orama_ipc::socket::take_over(socket).map_err(|e| format!("{}: {e}", socket.display()))?;
     }
@@ -51,7 +84,7 @@ pub fn take_over(sockets: &[std::path::PathBuf]) -> Result<(), String> {
 }
 
 /// Removes the sockets a successor that did not take over left beside the child's.
-pub fn discard(sockets: &[std::path::PathBuf]) {
+fn discard(sockets: &[std::path::PathBuf]) {
     for socket in sockets {
         orama_ipc::socket::remove_socket(&orama_ipc::socket::successor_path(socket));
     }

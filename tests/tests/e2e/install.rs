@@ -18,7 +18,7 @@ use orama_e2e::{bin, eventually, http, http_bytes};
 
 /// `orama-supervisor install --root <root> --vps-ip 127.0.0.1 <args>`, with an `--ipfs` beside
 /// the root unless `args` name one (never run: the tests that start a node give their own).
-fn install(root: &Path, args: &[&str]) -> Output {
+pub(crate) fn install(root: &Path, args: &[&str]) -> Output {
     let mut command = Command::new(bin("orama-supervisor"));
     command.args(["install", "--vps-ip", "127.0.0.1", "--root"]).arg(root).args(args);
     if !args.contains(&"--ipfs") {
@@ -29,7 +29,7 @@ fn install(root: &Path, args: &[&str]) -> Output {
     command.env("ORAMA_RQLITED", crate::cluster::rqlited()).output().expect("run install")
 }
 
-fn said(output: &Output) -> String {
+pub(crate) fn said(output: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
 }
 
@@ -187,7 +187,22 @@ fn the_unit_passes_systemd_analyze_verify() {
 }
 
 /// A supervisor started on an installed tree, killed when dropped.
-struct Started(Child);
+pub(crate) struct Started(Child);
+
+impl Started {
+    /// `orama-supervisor --config <config>`, its output discarded.
+    pub(crate) fn from_tree(config: &Path) -> Started {
+        Started(
+            Command::new(bin("orama-supervisor"))
+                .arg("--config")
+                .arg(config)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start the installed node"),
+        )
+    }
+}
 
 impl Drop for Started {
     fn drop(&mut self) {
@@ -230,15 +245,7 @@ fn a_node_installed_with_the_printed_secret_joins_a_running_dev_cluster() {
     assert_eq!(given.trim(), cluster.secret(), "the secret given is the node's");
     let config = root.join("etc/orama/orama.yaml");
     assert!(std::fs::read_to_string(&config).expect("config").contains(&format!("-join, '{join}'")));
-    let _node = Started(
-        Command::new(bin("orama-supervisor"))
-            .arg("--config")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the installed node"),
-    );
+    let _node = Started::from_tree(&config);
     let port = 6001 + offset;
     let up = eventually(Duration::from_secs(60), || {
         orama_e2e::try_http(port, "GET", "/v1/health", "", None, Duration::from_secs(2))
@@ -274,7 +281,7 @@ fn a_node_installed_with_the_printed_secret_joins_a_running_dev_cluster() {
     let mut table = String::new();
     let formed = eventually(Duration::from_secs(90), || {
         table = cluster.redis(plain, &["cluster", "nodes"]);
-        cache_formed(&table, 4)
+        crate::install_cache::cache_formed(&table, 4)
     });
     assert!(formed && table.contains(&primary), "the cache did not take the node in:\n{table}");
     let recorded = eventually(Duration::from_secs(30), || {
@@ -291,69 +298,6 @@ fn a_node_installed_with_the_printed_secret_joins_a_running_dev_cluster() {
             assert_eq!((get.status, &get.json["value"]), (200, &json!(i)), "through :{to}: {get:?}");
         }
     }
-}
-
-/// Whether a `CLUSTER NODES` table shows `primaries` primaries serving slots, each followed by
-/// a connected replica.
-fn cache_formed(table: &str, primaries: usize) -> bool {
-    let lines: Vec<Vec<&str>> = table.lines().map(|l| l.split(' ').collect()).collect();
-    let serving: Vec<&str> = lines
-        .iter()
-        .filter(|f| f.len() > 8 && f[2].contains("master") && !f[2].contains("fail"))
-        .map(|f| f[0])
-        .collect();
-    let followed = |id: &str| lines.iter().any(|f| f.get(3) == Some(&id) && f.get(7) == Some(&"connected"));
-    serving.len() == primaries && serving.iter().all(|id| followed(id))
-}
-
-#[test]
-fn a_first_node_forms_a_cache_of_its_own_and_takes_its_slots_once() {
-    let dir = tempfile::Builder::new().prefix("orama-install").tempdir().expect("tempdir");
-    let root = dir.path().join("root");
-    let offset = free_offset();
-    let done = install(&root, &["--user", "nobody", "--port-offset", &offset.to_string()]);
-    assert!(done.status.success(), "{}", said(&done));
-    let config = root.join("etc/orama/orama.yaml");
-    let start = || {
-        Started(
-            Command::new(bin("orama-supervisor"))
-                .arg("--config")
-                .arg(&config)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start the installed node"),
-        )
-    };
-    let conf = std::fs::read_to_string(root.join("etc/orama/cache.conf")).expect("cache.conf");
-    let password = conf.lines().find_map(|l| l.strip_prefix("requirepass ")).expect("requirepass").to_owned();
-    let ask = |args: &[&str]| -> String {
-        let output = Command::new("redis-cli")
-            .arg("-s")
-            .arg(root.join("run/orama/cache.sock"))
-            .args(args)
-            .env("REDISCLI_AUTH", &password)
-            .output()
-            .expect("redis-cli");
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    };
-    let mut table = String::new();
-    let formed = |table: &mut String| {
-        eventually(Duration::from_secs(60), || {
-            *table = ask(&["cluster", "nodes"]);
-            cache_formed(table, 1) && table.contains(" 0-16383")
-        })
-    };
-    let node = start();
-    assert!(formed(&mut table), "a cluster of one with its replica:\n{table}");
-    assert!(ask(&["set", "k", "v"]).contains("OK"));
-    drop(node);
-
-    // Its configuration lost, the primary takes the slots again: it knew no other primary.
-    std::fs::remove_file(root.join("var/lib/orama/cache/nodes.conf")).expect("nodes.conf");
-    let _node = start();
-    assert!(formed(&mut table), "formed again:\n{table}");
-    assert!(std::fs::read_to_string(root.join("var/lib/orama/cache-members")).is_ok_and(|m| m.is_empty()));
 }
 
 /// Uploads `content` through the gateway on `port`; its CID.
@@ -374,7 +318,7 @@ fn upload(port: u16, header: &str, content: &[u8]) -> String {
 
 /// A port offset under which the installed node's ports (4001 to 16382, plus it) are free,
 /// below the ranges dev clusters (20000-31999) and the system's `bind(0)` draw from.
-fn free_offset() -> u16 {
+pub(crate) fn free_offset() -> u16 {
     (0..200)
         .map(|i| 1_000 + ((std::process::id() as u16).wrapping_mul(7).wrapping_add(i * 13) % 2500))
         .find(|offset| {

@@ -55,6 +55,7 @@ mod ctl;
 mod functions;
 mod handoff;
 mod install;
+mod install_cache;
 mod journald;
 mod notify;
 mod pubsub;
