@@ -36,6 +36,7 @@ pub mod peers;
 pub mod plan;
 pub mod probe;
 pub mod process;
+pub mod quoting;
 pub mod ready;
 pub mod redis_cli;
 pub mod reload;

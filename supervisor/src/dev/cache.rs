@@ -20,6 +20,7 @@ use orama_service::cluster::ClusterSecret;
 use super::layout::{CachePorts, DevNode, Layout};
 use crate::cluster_ca::ClusterCa;
 use crate::cluster_keys::write_private;
+use crate::quoting::redis_conf as quoted;
 
 pub use crate::engines::CachePrograms;
 
@@ -61,9 +62,4 @@ pub fn tls_dir(layout: &Layout, node: &DevNode) -> PathBuf {
 /// The config file of `node`'s server `name` (`cache` or `cache-replica`).
 pub fn config_file(layout: &Layout, node: &DevNode, name: &str) -> PathBuf {
     layout.node_dir(node).join(format!("{name}.conf"))
-}
-
-/// `text` as a double-quoted redis.conf argument.
-fn quoted(text: &str) -> String {
-    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
 }

@@ -8,7 +8,8 @@
 //! have to be rewritten, and every running bridge restarted, for a node to join, where the
 //! key (which only the cluster's nodes hold) admits a new node as it is.
 
-use std::path::{Path, PathBuf};
+use crate::quoting::{yaml as quoted, yaml_path as quoted_path};
+use std::path::PathBuf;
 
 use super::cache::{CachePrograms, config_file};
 use super::ipfs;
@@ -135,15 +136,6 @@ backends:
 /// by `dev up`).
 pub fn raft_tls_dir(layout: &Layout, node: &DevNode) -> PathBuf {
     layout.node_dir(node).join("raft-tls")
-}
-
-/// `text` as a single-quoted YAML scalar.
-fn quoted(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
-
-fn quoted_path(path: &Path) -> String {
-    quoted(&path.display().to_string())
 }
 
 #[cfg(test)]

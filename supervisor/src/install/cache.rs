@@ -21,6 +21,7 @@ use super::node_config::ports;
 use super::owners::Owner;
 use super::target::Target;
 use crate::engines::CachePrograms;
+use crate::quoting::{redis_conf, yaml as quoted_yaml};
 
 /// The cache's server and client programs, and whether the Debian package that has them is
 /// still to be installed.
@@ -97,12 +98,12 @@ pub fn items(target: &Target, options: &CacheOptions<'_>, secret: &ClusterSecret
              dir {dir}\nsave \"\"\nappendonly yes\nappendfsync everysec\nunixsocket {socket}\nunixsocketperm 700\n\
              maxmemory 256mb\nmaxmemory-policy allkeys-lru\nrequirepass {password}\nmasterauth {password}\n",
             node = options.name,
-            certificate = quoted(&tls.join("node.crt")),
-            key = quoted(&tls.join("node.key")),
-            ca = quoted(&tls.join("ca.crt")),
+            certificate = redis_conf(&tls.join("node.crt").display().to_string()),
+            key = redis_conf(&tls.join("node.key").display().to_string()),
+            ca = redis_conf(&tls.join("ca.crt").display().to_string()),
             ip = options.vps_ip,
-            dir = quoted(&data),
-            socket = quoted(&socket(target, name)),
+            dir = redis_conf(&data.display().to_string()),
+            socket = redis_conf(&socket(target, name).display().to_string()),
         );
         items.push(Item::dir(data, 0o700, user.clone()));
         items.push(Item::secret(target.cache_config(name), text, user.clone()));
@@ -161,14 +162,4 @@ fn socket(target: &Target, name: &str) -> PathBuf {
 /// The primary's address as the first node prints it for `--cache-peers`.
 pub fn primary_address(ip: IpAddr, offset: u16) -> String {
     address(ip, ports::CACHE + offset)
-}
-
-/// `path` as a double-quoted redis.conf argument.
-fn quoted(path: &Path) -> String {
-    format!("\"{}\"", path.display().to_string().replace('\\', "\\\\").replace('"', "\\\""))
-}
-
-/// `text` single-quoted for YAML.
-fn quoted_yaml(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
 }

@@ -75,7 +75,7 @@ pub struct NodeOptions<'a> {
 /// The YAML of the node's config.
 pub fn config_text(target: &Target, options: &NodeOptions<'_>) -> String {
     let port = |base: u16| base + options.port_offset;
-    let quoted = |text: &str| format!("'{}'", text.replace('\'', "''"));
+    let quoted = crate::quoting::yaml;
     let path = |p: &Path| quoted(&p.display().to_string());
     let gateway = match options.domain {
         Some(domain) => {
