@@ -29,6 +29,7 @@ use std::sync::Arc;
 
 use orama_service::config::NodeConfig;
 use orama_service::health::Health;
+use orama_service::live::LiveSettings;
 use orama_service::readiness::Readiness;
 use tokio::net::{TcpListener, UnixListener};
 use tokio::task::JoinHandle;
@@ -103,11 +104,13 @@ pub struct Listeners {
     pub plain_http: Option<std::net::TcpListener>,
 }
 
-/// Serves the public API, the internal API and the host calls on `listeners` until `shutdown`.
+/// Serves the public API, the internal API and the host calls on `listeners` until `shutdown`,
+/// applying what can change live of each reloaded config in `settings` (the rate limits).
 pub async fn run(
     config: &NodeConfig,
     paths: &GatewayPaths,
     listeners: Listeners,
+    settings: LiveSettings,
     shutdown: CancellationToken,
 ) -> Result<(), GatewayError> {
     let Listeners { public, internal, host_calls, plain_http } = listeners;
@@ -122,7 +125,7 @@ pub async fn run(
     let mut tls = tls::setup(&config.gateway.tls, &paths.data_dir)?;
     store_ready.ready();
     let shared_keys = SharedKeys::new(store.clone(), &secret);
-    let assembled = assemble(config, paths, store, shared_keys, health, &shutdown).await?;
+    let assembled = assemble(config, paths, store, shared_keys, health, settings, &shutdown).await?;
     let mut tasks = assembled.tasks;
     tasks.extend([
         tokio::spawn(orama_ipc::serve(internal, Arc::new(assembled.internal_api), shutdown.clone())),
@@ -172,6 +175,7 @@ async fn assemble(
     store: Arc<dyn Database>,
     shared_keys: SharedKeys,
     health: Health,
+    settings: LiveSettings,
     shutdown: &CancellationToken,
 ) -> Result<Assembled, GatewayError> {
     let data_dir = paths.data_dir.as_path();
@@ -207,7 +211,7 @@ async fn assemble(
         tokio::spawn(http::metrics::upkeep(shutdown.clone())),
         tokio::spawn(jwt.clone().keep_fresh(shutdown.clone())),
         tokio::spawn(database::system_store::keep_probing(store, config.backends.sql.max_memory, shutdown.clone())),
-        tokio::spawn(http::rate_limit::forget_idle_buckets(rate_limits.clone(), shutdown.clone())),
+        tokio::spawn(http::rate_limit::keep_buckets(rate_limits.clone(), settings, shutdown.clone())),
         tokio::spawn(storage::uploads::expire_reservations(storage.bounds.clone(), shutdown.clone())),
     ]);
     if let Some(embedded) = embedded_storage {

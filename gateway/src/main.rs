@@ -73,7 +73,8 @@ async fn serve(args: ProcessArgs, config: NodeConfig, mut inherited: Inherited) 
         cluster_secret: started.dirs.cluster_secret(&config.node),
     };
     let listeners = orama_gateway::Listeners { public, internal, host_calls, plain_http };
-    let outcome = orama_gateway::run(&config, &paths, listeners, started.shutdown.clone()).await;
+    let outcome =
+        orama_gateway::run(&config, &paths, listeners, started.settings.clone(), started.shutdown.clone()).await;
     started.finish(outcome)
 }
 

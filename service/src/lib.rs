@@ -8,6 +8,7 @@ pub mod config;
 pub mod egress;
 pub mod health;
 pub mod listen_fds;
+pub mod live;
 pub mod paths;
 pub mod private_files;
 pub mod process;

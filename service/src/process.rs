@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::args::ProcessArgs;
 use crate::config::NodeConfig;
+use crate::live::LiveSettings;
 use crate::paths::Dirs;
 use crate::telemetry::Telemetry;
 
@@ -21,6 +22,8 @@ pub struct Started {
     pub dirs: Dirs,
     /// Cancelled on SIGTERM/SIGINT.
     pub shutdown: CancellationToken,
+    /// The config as last read (again on SIGHUP when supervised: [`crate::live`]).
+    pub settings: LiveSettings,
     socket_path: PathBuf,
     /// The socket file this process bound (a successor may rename its own over it).
     socket_id: Option<(u64, u64)>,
@@ -55,12 +58,30 @@ impl std::fmt::Debug for Started {
 pub fn start(name: &'static str, args: &ProcessArgs, config: &NodeConfig) -> Result<(Started, UnixListener), String> {
     let dirs = Dirs::resolve(args, &config.node).map_err(|e| e.to_string())?;
     let telemetry = crate::telemetry::init(name, &config.log);
-    let shutdown = crate::shutdown::on_signals().map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    let (shutdown, settings) = signals(config, args.config.clone(), &telemetry)?;
     let socket_path = dirs.socket(name);
     let bound = socket_to_bind(&socket_path);
     let socket = orama_ipc::bind(&bound).map_err(|e| format!("internal socket: {e}"))?;
     let socket_id = orama_ipc::socket::socket_file_id(&bound);
-    Ok((Started { dirs, shutdown, socket_path, socket_id, name, _telemetry: telemetry }, socket))
+    Ok((Started { dirs, shutdown, settings, socket_path, socket_id, name, _telemetry: telemetry }, socket))
+}
+
+/// The handlers of the signals that stop the process and, when supervised, of SIGHUP, which
+/// reads the config at `path` again.
+fn signals(
+    config: &NodeConfig,
+    path: Option<PathBuf>,
+    telemetry: &Telemetry,
+) -> Result<(CancellationToken, LiveSettings), String> {
+    let problem = |e: std::io::Error| format!("cannot install signal handlers: {e}");
+    let shutdown = crate::shutdown::on_signals().map_err(problem)?;
+    let settings = if crate::telemetry::supervised() {
+        crate::live::reload_on_hangup(config.clone(), path, telemetry.level.clone(), shutdown.clone())
+            .map_err(problem)?
+    } else {
+        LiveSettings::fixed(config.clone())
+    };
+    Ok((shutdown, settings))
 }
 
 impl Started {
@@ -83,6 +104,8 @@ pub struct Prepared {
     pub dirs: Dirs,
     /// Its internal socket, bound owner-only.
     pub socket: std::os::unix::net::UnixListener,
+    /// The config file it was read from, read again on SIGHUP.
+    pub config_path: Option<PathBuf>,
 }
 
 /// Prepares process `name` without starting a thread (no runtime, no logging yet): loads the
@@ -92,7 +115,7 @@ pub fn prepare(name: &'static str, args: &ProcessArgs) -> Result<Prepared, Strin
     let config = NodeConfig::load_or_default(args.config.as_deref()).map_err(|e| e.to_string())?;
     let dirs = Dirs::resolve(args, &config.node).map_err(|e| e.to_string())?;
     let socket = orama_ipc::bind_std(&dirs.socket(name)).map_err(|e| format!("internal socket: {e}"))?;
-    Ok(Prepared { config, dirs, socket })
+    Ok(Prepared { config, dirs, socket, config_path: args.config.clone() })
 }
 
 /// Runs a [`prepare`]d process `name`: starts a multi-threaded runtime, logging and the signal
@@ -103,7 +126,7 @@ where
     F: AsyncFnOnce(NodeConfig, &Started, UnixListener) -> Result<(), E>,
     E: std::fmt::Display,
 {
-    let Prepared { config, dirs, socket } = prepared;
+    let Prepared { config, dirs, socket, config_path } = prepared;
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => return fail(name, &format!("cannot start the async runtime: {err}")),
@@ -112,9 +135,11 @@ where
         let telemetry = crate::telemetry::init(name, &config.log);
         let socket_path = dirs.socket(name);
         let socket_id = orama_ipc::socket::socket_file_id(&socket_path);
-        let started = match crate::shutdown::on_signals() {
-            Ok(shutdown) => Started { dirs, shutdown, socket_path, socket_id, name, _telemetry: telemetry },
-            Err(err) => return fail(name, &format!("cannot install signal handlers: {err}")),
+        let started = match signals(&config, config_path, &telemetry) {
+            Ok((shutdown, settings)) => {
+                Started { dirs, shutdown, settings, socket_path, socket_id, name, _telemetry: telemetry }
+            }
+            Err(err) => return fail(name, &err),
         };
         let socket = match UnixListener::from_std(socket) {
             Ok(socket) => socket,

@@ -1,7 +1,7 @@
 //! Signals, handled in one place and turned into a cancellation token.
 //!
-//! The first SIGTERM, SIGINT or SIGHUP (but for the supervisor, to which SIGHUP means reload:
-//! [`on_termination_signals`]) cancels the token and the process drains; another one a
+//! The first SIGTERM, SIGINT or SIGHUP (but for the supervisor and its children, to which
+//! SIGHUP means reload: [`on_termination_signals`], [`crate::live`]) cancels the token and the process drains; another one a
 //! second or more later means the operator has lost patience, and the process exits at once with
 //! status 130. Repeats within that second are the same request: Linux delivers a parent-death
 //! signal again each time an orphan is handed to another thread of its dying parent, so one
@@ -15,10 +15,11 @@ use tokio_util::sync::CancellationToken;
 /// Signals this close to the first are taken as a repeat of it.
 const SAME_REQUEST: Duration = Duration::from_secs(1);
 
-/// Returns a token cancelled on the first termination signal (SIGHUP among them). Must be
-/// called inside a Tokio runtime. Fails only when signal handlers cannot be installed.
+/// Returns a token cancelled on the first termination signal (SIGHUP among them, unless the
+/// process is supervised). Must be called inside a Tokio runtime. Fails only when signal
+/// handlers cannot be installed.
 pub fn on_signals() -> std::io::Result<CancellationToken> {
-    watch(true)
+    watch(!crate::telemetry::supervised())
 }
 
 /// Like [`on_signals`], but SIGHUP is left to the caller (the supervisor reloads on it).

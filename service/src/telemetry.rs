@@ -8,9 +8,9 @@
 
 use std::io::IsTerminal as _;
 
-use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Registry, reload};
 
 use crate::config::{LogConfig, LogFormat};
 
@@ -37,13 +37,45 @@ const STDERR_QUEUE_LINES: usize = 65_536;
 pub struct Telemetry {
     /// Where logs go.
     pub sink: LogSink,
+    /// Changes the filter while the process runs.
+    pub level: LogLevel,
     _writer: Option<tracing_appender::non_blocking::WorkerGuard>,
+}
+
+/// The process's log filter, changeable while it runs (`ctl reload` of `log.level`).
+#[derive(Clone)]
+pub struct LogLevel {
+    handle: reload::Handle<EnvFilter, Registry>,
+}
+
+impl std::fmt::Debug for LogLevel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogLevel").finish_non_exhaustive()
+    }
+}
+
+impl LogLevel {
+    /// Filters by `level` (a tracing filter such as `debug` or `info,orama_gateway=trace`)
+    /// from now on; `Ok(false)` when `RUST_LOG` is set, which wins over the config.
+    pub fn set(&self, level: &str) -> Result<bool, String> {
+        if from_environment().is_some() {
+            return Ok(false);
+        }
+        let filter = EnvFilter::try_new(level).map_err(|e| format!("log level {level:?}: {e}"))?;
+        self.handle.reload(filter).map_err(|e| format!("cannot change the log level: {e}"))?;
+        Ok(true)
+    }
+}
+
+/// The filter `RUST_LOG` sets, which wins over the config's; an empty one sets none.
+fn from_environment() -> Option<String> {
+    std::env::var("RUST_LOG").ok().filter(|directives| !directives.trim().is_empty())
 }
 
 /// Whether this process was started by the supervisor, which reads its stderr: it then
 /// writes JSON there whatever the config says, and the supervisor passes each event on to the
 /// node's sink (the journal under its own name, a terminal as text).
-fn supervised() -> bool {
+pub fn supervised() -> bool {
     std::env::var_os("ORAMA_SUPERVISED").is_some()
 }
 
@@ -63,17 +95,20 @@ pub fn wants_journald(log: &LogConfig) -> bool {
 /// Installs the global subscriber for `process` (its journald identity is `orama-<process>`).
 /// Falls back to JSON on stderr when journald was asked for but cannot be reached, and says so.
 pub fn init(process: &str, log: &LogConfig) -> Telemetry {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&log.level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = from_environment()
+        .and_then(|directives| EnvFilter::try_new(directives).ok())
+        .or_else(|| EnvFilter::try_new(&log.level).ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
     let want_journald = wants_journald(log);
+    let (filter, handle) = reload::Layer::new(filter);
+    let level = LogLevel { handle };
     let registry = tracing_subscriber::registry().with(filter);
     let mut journald_error = None;
     if want_journald {
         match tracing_journald::layer() {
             Ok(layer) => {
                 let _ = registry.with(layer.with_syslog_identifier(format!("orama-{process}"))).try_init();
-                return Telemetry { sink: LogSink::Journald, _writer: None };
+                return Telemetry { sink: LogSink::Journald, level, _writer: None };
             }
             Err(err) => journald_error = Some(err),
         }
@@ -100,5 +135,5 @@ pub fn init(process: &str, log: &LogConfig) -> Telemetry {
     if let Some(err) = journald_error {
         tracing::warn!(error = %err, "journald is not reachable; logging JSON to stderr instead");
     }
-    Telemetry { sink, _writer: Some(guard) }
+    Telemetry { sink, level, _writer: Some(guard) }
 }

@@ -63,9 +63,13 @@ impl Control {
 
     async fn reload(&self) -> Response<Body> {
         match self.reloader.reload(&self.children).await {
-            Ok(restarted) => {
-                tracing::info!(restarted = %restarted.join(","), "config reloaded");
-                json_response(StatusCode::OK, &serde_json::json!({ "restarted": restarted }))
+            Ok(report) => {
+                tracing::info!(
+                    restarted = %report.restarted.join(","),
+                    applied_live = %report.applied_live.join(","),
+                    "config reloaded"
+                );
+                json_response(StatusCode::OK, &report)
             }
             Err(problems) => {
                 tracing::warn!(%problems, "config not reloaded");

@@ -8,6 +8,7 @@
 //!   the child is ready; a 503 (its new process failed) or 504 (not ready in time) naming the
 //!   state it is in otherwise (see [`Wait`])
 //! - `GET  /v1/children/{name}/logs?lines=N&follow=1` recent output as text, then new lines
+//! - `POST /v1/reload`                            a [`ReloadReport`], or a 422 naming each problem
 
 use std::time::Duration;
 
@@ -20,6 +21,17 @@ pub const CHILDREN_PATH: &str = "/v1/children";
 
 /// Default number of lines `logs` returns.
 pub const DEFAULT_LOG_LINES: usize = 100;
+
+/// What a reload did.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ReloadReport {
+    /// The children restarted with their new settings, in the order they were.
+    pub restarted: Vec<String>,
+    /// The processes that applied their new settings without a restart (the log level, the
+    /// gateway's rate limits), the supervisor among them when its log level changed.
+    #[serde(default)]
+    pub applied_live: Vec<String>,
+}
 
 /// A child's status as the control API reports it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

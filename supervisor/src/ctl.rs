@@ -20,7 +20,8 @@ use orama_ipc::{IpcClient, IpcError};
 
 use crate::apikey::{ApikeyCommand, JwtCommand};
 use crate::control_protocol::{
-    CHILDREN_PATH, ChildAction, ChildReport, DEFAULT_LOG_LINES, StatusReport, Wait, action_path, logs_path,
+    CHILDREN_PATH, ChildAction, ChildReport, DEFAULT_LOG_LINES, ReloadReport, StatusReport, Wait, action_path,
+    logs_path,
 };
 use crate::ctl_error::CtlError;
 use crate::ctl_status::{status_json, status_text};
@@ -150,13 +151,16 @@ pub async fn run(runtime_dir: &Path, ready_timeout: Duration, command: CtlComman
             writeln!(out, "{}", one_line(&report))?;
         }
         CtlCommand::Reload => {
-            let reply: serde_json::Value =
+            let report: ReloadReport =
                 client.with_timeout(ACTION_TIMEOUT).post_json("/v1/reload", &serde_json::json!({})).await?;
-            let restarted: Vec<&str> =
-                reply["restarted"].as_array().into_iter().flatten().filter_map(|n| n.as_str()).collect();
-            match restarted.as_slice() {
-                [] => writeln!(out, "reloaded: no child's settings changed")?,
-                names => writeln!(out, "reloaded: restarted {} with the new settings", names.join(", "))?,
+            if report.restarted.is_empty() && report.applied_live.is_empty() {
+                writeln!(out, "reloaded: no child's settings changed")?;
+            }
+            if !report.restarted.is_empty() {
+                writeln!(out, "reloaded: restarted {} with the new settings", report.restarted.join(", "))?;
+            }
+            if !report.applied_live.is_empty() {
+                writeln!(out, "reloaded: {} applied the new settings live", report.applied_live.join(", "))?;
             }
         }
         CtlCommand::Apikey { .. } | CtlCommand::Jwt { .. } | CtlCommand::Peers { .. } => {}

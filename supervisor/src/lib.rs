@@ -55,6 +55,7 @@ use orama_service::health::Health;
 use orama_service::listen_fds::Inherited;
 use orama_service::paths::Dirs;
 use orama_service::readiness::Readiness;
+use orama_service::telemetry::LogLevel;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -88,13 +89,15 @@ pub enum SupervisorError {
 
 /// Runs the node until `shutdown` is cancelled, then stops every child in reverse dependency
 /// order and removes the control socket. `args` are passed on to our own processes;
-/// `inherited` are the sockets systemd handed over, if any.
+/// `inherited` are the sockets systemd handed over, if any; `log_level` filters the
+/// supervisor's own logs (a reload changes it).
 pub async fn run(
     config: NodeConfig,
     dirs: Dirs,
     args: ProcessArgs,
     mut inherited: Inherited,
     sink: Sink,
+    log_level: LogLevel,
     shutdown: CancellationToken,
 ) -> Result<(), SupervisorError> {
     orama_ipc::socket::ensure_private_dir(&dirs.data_dir)
@@ -108,6 +111,7 @@ pub async fn run(
         dirs.clone(),
         gateway_sockets.clone(),
         ready_timeout,
+        log_level,
     ));
     let socket = dirs.socket("supervisor");
     let listener = orama_ipc::bind(&socket)?;
@@ -165,7 +169,11 @@ async fn reload_on_sighup(reloader: Arc<reload::Reloader>, children: Children, s
         tokio::select! {
             _ = shutdown.cancelled() => return,
             Some(()) = hangups.recv() => match reloader.reload(&children).await {
-                Ok(restarted) => tracing::info!(restarted = %restarted.join(","), "config reloaded (SIGHUP)"),
+                Ok(report) => tracing::info!(
+                    restarted = %report.restarted.join(","),
+                    applied_live = %report.applied_live.join(","),
+                    "config reloaded (SIGHUP)"
+                ),
                 Err(problems) => tracing::warn!(%problems, "config not reloaded (SIGHUP)"),
             },
         }

@@ -88,7 +88,7 @@ async fn run_node(args: ProcessArgs, inherited: orama_service::listen_fds::Inher
         Ok(token) => token,
         Err(err) => return fail(&format!("cannot install signal handlers: {err}")),
     };
-    let outcome = orama_supervisor::run(config, dirs, args, inherited, sink, shutdown).await;
+    let outcome = orama_supervisor::run(config, dirs, args, inherited, sink, telemetry.level.clone(), shutdown).await;
     let _keep_logging_until_here = &telemetry;
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

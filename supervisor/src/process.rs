@@ -99,6 +99,12 @@ pub fn signal_group(pid: u32, signal: Signal) {
     }
 }
 
+/// Sends `signal` to process `pid` alone; whether it was sent.
+pub fn signal_process(pid: u32, signal: Signal) -> bool {
+    let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) else { return false };
+    rustix::process::kill_process(pid, signal).is_ok()
+}
+
 /// "exited with status 1", "killed by SIGKILL", ...
 pub fn describe_exit(status: ExitStatus) -> String {
     match (status.code(), status.signal()) {

@@ -2,11 +2,13 @@
 //! one per client address for failed authentications and the public auth handshake, so neither
 //! a busy tenant nor a key-guessing client can take the gateway from everyone else.
 //! Refusals are 429 with `Retry-After`; every limited reply carries `RateLimit-*` headers.
+//! The quotas change while the gateway runs (`ctl reload`): new quotas start with full buckets.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::{StateInformationMiddleware, StateSnapshot};
 use governor::state::keyed::DefaultKeyedStateStore;
@@ -27,33 +29,44 @@ pub enum Caller {
     Subject(Arc<str>),
 }
 
-/// The gateway's buckets.
+/// The gateway's buckets (clones share them).
 #[derive(Clone)]
 pub struct RateLimits {
-    per_key: Option<Arc<Keyed<Caller>>>,
-    per_ip: Option<Arc<Keyed<IpAddr>>>,
+    buckets: Arc<ArcSwap<Buckets>>,
+}
+
+/// The buckets of one set of quotas.
+struct Buckets {
+    per_key: Option<Keyed<Caller>>,
+    per_ip: Option<Keyed<IpAddr>>,
     quotas: RateLimitsConfig,
 }
 
 impl std::fmt::Debug for RateLimits {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RateLimits").field("quotas", &self.quotas).finish_non_exhaustive()
+        f.debug_struct("RateLimits").field("quotas", &self.buckets.load().quotas).finish_non_exhaustive()
     }
 }
 
 impl RateLimits {
     /// Buckets with the configured quotas.
     pub fn new(config: &RateLimitsConfig) -> RateLimits {
-        RateLimits {
-            per_key: config.per_key.map(|q| Arc::new(RateLimiter::keyed(quota(q)).with_middleware())),
-            per_ip: config.per_ip.map(|q| Arc::new(RateLimiter::keyed(quota(q)).with_middleware())),
-            quotas: config.clone(),
+        RateLimits { buckets: Arc::new(ArcSwap::from_pointee(Buckets::new(config))) }
+    }
+
+    /// Applies `config`'s quotas from now on, with full buckets; nothing when they are the
+    /// quotas in force.
+    pub fn set_quotas(&self, config: &RateLimitsConfig) {
+        if self.buckets.load().quotas != *config {
+            self.buckets.store(Arc::new(Buckets::new(config)));
+            tracing::info!(per_key = ?config.per_key, per_ip = ?config.per_ip, "rate limits changed");
         }
     }
 
     /// Charges one request to `caller`'s bucket.
     pub fn charge_caller(&self, caller: &Caller) -> Result<Option<Allowance>, ApiError> {
-        match (&self.per_key, self.quotas.per_key) {
+        let buckets = self.buckets.load();
+        match (&buckets.per_key, buckets.quotas.per_key) {
             (Some(limiter), Some(q)) => outcome(limiter.check_key(caller), q).map(Some),
             _ => Ok(None),
         }
@@ -61,7 +74,8 @@ impl RateLimits {
 
     /// Charges one request to the bucket of client address `ip` (its /64 for IPv6).
     pub fn charge_ip(&self, ip: IpAddr) -> Result<Option<Allowance>, ApiError> {
-        match (&self.per_ip, self.quotas.per_ip) {
+        let buckets = self.buckets.load();
+        match (&buckets.per_ip, buckets.quotas.per_ip) {
             (Some(limiter), Some(q)) => outcome(limiter.check_key(&client_bucket(ip)), q).map(Some),
             _ => Ok(None),
         }
@@ -69,13 +83,24 @@ impl RateLimits {
 
     /// Forgets buckets that are full again (run now and then to bound memory).
     pub fn forget_idle(&self) {
-        if let Some(l) = &self.per_key {
+        let buckets = self.buckets.load();
+        if let Some(l) = &buckets.per_key {
             l.retain_recent();
             l.shrink_to_fit();
         }
-        if let Some(l) = &self.per_ip {
+        if let Some(l) = &buckets.per_ip {
             l.retain_recent();
             l.shrink_to_fit();
+        }
+    }
+}
+
+impl Buckets {
+    fn new(config: &RateLimitsConfig) -> Buckets {
+        Buckets {
+            per_key: config.per_key.map(|q| RateLimiter::keyed(quota(q)).with_middleware()),
+            per_ip: config.per_ip.map(|q| RateLimiter::keyed(quota(q)).with_middleware()),
+            quotas: config.clone(),
         }
     }
 }
@@ -116,12 +141,20 @@ fn outcome(
     }
 }
 
-/// Drops full rate-limit buckets every minute so their memory stays bounded.
-pub async fn forget_idle_buckets(limits: RateLimits, shutdown: tokio_util::sync::CancellationToken) {
+/// Drops full rate-limit buckets every minute so their memory stays bounded, and applies the
+/// quotas of each reloaded config.
+pub async fn keep_buckets(
+    limits: RateLimits,
+    mut settings: orama_service::live::LiveSettings,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    let mut forget = tokio::time::interval(std::time::Duration::from_secs(60));
+    forget.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => limits.forget_idle(),
+            _ = forget.tick() => limits.forget_idle(),
+            Some(config) = settings.changed() => limits.set_quotas(&config.gateway.rate_limits),
         }
     }
 }
@@ -151,5 +184,19 @@ mod tests {
         assert!(matches!(refused, ApiError::RateLimited { retry_after_secs: 1, limit: 3 }), "{refused:?}");
         assert!(limits.charge_caller(&Caller::Key(2)).is_ok(), "another key has its own bucket");
         assert_eq!(limits.charge_ip("10.0.0.1".parse().expect("ip")).expect("off"), None);
+    }
+
+    #[test]
+    fn new_quotas_apply_to_every_clone_with_full_buckets() {
+        let one = |burst| RateLimitsConfig { per_key: Some(RateQuota { per_second: 1, burst }), per_ip: None };
+        let limits = RateLimits::new(&one(1));
+        let shared = limits.clone();
+        limits.charge_caller(&Caller::Key(1)).expect("first");
+        assert!(shared.charge_caller(&Caller::Key(1)).is_err(), "the clone shares the bucket");
+        limits.set_quotas(&one(5));
+        let after = shared.charge_caller(&Caller::Key(1)).expect("a fresh bucket").expect("limited");
+        assert_eq!((after.limit, after.remaining), (5, 4));
+        limits.set_quotas(&RateLimitsConfig { per_key: None, per_ip: None });
+        assert_eq!(shared.charge_caller(&Caller::Key(1)).expect("off"), None);
     }
 }

@@ -46,7 +46,7 @@ pub struct GatewayConfig {
 }
 
 /// Rate limits: per credential for authenticated callers, per client address for the rest.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RateLimitsConfig {
     /// Each API key (or JWT subject); `None` disables.
     pub per_key: Option<RateQuota>,

@@ -37,7 +37,8 @@ pub enum LogFormat {
 /// The `log` section.
 #[derive(Debug, Clone, Serialize)]
 pub struct LogConfig {
-    /// A tracing filter such as `info` or `info,orama_gateway=debug`; `RUST_LOG` wins.
+    /// A tracing filter such as `info` or `info,orama_gateway=debug`; `RUST_LOG` (when not
+    /// empty) wins.
     pub level: String,
     /// Output format.
     pub format: LogFormat,

@@ -1,9 +1,11 @@
 //! `ctl reload` (issue 17): a changed `wasm_runner` section restarts the runner and nothing
-//! else; a changed gateway setting restarts the gateway by hand-over; a broken config changes
-//! nothing and names each problem with its line; what only a supervisor restart can apply is
-//! refused, saying so.
+//! else; a changed gateway setting restarts the gateway by hand-over; the log level and the
+//! rate limits change live, restarting nothing; a broken config changes nothing and names each
+//! problem with its line; what only a supervisor restart can apply is refused, saying so.
 
-use orama_e2e::{Node, free_port};
+use std::time::Duration;
+
+use orama_e2e::{Node, eventually, free_port};
 
 use crate::FAST_SUPERVISOR;
 
@@ -44,11 +46,19 @@ fn a_reload_restarts_only_the_children_whose_settings_changed() {
     assert_ne!(after[1], before[1], "the runner was restarted");
     assert_eq!([after[0], after[2], after[3]], [before[0], before[2], before[3]], "no other child was");
 
-    let gateway = reload(&node, &config(port, "wasm_runner: { instances: 3 }\nlog: { level: debug }\n"));
+    let gateway = reload(&node, &config(port, "wasm_runner: { instances: 3, max_timeout: 20s }\n"));
     assert!(gateway.status.success(), "{}", said(&gateway));
-    let restarted = said(&gateway);
-    assert!(ALL.iter().all(|name| restarted.contains(name)), "the log level reaches every process: {restarted}");
+    assert!(said(&gateway).contains("restarted gateway"), "{}", said(&gateway));
     assert_eq!(node.child("gateway")["last_exit"], "replaced by its successor (restart requested)");
+
+    let before = pids(&node);
+    let level =
+        reload(&node, &config(port, "wasm_runner: { instances: 3, max_timeout: 20s }\nlog: { level: debug }\n"));
+    let live = said(&level);
+    assert!(level.status.success(), "{live}");
+    assert!(live.contains("applied the new settings live") && !live.contains("restarted"), "{live}");
+    assert!(ALL.iter().chain(&["supervisor"]).all(|name| live.contains(name)), "the log level reaches all: {live}");
+    assert_eq!(pids(&node), before, "a log level restarts nothing");
 
     // SIGHUP reloads as `ctl reload` does.
     let before = pids(&node);
@@ -56,7 +66,7 @@ fn a_reload_restarts_only_the_children_whose_settings_changed() {
         node.path().join("orama.yaml"),
         config(
             port,
-            "wasm_runner: { instances: 4 }
+            "wasm_runner: { instances: 4, max_timeout: 20s }
 log: { level: debug }
 ",
         ),
@@ -65,8 +75,50 @@ log: { level: debug }
     orama_e2e::signal(node.process.id(), rustix::process::Signal::HUP);
     let runner =
         node.wait_child("wasm-runner", "restarted by SIGHUP", |c| c["pid"] != before[1] && c["state"] == "ready");
-    assert_eq!(runner["restarts"], 3, "instances, the log level, then SIGHUP");
+    assert_eq!(runner["restarts"], 3, "instances, the functions' bound, then SIGHUP");
     assert_eq!([node.pid("gateway"), node.pid("pubsub-bridge")], [before[0], before[2]], "only the runner");
+}
+
+fn live_config(port: u16, level: &str, burst: u32) -> String {
+    format!(
+        "{FAST_SUPERVISOR}log: {{ level: '{level}' }}\ngateway:\n  listen: '127.0.0.1:{port}'\n  \
+         rate_limits: {{ per_key: {{ per_second: 1, burst: {burst} }} }}\n"
+    )
+}
+
+#[test]
+fn the_log_level_and_the_rate_limits_change_live() {
+    let port = free_port();
+    let dir = tempfile::Builder::new().prefix("orama").tempdir().expect("tempdir");
+    // The tests' RUST_LOG would win over the config's level.
+    let env = [("RUST_LOG", std::ffi::OsStr::new(""))];
+    let node = Node::start_with_env(dir, &live_config(port, "info,orama_gateway::access=off", 2), &env);
+    node.wait_ready(&ALL);
+    let before = pids(&node);
+    let key = crate::auth::ctl_ok(&node, &["apikey", "create", "--namespace", "alpha"]).trim().to_owned();
+    let whoami = |id: &str| {
+        orama_e2e::http(port, "GET", "/v1/auth/whoami", &format!("X-API-Key: {key}\r\nX-Request-Id: {id}\r\n"), None)
+    };
+    let statuses: Vec<u16> = (0..3).map(|_| whoami("before-the-reload").status).collect();
+    assert_eq!(statuses, [200, 200, 429], "a burst of 2");
+
+    let reloaded = reload(&node, &live_config(port, "info", 50));
+    let live = said(&reloaded);
+    assert!(reloaded.status.success() && live.contains("applied the new settings live"), "{live}");
+    assert!(!live.contains("restarted"), "{live}");
+    let allowed = eventually(Duration::from_secs(10), || {
+        let reply = whoami("after-the-reload");
+        reply.status == 200 && reply.head.contains("ratelimit-limit: 50")
+    });
+    assert!(allowed, "the new quota applies: {:?}", whoami("after-the-reload"));
+    let logged = eventually(Duration::from_secs(10), || {
+        let logs = node.ctl(&["logs", "gateway", "-n", "400"]);
+        String::from_utf8_lossy(&logs.stdout).contains("after-the-reload")
+    });
+    let logs = String::from_utf8_lossy(&node.ctl(&["logs", "gateway", "-n", "400"]).stdout).into_owned();
+    assert!(logged, "access lines are logged once the level allows them: {logs}");
+    assert!(!logs.contains("before-the-reload"), "and were not before: {logs}");
+    assert_eq!(pids(&node), before, "nothing restarted");
 }
 
 #[test]
