@@ -18,6 +18,7 @@ pub mod database;
 pub mod functions;
 pub mod http;
 pub mod internal;
+pub mod operator;
 pub mod pubsub;
 pub mod routes;
 pub mod sql;
@@ -87,6 +88,8 @@ pub struct GatewayPaths {
     pub host_calls_dir: std::path::PathBuf,
     /// The cluster secret's file (made here when missing: the first node of a cluster).
     pub cluster_secret: std::path::PathBuf,
+    /// The supervisor's control socket, which the operator page asks for the processes.
+    pub supervisor_socket: std::path::PathBuf,
 }
 
 /// The listeners the gateway serves, bound by its caller (so tests and the supervisor choose
@@ -125,7 +128,9 @@ pub async fn run(
     let mut tls = tls::setup(&config.gateway.tls, &paths.data_dir)?;
     store_ready.ready();
     let shared_keys = SharedKeys::new(store.clone(), &secret);
-    let assembled = assemble(config, paths, store, shared_keys, health, settings, &shutdown).await?;
+    let operator_sessions = operator::session::Sessions::new(&secret);
+    let base = Foundations { store, shared_keys, health, settings, operator_sessions };
+    let assembled = assemble(config, paths, base, &shutdown).await?;
     let mut tasks = assembled.tasks;
     tasks.extend([
         tokio::spawn(orama_ipc::serve(internal, Arc::new(assembled.internal_api), shutdown.clone())),
@@ -168,21 +173,35 @@ struct Assembled {
     tasks: Vec<JoinHandle<()>>,
 }
 
-/// Builds every API's context over the system `store` and starts each part's upkeep.
-async fn assemble(
-    config: &NodeConfig,
-    paths: &GatewayPaths,
+/// What the parts are built on: opened before any of them.
+struct Foundations {
     store: Arc<dyn Database>,
     shared_keys: SharedKeys,
     health: Health,
     settings: LiveSettings,
+    operator_sessions: operator::session::Sessions,
+}
+
+/// Builds every API's context over the system store and starts each part's upkeep.
+async fn assemble(
+    config: &NodeConfig,
+    paths: &GatewayPaths,
+    base: Foundations,
     shutdown: &CancellationToken,
 ) -> Result<Assembled, GatewayError> {
+    let Foundations { store, shared_keys, health, settings, operator_sessions } = base;
     let data_dir = paths.data_dir.as_path();
     let api_keys = ApiKeys::new(store.clone());
     let jwt = JwtKeys::open(shared_keys.clone(), &data_dir.join("jwt")).await?;
     let sessions = auth::sessions::Sessions::new(store.clone(), api_keys.clone());
-    let internal_api = internal::InternalApi::new(health.clone(), api_keys.clone(), sessions.clone(), jwt.clone());
+    let operator_keys = Arc::new(operator::keys::OperatorKeys::in_dir(data_dir));
+    let internal_api = internal::InternalApi::new(
+        health.clone(),
+        api_keys.clone(),
+        sessions.clone(),
+        jwt.clone(),
+        operator_keys.clone(),
+    );
     let (storage, embedded_storage) = storage::setup::open(&config.backends.storage, data_dir, &store)?;
     let sql = sql::SqlService::new(&config.backends.sql, data_dir)?;
     let cache_store = cache::open(&config.backends.cache)?;
@@ -210,7 +229,12 @@ async fn assemble(
         tokio::spawn(auth::api_keys::flush_usage_every(api_keys.clone(), shutdown.clone())),
         tokio::spawn(http::metrics::upkeep(shutdown.clone())),
         tokio::spawn(jwt.clone().keep_fresh(shutdown.clone())),
-        tokio::spawn(database::system_store::keep_probing(store, config.backends.sql.max_memory, shutdown.clone())),
+        tokio::spawn(database::system_store::keep_probing(
+            store.clone(),
+            config.backends.sql.max_memory,
+            shutdown.clone(),
+        )),
+        tokio::spawn(http::history::keep(shutdown.clone())),
         tokio::spawn(http::rate_limit::keep_buckets(rate_limits.clone(), settings, shutdown.clone())),
         tokio::spawn(storage::uploads::expire_reservations(storage.bounds.clone(), shutdown.clone())),
     ]);
@@ -221,16 +245,34 @@ async fn assemble(
     }
     let site = auth::sign_in::SignInSite::of(&config.gateway);
     let gateway = &config.gateway;
+    let status = status::routes::StatusContext {
+        started: status::bodies::Started::now(),
+        metrics_allow: gateway.metrics_allow.clone().into(),
+        pubsub: pubsub::PubsubContext::new(&config.pubsub, &paths.bridge_socket, shutdown.clone()),
+        anon: anon::AnonContext::new(&config.anon, &paths.anon_socket),
+        cluster,
+    };
+    let operator = operator::OperatorContext {
+        keys: operator_keys,
+        sessions: operator_sessions,
+        sources: operator::snapshot::Sources {
+            supervisor_socket: paths.supervisor_socket.clone(),
+            store,
+            cache: cache_store.clone(),
+            storage: storage.engine.clone(),
+            cluster: status.cluster.clone(),
+            pubsub: status.pubsub.clone(),
+            started: status.started.clone(),
+            tls_expiry: tls::renewal::certificate_expiry,
+        },
+        limits: rate_limits.clone(),
+        secure_cookie: gateway.tls.mode != orama_service::config::TlsMode::Off,
+    };
     let routes = RouteContext {
         auth: auth::Authenticator { api_keys, jwt, limits: rate_limits, sessions, site },
         dev_simple_key: gateway.dev_simple_key,
-        status: status::routes::StatusContext {
-            started: status::bodies::Started::now(),
-            metrics_allow: gateway.metrics_allow.clone().into(),
-            pubsub: pubsub::PubsubContext::new(&config.pubsub, &paths.bridge_socket, shutdown.clone()),
-            anon: anon::AnonContext::new(&config.anon, &paths.anon_socket),
-            cluster,
-        },
+        status,
+        operator,
         sql,
         cache: cache::routes::CacheContext {
             store: cache_store,

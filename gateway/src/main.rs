@@ -71,6 +71,7 @@ async fn serve(args: ProcessArgs, config: NodeConfig, mut inherited: Inherited) 
         anon_socket: started.dirs.socket("anon-proxy"),
         host_calls_dir: orama_ipc::socket::host_calls_dir(runtime_dir),
         cluster_secret: started.dirs.cluster_secret(&config.node),
+        supervisor_socket: started.dirs.socket("supervisor"),
     };
     let listeners = orama_gateway::Listeners { public, internal, host_calls, plain_http };
     let outcome =

@@ -19,6 +19,8 @@ pub struct RouteContext {
     pub dev_simple_key: bool,
     /// What the status routes read.
     pub status: crate::status::routes::StatusContext,
+    /// The operator's status page.
+    pub operator: crate::operator::OperatorContext,
     /// Namespaces' SQL databases.
     pub sql: crate::sql::SqlService,
     /// The cache engine.
@@ -35,6 +37,7 @@ pub fn routes(context: RouteContext) -> impl Filter<Extract = (impl Reply,), Err
     // are answered by the CORS layer before they get here.
     let options = options_only().map(|| warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT));
     let status = crate::status::routes::routes(&context.status);
+    let operator = crate::operator::routes::routes(context.operator.clone());
     let auth = crate::auth::routes::routes(context.auth.clone(), context.dev_simple_key);
     let sql = crate::sql::routes::routes(&context.auth, &context.sql);
     let cache = crate::cache::routes::routes(&context.auth, &context.cache);
@@ -47,7 +50,7 @@ pub fn routes(context: RouteContext) -> impl Filter<Extract = (impl Reply,), Err
     let pubsub = crate::pubsub::routes::routes(&context.auth, &cx.pubsub, &cx.started, &cx.cluster);
     let anon = crate::anon::routes(&context.auth, &context.status.anon);
     let data = sql.or(cache).unify().or(storage).unify().or(functions).unify().or(pubsub).unify().or(anon).unify();
-    status.or(auth).or(data).or(options).recover(rejection_reply)
+    status.or(operator).unify().or(auth).or(data).or(options).recover(rejection_reply)
 }
 
 /// `/v1/functions*` and `/v1/invoke/*` on a node that does not run functions: 503.
@@ -101,20 +104,40 @@ mod tests {
             limits: crate::http::rate_limit::RateLimits::new(&Default::default()),
             site: crate::auth::sign_in::SignInSite { domain: None, https: false },
         };
+        let status = crate::status::routes::StatusContext {
+            started: crate::status::bodies::Started::now(),
+            metrics_allow: Arc::from([]),
+            pubsub: crate::pubsub::PubsubContext::new(
+                &Default::default(),
+                &dir.join("no-bridge.sock"),
+                Default::default(),
+            ),
+            anon: crate::anon::AnonContext::new(&Default::default(), &dir.join("no-anon.sock")),
+            cluster: crate::status::cluster::ClusterContext::new(&Default::default(), db.clone()),
+        };
+        let cache: Arc<dyn crate::cache::CacheStore> = Arc::new(crate::cache::memory::MemoryCache::new(1 << 20));
+        let storage = crate::storage::setup::open(&Default::default(), dir, &db).expect("storage").0;
+        let operator = crate::operator::OperatorContext {
+            keys: Arc::new(crate::operator::keys::OperatorKeys::in_dir(dir)),
+            sessions: crate::operator::session::Sessions::new(&secret),
+            sources: crate::operator::snapshot::Sources {
+                supervisor_socket: dir.join("no-supervisor.sock"),
+                store: db.clone(),
+                cache: cache.clone(),
+                storage: storage.engine.clone(),
+                cluster: status.cluster.clone(),
+                pubsub: status.pubsub.clone(),
+                started: status.started.clone(),
+                tls_expiry: crate::tls::renewal::certificate_expiry,
+            },
+            limits: auth.limits.clone(),
+            secure_cookie: false,
+        };
         RouteContext {
             auth,
             dev_simple_key: false,
-            status: crate::status::routes::StatusContext {
-                started: crate::status::bodies::Started::now(),
-                metrics_allow: Arc::from([]),
-                pubsub: crate::pubsub::PubsubContext::new(
-                    &Default::default(),
-                    &dir.join("no-bridge.sock"),
-                    Default::default(),
-                ),
-                anon: crate::anon::AnonContext::new(&Default::default(), &dir.join("no-anon.sock")),
-                cluster: crate::status::cluster::ClusterContext::new(&Default::default(), db.clone()),
-            },
+            status,
+            operator,
             sql: crate::sql::SqlService::new(&Default::default(), dir).expect("sql"),
             cache: crate::cache::routes::CacheContext {
                 store: Arc::new(crate::cache::memory::MemoryCache::new(1 << 20)),

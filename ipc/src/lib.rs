@@ -10,6 +10,7 @@
 
 pub mod body;
 pub mod client;
+pub mod control;
 mod error;
 pub mod protocol;
 pub mod pubsub;

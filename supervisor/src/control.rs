@@ -25,7 +25,9 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::child::{ChildHandle, ChildStatus};
 use crate::children::Children;
-use crate::control_protocol::{ChildAction, ChildReport, StatusReport, Wait, parse_log_query, phase_name};
+use crate::control_protocol::{
+    ChildAction, ChildReport, StatusReport, UpgradeReport, Wait, parse_log_query, phase_name,
+};
 use crate::node_info::{self, BRIDGE, GATEWAY, Identity};
 use crate::ready::{self, NotReady};
 use crate::reload::Reloader;
@@ -74,6 +76,19 @@ impl Control {
             Err(problems) => {
                 tracing::warn!(%problems, "config not reloaded");
                 error_response(StatusCode::UNPROCESSABLE_ENTITY, &problems)
+            }
+        }
+    }
+
+    async fn upgrade(&self) -> Response<Body> {
+        match self.reloader.upgrade(&self.children).await {
+            Ok(upgraded) => {
+                tracing::info!(upgraded = %upgraded.join(","), "children upgraded");
+                json_response(StatusCode::OK, &UpgradeReport { upgraded })
+            }
+            Err(problem) => {
+                tracing::warn!(%problem, "upgrade stopped");
+                error_response(StatusCode::SERVICE_UNAVAILABLE, &problem)
             }
         }
     }
@@ -249,6 +264,7 @@ impl Handler for Control {
             (&Method::POST, ["v1", "children", name, verb]) => self.act(name, verb, request.uri().query()).await,
             (&Method::GET, ["v1", "children", name, "logs"]) => self.logs(name, request.uri().query()),
             (&Method::POST, ["v1", "reload"]) => self.reload().await,
+            (&Method::POST, ["v1", "upgrade"]) => self.upgrade().await,
             (_, ["v1", "children", ..]) => error_response(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
             _ => error_response(StatusCode::NOT_FOUND, "no such control route"),
         }

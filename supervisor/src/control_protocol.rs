@@ -9,6 +9,7 @@
 //!   state it is in otherwise (see [`Wait`])
 //! - `GET  /v1/children/{name}/logs?lines=N&follow=1` recent output as text, then new lines
 //! - `POST /v1/reload`                            a [`ReloadReport`], or a 422 naming each problem
+//! - `POST /v1/upgrade`                           an [`UpgradeReport`], or a 503 saying where it stopped
 
 use std::time::Duration;
 
@@ -16,11 +17,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::state::Phase;
 
-/// The route listing every child.
-pub const CHILDREN_PATH: &str = "/v1/children";
+pub use orama_ipc::control::{CHILDREN_PATH, ChildReport, StatusReport};
 
 /// Default number of lines `logs` returns.
 pub const DEFAULT_LOG_LINES: usize = 100;
+
+/// What an upgrade did.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct UpgradeReport {
+    /// The children restarted on their new binaries, in the order they were.
+    pub upgraded: Vec<String>,
+}
 
 /// What a reload did.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -31,55 +38,6 @@ pub struct ReloadReport {
     /// gateway's rate limits), the supervisor among them when its log level changed.
     #[serde(default)]
     pub applied_live: Vec<String>,
-}
-
-/// A child's status as the control API reports it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ChildReport {
-    /// Name.
-    pub name: String,
-    /// starting, ready, unhealthy, backoff, crashloop or stopped (see [`phase_name`]).
-    pub state: String,
-    /// Pid of the running process.
-    pub pid: Option<u32>,
-    /// Restarts since the supervisor started.
-    pub restarts: u32,
-    /// Seconds since the running process was spawned.
-    pub uptime_secs: Option<f64>,
-    /// How the last process ended.
-    pub last_exit: Option<String>,
-    /// CPU use in percent of one core.
-    pub cpu_percent: Option<f32>,
-    /// Resident memory in bytes.
-    pub rss_bytes: Option<u64>,
-    /// The Orama version of our own processes; none for external daemons.
-    #[serde(default)]
-    pub version: Option<String>,
-    /// The gateway's public URL (on the gateway's entry only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    /// The node's libp2p peer id (on the pub/sub bridge's entry, while the bridge answers).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub peer_id: Option<String>,
-    /// The addresses the node listens on for other nodes (with `peer_id`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub listen_addrs: Option<Vec<String>>,
-}
-
-/// The body of `GET /v1/children`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct StatusReport {
-    /// Every child in start order.
-    pub children: Vec<ChildReport>,
-    /// Children's output lines dropped because the supervisor's log could not keep up.
-    #[serde(default)]
-    pub dropped_log_lines: u64,
-    /// The node's (the supervisor's) version.
-    #[serde(default)]
-    pub version: String,
-    /// The journal socket the children's lines go to, when the node logs to journald.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub journal: Option<String>,
 }
 
 /// What the control API can do to one child (the last segment of its `POST` route).

@@ -20,11 +20,12 @@ use orama_ipc::{IpcClient, IpcError};
 
 use crate::apikey::{ApikeyCommand, JwtCommand};
 use crate::control_protocol::{
-    CHILDREN_PATH, ChildAction, ChildReport, DEFAULT_LOG_LINES, ReloadReport, StatusReport, Wait, action_path,
-    logs_path,
+    CHILDREN_PATH, ChildAction, ChildReport, DEFAULT_LOG_LINES, ReloadReport, StatusReport, UpgradeReport, Wait,
+    action_path, logs_path,
 };
 use crate::ctl_error::CtlError;
 use crate::ctl_status::{status_json, status_text};
+use crate::operator_key::OperatorKeyCommand;
 use crate::peers::PeersCommand;
 
 /// Bound on stop, and on start/restart with `--no-wait` (stop may take the grace period).
@@ -65,6 +66,10 @@ pub enum CtlCommand {
     /// Read the config file again: restart the children whose settings changed (the gateway
     /// without dropping a connection); on any problem, change nothing and print each.
     Reload,
+    /// After new binaries were put in place: restart each of our children on its new binary
+    /// in turn (the gateway without dropping a connection), rolling a child back to its
+    /// previous binary when the new one never gets ready.
+    Upgrade,
     /// Stop a child; it stays stopped until `ctl start`.
     Stop {
         /// The child's name.
@@ -83,6 +88,12 @@ pub enum CtlCommand {
         /// What to do with keys.
         #[command(subcommand)]
         command: ApikeyCommand,
+    },
+    /// Manage the keys of the operator page (`/v1/operator/status` on the gateway).
+    OperatorKey {
+        /// What to do with them.
+        #[command(subcommand)]
+        command: OperatorKeyCommand,
     },
     /// Manage the gateway's token signing keys.
     Jwt {
@@ -116,6 +127,7 @@ pub async fn run(runtime_dir: &Path, ready_timeout: Duration, command: CtlComman
     let command = match command {
         CtlCommand::Apikey { command } => return crate::apikey::run(&gateway, command).await,
         CtlCommand::Jwt { command } => return crate::apikey::run_jwt(&gateway, command).await,
+        CtlCommand::OperatorKey { command } => return crate::operator_key::run(&gateway, command).await,
         CtlCommand::Peers { command } => {
             return crate::peers::run(&orama_ipc::socket_path(runtime_dir, "pubsub-bridge"), command).await;
         }
@@ -163,7 +175,15 @@ pub async fn run(runtime_dir: &Path, ready_timeout: Duration, command: CtlComman
                 writeln!(out, "reloaded: {} applied the new settings live", report.applied_live.join(", "))?;
             }
         }
-        CtlCommand::Apikey { .. } | CtlCommand::Jwt { .. } | CtlCommand::Peers { .. } => {}
+        CtlCommand::Upgrade => {
+            let report: UpgradeReport =
+                client.with_timeout(ACTION_TIMEOUT).post_json("/v1/upgrade", &serde_json::json!({})).await?;
+            writeln!(out, "upgraded: {} restarted on the new binaries", report.upgraded.join(", "))?;
+        }
+        CtlCommand::Apikey { .. }
+        | CtlCommand::Jwt { .. }
+        | CtlCommand::OperatorKey { .. }
+        | CtlCommand::Peers { .. } => {}
         CtlCommand::Logs { name, lines, follow } => {
             let status: StatusReport = client.get_json(CHILDREN_PATH).await?;
             if let Some(socket) = status.journal.filter(|_| status.children.iter().any(|c| c.name == name)) {

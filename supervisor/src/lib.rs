@@ -31,6 +31,7 @@ pub mod listeners;
 pub mod log_text;
 pub mod node_info;
 pub mod notify;
+pub mod operator_key;
 pub mod output;
 pub mod peers;
 pub mod plan;
@@ -44,6 +45,7 @@ pub mod spec;
 pub mod state;
 pub mod stats;
 pub mod text_table;
+pub mod upgrade;
 
 use std::sync::Arc;
 use std::time::Duration;

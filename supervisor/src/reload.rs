@@ -111,6 +111,14 @@ impl Reloader {
         Ok(())
     }
 
+    /// Restarts each of our children on its binary as it now is on disk ([`crate::upgrade`]),
+    /// with the settings last read; the names of those restarted, or where it stopped.
+    pub async fn upgrade(&self, children: &Children) -> Result<Vec<String>, String> {
+        let current = self.current.lock().map_err(|_| "the reloader's state is poisoned")?.clone();
+        let keep_dir = self.dirs.runtime_dir.join("upgrade");
+        crate::upgrade::children(children, &self.specs(&current), self.ready_timeout, &keep_dir).await
+    }
+
     fn specs(&self, config: &NodeConfig) -> Vec<ChildSpec> {
         child_specs(config, &self.dirs, &self.args, &self.gateway_sockets)
     }

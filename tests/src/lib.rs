@@ -8,6 +8,7 @@
 //! The binaries are found beside the test executable's target dir; `cargo nextest run
 //! --workspace` builds them (the supervisor and gateway packages have tests of their own).
 
+pub mod browser;
 pub mod cluster;
 mod guests;
 mod http_client;

@@ -54,14 +54,7 @@ impl Node {
     /// into it (the target dir may be where that user cannot reach), and `ctl` runs as it.
     pub fn start_as(config: &str, uid: u32, gid: u32) -> Node {
         let dir = tempfile::Builder::new().prefix("orama").tempdir().expect("tempdir");
-        let bin_dir = dir.path().join("bin");
-        std::fs::create_dir(&bin_dir).expect("bin dir");
-        for name in
-            ["orama-supervisor", "orama-gateway", "orama-wasm-runner", "orama-pubsub-bridge", "orama-anon-proxy"]
-        {
-            let linked = std::fs::hard_link(bin(name), bin_dir.join(name));
-            linked.or_else(|_| std::fs::copy(bin(name), bin_dir.join(name)).map(drop)).expect("our binaries");
-        }
+        let bin_dir = own_binaries(dir.path());
         for path in [dir.path(), bin_dir.as_path()] {
             std::os::unix::fs::chown(path, Some(uid), Some(gid)).expect("give the node its dir");
         }
@@ -69,6 +62,15 @@ impl Node {
         let mut node = Node::spawn(dir, &config, &[], false, Some((uid, gid)));
         node.user = Some((uid, gid));
         node
+    }
+
+    /// Starts a supervisor from a copy of our binaries in `<dir>/bin`, which a test may then
+    /// replace (an upgrade) without touching the target dir's.
+    pub fn start_from_own_binaries(config: &str) -> Node {
+        let dir = tempfile::Builder::new().prefix("orama").tempdir().expect("tempdir");
+        own_binaries(dir.path());
+        let config = config.replace("{dir}", &dir.path().display().to_string());
+        Node::spawn(dir, &config, &[], false, None)
     }
 
     fn launch(dir: TempDir, config: &str, env: &[(&str, &std::ffi::OsStr)], relative: bool) -> Node {
@@ -89,10 +91,8 @@ impl Node {
         let log_path = dir.path().join(format!("supervisor-{}.log", std::process::id()));
         let log = File::options().create(true).append(true).open(&log_path).expect("log file");
         let config_arg = if relative { PathBuf::from("orama.yaml") } else { config_path.clone() };
-        let mut command = match user {
-            Some(_) => Command::new(dir.path().join("bin/orama-supervisor")),
-            None => Command::new(bin("orama-supervisor")),
-        };
+        let own = dir.path().join("bin/orama-supervisor");
+        let mut command = Command::new(if own.exists() { own } else { bin("orama-supervisor") });
         if let Some((uid, gid)) = user {
             for file in [&config_path, &log_path] {
                 std::os::unix::fs::chown(file, Some(uid), Some(gid)).expect("give the node its files");
@@ -250,4 +250,15 @@ impl Drop for Node {
         let _ = self.process.kill();
         let _ = self.process.wait();
     }
+}
+
+/// Links (or copies) our binaries into `<dir>/bin`; that dir.
+fn own_binaries(dir: &Path) -> PathBuf {
+    let bin_dir = dir.join("bin");
+    std::fs::create_dir(&bin_dir).expect("bin dir");
+    for name in ["orama-supervisor", "orama-gateway", "orama-wasm-runner", "orama-pubsub-bridge", "orama-anon-proxy"] {
+        let linked = std::fs::hard_link(bin(name), bin_dir.join(name));
+        linked.or_else(|_| std::fs::copy(bin(name), bin_dir.join(name)).map(drop)).expect("our binaries");
+    }
+    bin_dir
 }

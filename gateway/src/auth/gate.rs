@@ -49,6 +49,7 @@ pub fn is_public(path: &str) -> bool {
     let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
     PUBLIC.contains(&path)
         || path.starts_with("/.well-known/acme-challenge/")
+        || path.starts_with("/v1/operator/")
         || path.starts_with("/v1/invoke/")
         || (path.starts_with("/v1/functions/") && path.ends_with("/invoke"))
 }

@@ -14,12 +14,12 @@ use std::sync::LazyLock;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use http::{HeaderValue, Uri, header};
+use http::Uri;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
-use warp::{Filter, Reply as _};
 
 use crate::http::error::ApiError;
 
@@ -94,24 +94,15 @@ fn page(query: LoginQuery) -> Result<Response, ApiError> {
          <h1>Sign in to Orama</h1><p>Connect your Ethereum wallet and sign a one-time message to get an API \
          key{}.</p><button id=\"connect\">Connect wallet</button><p id=\"status\" role=\"status\"></p>\
          <script>{SCRIPT}</script></body></html>\n",
-        escape(&callback),
-        escape(&query.namespace),
+        crate::http::wire::escape_html(&callback),
+        crate::http::wire::escape_html(&query.namespace),
         if query.namespace.is_empty() {
             String::new()
         } else {
-            format!(" for namespace <b>{}</b>", escape(&query.namespace))
+            format!(" for namespace <b>{}</b>", crate::http::wire::escape_html(&query.namespace))
         },
     );
-    let mut response = warp::reply::html(html).into_response();
-    let headers = response.headers_mut();
-    if let Ok(policy) = HeaderValue::from_str(&POLICY) {
-        headers.insert(header::CONTENT_SECURITY_POLICY, policy);
-    }
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    Ok(response)
+    Ok(crate::http::wire::html_page(http::StatusCode::OK, html, &POLICY))
 }
 
 /// Whether `callback` is an absolute `http`/`https` URL without credentials whose host is
@@ -126,22 +117,6 @@ pub fn is_loopback_callback(callback: &str) -> bool {
     let host = authority.host();
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost") || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
-/// `text` safe inside HTML text and double-quoted attributes.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -172,6 +147,9 @@ mod tests {
 
     #[test]
     fn html_metacharacters_are_escaped() {
-        assert_eq!(escape(r#""><script>x</script>'&"#), "&quot;&gt;&lt;script&gt;x&lt;/script&gt;&#39;&amp;");
+        assert_eq!(
+            crate::http::wire::escape_html(r#""><script>x</script>'&"#),
+            "&quot;&gt;&lt;script&gt;x&lt;/script&gt;&#39;&amp;"
+        );
     }
 }

@@ -200,6 +200,7 @@ impl Functions {
         if let Some(error) = &error {
             logs.push(("error".to_owned(), error.clone()));
         }
+        crate::http::history::record_invocation();
         self.parts.records.push(Record {
             namespace: request.namespace.clone(),
             name: resolved.function.name.clone(),

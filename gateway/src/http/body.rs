@@ -30,6 +30,20 @@ pub fn json<T: DeserializeOwned + Send>() -> impl Filter<Extract = (T,), Error =
     bytes().and_then(|bytes: Bytes| async move { parse_json(&bytes).map_err(warp::reject::custom) })
 }
 
+/// Reads at most `max` bytes of an internal request's `body` as strict JSON (the internal
+/// sockets' management routes); the error is the status and message to answer with.
+pub async fn collect_json<T: DeserializeOwned>(
+    body: hyper::body::Incoming,
+    max: usize,
+) -> Result<T, (http::StatusCode, String)> {
+    use http_body_util::BodyExt as _;
+    let bytes = match http_body_util::Limited::new(body, max).collect().await {
+        Ok(body) => body.to_bytes(),
+        Err(_) => return Err((http::StatusCode::PAYLOAD_TOO_LARGE, "request body too large".to_owned())),
+    };
+    parse_json(&bytes).map_err(|e| (http::StatusCode::BAD_REQUEST, e.to_string()))
+}
+
 /// Parses `bytes` as JSON into `T`, with a message that names the problem: text that is not
 /// JSON says where it breaks; a field the body type does not have (every body type refuses
 /// them, `deny_unknown_fields`) is named with the accepted ones; a value of the wrong type is

@@ -42,6 +42,9 @@ const EXACT: &[&str] = &[
     "/v1/storage/upload",
     "/v1/storage/pin",
     "/v1/functions",
+    "/v1/operator/status",
+    "/v1/operator/sign-in",
+    "/v1/operator/sign-out",
 ];
 
 /// Route families with one variable part: (prefix, label).

@@ -20,6 +20,7 @@ pub mod client_ip;
 pub mod cors;
 pub mod error;
 pub mod front;
+pub mod history;
 pub mod limits;
 pub mod metrics;
 pub mod observe;

@@ -55,6 +55,7 @@ impl Observation {
         let elapsed = self.started.elapsed();
         let status = response.status().as_u16();
         Handles::get().record(self.route, self.method, status_label(status), elapsed.as_secs_f64());
+        super::history::record_request(status, elapsed);
         if !tracing::enabled!(target: "orama_gateway::access", tracing::Level::INFO) {
             return;
         }

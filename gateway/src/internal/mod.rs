@@ -9,6 +9,7 @@
 //! - `GET  /v1/apikeys[?namespace=NS]` → `{"keys": [...]}` (no secrets)
 //! - `POST /v1/apikeys/{id}/revoke` → `{"revoked": true}`, or 404
 //! - `POST /v1/jwt/rotate` → `{"kid": "<new key id>", "kids": [...]}`
+//! - `/v1/operator-keys...`: the operator page's keys ([`operator_keys`])
 //!
 //! [`HostApi`] serves the host-call socket: `/health`, and `POST /v1/host/<call>` `{"token",
 //! "args"}` → the host call's answer, for running functions (the token scopes it; see
@@ -26,6 +27,8 @@ use crate::auth::api_keys::ApiKeys;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::valid_namespace;
 
+mod operator_keys;
+
 /// Largest request body the internal API reads.
 const MAX_BODY: usize = 64 * 1024;
 /// Largest host call (a function's HTTP request body or cache value, in base64).
@@ -38,6 +41,7 @@ pub struct InternalApi {
     api_keys: ApiKeys,
     sessions: crate::auth::sessions::Sessions,
     jwt: JwtKeys,
+    operator_keys: std::sync::Arc<crate::operator::keys::OperatorKeys>,
 }
 
 /// The host-call API, for the WASM runner alone.
@@ -105,24 +109,21 @@ struct CreateKey {
 
 impl InternalApi {
     /// The internal API reporting `health` and managing `api_keys` (knowing from `sessions`
-    /// which namespaces wallets own) and the `jwt` keys.
+    /// which namespaces wallets own), the `jwt` keys and the `operator_keys`.
     pub fn new(
         health: Health,
         api_keys: ApiKeys,
         sessions: crate::auth::sessions::Sessions,
         jwt: JwtKeys,
+        operator_keys: std::sync::Arc<crate::operator::keys::OperatorKeys>,
     ) -> InternalApi {
-        InternalApi { health, api_keys, sessions, jwt }
+        InternalApi { health, api_keys, sessions, jwt, operator_keys }
     }
 
     async fn create_key(&self, request: Request<Incoming>) -> Response<Body> {
-        let bytes = match http_body_util::Limited::new(request.into_body(), MAX_BODY).collect().await {
-            Ok(body) => body.to_bytes(),
-            Err(_) => return error_response(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
-        };
-        let create: CreateKey = match crate::http::body::parse_json(&bytes) {
+        let create: CreateKey = match crate::http::body::collect_json(request.into_body(), MAX_BODY).await {
             Ok(create) => create,
-            Err(err) => return error_response(StatusCode::BAD_REQUEST, &err.to_string()),
+            Err((status, message)) => return error_response(status, &message),
         };
         if !valid_namespace(&create.namespace) {
             return error_response(StatusCode::BAD_REQUEST, "namespace must be 1-64 of A-Z a-z 0-9 . _ -");
@@ -191,6 +192,11 @@ impl Handler for InternalApi {
                 Ok(kid) => json_response(StatusCode::OK, &serde_json::json!({ "kid": kid, "kids": self.jwt.kids() })),
                 Err(err) => error_response(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string()),
             },
+            (method, ["v1", "operator-keys", rest @ ..]) => {
+                operator_keys::answer(&self.operator_keys, &method, rest, request)
+                    .await
+                    .unwrap_or_else(|| error_response(StatusCode::NOT_FOUND, "no such internal route"))
+            }
             _ => error_response(StatusCode::NOT_FOUND, "no such internal route"),
         }
     }

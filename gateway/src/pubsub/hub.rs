@@ -246,8 +246,12 @@ fn envelope_frame(topic: &str, timestamp_ms: u64, payload: &[u8]) -> Bytes {
 fn fan_out(hub: &TopicHub, frame: &Bytes) -> Vec<u64> {
     let mut state = lock(&hub.state);
     let mut cut = Vec::new();
+    let mut delivered = 0;
     state.subscribers.retain(|client, subscriber| match subscriber.frames.try_send(frame.clone()) {
-        Ok(()) => true,
+        Ok(()) => {
+            delivered += 1;
+            true
+        }
         Err(mpsc::error::TrySendError::Full(_)) => {
             tracing::info!(client, topic = %hub.topic, "cutting off a WebSocket client that does not keep up");
             metrics::counter!("orama_pubsub_slow_clients_total").increment(1);
@@ -258,5 +262,6 @@ fn fan_out(hub: &TopicHub, frame: &Bytes) -> Vec<u64> {
         }
         Err(mpsc::error::TrySendError::Closed(_)) => false,
     });
+    crate::http::history::record_deliveries(delivered);
     cut
 }

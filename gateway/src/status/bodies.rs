@@ -29,6 +29,11 @@ impl Started {
         self.wall.to_string()
     }
 
+    /// How long the gateway has run.
+    pub fn elapsed(&self) -> std::time::Duration {
+        self.mono.elapsed()
+    }
+
     fn uptime(&self) -> String {
         go_duration(self.mono.elapsed())
     }

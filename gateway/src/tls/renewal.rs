@@ -154,10 +154,23 @@ async fn renew(issuer: &AcmeIssuer, cache: &CertificateCache) -> Result<Certific
     Ok(certificate)
 }
 
-/// Sets `orama_tls_certificate_expiry_seconds` (unix time) for alerting on failed renewals.
+/// The served certificate's expiry (unix seconds; 0 before one is served).
+static EXPIRY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Sets `orama_tls_certificate_expiry_seconds` (unix time) for alerting on failed renewals,
+/// and what [`certificate_expiry`] answers.
 pub fn publish_expiry(certificate: &Certificate) {
     let expiry = certificate.not_after.duration_since(UNIX_EPOCH).unwrap_or_default();
     metrics::gauge!("orama_tls_certificate_expiry_seconds").set(expiry.as_secs_f64());
+    EXPIRY.store(expiry.as_secs(), std::sync::atomic::Ordering::Relaxed);
+}
+
+/// When the served certificate expires; none while none is served.
+pub fn certificate_expiry() -> Option<SystemTime> {
+    match EXPIRY.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => None,
+        secs => Some(UNIX_EPOCH + Duration::from_secs(secs)),
+    }
 }
 
 #[cfg(test)]

@@ -64,6 +64,9 @@ pub fn setup(config: &TlsConfig, data_dir: &Path) -> Result<Option<Tls>, TlsErro
         TlsMode::SelfSigned => self_signed(&config.domains, &data_dir.join("tls"))?,
     };
     let key = certified_key(&cert_pem, &key_pem)?;
+    if let Ok(certificate) = super::renewal::Certificate::from_pem(&cert_pem, &key_pem) {
+        super::renewal::publish_expiry(&certificate);
+    }
     Ok(Some(serving(Some(key), None)))
 }
 
