@@ -54,4 +54,8 @@ pub struct StatusReport {
     /// The journal socket the children's lines go to, when the node logs to journald.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub journal: Option<String>,
+    /// When the supervisor's running image started (unix milliseconds): it changes when the
+    /// supervisor re-executes itself, its pid does not.
+    #[serde(default)]
+    pub image_started_ms: u64,
 }

@@ -90,6 +90,14 @@ impl Inherited {
         Some(self.sockets.remove(at).1)
     }
 
+    /// Adds `fd` as the socket named `name` when it is a listening socket (the supervisor's
+    /// own held sockets, across its re-exec).
+    pub fn add(&mut self, name: String, fd: OwnedFd) {
+        if let Some(listener) = listening(fd) {
+            self.sockets.push((name, listener));
+        }
+    }
+
     /// Whether no socket was handed over.
     pub fn is_empty(&self) -> bool {
         self.sockets.is_empty()

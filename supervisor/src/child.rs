@@ -3,14 +3,14 @@
 //! in over a bounded channel, status out through a watch channel.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::os::fd::AsFd;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use orama_service::config::SupervisorConfig;
 use rustix::process::Signal;
-use serde::Serialize;
 use tokio::process::Child;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::control_protocol::phase_name;
@@ -18,104 +18,16 @@ use crate::forward::{Forwarder, Sink};
 use crate::output::{LogBuffer, capture};
 use crate::probe::{ProbeReport, Prober, probe_loop};
 use crate::process;
+use crate::running::{AdoptedProcess, Adoption, Process};
 use crate::spec::ChildSpec;
 use crate::state::{Action, ChildState, Event, Exit, Phase};
 
-/// A request to a child's actor; the reply comes once it has been applied.
-#[derive(Debug)]
-pub struct Request {
-    /// `Start`, `Stop` or `Restart`.
-    pub event: Event,
-    /// Answered after the event was applied: `Err` when a restart by hand-over was rolled
-    /// back (the running process keeps serving).
-    pub applied: oneshot::Sender<Result<(), String>>,
-    /// New settings to run the child with from now on (a reload), applied before the event.
-    pub spec: Option<Arc<ChildSpec>>,
-}
-
-/// What is known of a child at one moment.
-#[derive(Debug, Clone, Serialize)]
-pub struct ChildStatus {
-    /// The child's name.
-    pub name: String,
-    /// Its phase.
-    pub state: Phase,
-    /// Pid of the running process.
-    pub pid: Option<u32>,
-    /// Restarts since the supervisor started.
-    pub restarts: u32,
-    /// When the running process was spawned.
-    #[serde(skip)]
-    pub started_at: Option<Instant>,
-    /// How the last process ended.
-    pub last_exit: Option<String>,
-}
-
-/// The handle everyone else holds on a child.
-#[derive(Debug, Clone)]
-pub struct ChildHandle {
-    /// The child's spec.
-    pub spec: Arc<ChildSpec>,
-    requests: mpsc::Sender<Request>,
-    status: watch::Receiver<ChildStatus>,
-    /// Its recent output.
-    pub logs: Arc<LogBuffer>,
-}
-
-impl ChildHandle {
-    /// The child's name.
-    pub fn name(&self) -> &str {
-        &self.spec.name
-    }
-
-    /// Sends `event` (Start, Stop or Restart) and waits until the actor applied it.
-    pub async fn send(&self, event: Event) -> Result<(), String> {
-        self.request(event, None).await
-    }
-
-    /// Restarts the child with new settings (a reload; the handle keeps the name, sockets
-    /// and dependencies, which a reload never changes); waits until the actor applied it.
-    pub async fn restart_with(&self, spec: ChildSpec) -> Result<(), String> {
-        self.request(Event::Restart, Some(Arc::new(spec))).await
-    }
-
-    async fn request(&self, event: Event, spec: Option<Arc<ChildSpec>>) -> Result<(), String> {
-        let (applied, done) = oneshot::channel();
-        if self.requests.send(Request { event, applied, spec }).await.is_ok() {
-            return done.await.unwrap_or(Ok(()));
-        }
-        Ok(())
-    }
-
-    /// The current status.
-    pub fn status(&self) -> ChildStatus {
-        self.status.borrow().clone()
-    }
-
-    /// A receiver of status changes.
-    pub fn watch(&self) -> watch::Receiver<ChildStatus> {
-        self.status.clone()
-    }
-
-    /// Waits until the child's phase satisfies `predicate`.
-    pub async fn wait_for(&self, predicate: impl Fn(Phase) -> bool) {
-        self.wait_until(|s| predicate(s.state)).await;
-    }
-
-    /// Waits until the child's status satisfies `predicate`; returns that status (or the last
-    /// one, should the child's actor be gone).
-    pub async fn wait_until(&self, predicate: impl Fn(&ChildStatus) -> bool) -> ChildStatus {
-        let mut rx = self.status.clone();
-        match rx.wait_for(|s| predicate(s)).await {
-            Ok(status) => status.clone(),
-            Err(_) => self.status(),
-        }
-    }
-}
+pub use crate::child_handle::{ChildHandle, ChildStatus, OutputFds, Request};
 
 /// Starts the actor of `spec` (its process is not started until a `Start`).
-pub fn launch(spec: ChildSpec, config: &SupervisorConfig, sink: Sink) -> ChildHandle {
+pub fn launch(spec: ChildSpec, config: &SupervisorConfig, sink: Sink, adoption: Option<Adoption>) -> ChildHandle {
     let spec = Arc::new(spec);
+    let output: OutputFds = Arc::new(Mutex::new(None));
     let (requests, requests_rx) = mpsc::channel(16);
     let (reports_tx, reports_rx) = mpsc::channel(16);
     let state = ChildState::default();
@@ -127,6 +39,8 @@ pub fn launch(spec: ChildSpec, config: &SupervisorConfig, sink: Sink) -> ChildHa
         forwarder: Forwarder::new(&spec.name, sink),
         prober: Prober::new(spec.probe.clone()),
         logs: logs.clone(),
+        output: output.clone(),
+        adoption,
         state,
         running: None,
         generation: 0,
@@ -138,7 +52,7 @@ pub fn launch(spec: ChildSpec, config: &SupervisorConfig, sink: Sink) -> ChildHa
         status: status_tx,
     };
     tokio::spawn(actor.run());
-    ChildHandle { spec, requests, status, logs }
+    ChildHandle { spec, requests, status, logs, output }
 }
 
 fn snapshot(name: &str, state: &ChildState) -> ChildStatus {
@@ -153,7 +67,7 @@ fn snapshot(name: &str, state: &ChildState) -> ChildStatus {
 }
 
 struct Running {
-    child: Child,
+    child: Process,
     pid: u32,
     probe: JoinHandle<()>,
 }
@@ -164,6 +78,8 @@ struct Actor {
     forwarder: Forwarder,
     prober: Prober,
     logs: Arc<LogBuffer>,
+    output: OutputFds,
+    adoption: Option<Adoption>,
     state: ChildState,
     running: Option<Running>,
     generation: u64,
@@ -177,6 +93,9 @@ struct Actor {
 
 impl Actor {
     async fn run(mut self) {
+        if let Some(adoption) = self.adoption.take() {
+            self.adopt(adoption);
+        }
         let mut orphaned = false;
         loop {
             if orphaned && self.running.is_none() {
@@ -300,20 +219,60 @@ impl Actor {
         let probe_config = self.config.probe.clone();
         let probe =
             tokio::spawn(probe_loop(self.prober.clone(), probe_config, self.generation, self.reports_tx.clone()));
-        self.running = Some(Running { child, pid, probe });
+        self.running = Some(Running { child: Process::Spawned(child), pid, probe });
         tracing::info!(child = %self.spec.name, pid, "the successor serves; the old process drains");
         self.handle(Event::HandedOver { pid, at: Instant::now() });
         Ok(())
     }
 
-    /// Forwards the child's stdout and stderr to its log buffer and the sink.
+    /// Forwards the child's stdout and stderr to its log buffer and the sink, keeping a
+    /// duplicate of each pipe for a re-exec to pass on.
     fn capture_output(&self, child: &mut Child) {
+        let kept = match (&child.stdout, &child.stderr) {
+            (Some(out), Some(err)) => out.as_fd().try_clone_to_owned().ok().zip(err.as_fd().try_clone_to_owned().ok()),
+            _ => None,
+        };
+        if let Ok(mut output) = self.output.lock() {
+            *output = kept.map(|(out, err)| [out, err]);
+        }
         if let Some(stdout) = child.stdout.take() {
             tokio::spawn(capture(stdout, "stdout", self.logs.clone(), self.forwarder.clone()));
         }
         if let Some(stderr) = child.stderr.take() {
             tokio::spawn(capture(stderr, "stderr", self.logs.clone(), self.forwarder.clone()));
         }
+    }
+
+    /// Takes charge of a process the supervisor's previous image started: its output read
+    /// again from the pipes handed over, probed until ready as after a spawn.
+    fn adopt(&mut self, adoption: Adoption) {
+        let Adoption { pid, restarts, age, output: [stdout, stderr], .. } = adoption;
+        let process = match AdoptedProcess::adopt(pid) {
+            Ok(process) => process,
+            Err(err) => return tracing::error!(child = %self.spec.name, pid, error = %err, "cannot adopt the child"),
+        };
+        for (fd, stream) in [(&stdout, "stdout"), (&stderr, "stderr")] {
+            let reader = fd.try_clone().map(tokio::net::unix::pipe::Receiver::from_owned_fd);
+            match reader {
+                Ok(Ok(reader)) => {
+                    tokio::spawn(capture(reader, stream, self.logs.clone(), self.forwarder.clone()));
+                }
+                _ => tracing::warn!(child = %self.spec.name, stream, "cannot read the adopted child's output"),
+            }
+        }
+        if let Ok(mut output) = self.output.lock() {
+            *output = Some([stdout, stderr]);
+        }
+        self.generation += 1;
+        let probe_config = self.config.probe.clone();
+        let probe =
+            tokio::spawn(probe_loop(self.prober.clone(), probe_config, self.generation, self.reports_tx.clone()));
+        self.running = Some(Running { child: Process::Adopted(process), pid, probe });
+        self.state.wanted = true;
+        self.state.restarts = restarts;
+        let at = Instant::now().checked_sub(age).unwrap_or_else(Instant::now);
+        tracing::info!(child = %self.spec.name, pid, "child adopted from the previous supervisor image");
+        self.handle(Event::Spawned { pid, at });
     }
 
     fn spawn(&mut self) -> Vec<Action> {
@@ -336,7 +295,7 @@ impl Actor {
         let probe_config = self.config.probe.clone();
         let probe =
             tokio::spawn(probe_loop(self.prober.clone(), probe_config, self.generation, self.reports_tx.clone()));
-        self.running = Some(Running { child, pid, probe });
+        self.running = Some(Running { child: Process::Spawned(child), pid, probe });
         tracing::info!(child = %self.spec.name, pid, "child started");
         self.state.step(Event::Spawned { pid, at: Instant::now() }, &self.spec.policy)
     }
@@ -348,6 +307,9 @@ impl Actor {
         if let Some(running) = self.running.take() {
             running.probe.abort();
             process::signal_group(running.pid, Signal::KILL);
+        }
+        if let Ok(mut output) = self.output.lock() {
+            *output = None;
         }
         if let Some(socket) = &self.spec.socket {
             orama_ipc::socket::remove_socket(socket);

@@ -11,6 +11,7 @@ use orama_service::config::SupervisorConfig;
 use crate::child::{ChildHandle, ChildStatus, launch};
 use crate::forward::Sink;
 use crate::plan::{self, PlanError};
+use crate::running::Adoption;
 use crate::spec::ChildSpec;
 use crate::state::{Event, Phase};
 
@@ -22,15 +23,24 @@ pub struct Children {
 }
 
 impl Children {
-    /// Plans the order and launches an actor per child; no process is started yet.
-    pub fn launch(specs: Vec<ChildSpec>, config: &SupervisorConfig, sink: &Sink) -> Result<Children, PlanError> {
+    /// Plans the order and launches an actor per child; no process is started yet, but for
+    /// the `adopted` ones, which run already (a re-exec's inheritance).
+    pub fn launch(
+        specs: Vec<ChildSpec>,
+        config: &SupervisorConfig,
+        sink: &Sink,
+        mut adopted: Vec<Adoption>,
+    ) -> Result<Children, PlanError> {
         let pairs: Vec<(&str, &[String])> = specs.iter().map(|s| (s.name.as_str(), s.depends_on.as_slice())).collect();
         let order = plan::start_order(&pairs)?;
         let mut by_name: BTreeMap<String, ChildSpec> = specs.into_iter().map(|s| (s.name.clone(), s)).collect();
         let ordered = order
             .iter()
             .filter_map(|name| by_name.remove(name))
-            .map(|spec| launch(spec, config, sink.clone()))
+            .map(|spec| {
+                let adoption = adopted.iter().position(|a| a.name == spec.name).map(|at| adopted.swap_remove(at));
+                launch(spec, config, sink.clone(), adoption)
+            })
             .collect();
         Ok(Children { ordered: Arc::new(ordered) })
     }

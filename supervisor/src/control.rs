@@ -46,6 +46,8 @@ pub struct ControlSettings {
     /// The journal socket the children's lines go to, when they go to journald (`ctl logs`
     /// then reads the journal, which keeps more than the buffer and across restarts).
     pub journal: Option<String>,
+    /// When this supervisor image started (unix milliseconds).
+    pub image_started_ms: u64,
 }
 
 /// Serves the control API.
@@ -80,17 +82,35 @@ impl Control {
         }
     }
 
+    /// Upgrades the children, then (once this answer is on its way) the supervisor itself.
     async fn upgrade(&self) -> Response<Body> {
-        match self.reloader.upgrade(&self.children).await {
-            Ok(upgraded) => {
-                tracing::info!(upgraded = %upgraded.join(","), "children upgraded");
-                json_response(StatusCode::OK, &UpgradeReport { upgraded })
-            }
+        let upgraded = match self.reloader.upgrade(&self.children).await {
+            Ok(upgraded) => upgraded,
             Err(problem) => {
                 tracing::warn!(%problem, "upgrade stopped");
-                error_response(StatusCode::SERVICE_UNAVAILABLE, &problem)
+                return error_response(StatusCode::SERVICE_UNAVAILABLE, &problem);
             }
-        }
+        };
+        tracing::info!(upgraded = %upgraded.join(","), "children upgraded");
+        let path = match crate::reexec::check_new_binary().await {
+            Ok(path) => path,
+            Err(problem) => {
+                let message = format!("{} were upgraded, but the supervisor was not: {problem}", upgraded.join(", "));
+                return error_response(StatusCode::SERVICE_UNAVAILABLE, &message);
+            }
+        };
+        let pids = self.children.statuses().into_iter().filter_map(|s| Some((s.name, s.pid?))).collect();
+        let (reloader, children) = (self.reloader.clone(), self.children.clone());
+        tokio::spawn(async move {
+            // Time for this answer to reach `ctl` before the image is replaced.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let problem = reloader.reexec(&path, &children);
+            tracing::error!(%problem, "the supervisor was not re-executed; it keeps running as it was");
+        });
+        json_response(
+            StatusCode::OK,
+            &UpgradeReport { upgraded, pids, image_started_ms: self.settings.image_started_ms },
+        )
     }
 
     async fn report(&self, handles: &[&ChildHandle]) -> Vec<ChildReport> {
@@ -259,7 +279,9 @@ impl Handler for Control {
                 let dropped_log_lines = crate::forward::dropped_lines();
                 let version = node_info::VERSION.to_owned();
                 let journal = self.settings.journal.clone();
-                json_response(StatusCode::OK, &StatusReport { children, dropped_log_lines, version, journal })
+                let image_started_ms = self.settings.image_started_ms;
+                let report = StatusReport { children, dropped_log_lines, version, journal, image_started_ms };
+                json_response(StatusCode::OK, &report)
             }
             (&Method::POST, ["v1", "children", name, verb]) => self.act(name, verb, request.uri().query()).await,
             (&Method::GET, ["v1", "children", name, "logs"]) => self.logs(name, request.uri().query()),

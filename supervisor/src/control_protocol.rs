@@ -27,6 +27,13 @@ pub const DEFAULT_LOG_LINES: usize = 100;
 pub struct UpgradeReport {
     /// The children restarted on their new binaries, in the order they were.
     pub upgraded: Vec<String>,
+    /// Each child's pid once upgraded: the supervisor's re-exec, which follows the answer,
+    /// must leave them as they are.
+    #[serde(default)]
+    pub pids: std::collections::BTreeMap<String, u32>,
+    /// When the answering supervisor image started (see [`StatusReport::image_started_ms`]).
+    #[serde(default)]
+    pub image_started_ms: u64,
 }
 
 /// What a reload did.

@@ -68,7 +68,8 @@ pub enum CtlCommand {
     Reload,
     /// After new binaries were put in place: restart each of our children on its new binary
     /// in turn (the gateway without dropping a connection), rolling a child back to its
-    /// previous binary when the new one never gets ready.
+    /// previous binary when the new one never gets ready; then re-execute the supervisor in
+    /// place, its children running on.
     Upgrade,
     /// Stop a child; it stays stopped until `ctl start`.
     Stop {
@@ -176,9 +177,12 @@ pub async fn run(runtime_dir: &Path, ready_timeout: Duration, command: CtlComman
             }
         }
         CtlCommand::Upgrade => {
-            let report: UpgradeReport =
-                client.with_timeout(ACTION_TIMEOUT).post_json("/v1/upgrade", &serde_json::json!({})).await?;
+            let client = client.with_timeout(ACTION_TIMEOUT);
+            let report: UpgradeReport = client.post_json("/v1/upgrade", &serde_json::json!({})).await?;
             writeln!(out, "upgraded: {} restarted on the new binaries", report.upgraded.join(", "))?;
+            out.flush()?;
+            let status = crate::upgrade::await_reexec(&client, &report, ACTION_TIMEOUT).await?;
+            writeln!(out, "upgraded: the supervisor re-executed as {}; every child kept its process", status.version)?;
         }
         CtlCommand::Apikey { .. }
         | CtlCommand::Jwt { .. }

@@ -101,6 +101,7 @@ mod tests {
             dropped_log_lines: 0,
             version: "1.2.3".into(),
             journal: None,
+            image_started_ms: 0,
         };
         let text = status_text(&report);
         assert!(text.starts_with("NAME"), "{text}");

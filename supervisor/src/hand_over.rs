@@ -14,6 +14,8 @@ use orama_ipc::IpcClient;
 use rustix::process::Signal;
 use tokio::process::Child;
 
+use crate::running::Process;
+
 use crate::process;
 use crate::spec::ChildSpec;
 
@@ -92,7 +94,7 @@ fn discard(sockets: &[std::path::PathBuf]) {
 
 /// Lets the predecessor `pid` drain: SIGTERM to its group, SIGKILL after `grace`; reaped by a
 /// task of its own.
-pub fn drain(mut child: Child, pid: u32, grace: Duration, name: String) {
+pub fn drain(mut child: Process, pid: u32, grace: Duration, name: String) {
     process::signal_group(pid, Signal::TERM);
     tokio::spawn(async move {
         let exit = match tokio::time::timeout(grace, child.wait()).await {

@@ -11,6 +11,7 @@ pub mod apikey;
 pub mod cache_member;
 pub mod check;
 pub mod child;
+pub mod child_handle;
 pub mod children;
 pub mod cli;
 pub mod cluster_ca;
@@ -40,7 +41,9 @@ pub mod process;
 pub mod quoting;
 pub mod ready;
 pub mod redis_cli;
+pub mod reexec;
 pub mod reload;
+pub mod running;
 pub mod spec;
 pub mod state;
 pub mod stats;
@@ -50,11 +53,11 @@ pub mod upgrade;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::reexec::Inheritance;
 use orama_ipc::IpcError;
 use orama_service::args::ProcessArgs;
 use orama_service::config::NodeConfig;
 use orama_service::health::Health;
-use orama_service::listen_fds::Inherited;
 use orama_service::paths::Dirs;
 use orama_service::readiness::Readiness;
 use orama_service::telemetry::LogLevel;
@@ -91,19 +94,21 @@ pub enum SupervisorError {
 
 /// Runs the node until `shutdown` is cancelled, then stops every child in reverse dependency
 /// order and removes the control socket. `args` are passed on to our own processes;
-/// `inherited` are the sockets systemd handed over, if any; `log_level` filters the
-/// supervisor's own logs (a reload changes it).
+/// `inherited` are the sockets systemd handed over, if any, and after a re-exec the previous
+/// image's sockets and running children; `log_level` filters the supervisor's own logs (a
+/// reload changes it).
 pub async fn run(
     config: NodeConfig,
     dirs: Dirs,
     args: ProcessArgs,
-    mut inherited: Inherited,
+    inherited: Inheritance,
     sink: Sink,
     log_level: LogLevel,
     shutdown: CancellationToken,
 ) -> Result<(), SupervisorError> {
     orama_ipc::socket::ensure_private_dir(&dirs.data_dir)
         .map_err(|err| SupervisorError::DataDir { path: dirs.data_dir.clone(), source: std::io::Error::other(err) })?;
+    let Inheritance { sockets: mut inherited, children: adopted } = inherited;
     let gateway_sockets = listeners::hold(&config, &mut inherited).map_err(SupervisorError::Listen)?;
     let specs = spec::child_specs(&config, &dirs, &args, &gateway_sockets);
     let ready_timeout = ready::default_timeout(&config.supervisor);
@@ -117,7 +122,7 @@ pub async fn run(
     ));
     let socket = dirs.socket("supervisor");
     let listener = orama_ipc::bind(&socket)?;
-    let children = Children::launch(specs, &config.supervisor, &sink)?;
+    let children = Children::launch(specs, &config.supervisor, &sink, adopted)?;
     tracing::info!(
         data_dir = %dirs.data_dir.display(),
         runtime_dir = %dirs.runtime_dir.display(),
@@ -132,6 +137,9 @@ pub async fn run(
         ready_timeout: ready::default_timeout(&config.supervisor),
         gateway_url: node_info::gateway_url(&config.gateway),
         journal: sink.journal_socket(),
+        image_started_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
     };
     let control = Arc::new(Control::new(children.clone(), health, settings, reloader.clone()));
     tokio::spawn(reload_on_sighup(reloader, children.clone(), shutdown.clone()));

@@ -12,8 +12,10 @@ use orama_supervisor::forward::Sink;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Before any thread: the sockets systemd handed over (socket activation), if any.
-    let inherited = orama_service::listen_fds::take();
+    // Before any thread: the sockets systemd handed over (socket activation), and after a
+    // re-exec (`ctl upgrade`) the previous image's sockets and children.
+    let inherited = orama_supervisor::reexec::take();
+    orama_supervisor::reexec::remember_own_path();
     // One thread: children's PR_SET_PDEATHSIG is tied to the thread that forked them, and this
     // one lives as long as the process (see `process`).
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -68,7 +70,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run_node(args: ProcessArgs, inherited: orama_service::listen_fds::Inherited) -> ExitCode {
+async fn run_node(args: ProcessArgs, inherited: orama_supervisor::reexec::Inheritance) -> ExitCode {
     let (config, dirs) = match load(&args) {
         Ok(loaded) => loaded,
         Err(message) => return fail(&message),

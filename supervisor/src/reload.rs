@@ -119,6 +119,12 @@ impl Reloader {
         crate::upgrade::children(children, &self.specs(&current), self.ready_timeout, &keep_dir).await
     }
 
+    /// Re-executes the supervisor from `path` with `children` running on ([`crate::reexec`]);
+    /// returns only when that failed, why.
+    pub fn reexec(&self, path: &std::path::Path, children: &Children) -> String {
+        crate::reexec::exec(path, children, &self.gateway_sockets)
+    }
+
     fn specs(&self, config: &NodeConfig) -> Vec<ChildSpec> {
         child_specs(config, &self.dirs, &self.args, &self.gateway_sockets)
     }

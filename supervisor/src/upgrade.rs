@@ -5,13 +5,19 @@
 //! socket, so the binary each one runs is first copied aside (from `/proc/<pid>/exe`, which
 //! still reads the replaced file), and a successor that never gets ready is replaced by that
 //! copy. Either way the upgrade stops at the first child that failed, naming it, and the
-//! children after it keep their old binaries.
+//! children after it keep their old binaries. Once every child is upgraded the supervisor
+//! re-executes itself ([`crate::reexec`]), and `ctl` waits for its new image
+//! ([`await_reexec`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use orama_ipc::IpcClient;
+
 use crate::child::ChildHandle;
 use crate::children::Children;
+use crate::control_protocol::{CHILDREN_PATH, StatusReport, UpgradeReport};
+use crate::ctl_error::CtlError;
 use crate::spec::ChildSpec;
 
 /// Restarts each of our `children` on the binary `specs` name, each ready within
@@ -78,14 +84,51 @@ async fn with_copy_to_fall_back_on(
     }
 }
 
-/// Copies the binary process `pid` runs to `dir/name` (owner-only), for a rollback.
+/// Copies the binary process `pid` runs to `dir/name` (owner-only), for a rollback: written
+/// beside it and renamed over it, since the previous copy may be what `pid` runs.
 fn keep_binary(pid: u32, dir: &Path, name: &str) -> Result<PathBuf, String> {
     use std::os::unix::fs::PermissionsExt;
     orama_ipc::socket::ensure_private_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let kept = dir.join(name);
+    let (kept, fresh) = (dir.join(name), dir.join(format!("{name}.new")));
     let running = PathBuf::from(format!("/proc/{pid}/exe"));
-    std::fs::copy(&running, &kept).map_err(|e| format!("cannot keep {name}'s running binary: {e}"))?;
-    std::fs::set_permissions(&kept, std::fs::Permissions::from_mode(0o700))
+    std::fs::copy(&running, &fresh).map_err(|e| format!("cannot keep {name}'s running binary: {e}"))?;
+    std::fs::set_permissions(&fresh, std::fs::Permissions::from_mode(0o700))
+        .and_then(|()| std::fs::rename(&fresh, &kept))
         .map_err(|e| format!("{}: {e}", kept.display()))?;
     Ok(kept)
+}
+
+/// Waits (at most `timeout`) for the supervisor that answered `report` to be replaced by its
+/// re-executed image, then checks that every child kept the process it had: the new image's
+/// status, or what went wrong.
+pub async fn await_reexec(
+    client: &IpcClient,
+    report: &UpgradeReport,
+    timeout: Duration,
+) -> Result<StatusReport, CtlError> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let status = loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let answered: Option<StatusReport> = client.get_json(CHILDREN_PATH).await.ok();
+        match answered {
+            Some(status) if status.image_started_ms != report.image_started_ms => break status,
+            _ if tokio::time::Instant::now() > deadline => {
+                return Err(CtlError::Refused("the supervisor did not come back re-executed in time".into()));
+            }
+            _ => {}
+        }
+    };
+    let moved: Vec<String> = status
+        .children
+        .iter()
+        .filter(|c| report.pids.get(&c.name).is_some_and(|pid| c.pid != Some(*pid)))
+        .map(|c| c.name.clone())
+        .collect();
+    if !moved.is_empty() {
+        return Err(CtlError::Refused(format!(
+            "the supervisor re-executed, but {} lost its process",
+            moved.join(", ")
+        )));
+    }
+    Ok(status)
 }

@@ -165,6 +165,13 @@ impl Node {
         body["children"].as_array().cloned()
     }
 
+    /// The supervisor's whole status report (`Null` when it does not answer).
+    pub fn report(&self) -> Value {
+        let response = unix_get(&self.runtime_dir.join("supervisor.sock"), "/v1/children").unwrap_or_default();
+        let body = response.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+        serde_json::from_str(body).unwrap_or_default()
+    }
+
     /// The status of child `name` (panics if the supervisor does not answer).
     pub fn child(&self, name: &str) -> Value {
         let status = self.try_status().unwrap_or_else(|| self.fail("ctl status failed"));

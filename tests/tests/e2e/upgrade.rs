@@ -1,8 +1,9 @@
 //! `ctl upgrade` (issue 17), on a node run from its own copy of our binaries: with new
-//! binaries in place, every child is restarted on its new binary under a steady load that sees
-//! no refused connection and no failed request; a gateway binary that never gets ready is
+//! binaries in place, every child is restarted on its new binary and then the supervisor
+//! re-executes itself, its children keeping their processes, under a steady load that sees no
+//! refused connection and no failed request; a gateway binary that never gets ready is
 //! discarded and the old gateway keeps serving; a runner binary that never gets ready is
-//! replaced by the one it ran before.
+//! replaced by the one it ran before; a supervisor binary that does not run is not executed.
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -42,9 +43,10 @@ fn an_upgrade_restarts_every_child_on_its_new_binary_and_drops_no_request() {
     let node = Node::start_from_own_binaries(&format!("{FAST_SUPERVISOR}gateway: {{ listen: '127.0.0.1:{port}' }}\n"));
     node.wait_ready(&CHILDREN);
     let before: Vec<u32> = CHILDREN.iter().map(|name| node.pid(name)).collect();
-    for name in CHILDREN.map(|c| format!("orama-{c}")) {
+    for name in CHILDREN.map(|c| format!("orama-{c}")).into_iter().chain(["orama-supervisor".to_owned()]) {
         install(node.path(), &name, &our_binary(&name));
     }
+    let image = node.report()["image_started_ms"].as_u64();
     let load = Load::start(port, 3, 2);
     std::thread::sleep(Duration::from_millis(300));
     let upgraded = node.ctl(&["upgrade"]);
@@ -52,6 +54,15 @@ fn an_upgrade_restarts_every_child_on_its_new_binary_and_drops_no_request() {
     let counts = load.finish();
     assert!(upgraded.status.success(), "{}", said(&upgraded));
     assert!(CHILDREN.iter().all(|name| said(&upgraded).contains(name)), "{}", said(&upgraded));
+    assert!(said(&upgraded).contains("the supervisor re-executed"), "{}", said(&upgraded));
+    assert!(orama_e2e::alive(node.process.id()), "the supervisor kept its pid");
+    assert_ne!(node.report()["image_started_ms"].as_u64(), image, "a new supervisor image answers");
+    // The new image reads the children's output pipes it was handed.
+    http(port, "GET", "/v1/health", "X-Request-Id: after-the-re-exec\r\n", None);
+    let logged = orama_e2e::eventually(Duration::from_secs(10), || {
+        said(&node.ctl(&["logs", "gateway", "-n", "50"])).contains("after-the-re-exec")
+    });
+    assert!(logged, "the gateway's lines reach the new image: {}", said(&node.ctl(&["logs", "gateway"])));
     for (name, old) in CHILDREN.iter().zip(before) {
         let child = node.child(name);
         assert_eq!(child["state"], "ready", "{child}");
@@ -85,4 +96,13 @@ fn a_new_binary_that_never_gets_ready_is_rolled_back() {
     let runner = node.child("wasm-runner");
     assert_eq!(runner["state"], "ready", "the runner serves on its previous binary: {runner}");
     assert_eq!(http(port, "GET", "/v1/health", "", None).status, 200);
+
+    install(node.path(), "orama-wasm-runner", &our_binary("orama-wasm-runner"));
+    install(node.path(), "orama-supervisor", NEVER_READY);
+    let image = node.report()["image_started_ms"].as_u64();
+    let kept = node.ctl(&["upgrade"]);
+    let text = said(&kept);
+    assert!(!kept.status.success() && text.contains("the supervisor was not"), "{text}");
+    assert_eq!(node.report()["image_started_ms"].as_u64(), image, "the same supervisor image still runs");
+    node.wait_ready(&CHILDREN);
 }
