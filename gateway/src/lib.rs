@@ -206,6 +206,7 @@ async fn assemble(
     let sql = sql::SqlService::new(&config.backends.sql, data_dir)?;
     let cache_store = cache::open(&config.backends.cache)?;
     let mut tasks = Vec::new();
+    let pubsub = pubsub::PubsubContext::new(&config.pubsub, &paths.bridge_socket, shutdown.clone());
     let (functions, host) = if config.wasm_runner.child.enabled {
         let setup = functions::setup::FunctionsSetup {
             config,
@@ -216,6 +217,7 @@ async fn assemble(
             sql: &sql,
             cache: &cache_store,
             shared_keys: &shared_keys,
+            pubsub: pubsub.hub.bridge(),
         };
         let (functions, host, writer) = setup.build(shutdown).await.map_err(GatewayError::Functions)?;
         tasks.push(writer);
@@ -248,7 +250,7 @@ async fn assemble(
     let status = status::routes::StatusContext {
         started: status::bodies::Started::now(),
         metrics_allow: gateway.metrics_allow.clone().into(),
-        pubsub: pubsub::PubsubContext::new(&config.pubsub, &paths.bridge_socket, shutdown.clone()),
+        pubsub,
         anon: anon::AnonContext::new(&config.anon, &paths.anon_socket),
         cluster,
     };

@@ -83,6 +83,8 @@ pub struct HostCalls {
     pub registry: Registry,
     /// The sealing key of secrets.
     pub secrets: SecretBox,
+    /// The pub/sub bridge (`pubsub_publish`).
+    pub pubsub: crate::pubsub::bridge::Bridge,
 }
 
 impl std::fmt::Debug for HostCalls {
@@ -107,6 +109,14 @@ struct KeyArgs {
     ttl_seconds: i64,
     #[serde(default)]
     delta: i64,
+}
+
+#[derive(Debug, Deserialize)]
+struct PublishArgs {
+    topic: String,
+    /// Base64.
+    #[serde(default)]
+    data: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -174,7 +184,16 @@ impl HostCalls {
                 Ok(json!({ "value": stored.and_then(|s| self.secrets.open(owner, &s)) }))
             }
             "http_fetch" => Ok(self.fetcher.fetch(args::<FetchRequest>(request.args)?).await),
-            "pubsub_publish" => Err(ApiError::Unavailable("pub/sub is not available on this node yet".into())),
+            "pubsub_publish" => {
+                let a: PublishArgs = args(request.args)?;
+                if a.topic.is_empty() {
+                    return Err(ApiError::BadRequest("pubsub_publish: the topic is empty".into()));
+                }
+                // The function's own namespace: the scope of its invocation token, never an
+                // argument.
+                self.pubsub.publish(&scope.namespace, &a.topic, &unbase64(&a.data)?).await?;
+                Ok(json!({}))
+            }
             _ => Err(ApiError::NotFound(format!("no host function {name}"))),
         }
     }
@@ -199,6 +218,14 @@ mod tests {
             fetcher: Fetcher::new(&Default::default()).expect("fetcher"),
             registry: Registry::new(db),
             secrets: SecretBox::from_bytes(&[1u8; 32]).expect("key"),
+            pubsub: crate::pubsub::PubsubContext::new(
+                &Default::default(),
+                &dir.join("no-bridge.sock"),
+                Default::default(),
+            )
+            .hub
+            .bridge()
+            .clone(),
         }
     }
 

@@ -30,6 +30,8 @@ pub struct FunctionsSetup<'a> {
     pub cache: &'a Arc<dyn crate::cache::CacheStore>,
     /// The cluster's shared keys (the functions secrets key is one).
     pub shared_keys: &'a crate::auth::shared_keys::SharedKeys,
+    /// The pub/sub bridge functions publish through.
+    pub pubsub: &'a crate::pubsub::bridge::Bridge,
 }
 
 impl FunctionsSetup<'_> {
@@ -50,6 +52,7 @@ impl FunctionsSetup<'_> {
             fetcher: fetch::Fetcher::new(&runner_config.http_fetch)?,
             registry: registry.clone(),
             secrets: secrets.clone(),
+            pubsub: self.pubsub.clone(),
         };
         let functions = Functions::new(Parts {
             registry,

@@ -211,7 +211,8 @@ externals:
     assert_eq!(run(&bob, "secret TOKEN"), "", "a secret reaches its own function only");
     assert_eq!(run(&alice, "env GREETING"), "hi");
     assert_eq!(run(&alice, "caller"), "alice");
-    assert_eq!(run(&alice, "publish news hello"), "0", "no pub/sub on this node yet");
+    assert_eq!(run(&alice, "publish news hello"), "1", "published (who sees it: the test below)");
+    assert_eq!(run(&alice, "publish"), "0", "an empty topic is refused, and the failure logged (below)");
     let retrying = [("retry_count", "2"), ("retry_delay_seconds", "1")];
     alice.deployed("flaky", &calls, &retrying);
     let retried = alice.invoke("/v1/functions/flaky/invoke", "flaky tries");
@@ -381,4 +382,28 @@ fn websocket_frames_are_invocations() {
     assert_eq!(answer["status"], "error", "{answer}");
     let refused = WsClient::connect(port, "/v1/functions/hello/ws", "").err();
     assert_eq!(refused.map(|r| r.0), Some(401), "no credential, no socket");
+}
+
+#[test]
+fn a_function_publishes_into_its_own_namespace_and_nowhere_else() {
+    let calls = read(&guest_wasm("host-calls"));
+    let port = free_port();
+    let node = Node::start(&format!("{FAST_SUPERVISOR}gateway: {{ listen: '127.0.0.1:{port}' }}\n"));
+    node.wait_ready(&["gateway", "wasm-runner", "pubsub-bridge"]);
+    let (alice, bob) = (Caller::new(&node, port, "alice"), Caller::new(&node, port, "bob"));
+    alice.deployed("calls", &calls, &[]);
+    let subscribe = |who: &Caller| {
+        WsClient::connect(port, "/v1/pubsub/ws?topic=news", &who.header).unwrap_or_else(|e| panic!("subscribe: {e:?}"))
+    };
+    let (mut mine, mut theirs) = (subscribe(&alice), subscribe(&bob));
+
+    let published = alice.invoke("/v1/functions/calls/invoke", "publish news hello-from-wasm");
+    assert_eq!(published.status, 200, "{published:?}");
+    assert_eq!(published.json["output"].as_str().unwrap_or(published.body.trim()), "1", "{published:?}");
+    assert_eq!(crate::pubsub::receive(&mut mine, 1), ["hello-from-wasm"], "exactly once, in its own namespace");
+    theirs.read_timeout(Duration::from_millis(800));
+    assert!(theirs.envelope().is_none(), "another namespace's subscriber on the same topic sees nothing");
+
+    let empty_topic = alice.invoke("/v1/functions/calls/invoke", "publish");
+    assert_eq!(empty_topic.json["output"].as_str().unwrap_or(empty_topic.body.trim()), "0", "{empty_topic:?}");
 }
