@@ -180,10 +180,18 @@ pub const MIGRATIONS: &[Migration] = &[
             created_at INTEGER NOT NULL,
             UNIQUE (purpose, kid))"],
     },
+    Migration {
+        version: 7,
+        name: "the dead-letter topic of each function version",
+        statements: &["ALTER TABLE serverless_functions ADD COLUMN dlq_topic TEXT NOT NULL DEFAULT ''"],
+    },
 ];
 
-/// Brings `db` to the newest schema; returns the schema version it is at.
+/// Brings `db` to the newest schema; returns the schema version it is at. A database that
+/// holds another schema (the Go reference's, whose `schema_migrations` numbers its own
+/// migrations) is refused before anything is written, naming its tables.
 pub async fn migrate(db: &dyn Database) -> Result<i64, DbError> {
+    refuse_foreign_schema(db).await?;
     db.execute(Statement::new(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
             version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
@@ -209,7 +217,94 @@ pub async fn migrate(db: &dyn Database) -> Result<i64, DbError> {
     Ok(newest.max(current))
 }
 
+/// Refuses a database whose `schema_migrations` is not ours (it has no `name` column), or
+/// that has none but already holds tables our migrations create. Every question answers one
+/// row: a shared RQLite store also holds every namespace's tables.
+async fn refuse_foreign_schema(db: &dyn Database) -> Result<(), DbError> {
+    let columns = "SELECT COUNT(*) AS n FROM pragma_table_info('schema_migrations')";
+    let ours = if count(db, Statement::new(columns)).await? > 0 {
+        count(db, Statement::new(format!("{columns} WHERE name = 'name'"))).await? > 0
+    } else {
+        let tables: Vec<&str> = our_tables().collect();
+        let marks = vec!["?"; tables.len()].join(", ");
+        let sql = format!("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name IN ({marks})");
+        let statement = tables.into_iter().fold(Statement::new(sql), Statement::bind);
+        count(db, statement).await? == 0
+    };
+    if ours {
+        return Ok(());
+    }
+    let listed = "SELECT GROUP_CONCAT(name, ', ') AS names FROM (SELECT name FROM sqlite_master \
+                  WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name LIMIT 40)";
+    let rows = db.query(Statement::new(listed)).await?;
+    let tables = rows.get(0, "names").and_then(|v| v.as_str()).unwrap_or("?").to_owned();
+    Err(DbError::Internal(format!(
+        "the SQL database holds another schema, not this node's (its tables: {tables}); point backends.sql at a \
+         database of its own (an RQLite cluster the Go gateway uses cannot be shared)"
+    )))
+}
+
+/// The `n` a counting `statement` answers.
+async fn count(db: &dyn Database, statement: Statement) -> Result<i64, DbError> {
+    let rows = db.query(statement).await?;
+    Ok(rows.get(0, "n").and_then(|v| v.as_i64()).unwrap_or(0))
+}
+
+/// The tables our migrations create.
+fn our_tables() -> impl Iterator<Item = &'static str> {
+    MIGRATIONS.iter().flat_map(|m| m.statements.iter()).filter_map(|s| {
+        let rest = s.trim_start().strip_prefix("CREATE TABLE ")?;
+        rest.split(|c: char| c.is_whitespace() || c == '(').next()
+    })
+}
+
 async fn current_version(db: &dyn Database) -> Result<i64, DbError> {
     let rows = db.query(Statement::new("SELECT COALESCE(MAX(version), 0) AS version FROM schema_migrations")).await?;
     Ok(rows.get(0, "version").and_then(|v| v.as_i64()).unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::database::SqliteDb;
+
+    async fn database(dir: &std::path::Path) -> SqliteDb {
+        SqliteDb::open(&dir.join("system.db"), 2, Default::default()).expect("db")
+    }
+
+    #[tokio::test]
+    async fn the_go_references_schema_is_refused_by_name_and_left_as_it_was() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = database(dir.path()).await;
+        for table in [
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)",
+            "CREATE TABLE namespaces (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE NOT NULL, created_at)",
+            "CREATE TABLE functions (id TEXT PRIMARY KEY, name TEXT)",
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (1, 0), (2, 0), (3, 0), (4, 0)",
+        ] {
+            db.execute(Statement::new(table)).await.expect("the reference's schema");
+        }
+        let refused = migrate(&db).await.expect_err("another schema");
+        let message = refused.to_string();
+        assert!(message.contains("another schema") && message.contains("functions, namespaces, schema_migrations"));
+        let count = db
+            .query(Statement::new(
+                "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+            ))
+            .await;
+        assert_eq!(count.expect("count").get(0, "n").and_then(|v| v.as_i64()), Some(3), "nothing was created");
+    }
+
+    #[tokio::test]
+    async fn our_own_schema_migrates_again_and_a_stranger_table_without_migrations_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = database(dir.path()).await;
+        let newest = migrate(&db).await.expect("a fresh database");
+        assert_eq!(migrate(&db).await.expect("again"), newest);
+        assert!(our_tables().any(|t| t == "serverless_functions") && our_tables().any(|t| t == "node_keys"));
+        let second = tempfile::tempdir().expect("tempdir");
+        let stranger = database(second.path()).await;
+        stranger.execute(Statement::new("CREATE TABLE api_keys (id INTEGER PRIMARY KEY, key TEXT)")).await.expect("t");
+        assert!(migrate(&stranger).await.is_err(), "a table of ours, made by someone else");
+    }
 }

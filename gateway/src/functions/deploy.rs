@@ -42,19 +42,18 @@ pub struct Definition {
     pub retry_count: Option<i64>,
     /// As the reference stores it.
     pub retry_delay_seconds: Option<i64>,
+    /// The topic of the namespace dead letters go to ([`super::dead_letters`]).
+    pub dlq_topic: Option<String>,
     /// Environment (`get_env`).
     pub env_vars: BTreeMap<String, String>,
     /// Secrets (`get_secret`), replacing the function's secrets when given.
     pub secrets: Option<BTreeMap<String, String>>,
     /// The module, base64 (JSON deploys only).
     pub wasm_base64: String,
-    /// Reference keys accepted and ignored: every deploy is a new version, and triggers,
-    /// schedules and dead-letter topics are not implemented (as in the reference).
+    /// Reference keys accepted and ignored: every deploy is a new version, and triggers and
+    /// schedules are not implemented (as in the reference).
     #[serde(rename = "version")]
     pub _version: serde::de::IgnoredAny,
-    /// See `_version`.
-    #[serde(rename = "dlq_topic")]
-    pub _dlq_topic: serde::de::IgnoredAny,
     /// See `_version`.
     #[serde(rename = "cron_expressions")]
     pub _cron_expressions: serde::de::IgnoredAny,
@@ -65,6 +64,9 @@ pub struct Definition {
     #[serde(rename = "pubsub_topics")]
     pub _pubsub_topics: serde::de::IgnoredAny,
 }
+
+/// The longest dead-letter topic accepted.
+const MAX_TOPIC: usize = 256;
 
 /// True for function names we accept: 1-64 of `A-Z a-z 0-9 _ - .`, not starting with `.`.
 pub fn valid_name(name: &str) -> bool {
@@ -100,6 +102,7 @@ const FORM_FIELDS: &[&str] = &[
     "timeout_seconds",
     "retry_count",
     "retry_delay_seconds",
+    "dlq_topic",
     "env_vars",
     "secrets",
 ];
@@ -187,6 +190,7 @@ pub async fn from_multipart(
             "timeout_seconds" => definition.timeout_seconds = Some(field_int(&name, &value)?),
             "retry_count" => definition.retry_count = Some(field_int(&name, &value)?),
             "retry_delay_seconds" => definition.retry_delay_seconds = Some(field_int(&name, &value)?),
+            "dlq_topic" => definition.dlq_topic = Some(value.trim().to_owned()),
             "env_vars" => definition.env_vars = json_field(&name, &value)?,
             "secrets" => definition.secrets = Some(json_field(&name, &value)?),
             // Only known fields get here; `namespace` when the metadata named one.
@@ -230,6 +234,11 @@ impl Functions {
             return Err(ApiError::BadRequest(
                 "function name must be 1-64 of A-Z a-z 0-9 _ - . (not starting with .)".into(),
             ));
+        }
+        if definition.dlq_topic.as_ref().is_some_and(|t| t.len() > MAX_TOPIC || t.chars().any(char::is_control)) {
+            return Err(ApiError::BadRequest(format!(
+                "dlq_topic must be at most {MAX_TOPIC} bytes without control characters"
+            )));
         }
         let settings: usize =
             definition.env_vars.iter().chain(definition.secrets.iter().flatten()).map(|(k, v)| k.len() + v.len()).sum();
@@ -304,6 +313,7 @@ impl Functions {
             is_public: d.is_public.unwrap_or(false),
             retry_count: d.retry_count.unwrap_or(0).clamp(0, 10),
             retry_delay_seconds: positive(d.retry_delay_seconds).unwrap_or(5),
+            dlq_topic: d.dlq_topic.unwrap_or_default(),
         };
         NewVersion { name: d.name, wasm_cid, wasm_hash, settings, env: d.env_vars, secrets }
     }

@@ -136,7 +136,18 @@ impl Functions {
         };
         match ran {
             Ok(answer) => Ok(Invoked { output: answer.output, duration: Duration::from_micros(answer.duration_us) }),
-            Err(failure) => Err(InvokeFailure { duration: started.elapsed(), ..classify(failure) }),
+            Err(failure) => {
+                let failed = InvokeFailure { duration: started.elapsed(), ..classify(failure) };
+                let letter = super::dead_letters::Failed {
+                    request_id: &request.request_id,
+                    input: &request.input,
+                    trigger: request.trigger,
+                    caller: &caller,
+                    error: &failed.message,
+                };
+                super::dead_letters::publish(&self.parts.pubsub, &resolved.function, letter).await;
+                Err(failed)
+            }
         }
     }
 

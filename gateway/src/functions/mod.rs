@@ -9,6 +9,7 @@
 //! invocation end to end, and [`routes`] / [`ws`] are the endpoints. Module bytes live in the
 //! storage engine under their CID; the runner keeps them compiled by content hash.
 
+pub mod dead_letters;
 pub mod deploy;
 pub mod fetch;
 pub mod host;

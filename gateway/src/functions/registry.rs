@@ -24,6 +24,10 @@ pub struct Settings {
     pub retry_count: i64,
     /// Delay before the first retry (doubling after).
     pub retry_delay_seconds: i64,
+    /// The topic of the function's namespace its failed invocations' dead letters go to
+    /// (none when empty).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub dlq_topic: String,
 }
 
 /// One version of a function.
@@ -73,7 +77,7 @@ pub struct NewVersion {
 }
 
 const COLUMNS: &str = "f.id, f.name, n.name AS namespace, f.version, f.wasm_cid, f.wasm_hash, f.memory_limit_mb, \
-     f.timeout_seconds, f.is_public, f.retry_count, f.retry_delay_seconds, f.status, f.created_by, f.created_at, \
+     f.timeout_seconds, f.is_public, f.retry_count, f.retry_delay_seconds, f.dlq_topic, f.status, f.created_by, f.created_at, \
      f.updated_at FROM serverless_functions f JOIN namespaces n ON n.id = f.namespace_id";
 
 /// The records.
@@ -116,9 +120,9 @@ impl Registry {
                 .bind(now),
             Statement::new(
                 "INSERT INTO serverless_functions (id, namespace_id, name, version, wasm_cid, wasm_hash, \
-                 memory_limit_mb, timeout_seconds, is_public, retry_count, retry_delay_seconds, status, created_by, \
-                 created_at, updated_at) SELECT ?, ns.id, ?, COALESCE(MAX(f.version), 0) + 1, ?, ?, ?, ?, ?, ?, ?, \
-                 'active', ?, ?, ? FROM (SELECT id FROM namespaces WHERE name = ?) ns \
+                 memory_limit_mb, timeout_seconds, is_public, retry_count, retry_delay_seconds, dlq_topic, status, \
+                 created_by, created_at, updated_at) SELECT ?, ns.id, ?, COALESCE(MAX(f.version), 0) + 1, ?, ?, ?, ?, \
+                 ?, ?, ?, ?, 'active', ?, ?, ? FROM (SELECT id FROM namespaces WHERE name = ?) ns \
                  LEFT JOIN serverless_functions f ON f.namespace_id = ns.id AND f.name = ? GROUP BY ns.id",
             )
             .bind(id)
@@ -130,6 +134,7 @@ impl Registry {
             .bind(i64::from(new.settings.is_public))
             .bind(new.settings.retry_count)
             .bind(new.settings.retry_delay_seconds)
+            .bind(new.settings.dlq_topic.as_str())
             .bind(namespace)
             .bind(now)
             .bind(now)
@@ -289,6 +294,7 @@ fn functions(rows: &Rows) -> Vec<Function> {
                 is_public: int(i, "is_public") != 0,
                 retry_count: int(i, "retry_count"),
                 retry_delay_seconds: int(i, "retry_delay_seconds"),
+                dlq_topic: string(i, "dlq_topic"),
             },
             status: string(i, "status"),
             created_at: rfc3339(int(i, "created_at")),

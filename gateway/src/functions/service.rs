@@ -88,6 +88,8 @@ pub struct Parts {
     pub secrets: SecretBox,
     /// Bounds.
     pub bounds: Bounds,
+    /// Where dead letters are published.
+    pub pubsub: crate::pubsub::bridge::Bridge,
 }
 
 impl Functions {

@@ -62,6 +62,7 @@ impl FunctionsSetup<'_> {
             storage: self.storage.clone(),
             secrets,
             bounds: Bounds::of(runner_config),
+            pubsub: self.pubsub.clone(),
         });
         Ok((functions, host, writer))
     }

@@ -1,7 +1,8 @@
 //! CORS as the reference answers it (§2.2), with the origins from config: tower-http's layer
 //! for requests that carry an `Origin` and for every `OPTIONS` (the preflights), and for the
 //! rest (servers, scripts, load balancers: most API traffic) the very headers tower-http would
-//! add, worked out once when the stack is built instead of on every request.
+//! add, worked out once when the stack is built instead of on every request. A preflight is
+//! answered 204, as the reference answers every `OPTIONS` (tower-http says 200).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -56,7 +57,10 @@ where
 {
     type Response = Response<Body>;
     type Error = Infallible;
-    type Future = Either<<Cors<S> as Service<Request<B>>>::Future, PlainFuture<S::Future>>;
+    type Future = Either<
+        futures_util::future::Map<<Cors<S> as Service<Request<B>>>::Future, fn(Answer) -> Answer>,
+        PlainFuture<S::Future>,
+    >;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         match self.inner.poll_ready(cx) {
@@ -67,10 +71,29 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         if request.method() == Method::OPTIONS || request.headers().contains_key(header::ORIGIN) {
-            return Either::Left(self.cors.call(request));
+            let preflight = request.method() == Method::OPTIONS;
+            let answer: fn(Answer) -> Answer = if preflight { no_content } else { unchanged };
+            return Either::Left(self.cors.call(request).map(answer));
         }
         Either::Right(PlainFuture { inner: self.inner.call(request), headers: Some(self.plain.clone()) })
     }
+}
+
+/// What the stack answers.
+type Answer = Result<Response<Body>, Infallible>;
+
+/// A preflight's answer: 204 where tower-http says 200.
+fn no_content(answer: Answer) -> Answer {
+    answer.map(|mut response| {
+        if response.status() == http::StatusCode::OK {
+            *response.status_mut() = http::StatusCode::NO_CONTENT;
+        }
+        response
+    })
+}
+
+fn unchanged(answer: Answer) -> Answer {
+    answer
 }
 
 pin_project_lite::pin_project! {
@@ -142,4 +165,29 @@ fn cors(origins: &[String]) -> CorsLayer {
         ])
         .expose_headers([HeaderName::from_static("x-request-id")])
         .max_age(std::time::Duration::from_secs(600))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_preflight_is_answered_204_with_the_cors_headers() {
+        let ok = tower::service_fn(|_: Request<Body>| async {
+            Ok::<_, Infallible>(Response::new(orama_ipc::body::full("")))
+        });
+        let service = CorsSwitchLayer::new(&["https://app.example".to_owned()]).layer(ok);
+        let preflight = Request::options("/v1/cache/get")
+            .header(header::ORIGIN, "https://app.example")
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+            .body(orama_ipc::body::full(""))
+            .expect("request");
+        let answer = service.clone().oneshot(preflight).await.expect("answer");
+        assert_eq!(answer.status(), http::StatusCode::NO_CONTENT);
+        assert_eq!(answer.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "https://app.example");
+        let get =
+            Request::get("/v1/health").header(header::ORIGIN, "https://app.example").body(orama_ipc::body::full(""));
+        let answer = service.oneshot(get.expect("request")).await.expect("answer");
+        assert_eq!(answer.status(), http::StatusCode::OK, "only preflights change");
+    }
 }

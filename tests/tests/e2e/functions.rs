@@ -407,3 +407,37 @@ fn a_function_publishes_into_its_own_namespace_and_nowhere_else() {
     let empty_topic = alice.invoke("/v1/functions/calls/invoke", "publish");
     assert_eq!(empty_topic.json["output"].as_str().unwrap_or(empty_topic.body.trim()), "0", "{empty_topic:?}");
 }
+
+#[test]
+fn a_function_that_keeps_failing_sends_its_dead_letter_to_its_own_namespace() {
+    let calls = read(&guest_wasm("host-calls"));
+    let port = free_port();
+    let node = Node::start(&format!("{FAST_SUPERVISOR}gateway: {{ listen: '127.0.0.1:{port}' }}\n"));
+    node.wait_ready(&["gateway", "wasm-runner", "pubsub-bridge"]);
+    let (alice, bob) = (Caller::new(&node, port, "alice"), Caller::new(&node, port, "bob"));
+    let fields = [("retry_count", "1"), ("retry_delay_seconds", "1"), ("dlq_topic", "dead")];
+    let deployed = alice.deployed("doomed", &calls, &fields);
+    assert_eq!(deployed["dlq_topic"], "dead", "{deployed}");
+    let subscribe = |who: &Caller| {
+        WsClient::connect(port, "/v1/pubsub/ws?topic=dead", &who.header).unwrap_or_else(|e| panic!("subscribe: {e:?}"))
+    };
+    let (mut mine, mut theirs) = (subscribe(&alice), subscribe(&bob));
+
+    let failed = alice.invoke("/v1/functions/doomed/invoke", "bad-pointer");
+    assert_eq!(failed.status, 500, "{failed:?}");
+    let letters = crate::pubsub::receive(&mut mine, 1);
+    let letter: Value = serde_json::from_str(&letters[0]).expect("a JSON dead letter");
+    assert_eq!((letter["function_name"].as_str(), letter["namespace"].as_str()), (Some("doomed"), Some("alice")));
+    assert_eq!(letter["function_id"], deployed["id"]);
+    assert_eq!(letter["input"], "YmFkLXBvaW50ZXI=", "the input, base64: {letter}");
+    assert_eq!(letter["trigger_type"], "http");
+    assert!(letter["error"].as_str().is_some_and(|e| !e.is_empty()), "{letter}");
+    assert!(letter["request_id"].as_str().is_some_and(|r| !r.is_empty()), "{letter}");
+    assert!(letter["failed_at"].as_str().is_some_and(|t| t.ends_with('Z')), "{letter}");
+    theirs.read_timeout(Duration::from_millis(800));
+    assert!(theirs.envelope().is_none(), "another namespace never sees it");
+
+    let too_long = "t".repeat(300);
+    let refused = alice.deploy("doomed", &calls, &[("dlq_topic", too_long.as_str())]);
+    assert_eq!(refused.status, 400, "{refused:?}");
+}

@@ -222,3 +222,58 @@ fn a_killed_rqlite_is_a_503_until_the_supervisor_brings_it_back() {
     assert_eq!(node.child("rqlite")["restarts"], 1);
     assert_eq!(node.pid("gateway"), gateway, "without a gateway restart");
 }
+
+#[test]
+fn a_node_pointed_at_another_schema_does_not_start_and_names_its_tables() {
+    let rqlited = std::env::var("ORAMA_RQLITED").expect("ORAMA_RQLITED (set by scripts/test)");
+    let (rqlite_http, raft, port) = (free_port(), free_port(), free_port());
+    let data = tempfile::tempdir().expect("tempdir");
+    let _engine = KilledOnDrop(
+        std::process::Command::new(rqlited)
+            .args(["-node-id", "n1", "-http-addr", &format!("127.0.0.1:{rqlite_http}")])
+            .args(["-raft-addr", &format!("127.0.0.1:{raft}")])
+            .arg(data.path().join("rqlite"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("rqlited"),
+    );
+    let up = orama_e2e::eventually(std::time::Duration::from_secs(20), || {
+        orama_e2e::try_http(rqlite_http, "GET", "/readyz", "", None, std::time::Duration::from_secs(2))
+            .is_some_and(|r| r.status == 200)
+    });
+    assert!(up, "rqlited did not start");
+    // The Go reference's first migration, as its node applies it.
+    let reference = json!([
+        ["CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)"],
+        ["CREATE TABLE namespaces (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE NOT NULL, created_at)"],
+        ["CREATE TABLE api_keys (id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT UNIQUE NOT NULL, namespace_id)"],
+        ["INSERT INTO schema_migrations (version, applied_at) VALUES (1, 0), (2, 0), (3, 0), (4, 0)"]
+    ]);
+    let seeded = http(rqlite_http, "POST", "/db/execute", "", Some(&reference));
+    assert_eq!(seeded.status, 200, "{seeded:?}");
+
+    let config = format!(
+        "{}gateway: {{ listen: '127.0.0.1:{port}' }}\nbackends:\n  sql: {{ engine: rqlite, urls: ['http://127.0.0.1:{rqlite_http}'] }}\n",
+        crate::FAST_SUPERVISOR_ALONE
+    );
+    let node = Node::start(&config);
+    let said = orama_e2e::eventually(std::time::Duration::from_secs(30), || {
+        let logs = node.ctl(&["logs", "gateway", "-n", "200"]);
+        String::from_utf8_lossy(&logs.stdout).contains("another schema")
+    });
+    let logs = String::from_utf8_lossy(&node.ctl(&["logs", "gateway", "-n", "200"]).stdout).into_owned();
+    assert!(said, "the gateway says why it does not start: {logs}");
+    assert!(logs.contains("api_keys, namespaces, schema_migrations"), "and names the tables: {logs}");
+    assert_ne!(node.child("gateway")["state"], "ready");
+}
+
+/// A process killed when the test ends, whichever way it ends.
+struct KilledOnDrop(std::process::Child);
+
+impl Drop for KilledOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
