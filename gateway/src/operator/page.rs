@@ -155,6 +155,7 @@ fn cluster(html: &mut String, snapshot: &Snapshot) {
         }
         None => html.push_str("<p class=\"muted\">A single node: the SQL engine is not clustered.</p>"),
     }
+    peers(html, &snapshot.peers);
     if let Some(ipfs) = &snapshot.cluster.ipfs {
         let _ = write!(
             html,
@@ -177,6 +178,23 @@ fn cluster(html: &mut String, snapshot: &Snapshot) {
     };
     html.push_str(&tls);
     html.push_str("</section>");
+}
+
+fn peers(html: &mut String, peers: &[(String, Vec<String>)]) {
+    if peers.is_empty() {
+        html.push_str("<p id=\"peers\" class=\"muted\">No libp2p peer is connected.</p>");
+        return;
+    }
+    html.push_str("<table id=\"peers\"><thead><tr><th>libp2p peer</th><th>Addresses</th></tr></thead><tbody>");
+    for (id, addresses) in peers {
+        let _ = write!(
+            html,
+            "<tr class=\"peer\"><td><code>{}</code></td><td>{}</td></tr>",
+            esc(id),
+            esc(&addresses.join(", "))
+        );
+    }
+    html.push_str("</tbody></table>");
 }
 
 fn plots(html: &mut String, history: &[Sample]) {
@@ -296,6 +314,7 @@ mod tests {
         let snapshot = Snapshot {
             uptime: Duration::from_secs(60),
             node: None,
+            peers: vec![("12D3KooPeer".into(), vec!["/ip4/10.0.0.2/tcp/4001".into()])],
             processes: Ok(StatusReport {
                 children: vec![child("gateway", "ready"), child("wasm-runner", "backoff")],
                 version: "0.1.0".into(),
@@ -323,6 +342,7 @@ mod tests {
         }
         assert!(!page.contains("<script") && !page.contains("<b>down"), "escaped");
         assert!(page.contains("&lt;b&gt;down&lt;/b&gt;"));
+        assert!(page.contains("<code>12D3KooPeer</code></td><td>/ip4/10.0.0.2/tcp/4001"), "the peers");
     }
 
     #[test]

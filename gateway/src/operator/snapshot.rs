@@ -70,6 +70,8 @@ pub struct Snapshot {
     pub uptime: Duration,
     /// The node's libp2p identity, when the bridge answered.
     pub node: Option<NodeIdentity>,
+    /// The node's libp2p peers: each one's id and addresses.
+    pub peers: Vec<(String, Vec<String>)>,
     /// The supervisor's report, or why there is none.
     pub processes: Result<StatusReport, String>,
     /// The backends.
@@ -84,17 +86,26 @@ pub struct Snapshot {
 
 /// Gathers a snapshot from `sources`.
 pub async fn take(sources: &Sources) -> Snapshot {
-    let (processes, node, cluster, sql, cache, storage) = tokio::join!(
+    let (processes, peers, cluster, sql, cache, storage) = tokio::join!(
         processes(sources),
-        crate::pubsub::network::identity(&sources.pubsub),
+        tokio::time::timeout(ASK_TIMEOUT, sources.pubsub.hub.bridge().peers()),
         sources.cluster.facts(),
         timed(async { sources.store.ping().await.map_err(|e| e.to_string()) }),
         timed(async { probe_cache(sources.cache.as_ref()).await }),
         timed(async { probe_storage(sources.storage.as_ref()).await }),
     );
+    let answer = peers.ok().and_then(Result::ok);
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    let peers: Vec<(String, Vec<String>)> = answer
+        .iter()
+        .flat_map(|a| a["peers"].as_array().into_iter().flatten())
+        .map(|p| (text(&p["peer_id"]), p["addrs"].as_array().into_iter().flatten().map(text).collect()))
+        .collect();
+    let node = answer.as_ref().map(|a| NodeIdentity { peer_id: text(&a["peer_id"]), peer_count: peers.len() as u32 });
     Snapshot {
         uptime: sources.started.elapsed(),
         node,
+        peers,
         processes,
         backends: vec![
             Backend { role: "SQL", engine: sources.store.engine(), answer: sql },

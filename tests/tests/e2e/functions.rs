@@ -36,6 +36,12 @@ impl Caller {
         Caller { port, header: header.to_owned() }
     }
 
+    /// A pub/sub client of its namespace on `topic`.
+    pub fn subscribe(&self, topic: &str) -> WsClient {
+        let path = format!("/v1/pubsub/ws?topic={topic}");
+        WsClient::connect(self.port, &path, &self.header).unwrap_or_else(|e| panic!("subscribe to {topic}: {e:?}"))
+    }
+
     /// Deploys `wasm` as `name` with extra form fields.
     pub fn deploy(&self, name: &str, wasm: &[u8], fields: &[(&str, &str)]) -> Reply {
         let mut body = Vec::new();
@@ -387,15 +393,9 @@ fn websocket_frames_are_invocations() {
 #[test]
 fn a_function_publishes_into_its_own_namespace_and_nowhere_else() {
     let calls = read(&guest_wasm("host-calls"));
-    let port = free_port();
-    let node = Node::start(&format!("{FAST_SUPERVISOR}gateway: {{ listen: '127.0.0.1:{port}' }}\n"));
-    node.wait_ready(&["gateway", "wasm-runner", "pubsub-bridge"]);
-    let (alice, bob) = (Caller::new(&node, port, "alice"), Caller::new(&node, port, "bob"));
+    let (_node, alice, bob) = publishing_node();
     alice.deployed("calls", &calls, &[]);
-    let subscribe = |who: &Caller| {
-        WsClient::connect(port, "/v1/pubsub/ws?topic=news", &who.header).unwrap_or_else(|e| panic!("subscribe: {e:?}"))
-    };
-    let (mut mine, mut theirs) = (subscribe(&alice), subscribe(&bob));
+    let (mut mine, mut theirs) = (alice.subscribe("news"), bob.subscribe("news"));
 
     let published = alice.invoke("/v1/functions/calls/invoke", "publish news hello-from-wasm");
     assert_eq!(published.status, 200, "{published:?}");
@@ -411,17 +411,11 @@ fn a_function_publishes_into_its_own_namespace_and_nowhere_else() {
 #[test]
 fn a_function_that_keeps_failing_sends_its_dead_letter_to_its_own_namespace() {
     let calls = read(&guest_wasm("host-calls"));
-    let port = free_port();
-    let node = Node::start(&format!("{FAST_SUPERVISOR}gateway: {{ listen: '127.0.0.1:{port}' }}\n"));
-    node.wait_ready(&["gateway", "wasm-runner", "pubsub-bridge"]);
-    let (alice, bob) = (Caller::new(&node, port, "alice"), Caller::new(&node, port, "bob"));
+    let (_node, alice, bob) = publishing_node();
     let fields = [("retry_count", "1"), ("retry_delay_seconds", "1"), ("dlq_topic", "dead")];
     let deployed = alice.deployed("doomed", &calls, &fields);
     assert_eq!(deployed["dlq_topic"], "dead", "{deployed}");
-    let subscribe = |who: &Caller| {
-        WsClient::connect(port, "/v1/pubsub/ws?topic=dead", &who.header).unwrap_or_else(|e| panic!("subscribe: {e:?}"))
-    };
-    let (mut mine, mut theirs) = (subscribe(&alice), subscribe(&bob));
+    let (mut mine, mut theirs) = (alice.subscribe("dead"), bob.subscribe("dead"));
 
     let failed = alice.invoke("/v1/functions/doomed/invoke", "bad-pointer");
     assert_eq!(failed.status, 500, "{failed:?}");
@@ -440,4 +434,13 @@ fn a_function_that_keeps_failing_sends_its_dead_letter_to_its_own_namespace() {
     let too_long = "t".repeat(300);
     let refused = alice.deploy("doomed", &calls, &[("dlq_topic", too_long.as_str())]);
     assert_eq!(refused.status, 400, "{refused:?}");
+}
+
+/// A node running functions and pub/sub, and callers of the namespaces alice and bob.
+fn publishing_node() -> (Node, Caller, Caller) {
+    let port = free_port();
+    let node = Node::start(&format!("{FAST_SUPERVISOR}gateway: {{ listen: '127.0.0.1:{port}' }}\n"));
+    node.wait_ready(&["gateway", "wasm-runner", "pubsub-bridge"]);
+    let (alice, bob) = (Caller::new(&node, port, "alice"), Caller::new(&node, port, "bob"));
+    (node, alice, bob)
 }

@@ -88,6 +88,8 @@ fn an_operator_signs_in_and_sees_the_node_in_chromium() {
     }
     let backends = browser.eval("return [...document.querySelectorAll('tr.backend td.ok')].length");
     assert_eq!(backends, 3, "SQL, cache and storage answer");
+    let peers = browser.eval("return document.getElementById('peers')?.textContent ?? ''");
+    assert!(peers.as_str().is_some_and(|p| p.contains("No libp2p peer")), "a lone node's peers: {peers}");
     let plot = browser.eval(
         "const line = document.querySelector('#plot-requests svg polyline');\
          return line ? line.getAttribute('points').split(' ').length : 0",
