@@ -119,13 +119,25 @@ impl HostState {
     }
 }
 
-/// Defines every host function under `env` and `host`.
+/// Defines every host function of the reference under `env` and `host`, and ours beyond it
+/// under `host` only.
 pub(crate) fn add_to_linker<T: HostView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     for module in ["env", "host"] {
         define_local(linker, module)?;
         define_data(linker, module)?;
         define_network(linker, module)?;
     }
+    define_beyond_the_reference(linker)
+}
+
+/// Host functions the reference does not have, under `host` only (so a module written for the
+/// reference's `env` never meets them).
+fn define_beyond_the_reference<T: HostView>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
+    linker.func_wrap("host", "cache_delete", |mut caller: Caller<'_, T>, ptr: i32, len: i32| {
+        let key = text(&mut caller, ptr, len, "cache_delete key")?;
+        let answer = caller.data_mut().host_state().backend("cache_delete", json!({ "key": key }))?;
+        Ok(i32::from(answer.is_some_and(|a| a["deleted"] == true)))
+    })?;
     Ok(())
 }
 

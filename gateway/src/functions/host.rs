@@ -157,6 +157,10 @@ impl HostCalls {
                 self.cache.put(&dmap, &a.key, unbase64(&a.value)?, ttl).await?;
                 Ok(json!({}))
             }
+            "cache_delete" => {
+                let a: KeyArgs = args(request.args)?;
+                Ok(json!({ "deleted": self.cache.delete(&dmap, &a.key).await? }))
+            }
             "cache_incr" => {
                 let a: KeyArgs = args(request.args)?;
                 Ok(json!({ "value": self.cache.incr(&dmap, &a.key, a.delta).await? }))

@@ -204,6 +204,9 @@ externals:
 
     assert_eq!(run(&alice, "cache color blue"), "blue");
     assert_eq!(run(&bob, "cache color red"), "red");
+    assert_eq!(run(&alice, "delete color"), "1", "cache_delete (under `host` only)");
+    assert_eq!((run(&alice, "get color"), run(&alice, "delete color")), (String::new(), "0".to_owned()));
+    assert_eq!(run(&bob, "get color"), "red", "a namespace deletes its own keys only");
     assert_eq!(run(&alice, "incr visits 5"), "5");
     assert_eq!(run(&alice, "incr visits 2"), "7");
     assert_eq!(run(&bob, "incr visits 1"), "1", "bob's counter is his own");

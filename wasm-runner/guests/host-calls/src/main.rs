@@ -1,5 +1,6 @@
 //! One command per invocation on stdin, its result on stdout:
-//! `cache <key> <value>` (set, then get), `incr <key> <delta>`, `exec <sql>`, `query <sql>`,
+//! `cache <key> <value>` (set, then get), `get <key>`, `delete <key>`, `incr <key> <delta>`,
+//! `exec <sql>`, `query <sql>`,
 //! `fetch <url>`, `secret <name>`, `env <key>`, `publish <topic> <data>`, `caller`, `bad-pointer`,
 //! `flaky <key>` (counts calls in the cache and traps on every odd one).
 //! Host results come back the reference's way: a buffer from our `orama_alloc`, packed as
@@ -33,6 +34,7 @@ unsafe extern "C" {
         body_len: usize,
     ) -> i64;
     fn pubsub_publish(topic: *const u8, topic_len: usize, data: *const u8, data_len: usize) -> i32;
+    fn cache_delete(key: *const u8, key_len: usize) -> i32;
 }
 
 /// The allocator the host calls to hand results over (never freed: one invocation is short).
@@ -64,6 +66,8 @@ fn main() {
                 cache_set(first.as_ptr(), first.len(), second.as_ptr(), second.len(), 0);
                 unpack(cache_get(first.as_ptr(), first.len()))
             }
+            "get" => unpack(cache_get(first.as_ptr(), first.len())),
+            "delete" => cache_delete(first.as_ptr(), first.len()).to_string(),
             "flaky" => match cache_incr_by(first.as_ptr(), first.len(), 1) {
                 n if n % 2 == 1 => std::process::abort(),
                 n => n.to_string(),
