@@ -26,11 +26,6 @@ impl LiveSettings {
         LiveSettings { current: watch::channel(Arc::new(config)).1 }
     }
 
-    /// The config as last read.
-    pub fn current(&self) -> Arc<NodeConfig> {
-        self.current.borrow().clone()
-    }
-
     /// Waits for the next reload; `None` once no reload can come any more.
     pub async fn changed(&mut self) -> Option<Arc<NodeConfig>> {
         self.current.changed().await.ok()?;

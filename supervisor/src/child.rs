@@ -215,11 +215,7 @@ impl Actor {
         crate::hand_over::drain(old.child, old.pid, self.config.grace_period, self.spec.name.clone());
         // A fresh prober: the old one's pooled connection reaches the predecessor.
         self.prober = Prober::new(self.spec.probe.clone());
-        self.generation += 1;
-        let probe_config = self.config.probe.clone();
-        let probe =
-            tokio::spawn(probe_loop(self.prober.clone(), probe_config, self.generation, self.reports_tx.clone()));
-        self.running = Some(Running { child: Process::Spawned(child), pid, probe });
+        self.run_and_probe(Process::Spawned(child), pid);
         tracing::info!(child = %self.spec.name, pid, "the successor serves; the old process drains");
         self.handle(Event::HandedOver { pid, at: Instant::now() });
         Ok(())
@@ -263,11 +259,7 @@ impl Actor {
         if let Ok(mut output) = self.output.lock() {
             *output = Some([stdout, stderr]);
         }
-        self.generation += 1;
-        let probe_config = self.config.probe.clone();
-        let probe =
-            tokio::spawn(probe_loop(self.prober.clone(), probe_config, self.generation, self.reports_tx.clone()));
-        self.running = Some(Running { child: Process::Adopted(process), pid, probe });
+        self.run_and_probe(Process::Adopted(process), pid);
         self.state.wanted = true;
         self.state.restarts = restarts;
         let at = Instant::now().checked_sub(age).unwrap_or_else(Instant::now);
@@ -291,13 +283,19 @@ impl Actor {
         };
         let pid = child.id().unwrap_or_default();
         self.capture_output(&mut child);
+        self.run_and_probe(Process::Spawned(child), pid);
+        tracing::info!(child = %self.spec.name, pid, "child started");
+        self.state.step(Event::Spawned { pid, at: Instant::now() }, &self.spec.policy)
+    }
+
+    /// Makes `process` the running one and starts probing it, in a new generation (reports
+    /// about an earlier process are ignored from now on).
+    fn run_and_probe(&mut self, process: Process, pid: u32) {
         self.generation += 1;
         let probe_config = self.config.probe.clone();
         let probe =
             tokio::spawn(probe_loop(self.prober.clone(), probe_config, self.generation, self.reports_tx.clone()));
-        self.running = Some(Running { child: Process::Spawned(child), pid, probe });
-        tracing::info!(child = %self.spec.name, pid, "child started");
-        self.state.step(Event::Spawned { pid, at: Instant::now() }, &self.spec.policy)
+        self.running = Some(Running { child: process, pid, probe });
     }
 
     /// Cleans up after the process exited: probe stopped, stragglers of its group killed,

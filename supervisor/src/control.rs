@@ -101,9 +101,14 @@ impl Control {
         };
         let pids = self.children.statuses().into_iter().filter_map(|s| Some((s.name, s.pid?))).collect();
         let (reloader, children) = (self.reloader.clone(), self.children.clone());
+        let drain_time = self.settings.settle_timeout;
         tokio::spawn(async move {
-            // Time for this answer to reach `ctl` before the image is replaced.
+            // Time for this answer to reach `ctl` before the image is replaced, and for the
+            // replaced gateway to drain and be reaped by this image (the next would not).
             tokio::time::sleep(Duration::from_millis(200)).await;
+            if !crate::hand_over::until_drained(drain_time).await {
+                tracing::warn!("a replaced process outlived its drain; re-executing anyway");
+            }
             let problem = reloader.reexec(&path, &children);
             tracing::error!(%problem, "the supervisor was not re-executed; it keeps running as it was");
         });

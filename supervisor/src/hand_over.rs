@@ -92,10 +92,26 @@ fn discard(sockets: &[std::path::PathBuf]) {
     }
 }
 
+/// Predecessors still draining (a re-exec waits for them: the new image would not reap them).
+static DRAINING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Waits, at most `timeout`, until no predecessor is draining; whether none is.
+pub async fn until_drained(timeout: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while DRAINING.load(std::sync::atomic::Ordering::Acquire) > 0 {
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    true
+}
+
 /// Lets the predecessor `pid` drain: SIGTERM to its group, SIGKILL after `grace`; reaped by a
 /// task of its own.
 pub fn drain(mut child: Process, pid: u32, grace: Duration, name: String) {
     process::signal_group(pid, Signal::TERM);
+    DRAINING.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     tokio::spawn(async move {
         let exit = match tokio::time::timeout(grace, child.wait()).await {
             Ok(exit) => exit,
@@ -109,5 +125,6 @@ pub fn drain(mut child: Process, pid: u32, grace: Duration, name: String) {
         process::signal_group(pid, Signal::KILL);
         let exit = exit.map_or_else(|e| format!("wait failed: {e}"), process::describe_exit);
         tracing::info!(child = %name, pid, %exit, "the replaced process has drained");
+        DRAINING.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
     });
 }

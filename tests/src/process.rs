@@ -17,10 +17,20 @@ pub fn bin(name: &str) -> PathBuf {
     found.cloned().unwrap_or_else(|| panic!("{name} is missing beside {}: build the workspace first", exe.display()))
 }
 
-/// A free TCP port on 127.0.0.1.
+/// A free TCP port on 127.0.0.1, never one this process was given before: the kernel may hand
+/// a just-released port out again, and a test asking for two ports (a gateway's and a
+/// bridge's) must not get the same one twice.
 pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
-    listener.local_addr().expect("local addr").port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+        let port = listener.local_addr().expect("local addr").port();
+        let mut given = GIVEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// True while `pid` exists and is not a zombie.

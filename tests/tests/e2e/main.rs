@@ -53,6 +53,7 @@ mod cluster_grow;
 mod cluster_strangers;
 mod ctl;
 mod functions;
+mod functions_pubsub;
 mod handoff;
 mod install;
 mod install_cache;
