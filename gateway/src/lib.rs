@@ -219,8 +219,8 @@ async fn assemble(
             shared_keys: &shared_keys,
             pubsub: pubsub.hub.bridge(),
         };
-        let (functions, host, writer) = setup.build(shutdown).await.map_err(GatewayError::Functions)?;
-        tasks.push(writer);
+        let (functions, host, functions_tasks) = setup.build(shutdown).await.map_err(GatewayError::Functions)?;
+        tasks.extend(functions_tasks);
         (Some(functions), Some(host))
     } else {
         (None, None)
@@ -242,7 +242,8 @@ async fn assemble(
     ]);
     if let Some(embedded) = embedded_storage {
         let registry = functions.as_ref().map(|f| f.parts.registry.clone());
-        let kept = storage::collection::Kept { pins: storage.pins.clone(), functions: registry };
+        let kept =
+            storage::collection::Kept { pins: storage.pins.clone(), functions: registry, hot: storage.hot.clone() };
         tasks.push(tokio::spawn(storage::collection::collect_every_while(embedded, kept, shutdown.clone())));
     }
     let site = auth::sign_in::SignInSite::of(&config.gateway);

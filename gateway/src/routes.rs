@@ -147,6 +147,7 @@ mod tests {
                 engine: Arc::new(crate::storage::embedded::EmbeddedStorage::open(dir, 1 << 20).expect("store")),
                 pins: crate::storage::pins::Pins::new(db.clone()),
                 bounds: crate::storage::uploads::UploadBounds::new(db, 1 << 20, dir.into(), 0),
+                hot: crate::storage::hot::HotContent::new(0, 0),
             },
             functions: None,
         }

@@ -7,6 +7,7 @@ use std::process::Command;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
+use orama_gateway::storage::cid::CidVersion;
 use orama_gateway::storage::embedded::EmbeddedStorage;
 use orama_gateway::storage::unixfs::cid_of;
 use orama_gateway::storage::{ByteStream, StorageEngine, StorageError};
@@ -36,7 +37,7 @@ async fn a_full_disk_fails_the_upload_and_exposes_nothing() {
     let _mount = Tmpfs(dir.path().to_owned());
     let storage = EmbeddedStorage::open(&dir.path().join("storage"), 1 << 30).expect("open");
     let small: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
-    let kept = storage.add(stream_of(small.clone())).await.expect("a small file fits");
+    let kept = storage.add(stream_of(small.clone()), CidVersion::V0).await.expect("a small file fits");
 
     let mut state = 0x9E37_79B9_7F4A_7C15u64;
     let big: Vec<u8> = (0..8 * 1024 * 1024)
@@ -47,7 +48,7 @@ async fn a_full_disk_fails_the_upload_and_exposes_nothing() {
             (state >> 32) as u8
         })
         .collect();
-    let err = storage.add(stream_of(big.clone())).await.expect_err("8 MiB on a 4 MiB disk");
+    let err = storage.add(stream_of(big.clone()), CidVersion::V0).await.expect_err("8 MiB on a 4 MiB disk");
     assert_eq!(err, StorageError::Full);
     assert_eq!(storage.size(cid_of(&big).0).await.expect("size"), None, "no object at the big file's address");
 

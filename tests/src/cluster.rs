@@ -46,20 +46,25 @@ impl Cluster {
     /// Brings up a cluster of `count` nodes sharing every engine (RQLite, a Redis Cluster,
     /// peered IPFS) and waits until all are ready.
     pub fn up(count: usize) -> Cluster {
-        Cluster::up_with(count, &[])
+        Cluster::up_with(count, &[], &[])
+    }
+
+    /// Like [`Cluster::up`], every node's processes started with `env` added.
+    pub fn up_with_env(count: usize, env: &[(&str, &str)]) -> Cluster {
+        Cluster::up_with(count, &[], env)
     }
 
     /// A cluster sharing SQL only (each node's cache in memory, its storage on its disk):
     /// lighter, for tests of what lives in the system tables.
     pub fn up_sql_only(count: usize) -> Cluster {
-        Cluster::up_with(count, &["--cache", "memory", "--storage", "embedded"])
+        Cluster::up_with(count, &["--cache", "memory", "--storage", "embedded"], &[])
     }
 
-    fn up_with(count: usize, engines: &[&str]) -> Cluster {
+    fn up_with(count: usize, engines: &[&str], env: &[(&str, &str)]) -> Cluster {
         // Ports are checked free, then bound by the nodes a moment later: another test's
         // process may take one in between. Such a cluster is made again, elsewhere.
         for _ in 0..2 {
-            match Cluster::try_up(count, engines) {
+            match Cluster::try_up(count, engines, env) {
                 Ok(cluster) => return cluster,
                 // Rust says "Address already in use", rqlited and Redis "address already in use".
                 Err(said) if said.to_ascii_lowercase().contains("address already in use") => {
@@ -68,17 +73,17 @@ impl Cluster {
                 Err(said) => panic!("dev up failed: {said}"),
             }
         }
-        Cluster::try_up(count, engines).unwrap_or_else(|said| panic!("dev up failed: {said}"))
+        Cluster::try_up(count, engines, env).unwrap_or_else(|said| panic!("dev up failed: {said}"))
     }
 
-    fn try_up(count: usize, engines: &[&str]) -> Result<Cluster, String> {
+    fn try_up(count: usize, engines: &[&str], env: &[(&str, &str)]) -> Result<Cluster, String> {
         let dir = tempfile::Builder::new().prefix("orama").tempdir().expect("tempdir");
         let cluster_dir = dir.path().join("c");
         let count = count.to_string();
         let mut args = vec!["up", "--nodes", &count, "--any-ports", "--json"];
         args.extend_from_slice(engines);
         args.push("--dir");
-        let output = dev(&args, &cluster_dir);
+        let output = dev_with(&args, &cluster_dir, env);
         let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
         if !output.status.success() {
             return Err(said);
@@ -217,5 +222,12 @@ fn port(node: &Value, key: &str) -> u16 {
 }
 
 fn dev(args: &[&str], dir: &std::path::Path) -> Output {
-    Command::new(bin("orama-supervisor")).arg("dev").args(args).arg(dir).output().expect("run orama-supervisor dev")
+    dev_with(args, dir, &[])
+}
+
+/// `orama-supervisor dev <args> <dir>`, with `env` added (the nodes it starts inherit it).
+fn dev_with(args: &[&str], dir: &std::path::Path, env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(bin("orama-supervisor"));
+    command.arg("dev").args(args).arg(dir).envs(env.iter().copied());
+    command.output().expect("run orama-supervisor dev")
 }

@@ -80,6 +80,20 @@ externals:
         )
     }
 
+    /// The CID js-ipfs gives `file` with `add --only-hash --cid-version <version>` (base32 for
+    /// CIDv1), computed offline by its command line: an independent implementation of the DAG.
+    pub fn only_hash(&self, file: &Path, cid_version: u8) -> String {
+        let output = Command::new(&self.bin)
+            .args(["add", "--only-hash", "-q", "--progress", "false", "--cid-base", "base32"])
+            .arg(format!("--cid-version={cid_version}"))
+            .arg(file)
+            .envs(self.env())
+            .output()
+            .expect("jsipfs add");
+        assert!(output.status.success(), "jsipfs add: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+
     /// The daemon's program and arguments. js-ipfs leaves its repo lock behind when killed
     /// and then refuses to start (Kubo's lock dies with the process), so the command clears a
     /// stale lock first: only one daemon ever runs per repo here, under one supervisor.

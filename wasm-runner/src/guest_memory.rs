@@ -43,6 +43,11 @@ fn span(ptr: i32, len: i32) -> Option<std::ops::Range<usize>> {
     Some(start..start.checked_add(len)?)
 }
 
+/// The guest's memory size in bytes now (0 when it exports none).
+pub(crate) fn memory_size<T: 'static>(caller: &mut Caller<'_, T>) -> usize {
+    memory(caller).map_or(0, |memory| memory.data_size(&*caller))
+}
+
 fn memory<T: 'static>(caller: &mut Caller<'_, T>) -> wasmtime::Result<wasmtime::Memory> {
     match caller.get_export("memory") {
         Some(Extern::Memory(memory)) => Ok(memory),

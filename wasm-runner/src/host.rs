@@ -23,13 +23,15 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use wasmtime::{Caller, Linker, Trap};
 
-use crate::guest_memory::{bytes, give, text};
+use crate::guest_memory::{bytes, give, memory_size, text};
 
 /// Most log lines one invocation keeps, and most bytes of them.
 const MAX_LOG_LINES: usize = 1_000;
 const MAX_LOG_BYTES: usize = 256 * 1024;
 /// Longest a single backend call may take, whatever the invocation's deadline.
 const MAX_CALL: Duration = Duration::from_secs(30);
+/// Largest file `storage_get` hands a guest (and never more than its memory has room for).
+const MAX_STORAGE_GET: usize = 16 * 1024 * 1024;
 
 /// What the gateway told the runner about one invocation.
 #[derive(Debug, Clone, Default)]
@@ -73,13 +75,20 @@ pub(crate) struct HostState {
     context: CallContext,
     backend: Option<Arc<dyn HostBackend>>,
     deadline: Instant,
+    /// The guest's memory limit in bytes.
+    memory: usize,
     logs: Vec<LogLine>,
     log_bytes: usize,
 }
 
 impl HostState {
-    pub(crate) fn new(context: CallContext, backend: Option<Arc<dyn HostBackend>>, deadline: Instant) -> Self {
-        HostState { context, backend, deadline, logs: Vec::new(), log_bytes: 0 }
+    pub(crate) fn new(
+        context: CallContext,
+        backend: Option<Arc<dyn HostBackend>>,
+        deadline: Instant,
+        memory: usize,
+    ) -> Self {
+        HostState { context, backend, deadline, memory, logs: Vec::new(), log_bytes: 0 }
     }
 
     pub(crate) fn into_logs(self) -> Vec<LogLine> {
@@ -137,6 +146,22 @@ fn define_beyond_the_reference<T: HostView>(linker: &mut Linker<T>) -> wasmtime:
         let key = text(&mut caller, ptr, len, "cache_delete key")?;
         let answer = caller.data_mut().host_state().backend("cache_delete", json!({ "key": key }))?;
         Ok(i32::from(answer.is_some_and(|a| a["deleted"] == true)))
+    })?;
+    linker.func_wrap("host", "storage_put", |mut caller: Caller<'_, T>, ptr: i32, len: i32| {
+        let data = bytes(&mut caller, ptr, len, "storage_put data")?;
+        let answer = caller.data_mut().host_state().backend("storage_put", json!({ "data": base64(&data) }))?;
+        let cid = answer.as_ref().and_then(|a| a["cid"].as_str()).unwrap_or_default().to_owned();
+        give(&mut caller, cid.as_bytes())
+    })?;
+    linker.func_wrap("host", "storage_get", |mut caller: Caller<'_, T>, ptr: i32, len: i32| {
+        let cid = text(&mut caller, ptr, len, "storage_get cid")?;
+        // What the guest's memory can still grow by: the gateway refuses a larger file before
+        // sending a byte of it.
+        let room = caller.data_mut().host_state().memory.saturating_sub(memory_size(&mut caller));
+        let body = json!({ "cid": cid, "max_bytes": room.min(MAX_STORAGE_GET) });
+        let answer = caller.data_mut().host_state().backend("storage_get", body)?;
+        let data = answer.as_ref().and_then(|a| a["data"].as_str()).and_then(unbase64).unwrap_or_default();
+        give(&mut caller, &data)
     })?;
     Ok(())
 }

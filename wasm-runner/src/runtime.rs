@@ -262,7 +262,7 @@ impl Runtime {
             .trap_on_grow_failure(true)
             .build();
         let started = Instant::now();
-        let host = HostState::new(call.context, self.backend.clone(), started + limits.timeout);
+        let host = HostState::new(call.context, self.backend.clone(), started + limits.timeout, memory);
         let guest = Guest { wasi, limits: PeakLimiter::new(store_limits), host };
         let mut store = Store::new(&self.engine, guest);
         store.limiter(|guest| &mut guest.limits);

@@ -185,6 +185,29 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "the dead-letter topic of each function version",
         statements: &["ALTER TABLE serverless_functions ADD COLUMN dlq_topic TEXT NOT NULL DEFAULT ''"],
     },
+    Migration {
+        version: 8,
+        name: "function triggers, and the runs each claimed once across the cluster",
+        statements: &[
+            "CREATE TABLE serverless_triggers (
+            function_id TEXT NOT NULL REFERENCES serverless_functions(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('pubsub', 'cron')),
+            spec TEXT NOT NULL,
+            PRIMARY KEY (function_id, position))",
+            "CREATE TABLE serverless_trigger_runs (
+            namespace_id INTEGER NOT NULL REFERENCES namespaces(id) ON DELETE CASCADE,
+            function_name TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            spec TEXT NOT NULL,
+            event TEXT NOT NULL,
+            request_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            claimed_at INTEGER NOT NULL,
+            PRIMARY KEY (namespace_id, function_name, kind, spec, event))",
+            "CREATE INDEX serverless_trigger_runs_by_age ON serverless_trigger_runs(claimed_at)",
+        ],
+    },
 ];
 
 /// Brings `db` to the newest schema; returns the schema version it is at. A database that

@@ -15,6 +15,7 @@ use warp::Filter;
 
 use super::registry::{Function, NewVersion, Settings};
 use super::secrets::Owner;
+use super::triggers::definition::Trigger;
 use super::{service::Functions, service::runner_error};
 use crate::http::error::ApiError;
 
@@ -23,8 +24,8 @@ const MAX_SETTINGS: usize = 64 * 1024;
 /// Largest form field other than the module.
 const MAX_FIELD: usize = 256 * 1024;
 
-/// A function definition, as the reference's clients send it (unknown and unused keys such as
-/// triggers are accepted and ignored).
+/// A function definition, as the reference's clients send it (the reference's unused keys are
+/// accepted and ignored).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Definition {
@@ -50,8 +51,10 @@ pub struct Definition {
     pub secrets: Option<BTreeMap<String, String>>,
     /// The module, base64 (JSON deploys only).
     pub wasm_base64: String,
-    /// Reference keys accepted and ignored: every deploy is a new version, and triggers and
-    /// schedules are not implemented (as in the reference).
+    /// Pub/sub and cron triggers ([`super::triggers::definition::parse`]).
+    pub triggers: Option<serde_json::Value>,
+    /// Reference keys accepted and ignored: every deploy is a new version, and the
+    /// reference's trigger fields were never implemented there (ours is `triggers`).
     #[serde(rename = "version")]
     pub _version: serde::de::IgnoredAny,
     /// See `_version`.
@@ -105,6 +108,7 @@ const FORM_FIELDS: &[&str] = &[
     "dlq_topic",
     "env_vars",
     "secrets",
+    "triggers",
 ];
 
 /// Refuses a module that is neither binary WebAssembly (`\0asm`) nor WebAssembly text
@@ -193,6 +197,7 @@ pub async fn from_multipart(
             "dlq_topic" => definition.dlq_topic = Some(value.trim().to_owned()),
             "env_vars" => definition.env_vars = json_field(&name, &value)?,
             "secrets" => definition.secrets = Some(json_field(&name, &value)?),
+            "triggers" => definition.triggers = Some(json_field(&name, &value)?),
             // Only known fields get here; `namespace` when the metadata named one.
             _ => {}
         }
@@ -249,6 +254,7 @@ impl Functions {
                 "env_vars and secrets need non-empty names and at most {MAX_SETTINGS} bytes in all"
             )));
         }
+        let triggers = checked_triggers(&definition)?;
         check_magic(&wasm)?;
         let hash = self.parts.runner.compile(wasm.clone()).await.map_err(runner_error)?;
         let stored = self.store_module(namespace, &definition.name, wasm).await?;
@@ -256,9 +262,11 @@ impl Functions {
             None => None,
             Some(secrets) => Some(self.seal(namespace, &definition.name, secrets)?),
         };
-        let new = self.new_version(definition, stored, hash, secrets);
+        let mut new = self.new_version(definition, stored, hash, secrets);
+        new.triggers = triggers;
         let function = self.parts.registry.deploy(namespace, &super::service::uuid_v4()?, &new).await?;
         self.forget(namespace, &new.name);
+        self.parts.triggers.poke();
         tracing::info!(namespace = %namespace, function = %function.name, version = function.version, "function deployed");
         Ok(function)
     }
@@ -269,8 +277,9 @@ impl Functions {
     async fn store_module(&self, namespace: &str, name: &str, wasm: Bytes) -> Result<String, ApiError> {
         let storage = &self.parts.storage;
         storage.bounds.check_disk(wasm.len() as u64)?;
-        let added = storage.engine.add(Box::pin(futures_util::stream::once(async move { Ok(wasm) }))).await?;
-        let cid = added.cid.to_string();
+        let content = Box::pin(futures_util::stream::once(async move { Ok(wasm) }));
+        let added = storage.engine.add(content, crate::storage::cid::CidVersion::V0).await?;
+        let cid = added.cid.key().to_string();
         let label = format!("function {name}");
         let pin = crate::storage::pins::NewPin { namespace, cid: &cid, name: &label, size: added.size, upload: None };
         storage.pins.pin(pin, storage.bounds.quota).await?;
@@ -315,8 +324,22 @@ impl Functions {
             retry_delay_seconds: positive(d.retry_delay_seconds).unwrap_or(5),
             dlq_topic: d.dlq_topic.unwrap_or_default(),
         };
-        NewVersion { name: d.name, wasm_cid, wasm_hash, settings, env: d.env_vars, secrets }
+        NewVersion { name: d.name, wasm_cid, wasm_hash, settings, env: d.env_vars, secrets, triggers: Vec::new() }
     }
+}
+
+/// The definition's triggers, checked; a dead-letter topic may not be one of its trigger
+/// topics (each failure would trigger the function again).
+fn checked_triggers(definition: &Definition) -> Result<Vec<Trigger>, ApiError> {
+    let Some(value) = &definition.triggers else { return Ok(Vec::new()) };
+    let triggers = super::triggers::definition::parse(&value.to_string()).map_err(ApiError::BadRequest)?;
+    let dlq = definition.dlq_topic.as_deref().unwrap_or_default();
+    if triggers.iter().any(|t| matches!(t, Trigger::Pubsub { topic } if !dlq.is_empty() && topic == dlq)) {
+        return Err(ApiError::BadRequest(format!(
+            "dlq_topic {dlq:?} is also a trigger topic of the function: its failures would trigger it again"
+        )));
+    }
+    Ok(triggers)
 }
 
 #[cfg(test)]

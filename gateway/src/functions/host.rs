@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::fetch::{FetchRequest, Fetcher};
+use super::host_args::{args, unbase64};
 use super::registry::Registry;
 use super::secrets::{Owner, SecretBox};
 use crate::cache::{CacheStore, Dmap};
@@ -85,6 +86,8 @@ pub struct HostCalls {
     pub secrets: SecretBox,
     /// The pub/sub bridge (`pubsub_publish`).
     pub pubsub: crate::pubsub::bridge::Bridge,
+    /// Storage (`storage_put`, `storage_get`).
+    pub storage: crate::storage::setup::StorageContext,
 }
 
 impl std::fmt::Debug for HostCalls {
@@ -124,16 +127,6 @@ struct SqlArgs {
     sql: String,
     #[serde(default)]
     args: Vec<Value>,
-}
-
-fn args<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, ApiError> {
-    serde_json::from_value(value).map_err(|e| ApiError::BadRequest(format!("invalid host call arguments: {e}")))
-}
-
-fn unbase64(text: &str) -> Result<Vec<u8>, ApiError> {
-    base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .map_err(|_| ApiError::BadRequest("value must be base64".into()))
 }
 
 impl HostCalls {
@@ -198,6 +191,10 @@ impl HostCalls {
                 self.pubsub.publish(&scope.namespace, &a.topic, &unbase64(&a.data)?).await?;
                 Ok(json!({}))
             }
+            "storage_put" => {
+                super::host_storage::put(&self.storage, &scope.namespace, &scope.function, request.args).await
+            }
+            "storage_get" => super::host_storage::get(&self.storage, request.args).await,
             _ => Err(ApiError::NotFound(format!("no host function {name}"))),
         }
     }
@@ -220,7 +217,7 @@ mod tests {
             cache: Arc::new(crate::cache::memory::MemoryCache::new(1 << 20)),
             sql: SqlService::new(&Default::default(), dir).expect("sql"),
             fetcher: Fetcher::new(&Default::default()).expect("fetcher"),
-            registry: Registry::new(db),
+            registry: Registry::new(db.clone()),
             secrets: SecretBox::from_bytes(&[1u8; 32]).expect("key"),
             pubsub: crate::pubsub::PubsubContext::new(
                 &Default::default(),
@@ -230,6 +227,12 @@ mod tests {
             .hub
             .bridge()
             .clone(),
+            storage: crate::storage::setup::StorageContext {
+                engine: Arc::new(crate::storage::embedded::EmbeddedStorage::open(dir, 1 << 20).expect("store")),
+                pins: crate::storage::pins::Pins::new(db.clone()),
+                bounds: crate::storage::uploads::UploadBounds::new(db.clone(), 1 << 20, dir.into(), 0),
+                hot: crate::storage::hot::HotContent::new(1 << 20, 1 << 16),
+            },
         }
     }
 

@@ -46,7 +46,8 @@ pub struct InvokeRequest {
     pub principal: Option<Principal>,
     /// The invocation's id.
     pub request_id: String,
-    /// `http` or `websocket`.
+    /// `http` or `websocket`; `pubsub` or `cron` for a trigger's run (allowed whatever the
+    /// function's visibility: only the scheduler sets these).
     pub trigger: &'static str,
 }
 
@@ -110,12 +111,19 @@ impl Functions {
         }
         let resolved =
             self.resolve(&request.namespace, &request.name, request.version).await.map_err(InvokeFailure::of)?;
+        // A trigger's run comes from this node's own scheduler, for the function's namespace.
+        let triggered = matches!(request.trigger, "pubsub" | "cron");
         let allowed = resolved.function.settings.is_public
+            || triggered
             || request.principal.as_ref().is_some_and(|p| *p.namespace == *resolved.function.namespace);
         if !allowed {
             return Err(InvokeFailure::of(ApiError::InvalidCredential("unauthorized".into())));
         }
-        let caller = caller_identity(request.principal.as_ref());
+        let caller = if triggered {
+            format!("trigger:{}", request.trigger)
+        } else {
+            caller_identity(request.principal.as_ref())
+        };
         let started = std::time::Instant::now();
         let attempts = 1 + resolved.function.settings.retry_count.clamp(0, MAX_RETRIES);
         let mut delay =

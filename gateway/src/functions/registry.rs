@@ -74,6 +74,8 @@ pub struct NewVersion {
     pub env: BTreeMap<String, String>,
     /// Sealed secrets (name, sealed value) replacing the function's secrets, when given.
     pub secrets: Option<Vec<(String, String)>>,
+    /// Its triggers.
+    pub triggers: Vec<super::triggers::definition::Trigger>,
 }
 
 const COLUMNS: &str = "f.id, f.name, n.name AS namespace, f.version, f.wasm_cid, f.wasm_hash, f.memory_limit_mb, \
@@ -170,6 +172,7 @@ impl Registry {
                 );
             }
         }
+        statements.extend(super::triggers::store::TriggerStore::declare(id, &new.triggers));
         self.db.transaction(statements).await?;
         self.by_id(id).await?.ok_or_else(|| DbError::Internal("a deployed function vanished".into()))
     }

@@ -15,6 +15,7 @@ use warp::{Filter, Reply as _};
 
 use super::invoke::{InvokeFailure, InvokeRequest, Invoked};
 use super::service::{Functions, parse_name};
+use super::triggers::definition::Trigger;
 use crate::auth::request::in_namespace;
 use crate::auth::{Authenticator, Principal, authenticated, optionally_authenticated};
 use crate::http::error::ApiError;
@@ -77,13 +78,7 @@ pub fn routes(auth: &Authenticator, functions: &Functions) -> BoxedFilter<(Respo
         });
     let one = base.and(warp::path::param::<String>()).and(warp::path::end());
     let get = one.and(warp::get()).and(owner()).and(with(functions.clone())).and_then(
-        |segment: String, p: Principal, f: Functions| async move {
-            let (name, version) = parse_name(&segment);
-            answer(
-                &p,
-                f.resolve(&p.namespace, &name, version).await.map(|r| warp::reply::json(&r.function).into_response()),
-            )
-        },
+        |segment: String, p: Principal, f: Functions| async move { answer(&p, describe(&f, &p, &segment).await) },
     );
     let delete = one.and(warp::delete()).and(owner()).and(with(functions.clone())).and_then(
         |segment: String, p: Principal, f: Functions| async move { answer(&p, delete(&f, &p, &segment).await) },
@@ -146,12 +141,32 @@ async fn list(f: &Functions, p: &Principal) -> Result<Response, ApiError> {
     Ok(warp::reply::json(&json!({ "count": functions.len(), "functions": functions })).into_response())
 }
 
+/// A version's record with its triggers: each one's last run, and for a topic whether this
+/// node follows it now.
+async fn describe(f: &Functions, p: &Principal, segment: &str) -> Result<Response, ApiError> {
+    let (name, version) = parse_name(segment);
+    let resolved = f.resolve(&p.namespace, &name, version).await?;
+    let mut body = serde_json::to_value(&resolved.function).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut triggers = Vec::new();
+    for trigger in f.parts.trigger_store.declared(&resolved.function.id).await? {
+        let mut shown = trigger.to_json();
+        shown["last_run"] = json!(f.parts.trigger_store.last_run(&p.namespace, &name, &trigger).await?);
+        if let Trigger::Pubsub { topic } = &trigger {
+            shown["following_here"] = json!(f.parts.triggers.follows(&p.namespace, topic));
+        }
+        triggers.push(shown);
+    }
+    body["triggers"] = json!(triggers);
+    Ok(warp::reply::json(&body).into_response())
+}
+
 async fn delete(f: &Functions, p: &Principal, segment: &str) -> Result<Response, ApiError> {
     let (name, version) = parse_name(segment);
     if !f.parts.registry.deactivate(&p.namespace, &name, version).await? {
         return Err(ApiError::NotFound("Function not found".into()));
     }
     f.forget(&p.namespace, &name);
+    f.parts.triggers.poke();
     Ok(warp::reply::json(&json!({ "message": "Function deleted successfully" })).into_response())
 }
 

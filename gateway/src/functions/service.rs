@@ -90,6 +90,10 @@ pub struct Parts {
     pub bounds: Bounds,
     /// Where dead letters are published.
     pub pubsub: crate::pubsub::bridge::Bridge,
+    /// The triggers' tables.
+    pub trigger_store: super::triggers::store::TriggerStore,
+    /// This node's view of its triggers.
+    pub triggers: super::triggers::definition::TriggerWatch,
 }
 
 impl Functions {
@@ -134,7 +138,7 @@ impl Functions {
 
     /// Compiles the module at `cid` on the runner again (after the runner lost it).
     pub(super) async fn recompile(&self, cid: &str) -> Result<(), ApiError> {
-        let parsed = crate::storage::unixfs::Cid::parse(cid)
+        let parsed = crate::storage::cid::Cid::parse(cid)
             .ok_or_else(|| ApiError::Internal(format!("stored module address {cid} is not a CID")))?;
         let size = self
             .parts

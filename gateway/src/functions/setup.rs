@@ -35,11 +35,12 @@ pub struct FunctionsSetup<'a> {
 }
 
 impl FunctionsSetup<'_> {
-    /// The service, its host calls, and the task writing its invocation records.
+    /// The service, its host calls, and its tasks: the one writing invocation records, and
+    /// the trigger scheduler.
     pub async fn build(
         self,
         shutdown: &CancellationToken,
-    ) -> Result<(Functions, HostCalls, tokio::task::JoinHandle<()>), String> {
+    ) -> Result<(Functions, HostCalls, Vec<tokio::task::JoinHandle<()>>), String> {
         let runner_config = &self.config.wasm_runner;
         let secrets = secrets::SecretBox::open_shared(self.shared_keys, &self.data_dir.join("functions")).await?;
         let registry = registry::Registry::new(self.store.clone());
@@ -53,6 +54,7 @@ impl FunctionsSetup<'_> {
             registry: registry.clone(),
             secrets: secrets.clone(),
             pubsub: self.pubsub.clone(),
+            storage: self.storage.clone(),
         };
         let functions = Functions::new(Parts {
             registry,
@@ -63,7 +65,18 @@ impl FunctionsSetup<'_> {
             secrets,
             bounds: Bounds::of(runner_config),
             pubsub: self.pubsub.clone(),
+            trigger_store: super::triggers::store::TriggerStore::new(self.store.clone()),
+            triggers: Default::default(),
         });
-        Ok((functions, host, writer))
+        let scheduler = super::triggers::scheduler::Scheduler {
+            store: functions.parts.trigger_store.clone(),
+            functions: functions.clone(),
+            bridge: self.pubsub.clone(),
+            watch: functions.parts.triggers.clone(),
+            seconds_as_minutes: std::env::var(super::triggers::scheduler::TEST_ONLY_CRON_SECONDS)
+                .is_ok_and(|v| v == "1"),
+        };
+        let triggers = tokio::spawn(scheduler.run(shutdown.clone()));
+        Ok((functions, host, vec![writer, triggers]))
     }
 }

@@ -17,7 +17,7 @@ use crate::pubsub::PubsubContext;
 use crate::status::bodies::{NodeIdentity, Started};
 use crate::status::cluster::{ClusterContext, ClusterFacts};
 use crate::storage::StorageEngine;
-use crate::storage::unixfs::Cid;
+use crate::storage::cid::Cid;
 
 /// How long each source has to answer.
 const ASK_TIMEOUT: Duration = Duration::from_secs(2);

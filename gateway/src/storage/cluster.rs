@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::cid::{Cid, CidVersion};
 use super::kubo::KuboStorage;
-use super::unixfs::Cid;
 use super::{
     engine::Added, engine::ByteStream, engine::ReadStream, engine::Replication, engine::StorageEngine,
     engine::StorageError, engine::StorageFuture,
@@ -73,8 +73,8 @@ fn replication_of(info: &Value) -> Replication {
 }
 
 impl StorageEngine for ClusteredStorage {
-    fn add(&self, content: ByteStream) -> StorageFuture<'_, Added> {
-        self.node.add(content)
+    fn add(&self, content: ByteStream, version: CidVersion) -> StorageFuture<'_, Added> {
+        self.node.add(content, version)
     }
 
     fn size(&self, cid: Cid) -> StorageFuture<'_, Option<u64>> {

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use super::cid::Cid;
 use super::embedded::EmbeddedStorage;
 use super::pins::Pins;
-use super::unixfs::Cid;
 use crate::database::DbError;
 
 /// How often the embedded store's unpinned blocks are collected.
@@ -21,6 +21,8 @@ pub struct Kept {
     pub pins: Pins,
     /// Functions' modules, when the node runs functions.
     pub functions: Option<crate::functions::registry::Registry>,
+    /// Hot content, emptied when a collection frees anything (it may hold what went).
+    pub hot: super::hot::HotContent,
 }
 
 impl Kept {
@@ -50,7 +52,10 @@ pub async fn collect_every_while(embedded: EmbeddedStorage, kept: Kept, shutdown
             }
         };
         match embedded.collect(pinned, STORAGE_GRACE).await {
-            Ok((files, bytes)) if files > 0 => tracing::info!(files, bytes, "storage collection freed unpinned blocks"),
+            Ok((files, bytes)) if files > 0 => {
+                kept.hot.forget_all();
+                tracing::info!(files, bytes, "storage collection freed unpinned blocks");
+            }
             Ok(_) => {}
             Err(err) => tracing::warn!(error = %err, "storage collection failed"),
         }

@@ -1,13 +1,14 @@
 //! Reading UnixFS files back: dag-pb nodes decoded just enough to follow a file (links, the
 //! node's own bytes, the children's sizes), and a walk that emits a byte range while skipping
 //! every subtree outside it, so a `Range` read touches only the blocks it needs. Nodes built by
-//! Kubo read the same way (data in inner nodes, trickle layout, packed or unpacked sizes).
+//! Kubo read the same way (data in inner nodes, trickle layout, packed or unpacked sizes, raw
+//! leaves and raw single-block files of CIDv1).
 
 use std::ops::Range;
 
 use super::blocks::BlockStore;
+use super::cid::{Cid, Codec, Multihash};
 use super::engine::StorageError;
-use super::unixfs::Cid;
 
 /// A file node: its own bytes, then its children in order with their file sizes.
 #[derive(Debug, Default, PartialEq)]
@@ -18,6 +19,15 @@ pub struct FileNode {
     pub children: Vec<(Cid, u64)>,
     /// File bytes under this node, own and children's.
     pub filesize: u64,
+}
+
+/// Decodes the block at `cid`: a raw block is all file bytes; a dag-pb one holds a UnixFS file
+/// or raw node.
+pub fn decode_block(cid: &Cid, block: Vec<u8>) -> Result<FileNode, StorageError> {
+    match cid.codec {
+        Codec::Raw => Ok(FileNode { filesize: block.len() as u64, data: block, children: Vec::new() }),
+        Codec::DagPb => decode(&block),
+    }
 }
 
 /// Decodes a dag-pb block holding a UnixFS file or raw node.
@@ -72,10 +82,14 @@ pub fn read_range(
 
 /// Adds `root` and every block below it to `marked`; a missing block is skipped (nothing to
 /// keep), an unreadable one is an error so a collection does not go on half-informed.
-pub fn mark(blocks: &BlockStore, root: Cid, marked: &mut std::collections::HashSet<Cid>) -> Result<(), StorageError> {
+pub fn mark(
+    blocks: &BlockStore,
+    root: Cid,
+    marked: &mut std::collections::HashSet<Multihash>,
+) -> Result<(), StorageError> {
     let mut pending = vec![root];
     while let Some(cid) = pending.pop() {
-        if !marked.insert(cid) {
+        if !marked.insert(cid.hash) || cid.codec == Codec::Raw {
             continue;
         }
         match blocks.get(&cid) {
@@ -98,11 +112,12 @@ fn walk(
     if depth > 64 {
         return Err(StorageError::Unreadable("the DAG is too deep".into()));
     }
-    let node = decode(&blocks.get(&cid)?)?;
+    let node = decode_block(&cid, blocks.get(&cid)?)?;
     let own = node.data.len() as u64;
     if range.start < own {
-        let slice = &node.data[range.start as usize..range.end.min(own) as usize];
-        if !slice.is_empty() && !emit(slice.to_vec()) {
+        let (start, end) = (range.start as usize, range.end.min(own) as usize);
+        let slice = if start == 0 && end == node.data.len() { node.data } else { node.data[start..end].to_vec() };
+        if !slice.is_empty() && !emit(slice) {
             return Ok(false);
         }
     }
@@ -181,7 +196,7 @@ fn take_varint(bytes: &mut &[u8]) -> Result<u64, ()> {
 
 fn link_hash(link: &[u8]) -> Option<Cid> {
     Fields(link).find_map(|field| match field {
-        Ok((1, Value::Bytes(hash))) => hash.try_into().ok().map(Cid),
+        Ok((1, Value::Bytes(hash))) => Cid::from_bytes(hash),
         _ => None,
     })
 }
@@ -189,12 +204,13 @@ fn link_hash(link: &[u8]) -> Option<Cid> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::cid::CidVersion;
     use crate::storage::unixfs::{Block, FileBuilder};
 
-    fn store(data: &[u8]) -> (tempfile::TempDir, BlockStore, Cid) {
+    fn store(version: CidVersion, data: &[u8]) -> (tempfile::TempDir, BlockStore, Cid) {
         let dir = tempfile::tempdir().expect("tempdir");
         let blocks = BlockStore::open(dir.path()).expect("open");
-        let mut builder = FileBuilder::new();
+        let mut builder = FileBuilder::with_version(version);
         let mut sink = |b: Block| blocks.put(&b);
         builder.write(data, &mut sink).expect("write");
         let (cid, _) = builder.finish(&mut sink).expect("finish");
@@ -204,17 +220,30 @@ mod tests {
     #[test]
     fn any_range_reads_back_exactly() {
         let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
-        let (_dir, blocks, root) = store(&data);
-        for range in [0..1_000_000, 0..1, 262_143..262_145, 500_000..999_999, 999_999..1_000_000, 10..10] {
+        for version in [CidVersion::V0, CidVersion::V1] {
+            let (_dir, blocks, root) = store(version, &data);
+            reads_back(&blocks, root, &data);
+            assert_eq!(decode_block(&root, blocks.get(&root).expect("root")).expect("node").filesize, 1_000_000);
+            // A CIDv1 of the same root (or a CIDv0 of it) reads the same file.
+            let other = root.as_version(if root.v1 { CidVersion::V0 } else { CidVersion::V1 });
+            reads_back(&blocks, other, &data);
+        }
+        let (_dir, blocks, root) = store(CidVersion::V1, &data[..1000]);
+        assert_eq!(root.codec, crate::storage::cid::Codec::Raw, "one chunk is one raw block");
+        reads_back(&blocks, root, &data[..1000]);
+    }
+
+    fn reads_back(blocks: &BlockStore, root: Cid, data: &[u8]) {
+        let len = data.len() as u64;
+        for range in [0..len, 0..1, 262_143.min(len)..262_145.min(len), len / 2..len - 1, len - 1..len, 10..10] {
             let mut out = Vec::new();
-            read_range(&blocks, root, range.clone(), &mut |bytes| {
+            read_range(blocks, root, range.clone(), &mut |bytes| {
                 out.extend(bytes);
                 true
             })
             .expect("read");
-            assert_eq!(out, data[range.start as usize..range.end as usize], "{range:?}");
+            assert_eq!(out, data[range.start as usize..range.end as usize], "{root} {range:?}");
         }
-        assert_eq!(decode(&blocks.get(&root).expect("root")).expect("node").filesize, 1_000_000);
     }
 
     #[test]

@@ -11,7 +11,8 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
 use super::blocks::BlockStore;
-use super::unixfs::{Block, Cid, FileBuilder};
+use super::cid::{Cid, CidVersion};
+use super::unixfs::{Block, FileBuilder};
 use super::{
     dag, engine::Added, engine::ByteStream, engine::ReadStream, engine::StorageEngine, engine::StorageError,
     engine::StorageFuture,
@@ -62,11 +63,11 @@ impl EmbeddedStorage {
         work.await.map_err(|e| StorageError::Internal(format!("collection: {e}")))?
     }
 
-    async fn add_stream(&self, mut content: ByteStream) -> Result<Added, StorageError> {
+    async fn add_stream(&self, mut content: ByteStream, version: CidVersion) -> Result<Added, StorageError> {
         let (sender, mut receiver) = mpsc::channel::<Piece>(UPLOAD_QUEUE);
         let blocks = self.blocks.clone();
         let worker = tokio::task::spawn_blocking(move || {
-            let mut builder = FileBuilder::new();
+            let mut builder = FileBuilder::with_version(version);
             let mut sink = |block: Block| blocks.put(&block);
             while let Some(piece) = receiver.blocking_recv() {
                 match piece {
@@ -112,15 +113,15 @@ impl EmbeddedStorage {
 }
 
 impl StorageEngine for EmbeddedStorage {
-    fn add(&self, content: ByteStream) -> StorageFuture<'_, Added> {
-        Box::pin(self.add_stream(content))
+    fn add(&self, content: ByteStream, version: CidVersion) -> StorageFuture<'_, Added> {
+        Box::pin(self.add_stream(content, version))
     }
 
     fn size(&self, cid: Cid) -> StorageFuture<'_, Option<u64>> {
         let blocks = self.blocks.clone();
         Box::pin(async move {
             let found = tokio::task::spawn_blocking(move || match blocks.get(&cid) {
-                Ok(block) => dag::decode(&block).map(|node| Some(node.filesize)),
+                Ok(block) => dag::decode_block(&cid, block).map(|node| Some(node.filesize)),
                 Err(StorageError::NotFound(_)) => Ok(None),
                 Err(err) => Err(err),
             });

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use bytes::Bytes;
 use futures_util::Stream;
 
-use super::unixfs::Cid;
+use super::cid::{Cid, CidVersion};
 
 /// Bytes in flight, with the failure that may cut them short.
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, StorageError>> + Send>>;
@@ -48,7 +48,7 @@ pub enum StorageError {
 /// What an upload stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Added {
-    /// The file's address.
+    /// The file's address, in the version asked for.
     pub cid: Cid,
     /// Its length in bytes.
     pub size: u64,
@@ -67,8 +67,8 @@ pub struct Replication {
 
 /// A storage engine.
 pub trait StorageEngine: Send + Sync + 'static {
-    /// Stores the file streamed in `content`.
-    fn add(&self, content: ByteStream) -> StorageFuture<'_, Added>;
+    /// Stores the file streamed in `content`, built as `ipfs add` builds it for `version`.
+    fn add(&self, content: ByteStream, version: CidVersion) -> StorageFuture<'_, Added>;
     /// The length of the file at `cid`, or `None` when this node does not hold it.
     fn size(&self, cid: Cid) -> StorageFuture<'_, Option<u64>>;
     /// The bytes `range` of the file at `cid`.

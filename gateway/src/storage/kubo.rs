@@ -1,6 +1,7 @@
 //! The IPFS engine: a Kubo-compatible node's RPC API (`/api/v0/add`, `cat`, `files/stat`,
 //! `pin/add`, `pin/rm`). Uploads stream through to `add` with Kubo's defaults spelled out
-//! (CIDv0, 256 KiB chunks, no raw leaves), so the address is the embedded engine's. Reads use
+//! (256 KiB chunks; CIDv0 without raw leaves, or CIDv1 with them), so the address is the
+//! embedded engine's. Reads use
 //! `cat` with `offset`/`length`. The node pins a file while at least one namespace pins it;
 //! which namespaces do stays in the system store.
 
@@ -12,7 +13,7 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::unixfs::Cid;
+use super::cid::{Cid, CidVersion};
 use super::{
     engine::Added, engine::ByteStream, engine::ReadStream, engine::StorageEngine, engine::StorageError,
     engine::StorageFuture,
@@ -49,7 +50,7 @@ impl KuboStorage {
         response.json().await.map_err(|e| StorageError::Internal(format!("{command}: {e}")))
     }
 
-    async fn add_stream(&self, mut content: ByteStream) -> Result<Added, StorageError> {
+    async fn add_stream(&self, mut content: ByteStream, version: CidVersion) -> Result<Added, StorageError> {
         let (sender, mut receiver) = mpsc::channel::<Result<Bytes, StorageError>>(16);
         let limit = self.max_upload;
         // The pump ends with the bytes received, or with why the upload stopped: the caller's
@@ -83,7 +84,11 @@ impl KuboStorage {
                 .mime_str("application/octet-stream")
                 .map_err(|e| StorageError::Internal(e.to_string()))?,
         );
-        let query = [("cid-version", "0"), ("raw-leaves", "false"), ("chunker", "size-262144"), ("pin", "false")];
+        let mut query = vec![("chunker", "size-262144"), ("pin", "false")];
+        query.extend(match version {
+            CidVersion::V0 => [("cid-version", "0"), ("raw-leaves", "false")],
+            CidVersion::V1 => [("cid-version", "1"), ("raw-leaves", "true")],
+        });
         let sent = self.client.post(self.url("add")).query(&query).multipart(form).send().await;
         let received = pump.await.map_err(|e| StorageError::Internal(format!("upload pump: {e}")))?;
         let size = match received {
@@ -101,7 +106,7 @@ impl KuboStorage {
             serde_json::from_str(last).map_err(|e| StorageError::Internal(format!("add: {e}: {last}")))?;
         let hash = reply["Hash"].as_str().unwrap_or_default();
         let cid =
-            Cid::parse(hash).ok_or_else(|| StorageError::Internal(format!("add returned {hash:?}, not a CIDv0")))?;
+            Cid::parse(hash).ok_or_else(|| StorageError::Internal(format!("add returned {hash:?}, not a CID")))?;
         Ok(Added { cid, size })
     }
 }
@@ -133,8 +138,8 @@ async fn checked(response: reqwest::Response) -> Result<reqwest::Response, Stora
 }
 
 impl StorageEngine for KuboStorage {
-    fn add(&self, content: ByteStream) -> StorageFuture<'_, Added> {
-        Box::pin(self.add_stream(content))
+    fn add(&self, content: ByteStream, version: CidVersion) -> StorageFuture<'_, Added> {
+        Box::pin(self.add_stream(content, version))
     }
 
     fn size(&self, cid: Cid) -> StorageFuture<'_, Option<u64>> {

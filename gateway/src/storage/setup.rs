@@ -9,6 +9,7 @@ use orama_service::config::StorageEngine as EngineChoice;
 
 use super::cluster::ClusteredStorage;
 use super::embedded::EmbeddedStorage;
+use super::hot::HotContent;
 use super::kubo::KuboStorage;
 use super::pins::Pins;
 use super::uploads::UploadBounds;
@@ -24,6 +25,8 @@ pub struct StorageContext {
     pub pins: Pins,
     /// The quota and disk floor uploads are held to.
     pub bounds: UploadBounds,
+    /// Hot content in memory, in front of the engine.
+    pub hot: HotContent,
 }
 
 impl std::fmt::Debug for StorageContext {
@@ -57,5 +60,6 @@ pub fn open(
     };
     let pins = Pins::new(store.clone());
     let bounds = UploadBounds::new(store.clone(), config.namespace_quota, data_dir.to_owned(), config.min_free_disk);
-    Ok((StorageContext { engine, pins, bounds }, embedded))
+    let hot = HotContent::new(config.cache_bytes, config.cache_max_file);
+    Ok((StorageContext { engine, pins, bounds, hot }, embedded))
 }

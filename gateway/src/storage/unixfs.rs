@@ -1,47 +1,17 @@
 //! UnixFS files as Kubo's defaults build them, so content keeps its address across engines:
 //! 256 KiB chunks, dag-pb nodes (links before data, as dag-pb's canonical form), the balanced
-//! layout with at most 174 links per node, CIDv0 (base58 SHA-256 multihash). A file that fits
-//! in one chunk is a single leaf node. [`FileBuilder`] takes the file in pieces of any size and
+//! layout with at most 174 links per node. CIDv0 files have dag-pb leaves; CIDv1 files have raw
+//! leaves, as `ipfs add --cid-version 1` makes them. A file that fits in one chunk is a single
+//! leaf. [`FileBuilder`] takes the file in pieces of any size and
 //! hands out each block as soon as it is complete, so memory stays bounded by one chunk plus
 //! one pending node per tree level.
 
-use sha2::{Digest, Sha256};
+use super::cid::{Cid, CidVersion, Codec};
 
 /// Bytes per leaf.
 pub const CHUNK_SIZE: usize = 256 * 1024;
 /// Most links in one node.
 pub const MAX_LINKS: usize = 174;
-
-/// A content address: the SHA-256 multihash (`0x12 0x20` + digest), shown as CIDv0.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Cid(pub [u8; 34]);
-
-impl Cid {
-    /// The address of `block`.
-    pub fn of(block: &[u8]) -> Cid {
-        let mut multihash = [0u8; 34];
-        multihash[0] = 0x12;
-        multihash[1] = 0x20;
-        multihash[2..].copy_from_slice(&Sha256::digest(block));
-        Cid(multihash)
-    }
-
-    /// Parses a CIDv0 (`Qm…`, base58btc).
-    pub fn parse(text: &str) -> Option<Cid> {
-        if text.len() != 46 || !text.starts_with("Qm") {
-            return None;
-        }
-        let bytes = bs58::decode(text).into_vec().ok()?;
-        let multihash: [u8; 34] = bytes.try_into().ok()?;
-        (multihash[0] == 0x12 && multihash[1] == 0x20).then_some(Cid(multihash))
-    }
-}
-
-impl std::fmt::Display for Cid {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&bs58::encode(self.0).into_string())
-    }
-}
 
 /// An encoded block and its address.
 #[derive(Debug, Clone)]
@@ -65,15 +35,21 @@ struct Link {
 /// Builds one file's DAG from its bytes in order.
 #[derive(Debug, Default)]
 pub struct FileBuilder {
+    version: CidVersion,
     chunk: Vec<u8>,
     /// Complete nodes waiting for a parent, by height (0: leaves).
     levels: Vec<Vec<Link>>,
 }
 
 impl FileBuilder {
-    /// A builder for an empty file.
+    /// A builder for an empty CIDv0 file.
     pub fn new() -> Self {
-        FileBuilder { chunk: Vec::with_capacity(CHUNK_SIZE), levels: Vec::new() }
+        FileBuilder::with_version(CidVersion::V0)
+    }
+
+    /// A builder for an empty file addressed as `version`.
+    pub fn with_version(version: CidVersion) -> Self {
+        FileBuilder { version, chunk: Vec::with_capacity(CHUNK_SIZE), levels: Vec::new() }
     }
 
     /// Appends `data`; every block completed by it goes to `sink`.
@@ -102,7 +78,7 @@ impl FileBuilder {
                 1 if is_top => return Ok((pending[0].cid, pending[0].filesize)),
                 0 => {}
                 _ => {
-                    let parent = emit(parent_node(&pending), sink, total(&pending))?;
+                    let parent = self.emit_parent(&pending, sink)?;
                     self.push(height + 1, parent, sink)?;
                 }
             }
@@ -112,9 +88,21 @@ impl FileBuilder {
 
     fn flush_chunk<E>(&mut self, sink: &mut impl FnMut(Block) -> Result<(), E>) -> Result<(), E> {
         let data = std::mem::take(&mut self.chunk);
-        let link = emit(leaf_node(&data), sink, (0, data.len() as u64))?;
+        let length = data.len() as u64;
+        let link = match self.version {
+            CidVersion::V0 => emit(Cid::of, leaf_node(&data), sink, (0, length))?,
+            CidVersion::V1 => emit(|b| Cid::v1_of(Codec::Raw, b), data, sink, (0, length))?,
+        };
         self.chunk.reserve(CHUNK_SIZE);
         self.push(0, link, sink)
+    }
+
+    fn emit_parent<E>(&self, links: &[Link], sink: &mut impl FnMut(Block) -> Result<(), E>) -> Result<Link, E> {
+        let node = parent_node(links);
+        match self.version {
+            CidVersion::V0 => emit(Cid::of, node, sink, total(links)),
+            CidVersion::V1 => emit(|b| Cid::v1_of(Codec::DagPb, b), node, sink, total(links)),
+        }
     }
 
     /// Adds `link` at `height`; a full level becomes a node one level up.
@@ -125,7 +113,7 @@ impl FileBuilder {
         self.levels[height].push(link);
         if self.levels[height].len() == MAX_LINKS {
             let full = std::mem::take(&mut self.levels[height]);
-            let parent = emit(parent_node(&full), sink, total(&full))?;
+            let parent = self.emit_parent(&full, sink)?;
             self.push(height + 1, parent, sink)?;
         }
         Ok(())
@@ -137,8 +125,15 @@ fn total(links: &[Link]) -> (u64, u64) {
     links.iter().fold((0, 0), |(t, f), l| (t + l.tsize, f + l.filesize))
 }
 
-fn emit<E>(bytes: Vec<u8>, sink: &mut impl FnMut(Block) -> Result<(), E>, below: (u64, u64)) -> Result<Link, E> {
-    let (cid, tsize) = (Cid::of(&bytes), bytes.len() as u64 + below.0);
+/// Hands `bytes` to `sink` as a block addressed by `address`; its link. A raw leaf is all
+/// file bytes (`below` is `(0, len)`), so its `Tsize` is its length.
+fn emit<E>(
+    address: impl Fn(&[u8]) -> Cid,
+    bytes: Vec<u8>,
+    sink: &mut impl FnMut(Block) -> Result<(), E>,
+    below: (u64, u64),
+) -> Result<Link, E> {
+    let (cid, tsize) = (address(&bytes), bytes.len() as u64 + below.0);
     sink(Block { cid, bytes })?;
     Ok(Link { cid, tsize, filesize: below.1 })
 }
@@ -173,8 +168,9 @@ fn parent_node(links: &[Link]) -> Vec<u8> {
 fn pb_node(links: &[Link], data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() + links.len() * 48 + 8);
     for link in links {
-        let mut encoded = vec![0x0a, 34];
-        encoded.extend_from_slice(&link.cid.0);
+        let hash = link.cid.to_bytes();
+        let mut encoded = vec![0x0a, hash.len() as u8];
+        encoded.extend_from_slice(&hash);
         encoded.extend_from_slice(&[0x12, 0x00, 0x18]);
         varint(&mut encoded, link.tsize);
         out.push(0x12);
@@ -195,9 +191,14 @@ fn varint(out: &mut Vec<u8>, mut n: u64) {
     out.push(n as u8);
 }
 
-/// The CID and size of `data` as one file (all blocks discarded).
+/// The CID and size of `data` as one CIDv0 file (all blocks discarded).
 pub fn cid_of(data: &[u8]) -> (Cid, u64) {
-    let mut builder = FileBuilder::new();
+    cid_as(CidVersion::V0, data)
+}
+
+/// The CID and size of `data` as one file addressed as `version` (all blocks discarded).
+pub fn cid_as(version: CidVersion, data: &[u8]) -> (Cid, u64) {
+    let mut builder = FileBuilder::with_version(version);
     let mut discard = |_: Block| Ok::<(), std::convert::Infallible>(());
     let Ok(()) = builder.write(data, &mut discard);
     let Ok(root) = builder.finish(&mut discard);
@@ -214,14 +215,19 @@ mod tests {
         assert_eq!(cid_of(b"hello").0.to_string(), "QmWfVY9y3xjsixTgbd9AorQxH7VtMpzfx2HaWtsoUYecaX");
         let parsed = Cid::parse("QmWfVY9y3xjsixTgbd9AorQxH7VtMpzfx2HaWtsoUYecaX").expect("cid");
         assert_eq!(parsed, cid_of(b"hello").0);
-        for bad in [
-            "",
-            "Qm",
-            "bafybeid3weurg3gvyoi7nisadzolomlvoxoppe2sesktnpvdve3256n5tq",
-            "QmWfVY9y3xjsixTgbd9AorQxH7VtMpzfx2HaWtsoUYecaI",
-        ] {
-            assert!(Cid::parse(bad).is_none(), "{bad}");
-        }
+    }
+
+    /// The addresses js-ipfs gives with `add --cid-version 1` (raw leaves): one raw block for a
+    /// small file, a CIDv1 dag-pb root over raw leaves for a larger one. The end-to-end tests
+    /// check the same against a running node.
+    #[test]
+    fn cidv1_files_match_ipfs_add_cid_version_1() {
+        let v1 = |data: &[u8]| cid_as(CidVersion::V1, data).0.to_string();
+        assert_eq!(v1(b"hello"), "bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq");
+        assert_eq!(v1(b""), "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku");
+        let data: Vec<u8> = (0..700_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        assert_eq!(v1(&data), "bafybeiheixfregxmltbpl4oy3x5uosumv3wsbel775njenjafu5ib5khh4");
+        assert_eq!(cid_of(&data).0.to_string(), "QmY3PqADtoqRTvRP3fVco3TFMRWjc9g8kSNKpG8uqhBAaf");
     }
 
     #[test]

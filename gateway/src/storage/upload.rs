@@ -1,7 +1,8 @@
 //! `POST /v1/storage/upload`: a multipart `file` streamed into the engine, or JSON `{name,
 //! data}` in base64, each held to the namespace's quota and the node's disk floor while it
 //! streams (see [`uploads`](super::uploads)), then pinned in the caller's namespace unless the
-//! caller asked not to.
+//! caller asked not to. `?cid_version=1` builds the file as `ipfs add --cid-version 1` does
+//! (raw leaves) and answers its CIDv1. [`put`] is the same for a function's `storage_put`.
 
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ use warp::Reply as _;
 use warp::multipart::FormData;
 use warp::reply::Response;
 
+use super::cid::CidVersion;
 use super::pins::NewPin;
 use super::setup::StorageContext;
 use super::uploads::{Refusal, Reservation, UploadBounds};
@@ -32,6 +34,24 @@ pub struct JsonUpload {
     data: String,
 }
 
+/// The upload's query: `cid_version` (`0`, the default, or `1`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct UploadQuery {
+    cid_version: Option<String>,
+}
+
+impl UploadQuery {
+    /// The CID version asked for.
+    pub fn version(&self) -> Result<CidVersion, ApiError> {
+        match self.cid_version.as_deref() {
+            None | Some("0") => Ok(CidVersion::V0),
+            Some("1") => Ok(CidVersion::V1),
+            Some(other) => Err(ApiError::BadRequest(format!("cid_version must be 0 or 1, not {other:?}"))),
+        }
+    }
+}
+
 impl From<Refusal> for ApiError {
     fn from(refusal: Refusal) -> ApiError {
         match refusal {
@@ -44,10 +64,15 @@ impl From<Refusal> for ApiError {
 /// Streams `content` into the engine under a reservation of the namespace's quota (see
 /// [`uploads`](super::uploads)): the upload is cut as soon as it would pass the quota or the
 /// disk floor.
-async fn store(cx: &StorageContext, namespace: &str, content: ByteStream) -> Result<(Added, Reservation), ApiError> {
+async fn store(
+    cx: &StorageContext,
+    namespace: &str,
+    content: ByteStream,
+    version: CidVersion,
+) -> Result<(Added, Reservation), ApiError> {
     let reservation = Arc::new(tokio::sync::Mutex::new(cx.bounds.open(namespace).await?));
     let metered = metered(content, cx.bounds.clone(), reservation.clone());
-    let added = cx.engine.add(metered).await;
+    let added = cx.engine.add(metered, version).await;
     let reservation = match Arc::try_unwrap(reservation) {
         Ok(reservation) => reservation.into_inner(),
         Err(_) => return Err(ApiError::Internal("an upload's reservation is still in use".into())),
@@ -81,24 +106,18 @@ fn metered(content: ByteStream, bounds: UploadBounds, reservation: Arc<tokio::sy
     Box::pin(chunks)
 }
 
-/// Pins the upload (unless asked not to; then its reservation counts until collected) and
-/// answers `{cid, name, size}`.
-async fn uploaded(
+/// Pins the upload in `namespace` (unless asked not to; then its reservation counts until
+/// collected).
+async fn keep(
     cx: &StorageContext,
-    principal: &Principal,
+    namespace: &str,
     (added, reservation): (Added, Reservation),
-    name: String,
+    name: &str,
     pin: bool,
-) -> Result<Response, ApiError> {
-    let cid = added.cid.to_string();
+) -> Result<Added, ApiError> {
     if pin {
-        let record = NewPin {
-            namespace: &principal.namespace,
-            cid: &cid,
-            name: &name,
-            size: added.size,
-            upload: Some(reservation.id),
-        };
+        let key = added.cid.key().to_string();
+        let record = NewPin { namespace, cid: &key, name, size: added.size, upload: Some(reservation.id) };
         if let Err(err) = cx.pins.pin(record, cx.bounds.quota).await {
             cx.bounds.settle(reservation).await;
             return Err(err.into());
@@ -107,11 +126,33 @@ async fn uploaded(
     } else {
         cx.bounds.settle(reservation).await;
     }
-    Ok(warp::reply::json(&json!({ "cid": cid, "name": name, "size": added.size })).into_response())
+    Ok(added)
+}
+
+/// Stores `content` as a file of `namespace`, held to its quota and the disk floor, and pins
+/// it there under `name`.
+pub async fn put(
+    cx: &StorageContext,
+    namespace: &str,
+    content: ByteStream,
+    name: &str,
+    version: CidVersion,
+) -> Result<Added, ApiError> {
+    let stored = store(cx, namespace, content, version).await?;
+    keep(cx, namespace, stored, name, true).await
+}
+
+fn answer(added: Added, name: &str) -> Response {
+    warp::reply::json(&json!({ "cid": added.cid.to_string(), "name": name, "size": added.size })).into_response()
 }
 
 /// `POST /v1/storage/upload` as multipart: the `file` part streamed in, `pin` read.
-pub async fn multipart(cx: StorageContext, principal: Principal, mut form: FormData) -> Result<Response, ApiError> {
+pub async fn multipart(
+    cx: StorageContext,
+    principal: Principal,
+    version: CidVersion,
+    mut form: FormData,
+) -> Result<Response, ApiError> {
     let (mut added, mut name, mut pin) = (None, String::new(), true);
     while let Some(part) = form.next().await {
         let part = part.map_err(|e| ApiError::BadRequest(format!("failed to parse multipart form: {e}")))?;
@@ -125,7 +166,7 @@ pub async fn multipart(cx: StorageContext, principal: Principal, mut form: FormD
                         other => StorageError::Upload(other.to_string()),
                     }),
                 });
-                added = Some(store(&cx, &principal.namespace, Box::pin(stream)).await?);
+                added = Some(store(&cx, &principal.namespace, Box::pin(stream), version).await?);
             }
             "pin" => {
                 let value: Vec<u8> = part
@@ -148,11 +189,16 @@ pub async fn multipart(cx: StorageContext, principal: Principal, mut form: FormD
         }
     }
     let added = added.ok_or_else(|| ApiError::BadRequest("failed to get file: no part named file".into()))?;
-    uploaded(&cx, &principal, added, name, pin).await
+    Ok(answer(keep(&cx, &principal.namespace, added, &name, pin).await?, &name))
 }
 
 /// `POST /v1/storage/upload` as JSON: `data` decoded from base64, then stored and pinned.
-pub async fn json(cx: StorageContext, principal: Principal, body: JsonUpload) -> Result<Response, ApiError> {
+pub async fn json(
+    cx: StorageContext,
+    principal: Principal,
+    version: CidVersion,
+    body: JsonUpload,
+) -> Result<Response, ApiError> {
     if body.data.is_empty() {
         return Err(ApiError::BadRequest("data field required".into()));
     }
@@ -160,6 +206,6 @@ pub async fn json(cx: StorageContext, principal: Principal, body: JsonUpload) ->
         .decode(body.data.as_bytes())
         .map_err(|e| ApiError::BadRequest(format!("failed to decode base64 data: {e}")))?;
     let stream = futures_util::stream::once(async move { Ok(Bytes::from(data)) });
-    let added = store(&cx, &principal.namespace, Box::pin(stream)).await?;
-    uploaded(&cx, &principal, added, body.name, true).await
+    let added = put(&cx, &principal.namespace, Box::pin(stream), &body.name, version).await?;
+    Ok(answer(added, &body.name))
 }

@@ -38,6 +38,10 @@ pub struct StorageBackendConfig {
     /// Free disk the node keeps: uploads are refused (507) before the data directory's
     /// filesystem has less than this free.
     pub min_free_disk: u64,
+    /// Memory for hot content: whole files read lately, served without the engine (0: off).
+    pub cache_bytes: u64,
+    /// Largest file kept in that memory.
+    pub cache_max_file: u64,
     /// Longest one engine call may take (other than an upload's or download's transfer).
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
@@ -57,6 +61,8 @@ impl Default for StorageBackendConfig {
             max_upload_bytes: GIB,
             namespace_quota: 10 * GIB,
             min_free_disk: GIB,
+            cache_bytes: 64 * 1024 * 1024,
+            cache_max_file: 4 * 1024 * 1024,
             timeout: Duration::from_secs(60),
             upload_timeout: HOUR,
         }
@@ -86,6 +92,12 @@ pub(super) fn storage_section(f: &Field, p: &mut Problems) -> StorageBackendConf
     }
     if let Some(n) = t.take("min_free_disk").and_then(|f| f.bytes_in(p, 0, 1 << 50)) {
         storage.min_free_disk = n;
+    }
+    if let Some(n) = t.take("cache_bytes").and_then(|f| f.bytes_in(p, 0, 1 << 40)) {
+        storage.cache_bytes = n;
+    }
+    if let Some(n) = t.take("cache_max_file").and_then(|f| f.bytes_in(p, 0, 1 << 32)) {
+        storage.cache_max_file = n;
     }
     if let Some(d) = t.take("timeout").and_then(|f| f.duration_in(p, 10 * MS, HOUR)) {
         storage.timeout = d;

@@ -5,7 +5,8 @@
 //! works on the others, a token issued by one verifies on all (also after a rotation on
 //! another), a wallet's challenge is answered anywhere and used once, and a tenant's rows
 //! written through one node are read through another. An rqlited without the secret can
-//! neither join nor read.
+//! neither join nor read. A function's pub/sub and cron triggers run once per message and
+//! per tick across the three nodes.
 
 use orama_e2e::cluster::Cluster;
 use orama_e2e::{guest_wasm, http, http_bytes};
@@ -90,7 +91,7 @@ fn any_node_serves_any_tenant_keys_tokens_and_sql() {
 
 #[test]
 fn content_cache_and_functions_with_their_secrets_are_served_by_every_node() {
-    let cluster = Cluster::up(3);
+    let cluster = Cluster::up_with_env(3, &[crate::functions_triggers::CRON_SECONDS]);
     let ports: Vec<u16> = cluster.nodes.iter().map(|n| n.port).collect();
     let key = ctl_ok(&cluster, 0, &["apikey", "create", "--namespace", "apps"]).trim().to_owned();
     let header = format!("X-API-Key: {key}\r\n");
@@ -147,6 +148,12 @@ fn content_cache_and_functions_with_their_secrets_are_served_by_every_node() {
         let output = reply.json["output"].as_str().map_or_else(|| reply.body.trim().to_owned(), str::to_owned);
         assert_eq!(output, "s3cret", "the secret opens on :{port}");
     }
+
+    // Triggers: every node follows the topic and ticks; each message and tick runs once.
+    let other = ctl_ok(&cluster, 0, &["apikey", "create", "--namespace", "others"]).trim().to_owned();
+    let callers: Vec<Caller> = ports.iter().map(|&port| Caller::at(port, &header)).collect();
+    let other = Caller::at(ports[1], &format!("X-API-Key: {other}\r\n"));
+    crate::functions_triggers::triggers_run_once(&callers, &other, 9);
 }
 
 #[test]

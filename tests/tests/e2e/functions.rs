@@ -72,8 +72,14 @@ impl Caller {
         http_bytes(self.port, "POST", path, &self.header, "application/json", input.as_bytes())
     }
 
-    fn get(&self, path: &str) -> Reply {
+    /// `GET path`.
+    pub fn get(&self, path: &str) -> Reply {
         http(self.port, "GET", path, &self.header, None)
+    }
+
+    /// `POST path` with a JSON `body`.
+    pub fn post(&self, path: &str, body: &Value) -> Reply {
+        http(self.port, "POST", path, &self.header, Some(body))
     }
 }
 

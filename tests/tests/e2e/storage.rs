@@ -11,10 +11,10 @@ use serde_json::{Value, json};
 
 use crate::{FAST_SUPERVISOR, Tenant};
 
-const MIB: usize = 1024 * 1024;
+pub(crate) const MIB: usize = 1024 * 1024;
 
 /// `curl` with the tenant's key; returns (status, body bytes, response headers).
-fn curl(tenant: &Tenant, port: u16, args: &[&str], path: &str) -> (u16, Vec<u8>, String) {
+pub(crate) fn curl(tenant: &Tenant, port: u16, args: &[&str], path: &str) -> (u16, Vec<u8>, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let headers = dir.path().join("headers");
     let output = Command::new("curl")
@@ -31,19 +31,19 @@ fn curl(tenant: &Tenant, port: u16, args: &[&str], path: &str) -> (u16, Vec<u8>,
     (status, output.stdout, head)
 }
 
-fn upload(tenant: &Tenant, port: u16, file: &Path) -> (u16, Value) {
+pub(crate) fn upload(tenant: &Tenant, port: u16, file: &Path) -> (u16, Value) {
     let form = format!("file=@{}", file.display());
     let (status, body, _) = curl(tenant, port, &["-F", &form], "/v1/storage/upload");
     (status, serde_json::from_slice(&body).unwrap_or_default())
 }
 
-fn ipfs_cid(file: &Path) -> String {
+pub(crate) fn ipfs_cid(file: &Path) -> String {
     let output = Command::new("ipfs_cid").arg(file).output().expect("ipfs_cid (apt-get install ipfs-cid)");
     let json: Value = serde_json::from_slice(&output.stdout).expect("json");
     json["CIDv0"].as_str().expect("CIDv0").to_owned()
 }
 
-fn content(size: usize, seed: u64) -> Vec<u8> {
+pub(crate) fn content(size: usize, seed: u64) -> Vec<u8> {
     (0..size as u64).map(|i| ((i ^ seed).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as u8).collect()
 }
 
@@ -156,6 +156,10 @@ fn the_ipfs_engine_stores_reads_pins_and_recovers_from_a_killed_node() {
         curl(&bob, port, &["-H", "Range: bytes=1048570-1048580"], &format!("/v1/storage/get/{cid}"));
     assert_eq!((status, body.as_slice()), (206, &data[1_048_570..1_048_581]));
     assert!(ipfs_rpc(api, &format!("pin/ls?arg={cid}")).1.contains(&cid), "the node pins it");
+    let v1 = "/v1/storage/upload?cid_version=1";
+    let (status, body, _) = curl(&alice, port, &["-F", &format!("file=@{}", file.display())], v1);
+    let v1_cid = serde_json::from_slice::<Value>(&body).unwrap_or_default()["cid"].as_str().map(str::to_owned);
+    assert_eq!((status, v1_cid), (200, Some(repo.only_hash(&file, 1))), "CIDv1 with raw leaves, as js-ipfs adds");
 
     let unpin = |tenant: &Tenant| http(port, "DELETE", &format!("/v1/storage/unpin/{cid}"), &tenant.header, None);
     assert_eq!(unpin(&bob).status, 404, "not bob's pin");

@@ -2,7 +2,9 @@
 //! `cache <key> <value>` (set, then get), `get <key>`, `delete <key>`, `incr <key> <delta>`,
 //! `exec <sql>`, `query <sql>`,
 //! `fetch <url>`, `secret <name>`, `env <key>`, `publish <topic> <data>`, `caller`, `bad-pointer`,
-//! `flaky <key>` (counts calls in the cache and traps on every odd one).
+//! `store <text>` (storage_put: its CID), `load <cid>` (storage_get: the file as text),
+//! `flaky <key>` (counts calls in the cache and traps on every odd one); a JSON object (a
+//! trigger's input: a pub/sub envelope or a cron tick) is logged as `trigger <input>`.
 //! Host results come back the reference's way: a buffer from our `orama_alloc`, packed as
 //! `(ptr << 32) | len`.
 
@@ -35,6 +37,8 @@ unsafe extern "C" {
     ) -> i64;
     fn pubsub_publish(topic: *const u8, topic_len: usize, data: *const u8, data_len: usize) -> i32;
     fn cache_delete(key: *const u8, key_len: usize) -> i32;
+    fn storage_put(data: *const u8, data_len: usize) -> i64;
+    fn storage_get(cid: *const u8, cid_len: usize) -> i64;
 }
 
 /// The allocator the host calls to hand results over (never freed: one invocation is short).
@@ -57,6 +61,12 @@ fn unpack(packed: i64) -> String {
 fn main() {
     let mut input = String::new();
     let _ = std::io::stdin().read_to_string(&mut input);
+    if input.starts_with('{') {
+        let message = format!("trigger {input}");
+        // SAFETY: a live string.
+        unsafe { log_info(message.as_ptr(), message.len()) };
+        return;
+    }
     let (command, rest) = input.trim().split_once(' ').unwrap_or((input.trim(), ""));
     let (first, second) = rest.split_once(' ').unwrap_or((rest, ""));
     // SAFETY: every pointer/length pair below names a live Rust string.
@@ -68,6 +78,8 @@ fn main() {
             }
             "get" => unpack(cache_get(first.as_ptr(), first.len())),
             "delete" => cache_delete(first.as_ptr(), first.len()).to_string(),
+            "store" => unpack(storage_put(rest.as_ptr(), rest.len())),
+            "load" => unpack(storage_get(rest.as_ptr(), rest.len())),
             "flaky" => match cache_incr_by(first.as_ptr(), first.len(), 1) {
                 n if n % 2 == 1 => std::process::abort(),
                 n => n.to_string(),
