@@ -15,7 +15,7 @@ use warp::Filter;
 
 use super::registry::{Function, NewVersion, Settings};
 use super::secrets::Owner;
-use super::triggers::definition::Trigger;
+use super::triggers::definition::{MAX_NAMESPACE_TRIGGERS, Trigger};
 use super::{service::Functions, service::runner_error};
 use crate::http::error::ApiError;
 
@@ -255,6 +255,15 @@ impl Functions {
             )));
         }
         let triggers = checked_triggers(&definition)?;
+        if !triggers.is_empty() {
+            let others = self.parts.trigger_store.armed_in(namespace, &definition.name).await?;
+            if others + triggers.len() > MAX_NAMESPACE_TRIGGERS {
+                return Err(ApiError::BadRequest(format!(
+                    "a namespace may have at most {MAX_NAMESPACE_TRIGGERS} triggers across its functions; \
+                     its other functions have {others}"
+                )));
+            }
+        }
         check_magic(&wasm)?;
         let hash = self.parts.runner.compile(wasm.clone()).await.map_err(runner_error)?;
         let stored = self.store_module(namespace, &definition.name, wasm).await?;
@@ -283,7 +292,7 @@ impl Functions {
         let label = format!("function {name}");
         let pin = crate::storage::pins::NewPin { namespace, cid: &cid, name: &label, size: added.size, upload: None };
         storage.pins.pin(pin, storage.bounds.quota).await?;
-        storage.engine.pin(added.cid).await?;
+        storage.engine.pin(added.cid.key()).await?;
         Ok(cid)
     }
 

@@ -1,5 +1,8 @@
-//! Blocks on disk: `blocks/<shard>/<multihash in base58>` (a block's CIDv0 text whatever its
-//! codec, so a CIDv0 and a CIDv1 of one block find the same file), each written to a temporary file and renamed into
+//! Blocks on disk: `blocks/<shard>/<Cid::key>`: a dag-pb block under its CIDv0 text (so a
+//! CIDv0 and a CIDv1 of it find the same file), a raw block under its CIDv1 text. The codec is
+//! part of the name on purpose: a raw block holds whatever bytes a tenant uploaded, and must
+//! never be read as a dag-pb node (a forged one could claim any size or reach other tenants'
+//! blocks). Each block is written to a temporary file and renamed into
 //! place, so a block is either whole or absent. A block already present is not rewritten
 //! (content-addressed: same name, same bytes). A full disk is [`StorageError::Full`].
 
@@ -8,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::cid::{Cid, Multihash};
+use super::cid::Cid;
 use super::engine::StorageError;
 use super::unixfs::Block;
 
@@ -27,7 +30,7 @@ impl BlockStore {
     }
 
     fn path(&self, cid: &Cid) -> PathBuf {
-        let name = bs58::encode(cid.hash).into_string();
+        let name = cid.key().to_string();
         let shard = &name[name.len() - 3..name.len() - 1];
         self.dir.join(shard).join(name)
     }
@@ -71,7 +74,7 @@ impl BlockStore {
     /// than `grace` ago, so uploads in progress are never touched; returns (files, bytes).
     pub fn sweep(
         &self,
-        keep: &std::collections::HashSet<Multihash>,
+        keep: &std::collections::HashSet<Cid>,
         grace: std::time::Duration,
     ) -> Result<(usize, u64), StorageError> {
         let cutoff = std::time::SystemTime::now().checked_sub(grace).unwrap_or(std::time::UNIX_EPOCH);
@@ -82,7 +85,7 @@ impl BlockStore {
             for entry in std::fs::read_dir(shard.path()).map_err(|e| io_error(&shard.path(), &e))?.flatten() {
                 let Ok(meta) = entry.metadata() else { continue };
                 let kept =
-                    !is_tmp && entry.file_name().to_str().and_then(Cid::parse).is_some_and(|c| keep.contains(&c.hash));
+                    !is_tmp && entry.file_name().to_str().and_then(Cid::parse).is_some_and(|c| keep.contains(&c.key()));
                 if kept || meta.modified().is_ok_and(|m| m > cutoff) {
                     continue;
                 }

@@ -66,6 +66,11 @@ impl Cid {
 
     /// Parses a CIDv0 (`Qm…`) or a CIDv1 in base32 (`b…`, either case) or base58btc (`z…`).
     pub fn parse(text: &str) -> Option<Cid> {
+        // A SHA-256 CID is at most 59 characters (base32 CIDv1); longer text is refused before
+        // any decoding (base58 decoding is quadratic in the length).
+        if text.len() > 64 {
+            return None;
+        }
         if text.len() == 46 && text.starts_with("Qm") {
             let bytes = bs58::decode(text).into_vec().ok()?;
             return Some(Cid { v1: false, codec: Codec::DagPb, hash: sha256_multihash(&bytes)? });
@@ -209,6 +214,7 @@ mod tests {
 
     #[test]
     fn malformed_addresses_are_refused() {
+        let long = format!("z{}", "1".repeat(100_000));
         for bad in [
             "",
             "b",
@@ -220,6 +226,7 @@ mod tests {
             "bafyreidykglsfhoixmivffc5uwhcgshx4j465xwqntbmu43nb2dzqwfvae",
             "bafk2bzacecnl7ooahrupnmb3dktxrnn5cduuzqjg4zxpanyxyyeb2nf4q6jsg",
             "mAXASIBdvaXBmc",
+            long.as_str(),
         ] {
             assert!(Cid::parse(bad).is_none(), "{bad}");
         }

@@ -7,7 +7,7 @@
 use std::ops::Range;
 
 use super::blocks::BlockStore;
-use super::cid::{Cid, Codec, Multihash};
+use super::cid::{Cid, Codec};
 use super::engine::StorageError;
 
 /// A file node: its own bytes, then its children in order with their file sizes.
@@ -63,8 +63,10 @@ pub fn decode(block: &[u8]) -> Result<FileNode, StorageError> {
     if sizes.len() != links.len() {
         return Err(bad("links and block sizes disagree"));
     }
+    let total = sizes.iter().try_fold(node.data.len() as u64, |sum, size| sum.checked_add(*size));
+    let total = total.ok_or_else(|| bad("block sizes overflow"))?;
     if node.filesize == 0 {
-        node.filesize = node.data.len() as u64 + sizes.iter().sum::<u64>();
+        node.filesize = total;
     }
     node.children = links.into_iter().zip(sizes).collect();
     Ok(node)
@@ -80,16 +82,13 @@ pub fn read_range(
     walk(blocks, root, range, emit, 0).map(drop)
 }
 
-/// Adds `root` and every block below it to `marked`; a missing block is skipped (nothing to
+/// Adds `root` and every block below it to `marked` (as [`Cid::key`]s: a raw block and a
+/// dag-pb one of the same hash are different blocks); a missing block is skipped (nothing to
 /// keep), an unreadable one is an error so a collection does not go on half-informed.
-pub fn mark(
-    blocks: &BlockStore,
-    root: Cid,
-    marked: &mut std::collections::HashSet<Multihash>,
-) -> Result<(), StorageError> {
+pub fn mark(blocks: &BlockStore, root: Cid, marked: &mut std::collections::HashSet<Cid>) -> Result<(), StorageError> {
     let mut pending = vec![root];
     while let Some(cid) = pending.pop() {
-        if !marked.insert(cid.hash) || cid.codec == Codec::Raw {
+        if !marked.insert(cid.key()) || cid.codec == Codec::Raw {
             continue;
         }
         match blocks.get(&cid) {
@@ -123,7 +122,8 @@ fn walk(
     }
     let mut offset = own;
     for (child, size) in node.children {
-        let (start, end) = (offset, offset + size);
+        let end = offset.checked_add(size).ok_or_else(|| StorageError::Unreadable("block sizes overflow".into()))?;
+        let start = offset;
         offset = end;
         if end <= range.start {
             continue;
@@ -231,6 +231,9 @@ mod tests {
         let (_dir, blocks, root) = store(CidVersion::V1, &data[..1000]);
         assert_eq!(root.codec, crate::storage::cid::Codec::Raw, "one chunk is one raw block");
         reads_back(&blocks, root, &data[..1000]);
+        // A tenant's raw bytes are never read as a dag-pb node, whatever CID names them.
+        let as_node = Cid { codec: crate::storage::cid::Codec::DagPb, v1: false, ..root };
+        assert!(matches!(blocks.get(&as_node), Err(StorageError::NotFound(_))));
     }
 
     fn reads_back(blocks: &BlockStore, root: Cid, data: &[u8]) {

@@ -62,7 +62,7 @@ async fn pin(cx: StorageContext, principal: Principal, body: PinBody) -> Result<
     let key = cid.key().to_string();
     let record = NewPin { namespace: &principal.namespace, cid: &key, name: &body.name, size, upload: None };
     cx.pins.pin(record, cx.bounds.quota).await?;
-    cx.engine.pin(cid).await?;
+    cx.engine.pin(cid.key()).await?;
     Ok(warp::reply::json(&json!({ "cid": body.cid, "name": body.name })).into_response())
 }
 
@@ -79,7 +79,7 @@ async fn unpin(cx: StorageContext, principal: Principal, cid: String) -> Result<
     }
     if !cx.pins.pinned_anywhere(&key).await? {
         cx.hot.forget(parsed).await;
-        cx.engine.unpin(parsed).await?;
+        cx.engine.unpin(parsed.key()).await?;
     }
     Ok(in_namespace(&principal, warp::reply::json(&json!({ "status": "ok", "cid": cid })).into_response()))
 }

@@ -122,7 +122,7 @@ async fn keep(
             cx.bounds.settle(reservation).await;
             return Err(err.into());
         }
-        cx.engine.pin(added.cid).await?;
+        cx.engine.pin(added.cid.key()).await?;
     } else {
         cx.bounds.settle(reservation).await;
     }

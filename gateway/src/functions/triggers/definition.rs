@@ -13,6 +13,9 @@ use super::cron::Schedule;
 
 /// Most triggers one function may declare.
 pub const MAX_TRIGGERS: usize = 8;
+/// Most triggers the live functions of one namespace may have together (each pub/sub topic
+/// costs every node a stream, each trigger a scan per message).
+pub const MAX_NAMESPACE_TRIGGERS: usize = 64;
 /// Longest topic a trigger may follow.
 const MAX_TOPIC: usize = 256;
 

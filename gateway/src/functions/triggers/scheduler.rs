@@ -6,8 +6,11 @@
 //! `pubsub` or `cron`.
 //!
 //! What a tenant can make a node do is bounded: at most [`IN_FLIGHT`] runs of one trigger at
-//! once per node. A topic's messages wait for a free run (so a function publishing to its own
-//! trigger topic loops at that pace, no faster); a cron tick finding them all busy is skipped.
+//! once per node, at most [`WAITING`] of its messages waiting for one, and at most
+//! [`RUNS_PER_SECOND`] runs per namespace per node (bursts of [`BURST`]). An event past these
+//! is dropped on this node (counted in `orama_function_trigger_events_dropped_total`), and
+//! another node may still claim it. So a function publishing to its own trigger topic loops
+//! at that pace, no faster. Deploys hold a namespace to [`super::definition::MAX_NAMESPACE_TRIGGERS`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -28,6 +31,12 @@ use crate::pubsub::bridge::Bridge;
 
 /// Runs of one trigger in flight at once on one node.
 pub const IN_FLIGHT: usize = 4;
+/// Messages of one trigger waiting for a run on one node.
+pub const WAITING: usize = 256;
+/// Trigger runs per second one namespace may start on one node, and its burst.
+pub const RUNS_PER_SECOND: f64 = 50.0;
+/// See [`RUNS_PER_SECOND`].
+pub const BURST: f64 = 100.0;
 /// How often the armed triggers are read again without a poke.
 const REFRESH: Duration = Duration::from_secs(5);
 /// Runs older than this are forgotten (each trigger's latest is kept).
@@ -52,7 +61,19 @@ pub struct Scheduler {
     pub seconds_as_minutes: bool,
 }
 
-type Permits = Arc<Mutex<HashMap<Armed, Arc<Semaphore>>>>;
+/// A trigger's runs in flight and messages waiting.
+#[derive(Clone)]
+struct Lanes {
+    running: Arc<Semaphore>,
+    waiting: Arc<Semaphore>,
+}
+
+/// Each trigger's lanes, and each namespace's run budget (tokens, when last filled).
+#[derive(Clone, Default)]
+struct Limits {
+    lanes: Arc<Mutex<HashMap<Armed, Lanes>>>,
+    budgets: Arc<Mutex<HashMap<String, (f64, std::time::Instant)>>>,
+}
 
 impl Scheduler {
     /// Runs until `shutdown`.
@@ -61,7 +82,7 @@ impl Scheduler {
             tracing::warn!("{TEST_ONLY_CRON_SECONDS} is set: every second is a cron minute (tests only)");
         }
         let (armed_tx, armed_rx) = watch::channel(Arc::new(Vec::<Armed>::new()));
-        let permits: Permits = Arc::default();
+        let permits = Limits::default();
         tokio::spawn(self.clone().tick(armed_rx.clone(), permits.clone(), shutdown.clone()));
         let mut followers: HashMap<(String, String), tokio::task::JoinHandle<()>> = HashMap::new();
         let mut pruned = std::time::Instant::now();
@@ -69,7 +90,11 @@ impl Scheduler {
             match self.store.armed().await {
                 Ok(armed) => {
                     self.follow_topics(&armed, &mut followers, &armed_rx, &permits);
-                    lock(&permits).retain(|key, _| armed.contains(key));
+                    let live: std::collections::HashSet<&Armed> = armed.iter().collect();
+                    lock(&permits.lanes).retain(|key, _| live.contains(key));
+                    let namespaces: std::collections::HashSet<&str> =
+                        armed.iter().map(|a| a.namespace.as_str()).collect();
+                    lock(&permits.budgets).retain(|namespace, _| namespaces.contains(namespace.as_str()));
                     armed_tx.send_replace(Arc::new(armed));
                 }
                 Err(err) => tracing::warn!(error = %err, "cannot read the function triggers"),
@@ -97,7 +122,7 @@ impl Scheduler {
         armed: &[Armed],
         followers: &mut HashMap<(String, String), tokio::task::JoinHandle<()>>,
         armed_rx: &watch::Receiver<Arc<Vec<Armed>>>,
-        permits: &Permits,
+        permits: &Limits,
     ) {
         let topics: std::collections::HashSet<(String, String)> = armed
             .iter()
@@ -128,7 +153,7 @@ impl Scheduler {
         self,
         (namespace, topic): (String, String),
         armed: watch::Receiver<Arc<Vec<Armed>>>,
-        permits: Permits,
+        permits: Limits,
     ) {
         let mut backoff = Duration::from_millis(50);
         loop {
@@ -147,10 +172,7 @@ impl Scheduler {
                                         && matches!(&a.trigger, Trigger::Pubsub { topic: t } if *t == topic)
                                 });
                                 for target in on_topic {
-                                    let permit = permit(&permits, target).acquire_owned().await;
-                                    if let Ok(permit) = permit {
-                                        self.fire(target.clone(), event.clone(), input.clone(), permit);
-                                    }
+                                    self.queue(&permits, target, &event, &input);
                                 }
                             }
                             _ => {}
@@ -167,7 +189,7 @@ impl Scheduler {
     }
 
     /// Fires the cron triggers due at each minute (each second under [`TEST_ONLY_CRON_SECONDS`]).
-    async fn tick(self, armed: watch::Receiver<Arc<Vec<Armed>>>, permits: Permits, shutdown: CancellationToken) {
+    async fn tick(self, armed: watch::Receiver<Arc<Vec<Armed>>>, permits: Limits, shutdown: CancellationToken) {
         let period = if self.seconds_as_minutes { 1 } else { 60 };
         loop {
             let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
@@ -184,15 +206,40 @@ impl Scheduler {
                 if !Schedule::parse(schedule).is_ok_and(|s| s.is_due(tick as i64)) {
                     continue;
                 }
-                let Ok(permit) = permit(&permits, target).try_acquire_owned() else {
-                    tracing::warn!(function = %target.function, "a cron tick is skipped: its runs are all busy");
+                let lanes = permits.lanes(target);
+                let Ok(permit) = lanes.running.try_acquire_owned() else {
+                    dropped(target, "a cron tick is skipped: its runs are all busy");
                     continue;
                 };
+                if !permits.spend(&target.namespace) {
+                    dropped(target, "a cron tick is skipped: the namespace's trigger runs are over their rate");
+                    continue;
+                }
                 let time = crate::http::wire::rfc3339(UNIX_EPOCH + Duration::from_secs(next));
                 let input = json!({ "schedule": schedule, "time": time }).to_string();
                 self.fire(target.clone(), format!("tick:{tick}"), Bytes::from(input), permit);
             }
         }
+    }
+
+    /// Queues a message's run of `target` (waiting for one of its lanes), unless too many wait
+    /// or the namespace is over its rate: then it is dropped here.
+    fn queue(&self, limits: &Limits, target: &Armed, event: &str, input: &Bytes) {
+        let lanes = limits.lanes(target);
+        let Ok(waiting) = lanes.waiting.try_acquire_owned() else {
+            dropped(target, "a message is dropped: too many wait for this trigger");
+            return;
+        };
+        if !limits.spend(&target.namespace) {
+            dropped(target, "a message is dropped: the namespace's trigger runs are over their rate");
+            return;
+        }
+        let (this, target, event, input) = (self.clone(), target.clone(), event.to_owned(), input.clone());
+        tokio::spawn(async move {
+            let Ok(permit) = lanes.running.acquire_owned().await else { return };
+            drop(waiting);
+            this.fire(target, event, input, permit);
+        });
     }
 
     /// Claims `event` for `target` and, on the node that won it, runs the function.
@@ -230,8 +277,31 @@ impl Scheduler {
     }
 }
 
-fn permit(permits: &Permits, target: &Armed) -> Arc<Semaphore> {
-    lock(permits).entry(target.clone()).or_insert_with(|| Arc::new(Semaphore::new(IN_FLIGHT))).clone()
+impl Limits {
+    fn lanes(&self, target: &Armed) -> Lanes {
+        let new = || Lanes { running: Arc::new(Semaphore::new(IN_FLIGHT)), waiting: Arc::new(Semaphore::new(WAITING)) };
+        lock(&self.lanes).entry(target.clone()).or_insert_with(new).clone()
+    }
+
+    /// Takes one run from `namespace`'s budget; false when it is spent.
+    fn spend(&self, namespace: &str) -> bool {
+        let now = std::time::Instant::now();
+        let mut budgets = lock(&self.budgets);
+        let (tokens, filled) = budgets.entry(namespace.to_owned()).or_insert((BURST, now));
+        *tokens = (*tokens + now.duration_since(*filled).as_secs_f64() * RUNS_PER_SECOND).min(BURST);
+        *filled = now;
+        if *tokens < 1.0 {
+            return false;
+        }
+        *tokens -= 1.0;
+        true
+    }
+}
+
+/// Counts an event dropped on this node (logged at debug: a loop would flood the log).
+fn dropped(target: &Armed, why: &'static str) {
+    metrics::counter!("orama_function_trigger_events_dropped_total").increment(1);
+    tracing::debug!(namespace = %target.namespace, function = %target.function, "{why}");
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -256,4 +326,27 @@ fn envelope(topic: &str, timestamp_ms: u64, payload: &[u8]) -> Bytes {
     use base64::Engine as _;
     let data = base64::engine::general_purpose::STANDARD.encode(payload);
     Bytes::from(json!({ "data": data, "timestamp": timestamp_ms, "topic": topic }).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_namespace_spends_its_burst_then_its_rate() {
+        let limits = Limits::default();
+        let spent = (0..1000).filter(|_| limits.spend("alice")).count();
+        assert!((100..=101).contains(&spent), "{spent}");
+        assert!(limits.spend("bob"), "another namespace has its own budget");
+        std::thread::sleep(Duration::from_millis(100));
+        let refilled = (0..100).filter(|_| limits.spend("alice")).count();
+        assert!((4..=7).contains(&refilled), "50/s for 0.1 s: {refilled}");
+    }
+
+    #[test]
+    fn messages_of_the_same_time_and_bytes_are_one_event() {
+        assert_eq!(message_event(1, b"a"), message_event(1, b"a"));
+        assert_ne!(message_event(1, b"a"), message_event(2, b"a"));
+        assert_ne!(message_event(1, b"a"), message_event(1, b"b"));
+    }
 }

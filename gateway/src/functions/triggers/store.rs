@@ -77,6 +77,12 @@ impl TriggerStore {
             .collect())
     }
 
+    /// How many triggers the live functions of `namespace` other than `except` have.
+    pub async fn armed_in(&self, namespace: &str, except: &str) -> Result<usize, DbError> {
+        let armed = self.armed().await?;
+        Ok(armed.iter().filter(|a| a.namespace == namespace && a.function != except).count())
+    }
+
     /// The triggers of the version `function_id`, in declared order.
     pub async fn declared(&self, function_id: &str) -> Result<Vec<Trigger>, DbError> {
         let sql = "SELECT kind, spec FROM serverless_triggers WHERE function_id = ? ORDER BY position";

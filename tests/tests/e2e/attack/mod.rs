@@ -11,6 +11,7 @@
 //!   `max_input`, another tenant unpinning a function's module.
 //! - `pubsub`: a stranger peer against a guarded network, directly and through a member;
 //!   peering as an operator action; an exposed bridge without a key or a list refused.
+//! - `triggers`: a function feeding its own trigger topic, held to the namespace's rate.
 //! - `runner`: what a compromised WASM runner reaches (`probe-confinement`), on a node run by
 //!   root and on one run by an ordinary user.
 
@@ -20,3 +21,4 @@ mod pubsub;
 mod runner;
 mod sql;
 mod storage;
+mod triggers;

@@ -4,7 +4,8 @@
 //! `fetch <url>`, `secret <name>`, `env <key>`, `publish <topic> <data>`, `caller`, `bad-pointer`,
 //! `store <text>` (storage_put: its CID), `load <cid>` (storage_get: the file as text),
 //! `flaky <key>` (counts calls in the cache and traps on every odd one); a JSON object (a
-//! trigger's input: a pub/sub envelope or a cron tick) is logged as `trigger <input>`.
+//! trigger's input: a pub/sub envelope or a cron tick) is logged as `trigger <input>`, and
+//! published twice to the topic in env `ON_TRIGGER_PUBLISH` when set.
 //! Host results come back the reference's way: a buffer from our `orama_alloc`, packed as
 //! `(ptr << 32) | len`.
 
@@ -63,8 +64,18 @@ fn main() {
     let _ = std::io::stdin().read_to_string(&mut input);
     if input.starts_with('{') {
         let message = format!("trigger {input}");
-        // SAFETY: a live string.
-        unsafe { log_info(message.as_ptr(), message.len()) };
+        // SAFETY: live strings; the environment's topic, when set, gets the input twice (a
+        // function feeding its own trigger, faster than it drains).
+        unsafe {
+            log_info(message.as_ptr(), message.len());
+            let key = "ON_TRIGGER_PUBLISH";
+            let topic = unpack(get_env(key.as_ptr(), key.len()));
+            for _ in 0..2 {
+                if !topic.is_empty() {
+                    pubsub_publish(topic.as_ptr(), topic.len(), input.as_ptr(), input.len());
+                }
+            }
+        }
         return;
     }
     let (command, rest) = input.trim().split_once(' ').unwrap_or((input.trim(), ""));
