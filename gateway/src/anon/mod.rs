@@ -70,13 +70,12 @@ impl AnonContext {
 
 /// `/v1/proxy/anon`: any method is authenticated first; only POST goes further.
 pub fn routes(auth: &Authenticator, cx: &AnonContext) -> BoxedFilter<(Response,)> {
-    let cx = cx.clone();
     warp::path!("v1" / "proxy" / "anon")
         .and(warp::method())
         .and(authenticated(auth.clone()))
+        .and(crate::http::state::with(cx.clone()))
         .and(crate::http::body::bytes())
-        .and_then(move |method: Method, principal: Principal, body: Bytes| {
-            let cx = cx.clone();
+        .and_then(move |method: Method, principal: Principal, cx: AnonContext, body: Bytes| {
             async move {
                 if method != Method::POST {
                     // Answered here, not rejected: a rejection would let the router's OPTIONS

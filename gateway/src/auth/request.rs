@@ -28,13 +28,11 @@ where
         .and(warp::path::end())
         .and(warp::post())
         .and(super::authenticate::authenticated(auth.clone()))
+        .and(crate::http::state::with((state, handler)))
         .and(crate::http::body::json())
-        .and_then(move |principal: Principal, body: T| {
-            let (state, handler) = (state.clone(), handler.clone());
-            async move {
-                let reply = handler(state, principal.clone(), body).await.map_err(warp::reject::custom)?;
-                Ok::<_, warp::Rejection>(in_namespace(&principal, reply))
-            }
+        .and_then(move |principal: Principal, (state, handler): (S, F), body: T| async move {
+            let reply = handler(state, principal.clone(), body).await.map_err(warp::reject::custom)?;
+            Ok::<_, warp::Rejection>(in_namespace(&principal, reply))
         })
         .boxed()
 }

@@ -98,14 +98,14 @@ pub fn routes(auth: Authenticator, dev_simple_key: bool) -> BoxedFilter<(Respons
     let whoami = warp::path!("v1" / "auth" / "whoami")
         .and(authenticated(auth.clone()))
         .map(|principal: Principal| in_namespace(&principal, warp::reply::json(&whoami(&principal))));
-    let token_auth = auth.clone();
     let token_auth_for_wallet = auth.clone();
-    let token = warp::path!("v1" / "auth" / "token").and(warp::post()).and(authenticated(auth)).and_then(
-        move |principal: Principal| {
-            let auth = token_auth.clone();
-            async move { token(&auth, &principal).map_err(warp::reject::custom) }
-        },
-    );
+    let token = warp::path!("v1" / "auth" / "token")
+        .and(warp::post())
+        .and(authenticated(auth.clone()))
+        .and(crate::http::state::with(auth))
+        .and_then(move |principal: Principal, auth: Authenticator| async move {
+            token(&auth, &principal).map_err(warp::reject::custom)
+        });
     let wallet = super::wallet_routes::routes(token_auth_for_wallet, dev_simple_key);
     let login = super::login_page::route();
     jwks.or(whoami).unify().or(token).unify().or(wallet).unify().or(login).unify().boxed()

@@ -24,11 +24,7 @@ use crate::http::error::ApiError;
 const DEFAULT_LOGS: usize = 100;
 const MAX_LOGS: usize = 1_000;
 
-fn with<T: Clone + Send + Sync + 'static>(
-    value: T,
-) -> impl Filter<Extract = (T,), Error = std::convert::Infallible> + Clone {
-    warp::any().map(move || value.clone())
-}
+use crate::http::state::with;
 
 /// Every functions route.
 pub fn routes(auth: &Authenticator, functions: &Functions) -> BoxedFilter<(Response,)> {

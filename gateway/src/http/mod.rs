@@ -1,7 +1,7 @@
 //! The public HTTP front end: how a connection is served, which layers every request passes,
 //! and what every API shares below its routes: reading bodies ([`body`]), the one path from an
 //! error to a reply ([`error`]), rate limits ([`rate_limit`]) and the reference's wire
-//! formats ([`wire`]). Nothing here imports an API.
+//! formats ([`wire`]), shared state for routes ([`state`]). Nothing here imports an API.
 //!
 //! Layers, outermost first (each a small module or a tower-http layer):
 //! 1. [`front`]: oversized heads refused (431); `X-Request-ID` accepted or generated and
@@ -27,5 +27,6 @@ pub mod observe;
 pub mod rate_limit;
 pub mod serve;
 pub mod stack;
+pub mod state;
 pub mod websocket;
 pub mod wire;

@@ -27,7 +27,7 @@ struct SignIn {
 
 /// The three routes.
 pub fn routes(cx: OperatorContext) -> BoxedFilter<(Response,)> {
-    let with = warp::any().map(move || cx.clone());
+    let with = crate::http::state::with(cx);
     let status = warp::path!("v1" / "operator" / "status")
         .and(warp::get())
         .and(with.clone())

@@ -21,11 +21,7 @@ use crate::http::error::ApiError;
 use crate::http::websocket::{self, PendingUpgrade};
 use crate::status::bodies::Started;
 
-fn with<T: Clone + Send + Sync + 'static>(
-    value: T,
-) -> impl Filter<Extract = (T,), Error = std::convert::Infallible> + Clone {
-    warp::any().map(move || value.clone())
-}
+use crate::http::state::with;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]

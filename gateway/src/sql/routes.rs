@@ -204,17 +204,14 @@ where
 
 /// Every `/v1/rqlite/*` route.
 pub fn routes(auth: &Authenticator, sql: &SqlService) -> BoxedFilter<(Response,)> {
-    let schema_sql = sql.clone();
     let schema_route = warp::path!("v1" / "rqlite" / "schema")
         .and(warp::get())
         .and(authenticated(auth.clone()))
-        .and_then(move |principal: Principal| {
-            let sql = schema_sql.clone();
-            async move {
-                let tables = sql.schema(&principal.namespace).await.map_err(warp::reject::custom)?;
-                let reply = warp::reply::json(&json!({ "count": tables.len(), "tables": tables }));
-                Ok::<_, warp::Rejection>(in_namespace(&principal, reply.into_response()))
-            }
+        .and(crate::http::state::with(sql.clone()))
+        .and_then(move |principal: Principal, sql: SqlService| async move {
+            let tables = sql.schema(&principal.namespace).await.map_err(warp::reject::custom)?;
+            let reply = warp::reply::json(&json!({ "count": tables.len(), "tables": tables }));
+            Ok::<_, warp::Rejection>(in_namespace(&principal, reply.into_response()))
         });
     post("query", auth, sql, query)
         .or(post("exec", auth, sql, exec))

@@ -35,7 +35,7 @@ pub struct StatusContext {
 /// `/v1/openapi.json`.
 pub fn routes(cx: &StatusContext) -> BoxedFilter<(Response,)> {
     let started = cx.started.clone();
-    let with_started = warp::any().map(move || started.clone());
+    let with_started = crate::http::state::with(started);
     let health = warp::path("health")
         .or(warp::path!("v1" / "health"))
         .unify()
@@ -45,20 +45,20 @@ pub fn routes(cx: &StatusContext) -> BoxedFilter<(Response,)> {
     let version = warp::path!("v1" / "version")
         .and(with_started.clone())
         .map(|s: Started| warp::reply::json(&bodies::version(&s)).into_response());
-    let (pubsub, anon, cluster) = (cx.pubsub.clone(), cx.anon.clone(), cx.cluster.clone());
+    let sources = crate::http::state::with((cx.pubsub.clone(), cx.anon.clone(), cx.cluster.clone()));
     let status = warp::path("status")
         .and(warp::path::end())
         .or(warp::path!("v1" / "status"))
         .unify()
         .and(with_started)
-        .and_then(move |s: Started| {
-            let (pubsub, anon, cluster) = (pubsub.clone(), anon.clone(), cluster.clone());
-            async move {
+        .and(sources)
+        .and_then(
+            move |s: Started, (pubsub, anon, cluster): (PubsubContext, AnonContext, ClusterContext)| async move {
                 let (node, anon, facts) =
                     tokio::join!(crate::pubsub::network::identity(&pubsub), anon.status(), cluster.facts());
                 Ok::<_, Rejection>(warp::reply::json(&bodies::status(&s, node, anon, facts)).into_response())
-            }
-        });
+            },
+        );
     let allow = cx.metrics_allow.clone();
     let metrics = warp::path("metrics")
         .and(warp::path::end())

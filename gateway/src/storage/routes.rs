@@ -119,10 +119,7 @@ fn upload_query() -> impl Filter<Extract = (UploadQuery,), Error = std::convert:
 
 /// Every `/v1/storage/*` route.
 pub fn routes(auth: &Authenticator, cx: &StorageContext) -> BoxedFilter<(Response,)> {
-    let with = |cx: &StorageContext| {
-        let cx = cx.clone();
-        warp::any().map(move || cx.clone())
-    };
+    let with = |cx: &StorageContext| crate::http::state::with(cx.clone());
     let multipart = warp::path!("v1" / "storage" / "upload")
         .and(warp::post())
         .and(is_multipart())
