@@ -6,7 +6,6 @@
 
 use base64::Engine as _;
 use bytes::Bytes;
-use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -62,17 +61,7 @@ pub async fn get(storage: &StorageContext, args: Value) -> Result<Value, ApiErro
     }
     let data = match held {
         Held::Hot(bytes) => bytes,
-        Held::Cold { size } => {
-            let mut stream = storage.engine.read(cid, 0..size).await?;
-            let mut whole = Vec::with_capacity(size as usize);
-            while let Some(chunk) = stream.next().await {
-                whole.extend_from_slice(&chunk?);
-                if whole.len() as u64 > size {
-                    return Err(ApiError::Internal(format!("{cid} is longer than its {size} bytes")));
-                }
-            }
-            Bytes::from(whole)
-        }
+        Held::Cold { size } => crate::storage::hot::read_whole(storage.engine.clone(), cid, size).await?,
     };
     Ok(json!({ "data": base64::engine::general_purpose::STANDARD.encode(&data) }))
 }

@@ -3,8 +3,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-
 use super::host::Tokens;
 use super::records::Records;
 use super::registry::{Function, Registry};
@@ -147,12 +145,8 @@ impl Functions {
             .size(parsed)
             .await?
             .ok_or_else(|| ApiError::Internal(format!("module {cid} is gone")))?;
-        let mut stream = self.parts.storage.engine.read(parsed, 0..size).await?;
-        let mut wasm = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-        while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
-            wasm.extend_from_slice(&chunk?);
-        }
-        self.parts.runner.compile(Bytes::from(wasm)).await.map_err(runner_error)?;
+        let wasm = crate::storage::hot::read_whole(self.parts.storage.engine.clone(), parsed, size).await?;
+        self.parts.runner.compile(wasm).await.map_err(runner_error)?;
         Ok(())
     }
 }

@@ -107,7 +107,7 @@ impl HotContent {
 }
 
 /// The whole file at `cid` (`size` bytes) from the engine; more or fewer bytes is an error.
-async fn read_whole(engine: Arc<dyn StorageEngine>, cid: Cid, size: u64) -> Result<Bytes, StorageError> {
+pub async fn read_whole(engine: Arc<dyn StorageEngine>, cid: Cid, size: u64) -> Result<Bytes, StorageError> {
     let mut stream = engine.read(cid, 0..size).await?;
     let mut whole = BytesMut::with_capacity(usize::try_from(size).unwrap_or(0));
     while let Some(chunk) = stream.next().await {
