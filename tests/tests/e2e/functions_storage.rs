@@ -53,17 +53,20 @@ fn functions_store_into_their_namespace_and_read_within_their_memory() {
     let big_cid = serde_json::from_slice::<Value>(&body).expect("json")["cid"].as_str().expect("cid").to_owned();
     assert_eq!(run(&bob, "small", &format!("load {big_cid}")), "", "3 MiB does not fit in 2 MiB of memory");
     assert_eq!(run(&alice, "calls", "load QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH"), "", "not held here");
-    let logs = bob.get("/v1/functions/small/logs?limit=100").json;
-    let messages: Vec<&str> =
-        logs["logs"].as_array().expect("logs").iter().filter_map(|l| l["message"].as_str()).collect();
-    assert!(messages.iter().any(|m| m.contains("storage_get failed") && m.contains("room for")), "{messages:?}");
+    // Invocation logs are written in the background: wait for them.
+    let logged = |who: &Caller, function: &str, wanted: &dyn Fn(&str) -> bool| {
+        orama_e2e::eventually(std::time::Duration::from_secs(10), || {
+            let logs = who.get(&format!("/v1/functions/{function}/logs?limit=100")).json;
+            logs["logs"].as_array().is_some_and(|l| l.iter().any(|l| l["message"].as_str().is_some_and(wanted)))
+        })
+    };
+    assert!(logged(&bob, "small", &|m| m.contains("storage_get failed") && m.contains("room for")));
 
     // The namespace's quota holds for what functions write: alice has 3 MiB and a module
     // pinned, of 3.5.
     let over = format!("store {}", "x".repeat(600_000));
     assert_eq!(run(&alice, "calls", &over), "", "over alice's quota");
-    let logs = alice.get("/v1/functions/calls/logs?limit=100").json;
-    assert!(logs.to_string().contains("storage_put failed"), "{logs}");
+    assert!(logged(&alice, "calls", &|m| m.contains("storage_put failed")), "the refusal is logged");
     let unpinned = http(port, "DELETE", &format!("/v1/storage/unpin/{cid}"), &alice.header, None);
     assert_eq!(unpinned.json, json!({"status": "ok", "cid": cid}), "alice's own pin, to remove as any other");
 }
