@@ -143,10 +143,7 @@ pub async fn run(
     ]);
     let gateway = &config.gateway;
     let gate = assembled.routes.auth.clone();
-    // Boxed: the gate clones the router for each authenticated request, and a boxed filter's
-    // clone is one reference count instead of a copy of every route's context.
-    let router = warp::Filter::boxed(routes::routes(assembled.routes));
-    let routes = auth::gate::AuthGate::new(gate, warp::service(router));
+    let routes = auth::gate::AuthGate::new(gate, routes::router(assembled.routes));
     let stack = http::stack::stack(routes, gateway, http::limits::route_overrides(config));
     let address = public.local_addr().map(|a| a.to_string()).unwrap_or_default();
     tracing::info!(%address, "gateway serving");

@@ -1,10 +1,16 @@
-//! The public router, assembled from each API's routes; built by a function so tests can
-//! drive it without a socket (`warp::test::request()`). Rejections become replies in
-//! [`crate::http::error`].
+//! The public router, assembled from each API's routes. Each API is its own warp service and a
+//! request goes to one by its path's leading segments ([`Router`]): a request does not try every
+//! API's filters in turn, and its future is sized for its own API's routes, not for all of them
+//! chained. Built by a function so tests can drive it without a socket. Rejections become
+//! replies in [`crate::http::error`].
 
 use std::convert::Infallible;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
+use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
+use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use crate::auth::Authenticator;
@@ -31,26 +37,111 @@ pub struct RouteContext {
     pub functions: Option<crate::functions::Functions>,
 }
 
+/// One API's routes: its filters, then OPTIONS answered 204, then rejections as the node's
+/// JSON errors. Cloning it is one reference count.
+type ApiService = BoxedFilter<(Response,)>;
+
+/// Every public route; see the module docs. Cloning it is one reference count.
+#[derive(Clone)]
+pub struct Router {
+    apis: Arc<Apis>,
+}
+
+/// The services [`Router`] picks from.
+struct Apis {
+    status: ApiService,
+    operator: ApiService,
+    auth: ApiService,
+    sql: ApiService,
+    cache: ApiService,
+    storage: ApiService,
+    functions: ApiService,
+    pubsub: ApiService,
+    anon: ApiService,
+    /// Paths no API serves: 404, or 204 to OPTIONS.
+    none: ApiService,
+}
+
+impl std::fmt::Debug for Router {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Router")
+    }
+}
+
 /// Every public route, with errors mapped to the node's JSON error shape.
-pub fn routes(context: RouteContext) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
-    // The reference answers any OPTIONS with 204 before authentication (§2.2); CORS preflights
-    // are answered by the CORS layer before they get here.
-    let options = options_only().map(|| warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT));
-    let status = crate::status::routes::routes(&context.status);
-    let operator = crate::operator::routes::routes(context.operator.clone());
-    let auth = crate::auth::routes::routes(context.auth.clone(), context.dev_simple_key);
-    let sql = crate::sql::routes::routes(&context.auth, &context.sql);
-    let cache = crate::cache::routes::routes(&context.auth, &context.cache);
-    let storage = crate::storage::routes::routes(&context.auth, &context.storage);
+pub fn router(context: RouteContext) -> Router {
     let functions = match &context.functions {
         Some(functions) => crate::functions::routes::routes(&context.auth, functions),
         None => functions_disabled(),
     };
     let cx = &context.status;
-    let pubsub = crate::pubsub::routes::routes(&context.auth, &cx.pubsub, &cx.started, &cx.cluster);
-    let anon = crate::anon::routes(&context.auth, &context.status.anon);
-    let data = sql.or(cache).unify().or(storage).unify().or(functions).unify().or(pubsub).unify().or(anon).unify();
-    status.or(operator).unify().or(auth).or(data).or(options).recover(rejection_reply)
+    let apis = Apis {
+        status: api(crate::status::routes::routes(&context.status)),
+        operator: api(crate::operator::routes::routes(context.operator.clone())),
+        auth: api(crate::auth::routes::routes(context.auth.clone(), context.dev_simple_key)),
+        sql: api(crate::sql::routes::routes(&context.auth, &context.sql)),
+        cache: api(crate::cache::routes::routes(&context.auth, &context.cache)),
+        storage: api(crate::storage::routes::routes(&context.auth, &context.storage)),
+        functions: api(functions),
+        pubsub: api(crate::pubsub::routes::routes(&context.auth, &cx.pubsub, &cx.started, &cx.cluster)),
+        anon: api(crate::anon::routes(&context.auth, &context.status.anon)),
+        none: api(warp::any().and_then(|| async { Err::<Response, _>(warp::reject::not_found()) }).boxed()),
+    };
+    Router { apis: Arc::new(apis) }
+}
+
+/// `routes` answering OPTIONS with 204 where no route of theirs takes it (the reference does,
+/// before authentication, §2.2; CORS preflights are answered by the CORS layer before they get
+/// here), with rejections as JSON errors.
+fn api(routes: BoxedFilter<(Response,)>) -> ApiService {
+    let options = options_only().map(|| warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT));
+    let filter = routes.or(options).recover(rejection_reply).map(Reply::into_response);
+    filter.boxed()
+}
+
+impl Router {
+    /// The API serving `path`, by its leading segments.
+    fn pick(&self, path: &str) -> &ApiService {
+        let apis = &*self.apis;
+        let Some(rest) = path.strip_prefix("/v1/") else {
+            return match path.split('/').nth(1) {
+                Some("health" | "status" | "metrics") => &apis.status,
+                Some(".well-known") => &apis.auth,
+                _ => &apis.none,
+            };
+        };
+        match rest.split('/').next() {
+            Some("health" | "status" | "version" | "openapi.json") => &apis.status,
+            Some("operator") => &apis.operator,
+            Some("auth") => &apis.auth,
+            Some("rqlite") => &apis.sql,
+            Some("cache") => &apis.cache,
+            Some("storage") => &apis.storage,
+            Some("functions" | "invoke") => &apis.functions,
+            Some("pubsub" | "network") => &apis.pubsub,
+            Some("proxy") => &apis.anon,
+            _ => &apis.none,
+        }
+    }
+}
+
+impl<B> tower::Service<http::Request<B>> for Router
+where
+    B: http_body::Body + Send + Sync + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let mut service = warp::service(self.pick(request.uri().path()).clone());
+        Box::pin(tower::Service::call(&mut service, request))
+    }
 }
 
 /// `/v1/functions*` and `/v1/invoke/*` on a node that does not run functions: 503.
@@ -77,15 +168,23 @@ fn options_only() -> impl Filter<Extract = (), Error = Rejection> + Clone {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
 
     use super::*;
 
     async fn get(path: &str) -> (StatusCode, serde_json::Value) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let response = warp::test::request().path(path).reply(&routes(context(dir.path()).await)).await;
-        let body = serde_json::from_slice(response.body()).unwrap_or(serde_json::Value::Null);
-        (response.status(), body)
+        let response = reply(&router(context(dir.path()).await), "GET", path).await;
+        let status = response.status();
+        let body = response.into_body().collect().await.expect("body").to_bytes();
+        (status, serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null))
+    }
+
+    /// What `router` answers to `method` `path`, without a body.
+    async fn reply(router: &Router, method: &str, path: &str) -> Response {
+        let request = http::Request::builder().method(method).uri(path).body(String::new()).expect("request");
+        router.clone().oneshot(request).await.unwrap_or_else(|never| match never {})
     }
 
     /// A router context over embedded engines in `dir`.
@@ -160,9 +259,8 @@ mod tests {
 
     /// Whether the router has a route for `method` `path` (anything but 404 and 405; without a
     /// credential, an existing authenticated route answers 401).
-    async fn serves(router: &RouteContext, method: &str, path: &str) -> bool {
-        let request = warp::test::request().method(method).path(path);
-        let status = request.reply(&routes(router.clone())).await.status();
+    async fn serves(router: &Router, method: &str, path: &str) -> bool {
+        let status = reply(router, method, path).await.status();
         status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED
     }
 
@@ -170,7 +268,7 @@ mod tests {
     async fn the_openapi_document_lists_exactly_the_routes_served() {
         let dir = tempfile::tempdir().expect("tempdir");
         // With every optional route on: the development-only simple-key route is documented.
-        let router = RouteContext { dev_simple_key: true, ..context(dir.path()).await };
+        let router = router(RouteContext { dev_simple_key: true, ..context(dir.path()).await });
         let document: serde_json::Value =
             serde_json::from_str(crate::status::openapi::DOCUMENT).expect("docs/openapi.json is JSON");
         assert_eq!(document["openapi"], "3.1.0");
