@@ -36,6 +36,9 @@
 //! - `pubsub`: WebSocket pub/sub across two and three nodes: exactly-once ordered delivery,
 //!   presence across nodes, namespace isolation, large and empty messages, a killed bridge,
 //!   a slow client cut off.
+//! - `sdk`: the Rust SDK (`orama-client`): every sub-client's routes and errors, the ORM on
+//!   both SQL engines, retries through a restarting engine, a dead gateway URL skipped, and
+//!   subscriptions delivering across a killed bridge and a killed gateway.
 //! - `anon`: `/v1/proxy/anon` through microsocks, dante and a confined tor to a local origin: bodies, headers stripped, redirects, caps, per-namespace limits, the SSRF
 //!   refusals, an upstream down and back, credentials, tor's bootstrap report.
 //! - `attack`: what an ordinary tenant may try against the node (issue 13), each followed by
@@ -65,6 +68,7 @@ mod operator;
 mod pubsub;
 mod reload;
 mod restart;
+mod sdk;
 mod shutdown;
 mod sql;
 mod start;

@@ -1,0 +1,200 @@
+//! A subscription that stays subscribed: a task holds the WebSocket, and when it breaks (the
+//! gateway restarted, the bridge went away, the network blinked) opens it again, on the next
+//! gateway in turn, with backoff and jitter, until the subscription is dropped. Messages
+//! published while no socket is open are not delivered (pub/sub is at most once).
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use base64::Engine;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message as Frame;
+
+use super::socket::{self, Refused, Socket};
+use crate::error::{Error, Result};
+use crate::transport::Transport;
+
+/// Messages buffered for a subscriber that reads slower than they come.
+const BUFFER: usize = 256;
+
+/// One message of a topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The topic.
+    pub topic: String,
+    /// The bytes published.
+    pub data: Bytes,
+    /// When the gateway received it, unix ms.
+    pub timestamp: u64,
+}
+
+impl Message {
+    /// The presence event this message is, when it is one (a member joining or leaving,
+    /// delivered on the topic like any message).
+    pub fn presence(&self) -> Option<PresenceEvent> {
+        let event: PresenceEvent = serde_json::from_slice(&self.data).ok()?;
+        event.kind.starts_with("presence.").then_some(event)
+    }
+}
+
+/// A member joining or leaving a topic.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PresenceEvent {
+    /// `presence.join` or `presence.leave`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The member.
+    pub member_id: String,
+    /// When, unix seconds.
+    #[serde(default)]
+    pub timestamp: i64,
+    /// What it announced.
+    #[serde(default)]
+    pub meta: Option<serde_json::Value>,
+}
+
+/// A subscription: a [`Stream`] of the topic's messages. It ends with an error only when the
+/// gateway refuses it for good (a bad credential or topic); dropping it unsubscribes.
+pub struct Subscription {
+    messages: mpsc::Receiver<Result<Message>>,
+    reconnects: tokio::sync::watch::Receiver<u64>,
+}
+
+impl Subscription {
+    /// Opens the first socket (so a refusal is reported here), then keeps it open.
+    pub(crate) async fn start(transport: Transport, query: Vec<(&'static str, String)>) -> Result<Subscription> {
+        let gateways = transport.config.gateways.clone();
+        let mut last = None;
+        for (index, gateway) in gateways.iter().enumerate() {
+            match socket::open(&transport, gateway, "v1/pubsub/ws", &query).await {
+                Ok(socket) => {
+                    let (sender, messages) = mpsc::channel(BUFFER);
+                    let (counter, reconnects) = tokio::sync::watch::channel(0);
+                    let task = Follower { transport, query, sender, counter, next_gateway: index + 1 };
+                    tokio::spawn(task.run(socket));
+                    return Ok(Subscription { messages, reconnects });
+                }
+                Err(Refused::Permanent(error)) => return Err(error),
+                Err(Refused::Transient(error)) => last = Some(error),
+            }
+        }
+        Err(last.unwrap_or_else(|| Error::Invalid("no gateway".into())))
+    }
+
+    /// How many times the socket was opened again so far.
+    pub fn reconnects(&self) -> u64 {
+        *self.reconnects.borrow()
+    }
+
+    /// Waits until the socket was opened again more than `seen` times in all (for callers
+    /// that must know a reconnection is complete, such as tests and presence).
+    pub async fn reconnected_after(&mut self, seen: u64) {
+        let _ = self.reconnects.wait_for(|count| *count > seen).await;
+    }
+}
+
+impl Stream for Subscription {
+    type Item = Result<Message>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.messages.poll_recv(cx)
+    }
+}
+
+/// The task behind a [`Subscription`].
+struct Follower {
+    transport: Transport,
+    query: Vec<(&'static str, String)>,
+    sender: mpsc::Sender<Result<Message>>,
+    counter: tokio::sync::watch::Sender<u64>,
+    next_gateway: usize,
+}
+
+impl Follower {
+    async fn run(mut self, mut socket: Socket) {
+        loop {
+            let unsubscribed = tokio::select! {
+                () = self.sender.closed() => true,
+                () = self.forward(&mut socket) => false,
+            };
+            if unsubscribed {
+                let _ = socket.close(None).await;
+                return;
+            }
+            match self.reopen().await {
+                Some(reopened) => {
+                    socket = reopened;
+                    self.counter.send_modify(|count| *count += 1);
+                }
+                None => return,
+            }
+        }
+    }
+
+    /// Passes messages on until the socket ends.
+    async fn forward(&self, socket: &mut Socket) {
+        while let Some(Ok(frame)) = socket.next().await {
+            let text = match frame {
+                Frame::Text(text) => text,
+                Frame::Close(_) => return,
+                _ => continue, // pings are answered by the socket itself
+            };
+            if let Some(message) = parse(text.as_str())
+                && self.sender.send(Ok(message)).await.is_err()
+            {
+                return;
+            }
+        }
+    }
+
+    /// Opens a socket again: each gateway in turn, with growing waits, until one takes it,
+    /// one refuses for good (the error is the stream's last item) or the subscriber is gone.
+    async fn reopen(&mut self) -> Option<Socket> {
+        let gateways = self.transport.config.gateways.clone();
+        for attempt in 0u32.. {
+            let gateway = &gateways[self.next_gateway % gateways.len()];
+            self.next_gateway += 1;
+            match socket::open(&self.transport, gateway, "v1/pubsub/ws", &self.query).await {
+                Ok(socket) => return Some(socket),
+                Err(Refused::Permanent(error)) => {
+                    let _ = self.sender.send(Err(error)).await;
+                    return None;
+                }
+                Err(Refused::Transient(_)) => {}
+            }
+            let wait = backoff(&self.transport, attempt);
+            tokio::select! {
+                () = self.sender.closed() => return None,
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+        None
+    }
+}
+
+fn backoff(transport: &Transport, attempt: u32) -> Duration {
+    let config = &transport.config;
+    let ceiling = config.backoff.saturating_mul(1 << attempt.min(16)).min(config.max_backoff);
+    let mut random = [0u8; 2];
+    let spread = getrandom::fill(&mut random).map_or(0.5, |()| f64::from(u16::from_le_bytes(random)) / 65535.0);
+    ceiling.mul_f64(0.5 + spread / 2.0)
+}
+
+/// A server frame: `{"data": base64, "timestamp": ms, "topic"}`.
+fn parse(text: &str) -> Option<Message> {
+    #[derive(Deserialize)]
+    struct Wire {
+        data: String,
+        #[serde(default)]
+        timestamp: u64,
+        #[serde(default)]
+        topic: String,
+    }
+    let wire: Wire = serde_json::from_str(text).ok()?;
+    let data = base64::engine::general_purpose::STANDARD.decode(wire.data).ok()?;
+    Some(Message { topic: wire.topic, data: data.into(), timestamp: wire.timestamp })
+}
