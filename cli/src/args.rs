@@ -15,12 +15,16 @@ pub struct Cli {
     /// or http://127.0.0.1:6001.
     #[arg(long, global = true, env = "ORAMA_GATEWAY", value_delimiter = ',')]
     pub gateway: Vec<String>,
-    /// API key. Else ORAMA_API_KEY, or the saved profile.
+    /// API key. Else ORAMA_API_KEY, or the saved profile's (only for the profile's gateway).
     #[arg(long, global = true, env = "ORAMA_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
     /// Print JSON (one value per result) instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
+    /// The longest a request may wait for its answer (`30s`, `2m`); function calls get at
+    /// least 90 s.
+    #[arg(long, global = true, default_value = "30s")]
+    pub timeout: humantime::Duration,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -58,7 +62,8 @@ pub enum AuthCommand {
     /// Saves a credential in the profile: the key given, or one made by signing in with a
     /// wallet in the browser (the gateway's login page).
     Login {
-        /// Use this key instead of the browser.
+        /// Use this key instead of the browser (`-`: read it from stdin, keeping it out of
+        /// the process list).
         #[arg(long = "key")]
         key: Option<String>,
         /// The namespace to sign in to (browser flow).
@@ -195,9 +200,9 @@ pub enum FunctionsCommand {
         /// Memory limit, MiB.
         #[arg(long)]
         memory: Option<u32>,
-        /// Time limit, seconds.
+        /// Time limit of one invocation, seconds.
         #[arg(long)]
-        timeout: Option<u32>,
+        time_limit: Option<u32>,
     },
     /// Invokes a function with INPUT (or stdin) and prints its output.
     Invoke {
@@ -250,4 +255,13 @@ pub enum NetworkCommand {
     Status,
     /// The node's peers.
     Peers,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_grammar_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

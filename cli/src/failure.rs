@@ -20,7 +20,7 @@ impl From<Error> for Failure {
                 502..=504 => 5,
                 _ => 1,
             },
-            Error::Transport { .. } => 5,
+            Error::Transport { .. } | Error::WebSocket(_) => 5,
             Error::Invalid(_) => 2,
             _ => 1,
         };

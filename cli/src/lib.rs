@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use orama_client::{ClientConfig, NetworkClient};
 
-use args::Cli;
+use args::{AuthCommand, Cli, Command};
 pub use failure::Failure;
 use output::Output;
 
@@ -51,20 +51,29 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 /// Runs one parsed command.
 pub async fn run(cli: Cli) -> Result<(), Failure> {
     let out = Output::new(cli.json);
-    let saved = profile::load()?;
+    // A broken profile must not stop the commands that replace or remove it.
+    let replacing = matches!(cli.command, Command::Auth(AuthCommand::Login { .. } | AuthCommand::Logout));
+    let saved = profile::load().or_else(|failure| if replacing { Ok(None) } else { Err(failure) })?;
     let gateways = match (&cli.gateway[..], &saved) {
         ([], Some(saved)) => vec![saved.gateway.clone()],
         ([], None) => vec![DEFAULT_GATEWAY.to_owned()],
         (named, _) => named.to_vec(),
     };
-    let api_key = cli.api_key.clone().or_else(|| saved.map(|s| s.api_key));
-    let mut config = ClientConfig::new(&gateways[0])?;
+    // The saved key goes only to the gateway it was saved for.
+    let saved_key = saved.filter(|s| gateways.iter().any(|g| same_gateway(g, &s.gateway))).map(|s| s.api_key);
+    let mut config = ClientConfig::new(&gateways[0])?.timeout(cli.timeout.into());
     for gateway in &gateways[1..] {
         config = config.gateway(gateway)?;
     }
-    if let Some(key) = api_key {
+    if let Some(key) = cli.api_key.clone().or(saved_key) {
         config = config.api_key(key);
     }
     let client = NetworkClient::new(config)?;
     commands::run(cli.command, &client, &gateways[0], &out).await
+}
+
+/// Whether two gateway URLs name the same gateway (scheme, host, port and path).
+fn same_gateway(a: &str, b: &str) -> bool {
+    let normal = |u: &str| url::Url::parse(u).map(|u| u.as_str().trim_end_matches('/').to_owned()).ok();
+    normal(a).is_some() && normal(a) == normal(b)
 }

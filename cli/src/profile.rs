@@ -3,15 +3,15 @@
 //! `~/.config/orama/profile.json`.
 
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
 use crate::failure::Failure;
 
-/// What is saved.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// What is saved. Its `Debug` hides the key.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Profile {
     /// The gateway URL.
     pub gateway: String,
@@ -20,6 +20,15 @@ pub struct Profile {
     /// Its namespace.
     #[serde(default)]
     pub namespace: String,
+}
+
+impl std::fmt::Debug for Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Profile")
+            .field("gateway", &self.gateway)
+            .field("namespace", &self.namespace)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Where the profile lives.
@@ -49,11 +58,16 @@ pub fn load() -> Result<Option<Profile>, Failure> {
 pub fn save(profile: &Profile) -> Result<PathBuf, Failure> {
     let path = path().ok_or_else(|| Failure::usage("no home directory: set ORAMA_PROFILE"))?;
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
     }
     let json = serde_json::to_vec_pretty(profile).map_err(|e| Failure { message: e.to_string(), code: 1 })?;
+    // A fresh file (never one left behind, nor what a link there points to), owner-only.
     let temporary = path.with_extension("json.tmp");
-    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&temporary)?;
+    match std::fs::remove_file(&temporary) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+        _ => {}
+    }
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&temporary)?;
     file.write_all(&json)?;
     file.sync_all()?;
     std::fs::rename(&temporary, &path)?;

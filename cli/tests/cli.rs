@@ -172,16 +172,44 @@ fn exit_codes_and_the_saved_profile() {
     assert_eq!(failed(&cli.run(&["cache", "frobnicate"])).0, 2, "usage");
     assert_eq!(failed(&cli.run(&["db", "query", "SELEKT 1"])).0, 1, "the server refused the SQL");
 
-    // Logging in with a key saves it (owner-only); later commands need no flag.
-    assert!(cli.ok(&["auth", "login", "--key", &cli.key]).contains("namespace cli"));
+    // Logging in with a key (here from stdin) saves it (owner-only); later commands need no flag.
+    let mut login = cli.command(&["auth", "login", "--key", "-"], false);
+    let mut child = login.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("login");
+    child.stdin.take().expect("stdin").write_all(format!("{}\n", cli.key).as_bytes()).expect("key");
+    let output = child.wait_with_output().expect("login");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("namespace cli"), "{output:?}");
     let saved = cli.profile.path().join("profile.json");
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(&saved).expect("profile").permissions().mode() & 0o777, 0o600);
     let plain =
         Command::new(env!("CARGO_BIN_EXE_orama")).env("ORAMA_PROFILE", &saved).args(["auth", "whoami"]).output();
     assert!(plain.expect("run").status.success(), "the profile names the gateway and the key");
+    // Another gateway named on the command line is not given the saved key: a listener
+    // standing in for it records what it was sent.
+    let other = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+    let other_url = format!("http://127.0.0.1:{}", other.local_addr().expect("addr").port());
+    let recorder = std::thread::spawn(move || {
+        let (mut stream, _) = other.accept().expect("a request");
+        let mut head = [0u8; 4096];
+        let read = stream.read(&mut head).expect("head");
+        let body = "{\"error\":\"missing API key\"}";
+        let reply =
+            format!("HTTP/1.1 401 Unauthorized\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+        stream.write_all(reply.as_bytes()).expect("reply");
+        String::from_utf8_lossy(&head[..read]).into_owned()
+    });
+    let elsewhere = Command::new(env!("CARGO_BIN_EXE_orama"))
+        .env("ORAMA_PROFILE", &saved)
+        .args(["--gateway", &other_url, "auth", "whoami"])
+        .output()
+        .expect("run");
+    assert_eq!(failed(&elsewhere).0, 3);
+    let head = recorder.join().expect("recorded");
+    assert!(head.starts_with("GET /v1/auth/whoami") && !head.to_lowercase().contains("x-api-key"), "{head}");
+    std::fs::write(&saved, "not json").expect("corrupt the profile");
+    assert_eq!(failed(&cli.command(&["auth", "whoami"], false).output().expect("run")).0, 1);
     cli.ok(&["auth", "logout"]);
-    assert!(!saved.exists());
+    assert!(!saved.exists(), "a broken profile can still be removed");
 
     // The browser flow: the login page redirects to the CLI's loopback callback with a key.
     let mut login = cli.command(&["auth", "login", "--no-browser", "--namespace", "cli"], false);
@@ -196,7 +224,16 @@ fn exit_codes_and_the_saved_profile() {
     let callback = url.query_pairs().find(|(k, _)| k == "callback").expect("callback").1.into_owned();
     let page = reqwest_free_get(&url);
     assert!(page.contains("200"), "the gateway serves the login page: {page}");
-    let back = format!("{callback}?api_key={}&namespace=cli&wallet=0xabc&plan=free", cli.key.replace(':', "%3A"));
+    let (port, state) = {
+        let callback = url::Url::parse(&callback).expect("callback URL");
+        let state = callback.query_pairs().find(|(k, _)| k == "state").expect("a state").1.into_owned();
+        (callback.port().expect("port"), state)
+    };
+    let key = cli.key.replace(':', "%3A");
+    let planted = format!("http://127.0.0.1:{port}/callback?api_key=ak_planted:cli&namespace=cli");
+    assert!(reqwest_free_get(&url::Url::parse(&planted).expect("url")).contains("400"), "no state, no key");
+    let back =
+        format!("http://127.0.0.1:{port}/callback?state={state}&api_key={key}&namespace=cli&wallet=0xabc&plan=free");
     assert!(reqwest_free_get(&url::Url::parse(&back).expect("callback URL")).contains("Signed in"));
     assert!(child.wait().expect("exit").success());
     assert!(saved.exists(), "the key from the callback is saved");

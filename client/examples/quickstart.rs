@@ -1,4 +1,4 @@
-//! Cache, SQL, storage and a function call through one client.
+//! Cache, SQL and storage through one client.
 //!
 //! Run against a local node:
 //!

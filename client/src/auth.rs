@@ -33,8 +33,8 @@ pub struct WhoAmI {
     pub expires_at: Option<i64>,
 }
 
-/// A wallet sign-in's outcome.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+/// A wallet sign-in's outcome. Its `Debug` hides the secrets.
+#[derive(Clone, Deserialize, Serialize)]
 pub struct SignIn {
     /// The session's tokens (the client now uses them).
     #[serde(flatten)]
@@ -44,8 +44,8 @@ pub struct SignIn {
     pub api_key: Option<String>,
 }
 
-/// A new API key made by a wallet's signature.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+/// A new API key made by a wallet's signature. Its `Debug` hides the key.
+#[derive(Clone, Deserialize, Serialize)]
 pub struct NewApiKey {
     /// The key: shown once, keep it.
     pub api_key: String,
@@ -56,6 +56,25 @@ pub struct NewApiKey {
     /// Older keys revoked to keep the wallet within its limit.
     #[serde(default)]
     pub revoked_key_ids: Vec<i64>,
+}
+
+impl std::fmt::Debug for SignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignIn")
+            .field("tokens", &self.tokens)
+            .field("api_key", &self.api_key.as_ref().map(|_| "…"))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for NewApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewApiKey")
+            .field("namespace", &self.namespace)
+            .field("wallet", &self.wallet)
+            .field("revoked_key_ids", &self.revoked_key_ids)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `/v1/auth/*`. Get one from [`crate::NetworkClient::auth`].
@@ -93,6 +112,22 @@ impl AuthClient {
     pub async fn create_api_key(&self, signer: &dyn Signer, namespace: &str) -> Result<NewApiKey> {
         let body = self.signed_body(signer, namespace).await?;
         self.transport.json(Call::post_json("v1/auth/api-key", &body)?.public()).await
+    }
+
+    /// Registers an app for the wallet in `namespace`: its `client_id` and app record.
+    pub async fn register(&self, signer: &dyn Signer, namespace: &str, name: &str) -> Result<serde_json::Value> {
+        let mut body = self.signed_body(signer, namespace).await?;
+        body["name"] = serde_json::Value::String(name.to_owned());
+        self.transport.json(Call::post_json("v1/auth/register", &body)?.public()).await
+    }
+
+    /// A key for `wallet` in a namespace nobody owns, without a signature: development nodes
+    /// only (`gateway.dev_simple_key`; 404 elsewhere).
+    pub async fn simple_key(&self, wallet: &str, namespace: &str) -> Result<String> {
+        let body = json!({ "wallet": wallet, "namespace": namespace });
+        let answer: serde_json::Value =
+            self.transport.json(Call::post_json("v1/auth/simple-key", &body)?.public()).await?;
+        answer["api_key"].as_str().map(str::to_owned).ok_or_else(|| Error::decode("simple-key answered no api_key"))
     }
 
     /// Renews the session's JWT now (the client also does it by itself before expiry).

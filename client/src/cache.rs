@@ -47,9 +47,10 @@ impl CacheClient {
         Ok(())
     }
 
-    /// Deletes `key` from `dmap`; whether it was there.
+    /// Deletes `key` from `dmap`; whether it was there. Not retried after it was sent: a
+    /// second attempt would find the key gone and answer `false` for a key that was there.
     pub async fn delete(&self, dmap: &str, key: &str) -> Result<bool> {
-        let call = Call::post_json("v1/cache/delete", &json!({ "dmap": dmap, "key": key }))?.idempotent();
+        let call = Call::post_json("v1/cache/delete", &json!({ "dmap": dmap, "key": key }))?;
         match self.transport.json::<Value>(call).await {
             Ok(_) => Ok(true),
             Err(error) if error.is_not_found() => Ok(false),

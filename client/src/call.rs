@@ -3,6 +3,7 @@
 //! from bytes) allows retries; a stream is sent once.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::Method;
@@ -35,10 +36,11 @@ pub(crate) struct Call {
     pub(crate) idempotent: bool,
     /// Whether the request carries the credential.
     pub(crate) authenticated: bool,
-    /// Whether the config's timeout bounds the request (not for uploads that may take long).
+    /// Whether a timeout bounds the request (not for uploads that may take long).
     pub(crate) bounded: bool,
-    /// Whether the whole answer is read (and so bounded by the timeout too).
-    pub(crate) reads_whole_body: bool,
+    /// The least time the request is given, whatever the config's timeout (a function may
+    /// run for a minute).
+    pub(crate) min_timeout: Duration,
 }
 
 impl Call {
@@ -53,7 +55,7 @@ impl Call {
             payload: Payload::Empty,
             authenticated: true,
             bounded: true,
-            reads_whole_body: true,
+            min_timeout: Duration::ZERO,
         }
     }
 
@@ -92,15 +94,15 @@ impl Call {
         self
     }
 
-    /// The answer is a stream: only its head is bounded by the timeout.
-    pub(crate) fn streamed(mut self) -> Call {
-        self.reads_whole_body = false;
-        self
-    }
-
     /// No timeout at all (long uploads).
     pub(crate) fn unbounded(mut self) -> Call {
         self.bounded = false;
+        self
+    }
+
+    /// Gives the request at least `time`.
+    pub(crate) fn at_least(mut self, time: Duration) -> Call {
+        self.min_timeout = time;
         self
     }
 

@@ -66,6 +66,9 @@ pub struct ClientConfig {
     pub max_backoff: Duration,
     /// PEM certificates trusted besides the system's roots: a dev node's self-signed one.
     pub extra_roots_pem: Vec<Vec<u8>>,
+    /// The largest answer read into memory (default 256 MiB); downloads stream and are not
+    /// bounded by it.
+    pub max_response_bytes: usize,
 }
 
 impl ClientConfig {
@@ -80,6 +83,7 @@ impl ClientConfig {
             backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(5),
             extra_roots_pem: Vec::new(),
+            max_response_bytes: 256 << 20,
         })
     }
 

@@ -80,8 +80,10 @@ impl NetworkApi {
         self.transport.json(Call::get("v1/network/status").public()).await
     }
 
-    /// `/v1/network/peers`: the node's peers, as it gives them.
-    pub async fn peers(&self) -> Result<Value> {
-        self.transport.json(Call::get("v1/network/peers").public()).await
+    /// `/v1/network/peers`: `/p2p/<this node>`, its listen addresses, then each connected
+    /// peer's `/p2p/<id>` and addresses.
+    pub async fn peers(&self) -> Result<Vec<String>> {
+        let mut answer: Value = self.transport.json(Call::get("v1/network/peers").public()).await?;
+        serde_json::from_value(answer["peers"].take()).map_err(crate::error::Error::decode)
     }
 }

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use reqwest::multipart::{Form, Part};
@@ -14,6 +15,10 @@ use serde_json::Value;
 use crate::call::{Call, Payload};
 use crate::error::{Error, Result};
 use crate::transport::Transport;
+
+/// The least time a deploy or an invocation is given: a function may run for a minute (the
+/// node's `wasm_runner.max_timeout`), and its module be compiled first.
+const FUNCTION_TIME: Duration = Duration::from_secs(90);
 
 /// What runs a function besides a direct call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,9 +100,24 @@ pub struct Function {
     /// Time limit, seconds.
     #[serde(default)]
     pub timeout_seconds: u32,
+    /// Retries after a failure.
+    #[serde(default)]
+    pub retry_count: u32,
+    /// The first retry's delay, seconds.
+    #[serde(default)]
+    pub retry_delay_seconds: u32,
+    /// Where failed invocations are published.
+    #[serde(default)]
+    pub dlq_topic: Option<String>,
     /// When it was deployed.
     #[serde(default)]
     pub created_at: String,
+    /// When it last changed.
+    #[serde(default)]
+    pub updated_at: String,
+    /// Who deployed it (the namespace).
+    #[serde(default)]
+    pub created_by: String,
     /// Its triggers with their last run (on `get` only).
     #[serde(default)]
     pub triggers: Vec<Value>,
@@ -142,7 +162,8 @@ impl ServerlessClient {
             let part = Part::stream_with_length(wasm.clone(), wasm.len() as u64).file_name("function.wasm");
             Form::new().part("wasm", part).text("metadata", metadata.clone())
         };
-        let call = Call { payload: Payload::Form(Arc::new(form)), ..Call::new(http::Method::POST, "v1/functions") };
+        let call = Call { payload: Payload::Form(Arc::new(form)), ..Call::new(http::Method::POST, "v1/functions") }
+            .at_least(FUNCTION_TIME);
         let mut answer: Value = self.transport.json(call).await?;
         serde_json::from_value(answer["function"].take()).map_err(Error::decode)
     }
@@ -204,13 +225,14 @@ impl ServerlessClient {
     }
 
     async fn invoke_at(&self, path: String, input: Bytes) -> Result<Invocation> {
-        let call =
-            Call { payload: Payload::Bytes(input, "application/octet-stream"), ..Call::new(http::Method::POST, path) };
+        let payload = Payload::Bytes(input, "application/octet-stream");
+        let call = Call { payload, ..Call::new(http::Method::POST, path) }.at_least(FUNCTION_TIME);
+        let limit = self.transport.limit(&call);
         let response = self.transport.send(call).await?;
         let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let request_id = header("x-request-id").unwrap_or_default();
         let duration_ms = header("x-duration-ms").and_then(|d| d.parse().ok());
-        let body = response.bytes().await.map_err(|e| Error::decode(format!("reading the output: {e}")))?;
+        let body = self.transport.body(response, limit).await?;
         Ok(Invocation { output: unwrap_output(body, &request_id), request_id, duration_ms })
     }
 }

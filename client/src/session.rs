@@ -72,8 +72,8 @@ impl Session {
     }
 }
 
-/// Tokens from `/v1/auth/token`, `/v1/auth/refresh` or a sign-in.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+/// Tokens from `/v1/auth/token`, `/v1/auth/refresh` or a sign-in. Its `Debug` hides them.
+#[derive(Clone, Deserialize, Serialize)]
 pub struct Tokens {
     /// The JWT.
     pub access_token: String,
@@ -89,6 +89,16 @@ pub struct Tokens {
     /// The subject (a wallet), on sign-in and refresh.
     #[serde(default)]
     pub subject: Option<String>,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokens")
+            .field("expires_in", &self.expires_in)
+            .field("namespace", &self.namespace)
+            .field("subject", &self.subject)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A JWT's `exp` claim, read without verifying the token (the gateway verifies it; the client

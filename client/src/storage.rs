@@ -60,13 +60,15 @@ pub struct Download {
     pub length: Option<u64>,
     /// The whole file's size, from `Content-Range`, for a range.
     pub total: Option<u64>,
+    gateway: String,
     response: reqwest::Response,
 }
 
 impl Download {
     /// The bytes, as they arrive.
     pub fn stream(self) -> impl Stream<Item = Result<Bytes>> + Send {
-        self.response.bytes_stream().map_err(|e| Error::Io(std::io::Error::other(e)))
+        let gateway = self.gateway;
+        self.response.bytes_stream().map_err(move |source| Error::Transport { gateway: gateway.clone(), source })
     }
 
     /// The bytes as an `AsyncRead`.
@@ -77,7 +79,8 @@ impl Download {
 
     /// All the bytes in memory.
     pub async fn bytes(self) -> Result<Bytes> {
-        self.response.bytes().await.map_err(|e| Error::Io(std::io::Error::other(e)))
+        let gateway = self.gateway;
+        self.response.bytes().await.map_err(|source| Error::Transport { gateway, source })
     }
 }
 
@@ -156,18 +159,24 @@ impl StorageClient {
     }
 
     async fn download(&self, cid: &str, range: Option<String>) -> Result<Download> {
-        let mut call = Call::get(format!("v1/storage/get/{}", segment(cid)?)).streamed();
+        // Only the answer's head is bounded by the timeout: the bytes stream as they come.
+        let mut call = Call::get(format!("v1/storage/get/{}", segment(cid)?));
+        let ranged = range.is_some();
         if let Some(range) = range {
             call = call.header(http::header::RANGE, range);
         }
         let response = self.transport.send(call).await?;
+        if ranged && response.status() != http::StatusCode::PARTIAL_CONTENT {
+            return Err(Error::decode(format!("asked for a range, the gateway answered {}", response.status())));
+        }
+        let gateway = response.url().origin().ascii_serialization();
         let total = response
             .headers()
             .get(http::header::CONTENT_RANGE)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.rsplit('/').next())
             .and_then(|size| size.parse().ok());
-        Ok(Download { length: response.content_length(), total, response })
+        Ok(Download { length: response.content_length(), total, gateway, response })
     }
 }
 

@@ -33,7 +33,10 @@ impl Transport {
         if config.gateways.is_empty() {
             return Err(Error::Invalid("no gateway URL".into()));
         }
+        // No redirects: a redirect would carry the credential (X-API-Key is not a header
+        // reqwest strips) to wherever it points; the API never redirects.
         let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(config.connect_timeout)
             .user_agent(concat!("orama-client/", env!("CARGO_PKG_VERSION")));
         for pem in &config.extra_roots_pem {
@@ -48,16 +51,36 @@ impl Transport {
 
     /// Sends `call`; answers its JSON body read as `T`.
     pub(crate) async fn json<T: DeserializeOwned>(&self, call: Call) -> Result<T> {
-        let bounded = call.bounded;
+        let limit = self.limit(&call);
         let response = self.send(call).await?;
-        let read = response.bytes();
-        let bytes = if bounded {
-            tokio::time::timeout(self.config.timeout, read).await.map_err(|_| self.timed_out())?
-        } else {
-            read.await
+        let bytes = self.body(response, limit).await?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::decode(format!("the answer is not what was expected: {e}")))
+    }
+
+    /// The whole body of `response`, at most `max_response_bytes`, within `limit` when given.
+    pub(crate) async fn body(&self, mut response: reqwest::Response, limit: Option<Duration>) -> Result<bytes::Bytes> {
+        let max = self.config.max_response_bytes;
+        let read = async {
+            let mut body = bytes::BytesMut::new();
+            while let Some(chunk) =
+                response.chunk().await.map_err(|e| Error::decode(format!("reading the answer: {e}")))?
+            {
+                if body.len() + chunk.len() > max {
+                    return Err(Error::decode(format!("the answer is larger than {max} bytes (max_response_bytes)")));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(body.freeze())
         };
-        let bytes = bytes.map_err(|e| Error::decode(format!("reading the answer: {e}")))?;
-        serde_json::from_slice(&bytes).map_err(|e| Error::decode(format!("{e} in {}", String::from_utf8_lossy(&bytes))))
+        match limit {
+            Some(limit) => tokio::time::timeout(limit, read).await.map_err(|_| self.timed_out(limit))?,
+            None => read.await,
+        }
+    }
+
+    /// How long `call` may take, or `None` for no limit.
+    pub(crate) fn limit(&self, call: &Call) -> Option<Duration> {
+        call.bounded.then(|| self.config.timeout.max(call.min_timeout))
     }
 
     /// Sends `call`; answers the successful response (its body unread), or the error.
@@ -98,16 +121,19 @@ impl Transport {
     }
 
     async fn json_unrefreshed<T: DeserializeOwned>(&self, call: Call) -> Result<T> {
+        let limit = self.limit(&call);
         let response = self.execute(&call).await?;
-        let bytes = tokio::time::timeout(self.config.timeout, response.bytes()).await.map_err(|_| self.timed_out())?;
-        let bytes = bytes.map_err(|e| Error::decode(format!("reading the answer: {e}")))?;
-        serde_json::from_slice(&bytes).map_err(Error::decode)
+        let bytes = self.body(response, limit).await?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::decode(format!("the answer is not what was expected: {e}")))
     }
 
-    /// The attempts: see the module docs.
+    /// The attempts: see the module docs. Each gateway is tried once, then `retries` more
+    /// attempts go round them again; the wait grows each time the round starts over.
     async fn execute(&self, call: &Call) -> Result<reqwest::Response> {
         let gateways = &self.config.gateways;
         let first = self.preferred.load(Ordering::Relaxed);
+        let budget = self.config.retries + (gateways.len() as u32 - 1);
+        let limit = self.limit(call);
         let mut attempt = 0u32;
         loop {
             let index = (first + attempt as usize) % gateways.len();
@@ -121,12 +147,12 @@ impl Transport {
             {
                 request = request.header(name, value);
             }
-            let sent = match call.bounded {
-                true => tokio::time::timeout(self.config.timeout, request.send()).await.map_err(|_| ()),
-                false => Ok(request.send().await),
+            let sent = match limit {
+                Some(limit) => tokio::time::timeout(limit, request.send()).await.map_err(|_| limit),
+                None => Ok(request.send().await),
             };
-            let may_retry = attempt < self.config.retries && call.replayable();
-            let failure = match sent {
+            let may_retry = attempt < budget && call.replayable();
+            let wait = match sent {
                 Ok(Ok(response)) if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED => {
                     self.preferred.store(index, Ordering::Relaxed);
                     return Ok(response);
@@ -150,15 +176,17 @@ impl Transport {
                     }
                     None
                 }
-                Err(()) => {
+                Err(limit) => {
                     if !(may_retry && call.idempotent) {
-                        return Err(self.timed_out());
+                        return Err(self.timed_out(limit));
                     }
                     None
                 }
             };
-            tokio::time::sleep(self.backoff(attempt).max(failure.unwrap_or_default())).await;
             attempt += 1;
+            let round_over = (attempt as usize).is_multiple_of(gateways.len());
+            let backoff = if round_over { self.backoff(attempt / gateways.len() as u32) } else { Duration::ZERO };
+            tokio::time::sleep(backoff.max(wait.unwrap_or_default())).await;
         }
     }
 
@@ -174,10 +202,10 @@ impl Transport {
         ceiling.mul_f64(0.5 + fraction / 2.0)
     }
 
-    fn timed_out(&self) -> Error {
+    fn timed_out(&self, limit: Duration) -> Error {
         Error::Api {
             status: StatusCode::GATEWAY_TIMEOUT,
-            message: format!("no answer within {:?} (client timeout)", self.config.timeout),
+            message: format!("no answer within {limit:?} (client timeout)"),
             body: None,
             request_id: None,
         }
@@ -216,7 +244,8 @@ pub(crate) async fn api_error(mut response: reqwest::Response) -> Error {
     let message = match json.as_ref().and_then(|j| j.get("error")).and_then(|e| e.as_str()) {
         Some(message) => message.to_owned(),
         None if body.is_empty() => status.canonical_reason().unwrap_or("error").to_owned(),
-        None => String::from_utf8_lossy(&body).into_owned(),
+        // Not the API's shape (a proxy's page, say): its first line, shortened.
+        None => String::from_utf8_lossy(&body).lines().next().unwrap_or_default().chars().take(200).collect(),
     };
     Error::Api { status, message, body: json, request_id }
 }

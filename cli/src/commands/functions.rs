@@ -12,11 +12,11 @@ use crate::output::{Output, table, to_json};
 pub async fn run(command: FunctionsCommand, client: &NetworkClient, out: &Output) -> Result<(), Failure> {
     let functions = client.serverless();
     match command {
-        FunctionsCommand::Deploy { name, wasm, public, memory, timeout } => {
+        FunctionsCommand::Deploy { name, wasm, public, memory, time_limit } => {
             let spec = FunctionSpec {
                 is_public: public,
                 memory_limit_mb: memory,
-                timeout_seconds: timeout,
+                timeout_seconds: time_limit,
                 ..FunctionSpec::new(&name)
             };
             let module = std::fs::read(&wasm).map_err(|e| Failure::usage(format!("{}: {e}", wasm.display())))?;

@@ -1,11 +1,10 @@
 //! `orama network status|peers`.
 
 use orama_client::NetworkClient;
-use serde_json::Value;
 
 use crate::args::NetworkCommand;
 use crate::failure::Failure;
-use crate::output::{Output, cell};
+use crate::output::Output;
 
 pub async fn run(command: NetworkCommand, client: &NetworkClient, out: &Output) -> Result<(), Failure> {
     match command {
@@ -27,9 +26,8 @@ pub async fn run(command: NetworkCommand, client: &NetworkClient, out: &Output) 
         }
         NetworkCommand::Peers => {
             let peers = client.network().peers().await?;
-            let list: Vec<String> =
-                peers.get("peers").and_then(Value::as_array).map(|l| l.iter().map(cell).collect()).unwrap_or_default();
-            out.result(&peers, || if list.is_empty() { "(no peers)".to_owned() } else { list.join("\n") });
+            let text = if peers.is_empty() { "(no peers)".to_owned() } else { peers.join("\n") };
+            out.result(&serde_json::json!({ "peers": peers }), || text);
         }
     }
     Ok(())

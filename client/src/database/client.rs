@@ -1,7 +1,7 @@
 //! [`DatabaseClient`]: statements, batches, schema, and the ORM's entry points.
 
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::args::Args;
 use super::query::QueryBuilder;
@@ -51,6 +51,26 @@ impl DatabaseClient {
         let mut transaction = Transaction::default();
         build(&mut transaction)?;
         transaction.commit(&self.transport).await
+    }
+
+    /// The rows of `table` whose columns equal `criteria` (ANDed; `null` matches NULL), the
+    /// gateway's `/v1/rqlite/find`.
+    pub async fn find<T: DeserializeOwned>(&self, table: &str, criteria: &Map<String, Value>) -> Result<Vec<T>> {
+        let call = Call::post_json("v1/rqlite/find", &json!({ "table": table, "criteria": criteria }))?.idempotent();
+        let mut answer: Value = self.transport.json(call).await?;
+        let rows: Vec<Row> = serde_json::from_value(answer["items"].take()).map_err(Error::decode)?;
+        rows.into_iter().map(from_row).collect()
+    }
+
+    /// The first row of `table` whose columns equal `criteria`, `/v1/rqlite/find-one`.
+    pub async fn find_one<T: DeserializeOwned>(&self, table: &str, criteria: &Map<String, Value>) -> Result<Option<T>> {
+        let call =
+            Call::post_json("v1/rqlite/find-one", &json!({ "table": table, "criteria": criteria }))?.idempotent();
+        match self.transport.json::<Row>(call).await {
+            Ok(row) => from_row(row).map(Some),
+            Err(error) if error.is_not_found() => Ok(None),
+            Err(error) => Err(error),
+        }
     }
 
     /// A `SELECT` on `table`, composed fluently.

@@ -37,10 +37,13 @@ pub struct TableInfo {
     pub sql: String,
 }
 
-/// Runs a read; its rows as they come. A read changes nothing: it is safe to retry.
+/// Runs a statement that answers rows; its rows as they come. Retried only when it is a plain
+/// `SELECT` (the route runs any statement, and `INSERT … RETURNING` must not run twice).
 pub(crate) async fn query_rows(transport: &Transport, sql: &str, args: impl Args) -> Result<Vec<Row>> {
     let body = json!({ "sql": sql, "args": args.into_args()? });
-    let mut answer: Value = transport.json(Call::post_json("v1/rqlite/query", &body)?.idempotent()).await?;
+    let call = Call::post_json("v1/rqlite/query", &body)?;
+    let call = if is_plain_select(sql) { call.idempotent() } else { call };
+    let mut answer: Value = transport.json(call).await?;
     serde_json::from_value(answer["items"].take()).map_err(Error::decode)
 }
 
@@ -67,5 +70,25 @@ pub(crate) fn identifier(name: &str) -> Result<String> {
         Ok(name.split('.').map(|p| format!("\"{p}\"")).collect::<Vec<_>>().join("."))
     } else {
         Err(Error::Invalid(format!("not an SQL identifier: {name:?}")))
+    }
+}
+
+/// Whether `sql` is one `SELECT` that cannot write: it starts with SELECT and holds no second
+/// statement (a `;` before its end).
+pub(crate) fn is_plain_select(sql: &str) -> bool {
+    let sql = sql.trim().trim_end_matches(';');
+    let starts = sql.get(..6).is_some_and(|word| word.eq_ignore_ascii_case("select"));
+    starts && !sql.contains(';')
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_a_lone_select_is_retried() {
+        assert!(super::is_plain_select("  select * from t where a = ?; "));
+        assert!(!super::is_plain_select("SELECT 1; DELETE FROM t"));
+        assert!(!super::is_plain_select("INSERT INTO t VALUES (1) RETURNING id"));
+        assert!(!super::is_plain_select("WITH x AS (SELECT 1) DELETE FROM t"));
+        assert!(!super::is_plain_select("sel"));
     }
 }

@@ -1,5 +1,7 @@
 //! A batch of statements committed atomically (`/v1/rqlite/transaction`): built by a closure,
-//! sent in one request, all applied or none.
+//! sent in one request, all applied or none. The batch is built before anything runs, so a
+//! statement cannot depend on a value read by an earlier one in Rust; do that in SQL
+//! (`INSERT … SELECT`, subqueries), as RQLite's own transactions do.
 
 use serde_json::{Value, json};
 

@@ -29,8 +29,41 @@ pub(crate) enum Refused {
     Permanent(Error),
 }
 
-/// Opens `path?query` on `gateway` as a WebSocket.
+/// Opens `path?query` on `gateway` as a WebSocket, with the client's credential: a JWT about
+/// to expire is renewed first, and one refused (401) is renewed and tried once more.
 pub(crate) async fn open(
+    transport: &Transport,
+    gateway: &Url,
+    path: &str,
+    query: &[(&str, String)],
+) -> Result<Socket, Refused> {
+    if transport.session.expiring() {
+        transport.refresh().await.map_err(refusal)?;
+    }
+    match attempt(transport, gateway, path, query).await {
+        Err(Refused::Permanent(error))
+            if error.status() == Some(http::StatusCode::UNAUTHORIZED)
+                && transport.session.refresh_token().is_some() =>
+        {
+            transport.refresh().await.map_err(refusal)?;
+            attempt(transport, gateway, path, query).await
+        }
+        outcome => outcome,
+    }
+}
+
+/// A failed renewal: for good when the gateway refused it, else worth trying again.
+fn refusal(error: Error) -> Refused {
+    match error.status() {
+        Some(status) if status.is_client_error() && status != http::StatusCode::TOO_MANY_REQUESTS => {
+            Refused::Permanent(error)
+        }
+        _ => Refused::Transient(error),
+    }
+}
+
+/// One connection and handshake.
+async fn attempt(
     transport: &Transport,
     gateway: &Url,
     path: &str,
@@ -40,16 +73,19 @@ pub(crate) async fn open(
     url.query_pairs_mut().extend_pairs(query);
     let host = url.host_str().unwrap_or_default().to_owned();
     let port = url.port_or_known_default().unwrap_or(80);
-    let connect = TcpStream::connect((host.trim_start_matches('[').trim_end_matches(']'), port));
-    let tcp = tokio::time::timeout(transport.config.connect_timeout, connect)
-        .await
-        .map_err(|_| transient(format!("connecting to {host}:{port} timed out")))?
-        .map_err(|e| transient(format!("connecting to {host}:{port}: {e}")))?;
-    let _ = tcp.set_nodelay(true);
-    let io: Box<dyn Io> = match url.scheme() {
-        "https" => Box::new(tls(transport, &host, tcp).await?),
-        _ => Box::new(tcp),
+    let connect = async {
+        let tcp = TcpStream::connect((host.trim_start_matches('[').trim_end_matches(']'), port))
+            .await
+            .map_err(|e| transient(format!("connecting to {host}:{port}: {e}")))?;
+        let _ = tcp.set_nodelay(true);
+        Ok::<Box<dyn Io>, Refused>(match url.scheme() {
+            "https" => Box::new(tls(transport, &host, tcp).await?),
+            _ => Box::new(tcp),
+        })
     };
+    let io = tokio::time::timeout(transport.config.connect_timeout, connect)
+        .await
+        .map_err(|_| transient(format!("connecting to {host}:{port} timed out")))??;
     let scheme = if url.scheme() == "https" { "wss" } else { "ws" };
     let _ = url.set_scheme(scheme);
     let mut request =
@@ -68,9 +104,7 @@ pub(crate) async fn open(
                 .ok()
                 .and_then(|v| v["error"].as_str().map(str::to_owned))
                 .unwrap_or_else(|| status.to_string());
-            let error = Error::Api { status, message, body: None, request_id: None };
-            let transient = status.is_server_error() || status == http::StatusCode::TOO_MANY_REQUESTS;
-            Err(if transient { Refused::Transient(error) } else { Refused::Permanent(error) })
+            Err(refusal(Error::Api { status, message, body: None, request_id: None }))
         }
         Ok(Err(e)) => Err(transient(e.to_string())),
     }

@@ -5,11 +5,11 @@
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
+use futures_util::{SinkExt, Stream, StreamExt};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as Frame;
@@ -20,6 +20,12 @@ use crate::transport::Transport;
 
 /// Messages buffered for a subscriber that reads slower than they come.
 const BUFFER: usize = 256;
+
+/// How often the client pings its socket.
+const PING_EVERY: Duration = Duration::from_secs(15);
+
+/// How long a socket may stay silent (no message, ping or pong) before it is given up.
+const SILENCE_LIMIT: Duration = Duration::from_secs(40);
 
 /// One message of a topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,14 +141,32 @@ impl Follower {
         }
     }
 
-    /// Passes messages on until the socket ends.
+    /// Passes messages on until the socket ends, or goes silent: it is pinged every
+    /// [`PING_EVERY`], and a socket that answers nothing for [`SILENCE_LIMIT`] (a half-open
+    /// connection after the network changed) is given up for a new one.
     async fn forward(&self, socket: &mut Socket) {
-        while let Some(Ok(frame)) = socket.next().await {
-            let text = match frame {
-                Frame::Text(text) => text,
-                Frame::Close(_) => return,
-                _ => continue, // pings are answered by the socket itself
+        let mut ping = tokio::time::interval(PING_EVERY);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut heard = Instant::now();
+        loop {
+            let frame = tokio::select! {
+                frame = socket.next() => frame,
+                _ = ping.tick() => {
+                    if heard.elapsed() > SILENCE_LIMIT || socket.send(Frame::Ping(Default::default())).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
             };
+            let text = match frame {
+                Some(Ok(Frame::Text(text))) => text,
+                Some(Ok(Frame::Close(_))) | Some(Err(_)) | None => return,
+                Some(Ok(_)) => {
+                    heard = Instant::now(); // pings and pongs are answered by the socket itself
+                    continue;
+                }
+            };
+            heard = Instant::now();
             if let Some(message) = parse(text.as_str())
                 && self.sender.send(Ok(message)).await.is_err()
             {
@@ -158,7 +182,11 @@ impl Follower {
         for attempt in 0u32.. {
             let gateway = &gateways[self.next_gateway % gateways.len()];
             self.next_gateway += 1;
-            match socket::open(&self.transport, gateway, "v1/pubsub/ws", &self.query).await {
+            let opened = tokio::select! {
+                () = self.sender.closed() => return None,
+                opened = socket::open(&self.transport, gateway, "v1/pubsub/ws", &self.query) => opened,
+            };
+            match opened {
                 Ok(socket) => return Some(socket),
                 Err(Refused::Permanent(error)) => {
                     let _ = self.sender.send(Err(error)).await;

@@ -128,6 +128,8 @@ async fn functions(client: &NetworkClient) {
     assert_eq!(functions.get("hello@1").await.expect("get").version, 1);
     let logs = functions.logs("hello", 10).await.expect("logs");
     assert!(logs.len() <= 10);
+    let error = functions.invoke_raw("hello", vec![b' '; (1 << 20) + 1]).await.expect_err("input over 1 MiB");
+    assert_eq!(error.status(), Some(StatusCode::PAYLOAD_TOO_LARGE), "{error}");
     let error = functions.deploy(&FunctionSpec::new("broken"), &b"\0asm-not-really"[..]).await.expect_err("bad module");
     assert_eq!(error.status(), Some(StatusCode::BAD_REQUEST), "{error}");
     functions.delete("hello").await.expect("delete");
@@ -176,6 +178,13 @@ fn auth_errors_and_the_wallet_session() {
         let after = wallet.auth().credential();
         assert!(matches!(&after, Some(Credential::Jwt { .. })) && after != before, "the refresh token rotated");
         assert_eq!(wallet.auth().whoami().await.expect("renewed").method, "jwt");
+        // Renewed by itself: a token a few seconds from expiry is renewed before it is sent
+        // (this forged one would be refused), and a refused one is renewed and sent again.
+        for (access_token, why) in [(forged_jwt(5), "near its expiry"), ("a.b.c".to_owned(), "refused")] {
+            let Some(Credential::Jwt { refresh_token, namespace, .. }) = wallet.auth().credential() else { panic!() };
+            wallet.auth().set_credential(Some(Credential::Jwt { access_token, refresh_token, namespace }));
+            assert_eq!(wallet.auth().whoami().await.expect(why).method, "jwt", "{why}");
+        }
         let Some(Credential::Jwt { refresh_token: Some(spent), .. }) = before else { panic!("a session") };
         wallet.auth().logout(false).await.expect("logout");
         assert_eq!(wallet.auth().whoami().await.expect_err("logged out").status(), Some(StatusCode::UNAUTHORIZED));
@@ -190,4 +199,12 @@ fn auth_errors_and_the_wallet_session() {
         let error = wallet.auth().sign_in(&other, "dapp").await.expect_err("the namespace has an owner");
         assert_eq!(error.status(), Some(StatusCode::FORBIDDEN), "{error}");
     });
+}
+
+/// A JWT-shaped token (not signed by the gateway) expiring `seconds` from now.
+fn forged_jwt(seconds: u64) -> String {
+    use base64::Engine;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let encode = |json: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json.to_string());
+    format!("{}.{}.c2ln", encode(json!({"alg": "RS256"})), encode(json!({"exp": now + seconds})))
 }

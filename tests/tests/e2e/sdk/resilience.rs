@@ -72,7 +72,8 @@ fn a_subscription_keeps_delivering_across_a_killed_bridge_and_a_killed_gateway()
     let port = free_port();
     let node = Node::start(&format!("{FAST_SUPERVISOR}\ngateway: {{ listen: '127.0.0.1:{port}' }}\n"));
     node.wait_ready(&["gateway", "pubsub-bridge"]);
-    let client = client(port, &key(&node, "live"));
+    let key = key(&node, "live");
+    let client = client(port, &key);
     run(async {
         let other = client.pubsub().subscribe_present("feed", "watcher", Some(&json!({"role": "test"}))).await;
         let mut other = other.expect("subscribe with presence");
@@ -87,6 +88,25 @@ fn a_subscription_keeps_delivering_across_a_killed_bridge_and_a_killed_gateway()
         client.pubsub().publish("feed", b"first").await.expect("publish");
         assert_eq!(next(&mut subscription).await, "first");
 
+        // A publication is not safe to repeat: while the bridge is stopped its 503 comes back
+        // at once, where this client would spend ~5 s retrying an idempotent request.
+        assert!(node.ctl(&["stop", "pubsub-bridge"]).status.success());
+        let once = NetworkClient::new(super::config(port).api_key(&key).retries(0)).expect("client");
+        for _ in 0..100 {
+            if once.pubsub().publish("feed", b"probe").await.err().and_then(|e| e.status())
+                == Some(StatusCode::SERVICE_UNAVAILABLE)
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let patient = NetworkClient::new(super::config(port).api_key(&key).retries(12)).expect("client");
+        let started = std::time::Instant::now();
+        let refused = patient.pubsub().publish("feed", b"lost").await.expect_err("the bridge is stopped");
+        assert_eq!(refused.status(), Some(StatusCode::SERVICE_UNAVAILABLE), "{refused}");
+        assert!(started.elapsed() < Duration::from_secs(2), "not retried: {:?}", started.elapsed());
+        assert!(node.ctl(&["start", "pubsub-bridge"]).status.success());
+        node.wait_ready(&["pubsub-bridge"]);
         let bridge = node.pid("pubsub-bridge");
         signal(bridge, Signal::KILL);
         node.wait_child("pubsub-bridge", "restarted", |c| c["state"] == "ready" && c["pid"] != bridge);
