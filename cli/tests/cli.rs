@@ -110,6 +110,19 @@ fn every_command_for_people_and_for_scripts() {
     let uploaded = cli.json(&["storage", "upload", file.to_str().expect("utf-8")]);
     let cid = uploaded["cid"].as_str().expect("cid").to_owned();
     assert_eq!(uploaded["size"], 600_000);
+    // On a terminal, a transfer shows its progress (`script` gives the command a pty).
+    let on_terminal = format!(
+        "{} --gateway {} --api-key '{}' storage upload {}",
+        env!("CARGO_BIN_EXE_orama"),
+        cli.gateway,
+        cli.key,
+        file.display()
+    );
+    let mut under_script = Command::new("script");
+    under_script.env("ORAMA_PROFILE", cli.profile.path().join("profile.json"));
+    let shown = under_script.args(["-qec", &on_terminal, "/dev/null"]).output().expect("script");
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.contains("uploading data.bin") && shown.contains("100%"), "{shown}");
     let copy = dir.path().join("copy.bin");
     cli.ok(&["storage", "get", &cid, "-o", copy.to_str().expect("utf-8")]);
     assert!(std::fs::read(&copy).expect("copy") == bytes, "the download is the upload");

@@ -29,6 +29,7 @@ mod call;
 mod config;
 pub mod database;
 mod error;
+mod function_socket;
 mod network;
 pub mod pubsub;
 mod serverless;
@@ -36,11 +37,13 @@ mod session;
 pub mod storage;
 mod transport;
 mod wallet;
+mod websocket;
 
 pub use cache::CacheClient;
 pub use config::{ClientConfig, Credential};
 pub use error::{Error, Result};
-pub use network::{Health, NetworkApi, NetworkStatus, Version};
+pub use function_socket::{FunctionSocket, SocketReply};
+pub use network::{AnonRequest, AnonResponse, Health, NetworkApi, NetworkStatus, Version};
 pub use serverless::{Function, FunctionSpec, Invocation, LogLine, ServerlessClient, Trigger};
 
 use transport::Transport;

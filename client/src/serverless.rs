@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::call::{Call, Payload};
 use crate::error::{Error, Result};
+use crate::function_socket::FunctionSocket;
 use crate::transport::Transport;
 
 /// The least time a deploy or an invocation is given: a function may run for a minute (the
@@ -190,6 +191,12 @@ impl ServerlessClient {
     /// private one of its own namespace).
     pub async fn invoke_in(&self, namespace: &str, name: &str, input: impl Into<Bytes>) -> Result<Invocation> {
         self.invoke_at(format!("v1/invoke/{}/{}", segment(namespace)?, segment(name)?), input.into()).await
+    }
+
+    /// Opens `name`'s WebSocket: each [`FunctionSocket::call`] is one invocation.
+    pub async fn connect(&self, name: &str) -> Result<FunctionSocket> {
+        let limit = self.transport.config.timeout.max(FUNCTION_TIME);
+        FunctionSocket::open(&self.transport, segment(name)?, limit).await
     }
 
     /// The latest active version of each function.

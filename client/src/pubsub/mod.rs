@@ -3,7 +3,6 @@
 //!
 //! [`Stream`]: futures_util::Stream
 
-mod socket;
 mod subscription;
 
 pub use subscription::{Message, PresenceEvent, Subscription};

@@ -14,9 +14,9 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as Frame;
 
-use super::socket::{self, Refused, Socket};
 use crate::error::{Error, Result};
 use crate::transport::Transport;
+use crate::websocket::{self as socket, Refused, Socket};
 
 /// Messages buffered for a subscriber that reads slower than they come.
 const BUFFER: usize = 256;

@@ -7,7 +7,7 @@ use futures_util::StreamExt;
 use http::StatusCode;
 use orama_client::auth::EthereumSigner;
 use orama_client::storage::UploadOptions;
-use orama_client::{Credential, FunctionSpec, NetworkClient};
+use orama_client::{AnonRequest, Credential, FunctionSpec, NetworkClient};
 use orama_e2e::{Node, free_port};
 use serde_json::{Value, json};
 
@@ -33,6 +33,13 @@ fn cache_storage_functions_and_status_through_the_sdk() {
         assert_eq!(health.status, "ok");
         assert!(!client.network().version().await.expect("version").version.is_empty());
         assert!(!client.network().network_status().await.expect("network").peer_id.is_empty());
+        // The anonymous proxy: a private target is refused; a public one has no upstream here.
+        let private = AnonRequest { url: "http://127.0.0.1:9/".into(), ..AnonRequest::default() };
+        let error = client.network().proxy_anon(&private).await.expect_err("private");
+        assert_eq!(error.status(), Some(StatusCode::FORBIDDEN), "{error}");
+        let public = AnonRequest { url: "http://93.184.215.14/".into(), ..AnonRequest::default() };
+        let error = client.network().proxy_anon(&public).await.expect_err("no SOCKS server runs here");
+        assert_eq!(error.status(), Some(StatusCode::SERVICE_UNAVAILABLE), "{error}");
     });
 }
 
@@ -132,6 +139,16 @@ async fn functions(client: &NetworkClient) {
     assert_eq!(error.status(), Some(StatusCode::PAYLOAD_TOO_LARGE), "{error}");
     let error = functions.deploy(&FunctionSpec::new("broken"), &b"\0asm-not-really"[..]).await.expect_err("bad module");
     assert_eq!(error.status(), Some(StatusCode::BAD_REQUEST), "{error}");
+    let mut socket = functions.connect("hello").await.expect("the function's socket");
+    for name in ["Ws", "Again"] {
+        let reply = socket.call(format!("{{\"name\":\"{name}\"}}")).await.expect("a reply");
+        assert_eq!(reply.status, "success", "{reply:?}");
+        assert_eq!(reply.output.expect("output")["greeting"], format!("Hello, {name}!"));
+    }
+    socket.close().await.expect("close");
+    let mut nobody = functions.connect("nobody").await.expect("the socket opens; each call is answered");
+    let reply = nobody.call("{}").await.expect("a reply");
+    assert!(reply.status == "error" && reply.error.as_deref().is_some_and(|e| e.contains("not found")), "{reply:?}");
     functions.delete("hello").await.expect("delete");
     let error = functions.invoke_raw("hello", "{}").await.expect_err("deleted");
     assert!(error.is_not_found(), "{error}");

@@ -61,6 +61,9 @@ fn a_dead_gateway_url_is_skipped_for_the_next() {
         // Not idempotent, yet safe: the first gateway's connection never opened.
         client.pubsub().publish("t", b"hello").await.expect("publish through the second gateway");
         assert_eq!(client.auth().whoami().await.expect("whoami").namespace, "failover");
+        let mut subscription = client.pubsub().subscribe("t").await.expect("subscribed through the second gateway");
+        client.pubsub().publish("t", b"second").await.expect("publish");
+        assert_eq!(next(&mut subscription).await, "second");
         let none = NetworkClient::new(super::config(dead).api_key(&key).retries(1)).expect("client");
         let error = none.auth().whoami().await.expect_err("nothing listens");
         assert!(matches!(error, orama_client::Error::Transport { .. }), "{error}");

@@ -1,5 +1,6 @@
-//! Opening a pub/sub WebSocket to a gateway: TCP, TLS for `https` gateways (the system's roots
-//! and the config's extra ones), then the upgrade with the credential in a header.
+//! Opening a WebSocket to a gateway (pub/sub subscriptions, function sockets): TCP, TLS for
+//! `https` gateways (the system's roots and the config's extra ones), then the upgrade with
+//! the credential in a header.
 
 use std::sync::Arc;
 
