@@ -11,7 +11,7 @@ use tokio_tungstenite::tungstenite::Message as Frame;
 
 use crate::error::{Error, Result};
 use crate::transport::Transport;
-use crate::websocket::{self, Refused, Socket};
+use crate::websocket::{self, Socket};
 
 /// One invocation's answer on a function socket.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -41,16 +41,8 @@ pub struct FunctionSocket {
 impl FunctionSocket {
     /// Opens the socket of `name` on the first gateway that takes it.
     pub(crate) async fn open(transport: &Transport, name: &str, limit: Duration) -> Result<FunctionSocket> {
-        let path = format!("v1/functions/{name}/ws");
-        let mut last = None;
-        for gateway in transport.config.gateways.iter() {
-            match websocket::open(transport, gateway, &path, &[]).await {
-                Ok(socket) => return Ok(FunctionSocket { socket, limit }),
-                Err(Refused::Permanent(error)) => return Err(error),
-                Err(Refused::Transient(error)) => last = Some(error),
-            }
-        }
-        Err(last.unwrap_or_else(|| Error::Invalid("no gateway".into())))
+        let (socket, _) = websocket::open_first(transport, &format!("v1/functions/{name}/ws"), &[]).await?;
+        Ok(FunctionSocket { socket, limit })
     }
 
     /// Invokes the function with `input` and waits for its answer.

@@ -53,6 +53,20 @@ pub(crate) async fn open(
     }
 }
 
+/// Opens `path?query` on the first gateway that takes it, in the config's order; the socket
+/// and that gateway's index. A refusal for good ends the search; otherwise the last error.
+pub(crate) async fn open_first(transport: &Transport, path: &str, query: &[(&str, String)]) -> Result<(Socket, usize)> {
+    let mut last = None;
+    for (index, gateway) in transport.config.gateways.iter().enumerate() {
+        match open(transport, gateway, path, query).await {
+            Ok(socket) => return Ok((socket, index)),
+            Err(Refused::Permanent(error)) => return Err(error),
+            Err(Refused::Transient(error)) => last = Some(error),
+        }
+    }
+    Err(last.unwrap_or_else(|| Error::Invalid("no gateway".into())))
+}
+
 /// A failed renewal: for good when the gateway refused it, else worth trying again.
 fn refusal(error: Error) -> Refused {
     match error.status() {

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as Frame;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::transport::Transport;
 use crate::websocket::{self as socket, Refused, Socket};
 
@@ -73,22 +73,12 @@ pub struct Subscription {
 impl Subscription {
     /// Opens the first socket (so a refusal is reported here), then keeps it open.
     pub(crate) async fn start(transport: Transport, query: Vec<(&'static str, String)>) -> Result<Subscription> {
-        let gateways = transport.config.gateways.clone();
-        let mut last = None;
-        for (index, gateway) in gateways.iter().enumerate() {
-            match socket::open(&transport, gateway, "v1/pubsub/ws", &query).await {
-                Ok(socket) => {
-                    let (sender, messages) = mpsc::channel(BUFFER);
-                    let (counter, reconnects) = tokio::sync::watch::channel(0);
-                    let task = Follower { transport, query, sender, counter, next_gateway: index + 1 };
-                    tokio::spawn(task.run(socket));
-                    return Ok(Subscription { messages, reconnects });
-                }
-                Err(Refused::Permanent(error)) => return Err(error),
-                Err(Refused::Transient(error)) => last = Some(error),
-            }
-        }
-        Err(last.unwrap_or_else(|| Error::Invalid("no gateway".into())))
+        let (socket, index) = socket::open_first(&transport, "v1/pubsub/ws", &query).await?;
+        let (sender, messages) = mpsc::channel(BUFFER);
+        let (counter, reconnects) = tokio::sync::watch::channel(0);
+        let task = Follower { transport, query, sender, counter, next_gateway: index + 1 };
+        tokio::spawn(task.run(socket));
+        Ok(Subscription { messages, reconnects })
     }
 
     /// How many times the socket was opened again so far.

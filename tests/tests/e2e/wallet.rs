@@ -1,16 +1,16 @@
 //! The wallet login flow through the supervised gateway, with a real secp256k1 key signing the
 //! nonce exactly as a wallet's `personal_sign` does.
 
-use k256::ecdsa::SigningKey;
+use orama_client::auth::{EthereumSigner, Signer};
 use orama_e2e::{Node, Reply, free_port, http};
 use serde_json::{Value, json};
-use sha3::{Digest, Keccak256};
 
 use crate::FAST_SUPERVISOR;
 
-/// A wallet: its key and `0x` address.
+/// A wallet: its key and `0x` address (EIP-55 mixed case). It signs with the SDK's
+/// [`EthereumSigner`], whose address derivation is checked against web3.js's documented vector.
 pub struct Wallet {
-    key: SigningKey,
+    signer: EthereumSigner,
     /// Its address, `0x` and mixed case.
     pub address: String,
 }
@@ -18,22 +18,13 @@ pub struct Wallet {
 impl Wallet {
     /// The wallet whose private key is 32 bytes of `seed`.
     pub fn new(seed: u8) -> Wallet {
-        let key = SigningKey::from_slice(&[seed; 32]).expect("key");
-        let point = key.verifying_key().to_sec1_point(false);
-        let digest = Keccak256::digest(&point.as_bytes()[1..]);
-        let address = format!("0x{}", digest[12..].iter().map(|b| format!("{b:02X}")).collect::<String>());
-        Wallet { key, address }
+        let signer = EthereumSigner::from_bytes(&[seed; 32]).expect("key");
+        Wallet { address: signer.address(), signer }
     }
 
     /// EIP-191 personal_sign of `message`: hex r‖s‖v with v = 27/28.
     pub fn sign(&self, message: &str) -> String {
-        let mut hasher = Keccak256::new();
-        hasher.update(format!("\x19Ethereum Signed Message:\n{}", message.len()).as_bytes());
-        hasher.update(message.as_bytes());
-        let (signature, recovery) = self.key.sign_prehash_recoverable(&hasher.finalize());
-        let mut bytes = signature.to_bytes().to_vec();
-        bytes.push(27 + recovery.to_byte());
-        format!("0x{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+        self.signer.sign(message).expect("signature")
     }
 }
 
