@@ -13,7 +13,7 @@ use crate::{FAST_SUPERVISOR, Tenant};
 
 /// A node whose cache is `engine` (`memory`, or a supervised `redis-server`, `valkey-server`
 /// or `olric-server`).
-fn node_with(engine: &str, port: u16) -> Node {
+pub fn node_with(engine: &str, port: u16) -> Node {
     let config = match engine {
         "memory" => format!("{FAST_SUPERVISOR}\ngateway: {{ listen: '127.0.0.1:{port}' }}\n"),
         "olric-server" => {

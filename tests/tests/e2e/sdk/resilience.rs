@@ -17,26 +17,16 @@ use crate::FAST_SUPERVISOR;
 
 #[test]
 fn a_503_while_the_cache_restarts_is_retried_until_it_answers() {
-    let (port, redis) = (free_port(), free_port());
-    let node = Node::start(&format!(
-        "{FAST_SUPERVISOR}
-gateway: {{ listen: '127.0.0.1:{port}', depends_on: [redis] }}
-backends:
-  cache: {{ engine: redis, urls: ['redis://127.0.0.1:{redis}'], timeout: 500ms }}
-externals:
-  - name: redis
-    command: redis-server
-    args: [--port, '{redis}', --bind, 127.0.0.1, --save, '', --appendonly, 'no', --dir, '{{dir}}']
-    health: {{ tcp: '127.0.0.1:{redis}' }}
-"
-    ));
-    node.wait_ready(&["gateway", "redis"]);
+    let port = free_port();
+    // The cache tests' node: its cache on a supervised redis-server named `kv`.
+    let node = crate::cache::node_with("redis-server", port);
+    node.wait_ready(&["kv"]);
     let key = key(&node, "retry");
     run(async {
         let patient = NetworkClient::new(config(port).api_key(&key).retries(12)).expect("client");
         let impatient = NetworkClient::new(config(port).api_key(&key).retries(0)).expect("client");
         patient.cache().put("d", "k", &1, None).await.expect("put");
-        let redis_pid = node.pid("redis");
+        let redis_pid = node.pid("kv");
         signal(redis_pid, Signal::KILL);
         let error = impatient.cache().get::<Value>("d", "k").await.expect_err("redis is down");
         assert_eq!(error.status(), Some(StatusCode::SERVICE_UNAVAILABLE), "{error}");
@@ -44,7 +34,7 @@ externals:
         // in-memory redis comes back empty, so the key is put again.
         patient.cache().put("d", "k", &2, None).await.expect("put retried through the restart");
         assert_eq!(patient.cache().get::<i64>("d", "k").await.expect("get"), Some(2));
-        assert_ne!(node.pid("redis"), redis_pid, "redis was restarted meanwhile");
+        assert_ne!(node.pid("kv"), redis_pid, "redis was restarted meanwhile");
     });
 }
 
