@@ -1,13 +1,15 @@
 //! The public router, assembled from each API's routes. Each API is its own warp service and a
 //! request goes to one by its path's leading segments ([`Router`]): a request does not try every
 //! API's filters in turn, and its future is sized for its own API's routes, not for all of them
-//! chained. Built by a function so tests can drive it without a socket. Rejections become
+//! chained. The health route, called most by monitors and load balancers, is answered here
+//! without warp. Built by a function so tests can drive it without a socket. Rejections become
 //! replies in [`crate::http::error`].
 
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use futures_util::future::{Either, Ready, ready};
 use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
 use warp::reply::Response;
@@ -37,6 +39,9 @@ pub struct RouteContext {
     pub functions: Option<crate::functions::Functions>,
 }
 
+/// The future of a request an API's warp filters serve.
+type ApiFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, Infallible>> + Send>>;
+
 /// One API's routes: its filters, then OPTIONS answered 204, then rejections as the node's
 /// JSON errors. Cloning it is one reference count.
 type ApiService = BoxedFilter<(Response,)>;
@@ -49,6 +54,8 @@ pub struct Router {
 
 /// The services [`Router`] picks from.
 struct Apis {
+    /// For the health route, answered here.
+    started: crate::status::bodies::Started,
     status: ApiService,
     operator: ApiService,
     auth: ApiService,
@@ -76,6 +83,7 @@ pub fn router(context: RouteContext) -> Router {
     };
     let cx = &context.status;
     let apis = Apis {
+        started: cx.started.clone(),
         status: api(crate::status::routes::routes(&context.status)),
         operator: api(crate::operator::routes::routes(context.operator.clone())),
         auth: api(crate::auth::routes::routes(context.auth.clone(), context.dev_simple_key)),
@@ -132,15 +140,19 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, Infallible>> + Send>>;
+    type Future = Either<Ready<Result<Response, Infallible>>, ApiFuture>;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let mut service = warp::service(self.pick(request.uri().path()).clone());
-        Box::pin(tower::Service::call(&mut service, request))
+        let path = request.uri().path();
+        if crate::status::routes::is_health(path) {
+            return Either::Left(ready(Ok(crate::status::routes::health_reply(&self.apis.started))));
+        }
+        let mut service = warp::service(self.pick(path).clone());
+        Either::Right(Box::pin(tower::Service::call(&mut service, request)))
     }
 }
 

@@ -15,6 +15,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use futures_util::future::Either;
 use http::{Method, Request};
 use tower::Service;
 
@@ -78,7 +79,7 @@ where
 {
     type Response = Reply;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Reply, Infallible>> + Send>>;
+    type Future = Either<S::Future, Pin<Box<dyn Future<Output = Result<Reply, Infallible>> + Send>>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
@@ -86,13 +87,13 @@ where
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         if request.method() == Method::OPTIONS || is_public(request.uri().path()) {
-            return Box::pin(self.inner.call(request));
+            return Either::Left(self.inner.call(request));
         }
         // The clone that was made ready serves this request; the fresh one waits for the next.
         let fresh = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, fresh);
         let auth = Arc::clone(&self.auth);
-        Box::pin(async move {
+        Either::Right(Box::pin(async move {
             let query: HashMap<String, String> = request
                 .uri()
                 .query()
@@ -107,7 +108,7 @@ where
                 }
                 Err(refusal) => crate::http::error::rejection_reply(warp::reject::custom(refusal)).await,
             }
-        })
+        }))
     }
 }
 

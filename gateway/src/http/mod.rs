@@ -10,7 +10,7 @@
 //! 2. [`cors`]: tower-http's CORS for requests with an `Origin` and preflights, its headers
 //!    worked out once for the rest; configured origins, the reference's methods and headers;
 //! 5. [`limits`]: body size limit (413) and per-request timeout (503), per route;
-//! 6. panic → 500 without killing the process;
+//! 6. [`guard`]: panic → 500 without killing the process, the routes' body boxed once;
 //! 7. the warp routes (authentication, namespaces and rate limits live there); [`websocket`]
 //!    hands the routes that speak WebSocket themselves their connection's upgrade.
 
@@ -20,6 +20,7 @@ pub mod client_ip;
 pub mod cors;
 pub mod error;
 pub mod front;
+pub mod guard;
 pub mod history;
 pub mod limits;
 pub mod metrics;

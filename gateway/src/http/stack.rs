@@ -3,16 +3,15 @@
 use std::convert::Infallible;
 
 use bytes::Bytes;
-use http::{Request, Response, StatusCode};
-use http_body_util::BodyExt;
+use http::{Request, Response};
 use hyper::body::Incoming;
-use orama_ipc::{Body, error_response};
+use orama_ipc::Body;
 use orama_service::config::GatewayConfig;
 use tower::{Service, ServiceBuilder};
-use tower_http::catch_panic::CatchPanicLayer;
 
 use super::cors::CorsSwitchLayer;
 use super::front::FrontLayer;
+use super::guard::GuardLayer;
 
 pub use super::limits::RouteBody;
 use super::limits::{Bounds, BoundsLayer, RouteBounds};
@@ -48,15 +47,14 @@ where
     let max_body = usize::try_from(limits.max_body_bytes).unwrap_or(usize::MAX);
     let max_head = usize::try_from(limits.max_header_bytes).unwrap_or(usize::MAX);
     let inner = ServiceBuilder::new()
-        .map_response(box_body)
-        .layer(CatchPanicLayer::custom(panic_reply as fn(_) -> _))
+        .layer(GuardLayer)
         .map_request(super::websocket::keep_upgrade::<RouteBody>)
         .service(routes);
     let inner = check::<RouteBody, _>(inner);
     let bounds = RouteBounds::new(Bounds { max_body, timeout: limits.request_timeout }, overrides);
     let limited = ServiceBuilder::new().layer(BoundsLayer(bounds)).service(inner);
     let limited = check::<Incoming, _>(limited);
-    let cors = ServiceBuilder::new().map_response(box_body).layer(CorsSwitchLayer::new(&config.cors_origins));
+    let cors = ServiceBuilder::new().layer(CorsSwitchLayer::new(&config.cors_origins));
     let outer =
         ServiceBuilder::new().layer(FrontLayer::new(max_head, &config.trusted_proxies)).service(cors.service(limited));
     check::<Incoming, _>(outer)
@@ -69,18 +67,4 @@ where
     S::Future: Send + 'static,
 {
     service
-}
-fn box_body<B>(response: Response<B>) -> Response<Body>
-where
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    response.map(|body| body.map_err(Into::into).boxed_unsync())
-}
-
-/// A handler panicked: the request gets a 500, the process and every other request go on.
-fn panic_reply(panic: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
-    let message = panic.downcast_ref::<&str>().copied().or_else(|| panic.downcast_ref::<String>().map(String::as_str));
-    tracing::error!(panic = message.unwrap_or("(not a string)"), "handler panicked");
-    error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
 }

@@ -12,38 +12,65 @@ use std::time::{Duration, SystemTime};
 /// assert_eq!(orama_gateway::http::wire::go_duration(Duration::from_micros(850_300)), "850.3ms");
 /// ```
 pub fn go_duration(d: Duration) -> String {
+    // Written digit by digit into one buffer: `/health` prints one on every request.
+    let mut out = String::with_capacity(24);
     let nanos = d.as_nanos();
-    if nanos == 0 {
-        return "0s".to_owned();
-    }
     if nanos < 1_000 {
-        return format!("{nanos}ns");
-    }
-    if nanos < 1_000_000 {
-        return format!("{}µs", decimal(nanos, 1_000));
+        push_decimal(&mut out, nanos, 1);
+        out.push_str(if nanos == 0 { "s" } else { "ns" });
+        return out;
     }
     if nanos < 1_000_000_000 {
-        return format!("{}ms", decimal(nanos, 1_000_000));
+        let (unit, suffix) = if nanos < 1_000_000 { (1_000, "µs") } else { (1_000_000, "ms") };
+        push_decimal(&mut out, nanos, unit);
+        out.push_str(suffix);
+        return out;
     }
     let total_secs = d.as_secs();
     let (hours, minutes) = (total_secs / 3600, (total_secs / 60) % 60);
-    let seconds = decimal(nanos % 60_000_000_000, 1_000_000_000);
-    match (hours, minutes) {
-        (0, 0) => format!("{seconds}s"),
-        (0, m) => format!("{m}m{seconds}s"),
-        (h, m) => format!("{h}h{m}m{seconds}s"),
+    if hours > 0 {
+        push_decimal(&mut out, u128::from(hours), 1);
+        out.push('h');
     }
+    if hours > 0 || minutes > 0 {
+        push_decimal(&mut out, u128::from(minutes), 1);
+        out.push('m');
+    }
+    push_decimal(&mut out, nanos % 60_000_000_000, 1_000_000_000);
+    out.push('s');
+    out
 }
 
-/// `value / unit` with the fraction's trailing zeros trimmed, as Go does.
-fn decimal(value: u128, unit: u128) -> String {
-    let (whole, frac) = (value / unit, value % unit);
-    if frac == 0 {
-        return whole.to_string();
+/// Appends `value / unit` (`unit` a power of ten) with the fraction's trailing zeros trimmed,
+/// as Go does.
+fn push_decimal(out: &mut String, value: u128, unit: u128) {
+    let (whole, mut frac) = (value / unit, value % unit);
+    let mut digits = [0u8; 40];
+    let mut at = digits.len();
+    let mut whole_left = whole;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (whole_left % 10) as u8;
+        whole_left /= 10;
+        if whole_left == 0 {
+            break;
+        }
     }
-    let digits = unit.ilog10() as usize;
-    let frac = format!("{frac:0digits$}");
-    format!("{whole}.{}", frac.trim_end_matches('0'))
+    out.extend(digits[at..].iter().map(|&d| char::from(d)));
+    if frac == 0 {
+        return;
+    }
+    let mut width = unit.ilog10();
+    while frac % 10 == 0 {
+        frac /= 10;
+        width -= 1;
+    }
+    out.push('.');
+    let mut place = 10u128.pow(width - 1);
+    while place > 0 {
+        out.push(char::from(b'0' + (frac / place % 10) as u8));
+        place /= 10;
+    }
 }
 
 /// Parses Go's `time.ParseDuration` syntax: a sequence of decimal numbers with units (`ns`,
@@ -154,6 +181,12 @@ mod tests {
             (Duration::from_millis(61_500), "1m1.5s"),
             (Duration::from_secs(3600), "1h0m0s"),
             (Duration::new(3723, 456_789_012), "1h2m3.456789012s"),
+            (Duration::new(3723, 5_000_001), "1h2m3.005000001s"),
+            (Duration::from_nanos(1_050), "1.05µs"),
+            (Duration::from_nanos(999), "999ns"),
+            (Duration::from_secs(59), "59s"),
+            (Duration::from_secs(120), "2m0s"),
+            (Duration::from_secs(100 * 3600 + 7), "100h0m7s"),
         ];
         for (d, expected) in cases {
             assert_eq!(go_duration(d), expected, "{d:?}");

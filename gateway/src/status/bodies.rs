@@ -41,17 +41,17 @@ impl Started {
 
 /// Body of `/health` and `/v1/health`.
 #[derive(Debug, Serialize)]
-pub struct HealthBody {
+pub struct HealthBody<'a> {
     status: &'static str,
-    server: ServerHealth,
+    server: ServerHealth<'a>,
     /// The reference's libp2p client health; this gateway holds no such client, so `null`.
     client: Option<()>,
 }
 
 #[derive(Debug, Serialize)]
-struct ServerHealth {
+struct ServerHealth<'a> {
     status: &'static str,
-    started_at: String,
+    started_at: &'a str,
     uptime: String,
 }
 
@@ -100,10 +100,10 @@ struct NetworkStatus {
 }
 
 /// `/health`.
-pub fn health(started: &Started) -> HealthBody {
+pub fn health(started: &Started) -> HealthBody<'_> {
     HealthBody {
         status: "ok",
-        server: ServerHealth { status: "ok", started_at: started.started_at(), uptime: started.uptime() },
+        server: ServerHealth { status: "ok", started_at: &started.wall, uptime: started.uptime() },
         client: None,
     }
 }

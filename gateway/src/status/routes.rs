@@ -31,17 +31,23 @@ pub struct StatusContext {
     pub cluster: ClusterContext,
 }
 
-/// `/health`, `/v1/health`, `/v1/version`, `/status`, `/v1/status`, `/metrics` and
-/// `/v1/openapi.json`.
+/// Whether `path` is the health route's (`/health`, `/v1/health`, with or without a trailing
+/// slash). It is what monitors and load balancers call most, so [`health_reply`] answers it
+/// directly, for any method, without a trip through warp's filters.
+pub fn is_health(path: &str) -> bool {
+    matches!(path, "/health" | "/health/" | "/v1/health" | "/v1/health/")
+}
+
+/// The health route's reply.
+pub fn health_reply(started: &Started) -> Response {
+    warp::reply::json(&bodies::health(started)).into_response()
+}
+
+/// `/v1/version`, `/status`, `/v1/status`, `/metrics` and `/v1/openapi.json` (health is
+/// [`health_reply`]).
 pub fn routes(cx: &StatusContext) -> BoxedFilter<(Response,)> {
     let started = cx.started.clone();
     let with_started = crate::http::state::with(started);
-    let health = warp::path("health")
-        .or(warp::path!("v1" / "health"))
-        .unify()
-        .and(warp::path::end())
-        .and(with_started.clone())
-        .map(|s: Started| warp::reply::json(&bodies::health(&s)).into_response());
     let version = warp::path!("v1" / "version")
         .and(with_started.clone())
         .map(|s: Started| warp::reply::json(&bodies::version(&s)).into_response());
@@ -66,7 +72,7 @@ pub fn routes(cx: &StatusContext) -> BoxedFilter<(Response,)> {
         .and(warp::ext::optional::<ClientIp>())
         .map(move |client: Option<ClientIp>| metrics_reply(client, &allow));
     let openapi = super::openapi::route();
-    health.or(version).unify().or(status).unify().or(metrics).unify().or(openapi).unify().boxed()
+    version.or(status).unify().or(metrics).unify().or(openapi).unify().boxed()
 }
 
 /// Prometheus text for allowed clients; 403 for anyone else.
