@@ -274,7 +274,7 @@ async fn assemble(
         status,
         operator,
         sql,
-        cache: cache::routes::CacheContext {
+        cache: cache::handlers::CacheContext {
             store: cache_store,
             max_value_bytes: config.backends.cache.max_value_bytes,
         },

@@ -32,7 +32,7 @@ pub struct RouteContext {
     /// Namespaces' SQL databases.
     pub sql: crate::sql::SqlService,
     /// The cache engine.
-    pub cache: crate::cache::routes::CacheContext,
+    pub cache: crate::cache::handlers::CacheContext,
     /// The storage engine and pins.
     pub storage: crate::storage::setup::StorageContext,
     /// Serverless functions, when the node runs them.
@@ -60,7 +60,8 @@ struct Apis {
     operator: ApiService,
     auth: ApiService,
     sql: ApiService,
-    cache: ApiService,
+    /// Served without warp ([`crate::cache::service`]).
+    cache: crate::cache::service::CacheService,
     storage: ApiService,
     functions: ApiService,
     pubsub: ApiService,
@@ -88,7 +89,7 @@ pub fn router(context: RouteContext) -> Router {
         operator: api(crate::operator::routes::routes(context.operator.clone())),
         auth: api(crate::auth::routes::routes(context.auth.clone(), context.dev_simple_key)),
         sql: api(crate::sql::routes::routes(&context.auth, &context.sql)),
-        cache: api(crate::cache::routes::routes(&context.auth, &context.cache)),
+        cache: crate::cache::service::CacheService::new(context.cache.clone()),
         storage: api(crate::storage::routes::routes(&context.auth, &context.storage)),
         functions: api(functions),
         pubsub: api(crate::pubsub::routes::routes(&context.auth, &cx.pubsub, &cx.started, &cx.cluster)),
@@ -123,7 +124,6 @@ impl Router {
             Some("operator") => &apis.operator,
             Some("auth") => &apis.auth,
             Some("rqlite") => &apis.sql,
-            Some("cache") => &apis.cache,
             Some("storage") => &apis.storage,
             Some("functions" | "invoke") => &apis.functions,
             Some("pubsub" | "network") => &apis.pubsub,
@@ -135,7 +135,7 @@ impl Router {
 
 impl<B> tower::Service<http::Request<B>> for Router
 where
-    B: http_body::Body + Send + Sync + 'static,
+    B: http_body::Body<Data = bytes::Bytes> + Send + Sync + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     type Response = Response;
@@ -150,6 +150,10 @@ where
         let path = request.uri().path();
         if crate::status::routes::is_health(path) {
             return Either::Left(ready(Ok(crate::status::routes::health_reply(&self.apis.started))));
+        }
+        if path.strip_prefix("/v1/cache").is_some_and(|rest| rest.is_empty() || rest.starts_with('/')) {
+            let cache = self.apis.cache.clone();
+            return Either::Right(Box::pin(async move { Ok(cache.serve(request).await) }));
         }
         let mut service = warp::service(self.pick(path).clone());
         Either::Right(Box::pin(tower::Service::call(&mut service, request)))
@@ -250,7 +254,7 @@ mod tests {
             status,
             operator,
             sql: crate::sql::SqlService::new(&Default::default(), dir).expect("sql"),
-            cache: crate::cache::routes::CacheContext {
+            cache: crate::cache::handlers::CacheContext {
                 store: Arc::new(crate::cache::memory::MemoryCache::new(1 << 20)),
                 max_value_bytes: 1024,
             },

@@ -34,8 +34,9 @@ pub struct KeyHolder {
     pub id: i64,
     /// Its namespace.
     pub namespace: Arc<str>,
-    /// A recognisable, non-secret prefix such as `ak_X32jj2…`.
-    pub hint: String,
+    /// A recognisable, non-secret prefix such as `ak_X32jj2…` (shared: a holder is cloned
+    /// into every request it authenticates).
+    pub hint: Arc<str>,
 }
 
 /// A freshly created key: the only time its secret is shown.
@@ -70,8 +71,9 @@ pub struct KeyInfo {
     pub revoked_at: Option<i64>,
 }
 
-/// Recent lookups by key hash: the holder (or `None` for an unknown key) and when it was read.
-type LookupCache = HashMap<String, (Option<KeyHolder>, Instant)>;
+/// Recent lookups by the key's SHA-256: the holder (or `None` for an unknown key) and when it
+/// was read.
+type LookupCache = HashMap<[u8; 32], (Option<KeyHolder>, Instant)>;
 
 /// The key store.
 #[derive(Clone)]
@@ -134,7 +136,7 @@ impl ApiKeys {
         if !(secret.len() == 27 && secret.starts_with("ak_")) {
             return Ok(None);
         }
-        let digest = hash(secret);
+        let digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
         if let Some(cached) = self.cached(&digest) {
             self.note_use(&cached);
             return Ok(cached);
@@ -146,14 +148,14 @@ impl ApiKeys {
                     "SELECT k.id AS id, n.name AS namespace, k.key_hint AS hint FROM api_keys k \
                      JOIN namespaces n ON n.id = k.namespace_id WHERE k.key_hash = ? AND k.revoked_at IS NULL",
                 )
-                .bind(digest.as_str()),
+                .bind(crate::http::wire::hex(&digest)),
             )
             .await?;
         let holder = (|| {
             Some(KeyHolder {
                 id: rows.get(0, "id")?.as_i64()?,
                 namespace: rows.get(0, "namespace")?.as_str()?.into(),
-                hint: rows.get(0, "hint")?.as_str()?.to_owned(),
+                hint: rows.get(0, "hint")?.as_str()?.into(),
             })
         })();
         self.remember(digest, holder.clone());
@@ -215,12 +217,12 @@ impl ApiKeys {
         self.db.transaction(statements).await.map(drop)
     }
 
-    fn cached(&self, digest: &str) -> Option<Option<KeyHolder>> {
+    fn cached(&self, digest: &[u8; 32]) -> Option<Option<KeyHolder>> {
         let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         cache.get(digest).filter(|(_, at)| at.elapsed() < CACHE_TTL).map(|(holder, _)| holder.clone())
     }
 
-    fn remember(&self, digest: String, holder: Option<KeyHolder>) {
+    fn remember(&self, digest: [u8; 32], holder: Option<KeyHolder>) {
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         if cache.len() >= CACHE_MAX {
             cache.clear();

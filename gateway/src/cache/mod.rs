@@ -5,10 +5,12 @@
 //! Values are stored as their JSON text, so they come back exactly as they were put.
 
 mod engine;
+pub mod handlers;
 pub mod memory;
 pub mod olric;
 pub mod redis;
-pub mod routes;
+mod replies;
+pub mod service;
 
 pub use engine::{CacheError, CacheFuture, CacheStore, Dmap, MAX_SCAN_KEYS};
 

@@ -57,9 +57,12 @@ impl Resp {
             None => redis::Client::open(url),
         }
         .map_err(|e| CacheError::Engine(format!("{}: {e}", orama_service::cluster::without_credentials(url))))?;
+        // No response timeout of redis' own: `run_at` bounds every command (and a reconnect it
+        // waits on) with the same `timeout`, and a second one would be a second timer entry
+        // per command. Neither makes the manager reconnect; only a dropped connection does.
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout))
+            .set_response_timeout(None)
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_secs(2));
         let manager = client.get_connection_manager_lazy(config).map_err(|e| CacheError::Engine(e.to_string()))?;

@@ -109,9 +109,22 @@ where
     Ok(collected)
 }
 
+/// The whole of `body` (bounded by the route's body limit) parsed as JSON into `T`, for routes
+/// served without warp; failures as [`json`]'s.
+pub async fn read_json<T, B>(body: B) -> Result<T, ApiError>
+where
+    T: DeserializeOwned,
+    B: http_body::Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    use http_body_util::BodyExt as _;
+    let collected = body.collect().await.map_err(|err| classify(&*err.into()))?;
+    parse_json(&collected.to_bytes())
+}
+
 /// A body read failure: over the limit (413) or a broken upload (400).
-pub fn classify(err: &warp::Error) -> ApiError {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+pub fn classify(err: &(dyn std::error::Error + 'static)) -> ApiError {
+    let mut source = Some(err);
     while let Some(current) = source {
         if current.is::<http_body_util::LengthLimitError>() {
             return ApiError::PayloadTooLarge;

@@ -1,22 +1,20 @@
-//! `/v1/cache/*`: put, get, mget, delete, scan and health in the reference's shapes, on the
-//! caller's own namespace. Values are kept as JSON text and come back exactly as put (the
-//! string `"123"` stays a string, an object stays an object). An engine that is down or slow
-//! is a 503, and the route recovers by itself when the engine does.
+//! `/v1/cache/*`'s handlers: put, get, mget, delete, scan and health in the reference's shapes,
+//! on the caller's own namespace ([`super::service`] routes requests to them). Values are kept
+//! as JSON text and come back exactly as put (the string `"123"` stays a string, an object
+//! stays an object). An engine that is down or slow is a 503, and the route recovers by itself
+//! when the engine does.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use warp::filters::BoxedFilter;
+use warp::Reply as _;
 use warp::reply::Response;
-use warp::{Filter, Reply as _};
 
+use super::replies::Done;
 use super::{engine::CacheError, engine::CacheStore, engine::Dmap};
-use crate::auth::request::{authenticated_post, in_namespace};
-use crate::auth::{Authenticator, Principal, authenticated};
+use crate::auth::Principal;
 use crate::http::error::ApiError;
 
 /// Longest dmap name and key.
@@ -54,14 +52,14 @@ impl From<CacheError> for ApiError {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-struct KeyBody {
+pub(super) struct KeyBody {
     dmap: String,
     key: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-struct PutBody {
+pub(super) struct PutBody {
     dmap: String,
     key: String,
     value: Value,
@@ -70,14 +68,14 @@ struct PutBody {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-struct MgetBody {
+pub(super) struct MgetBody {
     dmap: String,
     keys: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-struct ScanBody {
+pub(super) struct ScanBody {
     dmap: String,
     #[serde(rename = "match")]
     pattern: String,
@@ -90,14 +88,14 @@ fn dmap(principal: &Principal, name: &str) -> Result<Dmap, ApiError> {
     Ok(Dmap { namespace: principal.namespace.clone(), name: name.to_owned() })
 }
 
-fn dmap_and_key(principal: &Principal, body: &KeyBody) -> Result<Dmap, ApiError> {
-    if body.dmap.trim().is_empty() || body.key.trim().is_empty() {
+fn dmap_and_key(principal: &Principal, name: &str, key: &str) -> Result<Dmap, ApiError> {
+    if name.trim().is_empty() || key.trim().is_empty() {
         return Err(ApiError::BadRequest("dmap and key are required".into()));
     }
-    if body.key.len() > MAX_NAME_BYTES {
+    if key.len() > MAX_NAME_BYTES {
         return Err(ApiError::BadRequest(format!("key is longer than {MAX_NAME_BYTES} bytes")));
     }
-    dmap(principal, &body.dmap)
+    dmap(principal, name)
 }
 
 /// A stored value as JSON: what was put, or (for text some other client wrote) a string.
@@ -123,8 +121,8 @@ fn ttl_of(ttl: Option<Value>) -> Result<Option<Duration>, ApiError> {
     }
 }
 
-async fn put(cx: CacheContext, principal: Principal, body: PutBody) -> Result<Response, ApiError> {
-    let target = dmap_and_key(&principal, &KeyBody { dmap: body.dmap.clone(), key: body.key.clone() })?;
+pub(super) async fn put(cx: CacheContext, principal: Principal, body: PutBody) -> Result<Response, ApiError> {
+    let target = dmap_and_key(&principal, &body.dmap, &body.key)?;
     if body.value.is_null() {
         return Err(ApiError::BadRequest("value is required".into()));
     }
@@ -134,17 +132,16 @@ async fn put(cx: CacheContext, principal: Principal, body: PutBody) -> Result<Re
         return Err(ApiError::PayloadTooLarge);
     }
     cx.store.put(&target, &body.key, text, ttl).await?;
-    Ok(warp::reply::json(&json!({ "status": "ok", "key": body.key, "dmap": body.dmap })).into_response())
+    Ok(warp::reply::json(&Done { dmap: &body.dmap, key: &body.key, status: "ok" }).into_response())
 }
 
-async fn get(cx: CacheContext, principal: Principal, body: KeyBody) -> Result<Response, ApiError> {
-    let target = dmap_and_key(&principal, &body)?;
+pub(super) async fn get(cx: CacheContext, principal: Principal, body: KeyBody) -> Result<Response, ApiError> {
+    let target = dmap_and_key(&principal, &body.dmap, &body.key)?;
     let bytes = cx.store.get(&target, &body.key).await?.ok_or_else(|| ApiError::NotFound("key not found".into()))?;
-    let reply = json!({ "key": body.key, "value": decode(bytes)?, "dmap": body.dmap });
-    Ok(warp::reply::json(&reply).into_response())
+    super::replies::value(&body.dmap, &body.key, bytes)
 }
 
-async fn mget(cx: CacheContext, principal: Principal, body: MgetBody) -> Result<Response, ApiError> {
+pub(super) async fn mget(cx: CacheContext, principal: Principal, body: MgetBody) -> Result<Response, ApiError> {
     if body.dmap.trim().is_empty() {
         return Err(ApiError::BadRequest("dmap is required".into()));
     }
@@ -166,15 +163,15 @@ async fn mget(cx: CacheContext, principal: Principal, body: MgetBody) -> Result<
     Ok(warp::reply::json(&json!({ "results": results, "dmap": body.dmap })).into_response())
 }
 
-async fn delete(cx: CacheContext, principal: Principal, body: KeyBody) -> Result<Response, ApiError> {
-    let target = dmap_and_key(&principal, &body)?;
+pub(super) async fn delete(cx: CacheContext, principal: Principal, body: KeyBody) -> Result<Response, ApiError> {
+    let target = dmap_and_key(&principal, &body.dmap, &body.key)?;
     if !cx.store.delete(&target, &body.key).await? {
         return Err(ApiError::NotFound("key not found".into()));
     }
-    Ok(warp::reply::json(&json!({ "status": "ok", "key": body.key, "dmap": body.dmap })).into_response())
+    Ok(warp::reply::json(&Done { dmap: &body.dmap, key: &body.key, status: "ok" }).into_response())
 }
 
-async fn scan(cx: CacheContext, principal: Principal, body: ScanBody) -> Result<Response, ApiError> {
+pub(super) async fn scan(cx: CacheContext, principal: Principal, body: ScanBody) -> Result<Response, ApiError> {
     if body.dmap.trim().is_empty() {
         return Err(ApiError::BadRequest("dmap is required".into()));
     }
@@ -195,7 +192,7 @@ async fn scan(cx: CacheContext, principal: Principal, body: ScanBody) -> Result<
 }
 
 /// Writes, reads and deletes a probe key in the caller's `_health_check` dmap.
-async fn health(cx: CacheContext, principal: Principal) -> Result<Response, ApiError> {
+pub(super) async fn health(cx: CacheContext, principal: Principal) -> Result<Response, ApiError> {
     let probe = dmap(&principal, "_health_check")?;
     let check = async {
         cx.store.put(&probe, "probe", b"\"ok\"".to_vec(), Some(Duration::from_secs(30))).await?;
@@ -208,41 +205,6 @@ async fn health(cx: CacheContext, principal: Principal) -> Result<Response, ApiE
     };
     check.await.map_err(|e| ApiError::Unavailable(format!("cache health check failed: {e}")))?;
     Ok(warp::reply::json(&json!({ "status": "ok", "service": cx.store.engine() })).into_response())
-}
-
-fn post<T, F, Fut>(name: &'static str, auth: &Authenticator, cx: &CacheContext, handler: F) -> BoxedFilter<(Response,)>
-where
-    T: DeserializeOwned + Send + 'static,
-    F: Fn(CacheContext, Principal, T) -> Fut + Clone + Send + Sync + 'static,
-    Fut: Future<Output = Result<Response, ApiError>> + Send + 'static,
-{
-    authenticated_post("cache", name, auth, cx.clone(), handler)
-}
-
-/// Every `/v1/cache/*` route.
-pub fn routes(auth: &Authenticator, cx: &CacheContext) -> BoxedFilter<(Response,)> {
-    let health_cx = cx.clone();
-    let health_route = warp::path!("v1" / "cache" / "health").and(authenticated(auth.clone())).and_then(
-        move |principal: Principal| {
-            let cx = health_cx.clone();
-            async move {
-                let reply = health(cx, principal.clone()).await.map_err(warp::reject::custom)?;
-                Ok::<_, warp::Rejection>(in_namespace(&principal, reply))
-            }
-        },
-    );
-    post("put", auth, cx, put)
-        .or(post("get", auth, cx, get))
-        .unify()
-        .or(post("mget", auth, cx, mget))
-        .unify()
-        .or(post("delete", auth, cx, delete))
-        .unify()
-        .or(post("scan", auth, cx, scan))
-        .unify()
-        .or(health_route)
-        .unify()
-        .boxed()
 }
 
 #[cfg(test)]
