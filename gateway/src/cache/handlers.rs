@@ -121,8 +121,8 @@ fn ttl_of(ttl: Option<Value>) -> Result<Option<Duration>, ApiError> {
     }
 }
 
-pub(super) async fn put(cx: CacheContext, principal: Principal, body: PutBody) -> Result<Response, ApiError> {
-    let target = dmap_and_key(&principal, &body.dmap, &body.key)?;
+pub(super) async fn put(cx: CacheContext, principal: &Principal, body: PutBody) -> Result<Response, ApiError> {
+    let target = dmap_and_key(principal, &body.dmap, &body.key)?;
     if body.value.is_null() {
         return Err(ApiError::BadRequest("value is required".into()));
     }
@@ -135,13 +135,13 @@ pub(super) async fn put(cx: CacheContext, principal: Principal, body: PutBody) -
     Ok(warp::reply::json(&Done { dmap: &body.dmap, key: &body.key, status: "ok" }).into_response())
 }
 
-pub(super) async fn get(cx: CacheContext, principal: Principal, body: KeyBody) -> Result<Response, ApiError> {
-    let target = dmap_and_key(&principal, &body.dmap, &body.key)?;
+pub(super) async fn get(cx: CacheContext, principal: &Principal, body: KeyBody) -> Result<Response, ApiError> {
+    let target = dmap_and_key(principal, &body.dmap, &body.key)?;
     let bytes = cx.store.get(&target, &body.key).await?.ok_or_else(|| ApiError::NotFound("key not found".into()))?;
     super::replies::value(&body.dmap, &body.key, bytes)
 }
 
-pub(super) async fn mget(cx: CacheContext, principal: Principal, body: MgetBody) -> Result<Response, ApiError> {
+pub(super) async fn mget(cx: CacheContext, principal: &Principal, body: MgetBody) -> Result<Response, ApiError> {
     if body.dmap.trim().is_empty() {
         return Err(ApiError::BadRequest("dmap is required".into()));
     }
@@ -151,7 +151,7 @@ pub(super) async fn mget(cx: CacheContext, principal: Principal, body: MgetBody)
     if body.keys.len() > MAX_MGET_KEYS {
         return Err(ApiError::BadRequest(format!("at most {MAX_MGET_KEYS} keys per mget")));
     }
-    let target = dmap(&principal, &body.dmap)?;
+    let target = dmap(principal, &body.dmap)?;
     let keys: Vec<String> = body.keys.into_iter().filter(|k| !k.trim().is_empty()).collect();
     let values = if keys.is_empty() { Vec::new() } else { cx.store.get_many(&target, &keys).await? };
     let mut results = Vec::new();
@@ -163,15 +163,15 @@ pub(super) async fn mget(cx: CacheContext, principal: Principal, body: MgetBody)
     Ok(warp::reply::json(&json!({ "results": results, "dmap": body.dmap })).into_response())
 }
 
-pub(super) async fn delete(cx: CacheContext, principal: Principal, body: KeyBody) -> Result<Response, ApiError> {
-    let target = dmap_and_key(&principal, &body.dmap, &body.key)?;
+pub(super) async fn delete(cx: CacheContext, principal: &Principal, body: KeyBody) -> Result<Response, ApiError> {
+    let target = dmap_and_key(principal, &body.dmap, &body.key)?;
     if !cx.store.delete(&target, &body.key).await? {
         return Err(ApiError::NotFound("key not found".into()));
     }
     Ok(warp::reply::json(&Done { dmap: &body.dmap, key: &body.key, status: "ok" }).into_response())
 }
 
-pub(super) async fn scan(cx: CacheContext, principal: Principal, body: ScanBody) -> Result<Response, ApiError> {
+pub(super) async fn scan(cx: CacheContext, principal: &Principal, body: ScanBody) -> Result<Response, ApiError> {
     if body.dmap.trim().is_empty() {
         return Err(ApiError::BadRequest("dmap is required".into()));
     }
@@ -184,7 +184,7 @@ pub(super) async fn scan(cx: CacheContext, principal: Principal, body: ScanBody)
             regex_lite::Regex::new(pattern).map_err(|e| ApiError::BadRequest(format!("invalid match pattern: {e}")))?,
         ),
     };
-    let mut keys = cx.store.keys(&dmap(&principal, &body.dmap)?).await?;
+    let mut keys = cx.store.keys(&dmap(principal, &body.dmap)?).await?;
     if let Some(filter) = filter {
         keys.retain(|k| filter.is_match(k));
     }
@@ -192,8 +192,8 @@ pub(super) async fn scan(cx: CacheContext, principal: Principal, body: ScanBody)
 }
 
 /// Writes, reads and deletes a probe key in the caller's `_health_check` dmap.
-pub(super) async fn health(cx: CacheContext, principal: Principal) -> Result<Response, ApiError> {
-    let probe = dmap(&principal, "_health_check")?;
+pub(super) async fn health(cx: CacheContext, principal: &Principal) -> Result<Response, ApiError> {
+    let probe = dmap(principal, "_health_check")?;
     let check = async {
         cx.store.put(&probe, "probe", b"\"ok\"".to_vec(), Some(Duration::from_secs(30))).await?;
         let read = cx.store.get(&probe, "probe").await?;

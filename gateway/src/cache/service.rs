@@ -79,12 +79,12 @@ impl CacheService {
         };
         let (cx, body) = (self.cx, request.into_body());
         let reply = match route {
-            Route::Put => with_json(body, |b| put(cx, principal.clone(), b)).await,
-            Route::Get => with_json(body, |b| get(cx, principal.clone(), b)).await,
-            Route::Mget => with_json(body, |b| mget(cx, principal.clone(), b)).await,
-            Route::Delete => with_json(body, |b| delete(cx, principal.clone(), b)).await,
-            Route::Scan => with_json(body, |b| scan(cx, principal.clone(), b)).await,
-            Route::Health => health(cx, principal.clone()).await,
+            Route::Put => with_json(body, |b| put(cx, &principal, b)).await,
+            Route::Get => with_json(body, |b| get(cx, &principal, b)).await,
+            Route::Mget => with_json(body, |b| mget(cx, &principal, b)).await,
+            Route::Delete => with_json(body, |b| delete(cx, &principal, b)).await,
+            Route::Scan => with_json(body, |b| scan(cx, &principal, b)).await,
+            Route::Health => health(cx, &principal).await,
         };
         match reply {
             Ok(reply) => in_namespace(&principal, reply),
@@ -107,7 +107,46 @@ where
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use http_body_util::BodyExt;
+
     use super::*;
+    use crate::auth::Credential;
+    use crate::auth::api_keys::KeyHolder;
+
+    /// What the service answers to `method` `path` with `body`, from `caller` when given.
+    async fn answer(method: &str, path: &str, body: &str, caller: Option<&str>) -> (StatusCode, serde_json::Value) {
+        let cx = CacheContext { store: Arc::new(crate::cache::memory::MemoryCache::new(1 << 20)), max_value_bytes: 64 };
+        let mut request = Request::builder().method(method).uri(path).body(body.to_owned()).expect("request");
+        if let Some(namespace) = caller {
+            let holder = KeyHolder { id: 1, namespace: namespace.into(), hint: "ak_test…".into() };
+            let principal =
+                Principal { namespace: namespace.into(), credential: Credential::ApiKey(holder), allowance: None };
+            request.extensions_mut().insert(principal);
+        }
+        let response = CacheService::new(cx).serve(request).await;
+        let status = response.status();
+        let body = response.into_body().collect().await.expect("body").to_bytes();
+        (status, serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null))
+    }
+
+    #[tokio::test]
+    async fn warps_rules_are_kept_and_nobody_is_served_without_the_gate() {
+        let put = r#"{"dmap":"d","key":"k","value":{"a":1}}"#;
+        assert_eq!(answer("POST", "/v1/cache/put", put, Some("ns")).await.0, StatusCode::OK);
+        assert_eq!(answer("POST", "/v1/cache/put", put, None).await.0, StatusCode::UNAUTHORIZED);
+        assert_eq!(answer("GET", "/v1/cache/get", "", Some("ns")).await.0, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(answer("POST", "/v1/cache/nope", "{}", Some("ns")).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(answer("OPTIONS", "/v1/cache/get", "", None).await.0, StatusCode::NO_CONTENT);
+        let (status, body) = answer("POST", "/v1/cache/get", r#"{"dmap":"d","key":"k","ttl":1}"#, Some("ns")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "unknown fields are refused");
+        assert!(body["error"].as_str().is_some_and(|e| e.contains("unknown field `ttl`")), "{body}");
+        let too_big = format!(r#"{{"dmap":"d","key":"k","value":"{}"}}"#, "x".repeat(100));
+        assert_eq!(answer("POST", "/v1/cache/put", &too_big, Some("ns")).await.0, StatusCode::PAYLOAD_TOO_LARGE);
+        let (status, body) = answer("ANY", "/v1/cache/health/", "", Some("ns")).await;
+        assert_eq!((status, &body["status"]), (StatusCode::OK, &serde_json::json!("ok")), "health takes any method");
+    }
 
     #[test]
     fn routes_are_the_last_segment_with_or_without_a_slash() {
