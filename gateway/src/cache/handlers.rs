@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use warp::Reply as _;
 use warp::reply::Response;
 
-use super::replies::Done;
+use super::replies::{Done, decode};
 use super::{engine::CacheError, engine::CacheStore, engine::Dmap};
 use crate::auth::Principal;
 use crate::http::error::ApiError;
@@ -96,16 +96,6 @@ fn dmap_and_key(principal: &Principal, name: &str, key: &str) -> Result<Dmap, Ap
         return Err(ApiError::BadRequest(format!("key is longer than {MAX_NAME_BYTES} bytes")));
     }
     dmap(principal, name)
-}
-
-/// A stored value as JSON: what was put, or (for text some other client wrote) a string.
-fn decode(bytes: Vec<u8>) -> Result<Value, ApiError> {
-    if let Ok(value) = serde_json::from_slice(&bytes) {
-        return Ok(value);
-    }
-    String::from_utf8(bytes)
-        .map(Value::String)
-        .map_err(|_| ApiError::Internal("the stored value is neither JSON nor UTF-8 text".into()))
 }
 
 fn ttl_of(ttl: Option<Value>) -> Result<Option<Duration>, ApiError> {
@@ -210,18 +200,6 @@ pub(super) async fn health(cx: CacheContext, principal: &Principal) -> Result<Re
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn stored_values_come_back_as_json_text_or_a_clear_error() {
-        assert_eq!(decode(br#"{"a":[1,"2"]}"#.to_vec()).expect("json"), json!({"a": [1, "2"]}));
-        assert_eq!(decode(br#""123""#.to_vec()).expect("string"), json!("123"), "a string stays a string");
-        assert_eq!(
-            decode(b"plain text from another client".to_vec()).expect("text"),
-            json!("plain text from another client")
-        );
-        let binary = decode(vec![0xff, 0xfe, 0x00]).expect_err("not UTF-8");
-        assert_eq!(binary.status(), warp::http::StatusCode::INTERNAL_SERVER_ERROR);
-    }
 
     #[test]
     fn ttls_are_go_durations_in_strings() {

@@ -1,10 +1,11 @@
-//! The replies of the cache's single-key routes, written straight into their bodies: a `get`
+//! The replies of the cache routes, the single-key ones written straight into their bodies: a `get`
 //! answers a stored value as it was stored, checked to be JSON without being built into a
 //! `serde_json::Value` and serialised again, and the other replies are typed structs rather
 //! than JSON maps. These are the routes an app calls on every request it serves.
 
 use serde::Serialize;
 use serde::de::IgnoredAny;
+use serde_json::Value;
 use warp::Reply as _;
 use warp::reply::Response;
 
@@ -31,15 +32,38 @@ pub fn value(dmap: &str, key: &str, stored: Vec<u8>) -> Result<Response, ApiErro
     body.extend_from_slice(b",\"key\":");
     write_json(&mut body, key)?;
     body.extend_from_slice(b",\"value\":");
-    if serde_json::from_slice::<IgnoredAny>(&stored).is_ok() {
-        body.extend_from_slice(&stored);
-    } else {
-        let text = String::from_utf8(stored)
-            .map_err(|_| ApiError::Internal("the stored value is neither JSON nor UTF-8 text".into()))?;
-        write_json(&mut body, &text)?;
+    match Stored::of(stored)? {
+        Stored::Json(json) => body.extend_from_slice(&json),
+        Stored::Text(text) => write_json(&mut body, &text)?,
     }
     body.push(b'}');
     Ok(warp::reply::with_header(body, "content-type", "application/json").into_response())
+}
+
+/// A stored value as JSON (for `mget`'s list): what was put, or a string of foreign text.
+pub fn decode(stored: Vec<u8>) -> Result<Value, ApiError> {
+    Ok(match Stored::of(stored)? {
+        Stored::Json(json) => serde_json::from_slice(&json).map_err(|e| ApiError::Internal(e.to_string()))?,
+        Stored::Text(text) => Value::String(text),
+    })
+}
+
+/// What a stored value is: JSON text (what `put` stores), or text some other client wrote.
+enum Stored {
+    Json(Vec<u8>),
+    Text(String),
+}
+
+impl Stored {
+    /// Checks `stored` without building it; bytes that are neither are a 500 that says so.
+    fn of(stored: Vec<u8>) -> Result<Stored, ApiError> {
+        if serde_json::from_slice::<IgnoredAny>(&stored).is_ok() {
+            return Ok(Stored::Json(stored));
+        }
+        String::from_utf8(stored)
+            .map(Stored::Text)
+            .map_err(|_| ApiError::Internal("the stored value is neither JSON nor UTF-8 text".into()))
+    }
 }
 
 fn write_json(body: &mut Vec<u8>, text: &str) -> Result<(), ApiError> {
@@ -49,7 +73,7 @@ fn write_json(body: &mut Vec<u8>, text: &str) -> Result<(), ApiError> {
 #[cfg(test)]
 mod tests {
     use http_body_util::BodyExt;
-    use serde_json::{Value, json};
+    use serde_json::json;
 
     use super::*;
 
@@ -72,5 +96,8 @@ mod tests {
         assert_eq!(reply_of(b"{\"a\":1} trailing").await, expected(json!("{\"a\":1} trailing")), "not JSON: text");
         let binary = value("d", "k", vec![0xff, 0xfe, 0x00]).expect_err("not UTF-8");
         assert_eq!(binary.status(), warp::http::StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(decode(br#"{"a":[1,"2"]}"#.to_vec()).expect("json"), json!({"a": [1, "2"]}));
+        assert_eq!(decode(b"plain text".to_vec()).expect("text"), json!("plain text"));
+        assert!(decode(vec![0xff, 0xfe, 0x00]).is_err(), "not UTF-8");
     }
 }
