@@ -2,7 +2,8 @@
 //! request goes to one by its path's leading segments ([`Router`]): a request does not try every
 //! API's filters in turn, and its future is sized for its own API's routes, not for all of them
 //! chained. The health route, called most by monitors and load balancers, is answered here
-//! without warp. Built by a function so tests can drive it without a socket. Rejections become
+//! without warp, and the cache and the authentication API's bodiless calls are served by
+//! their own warp-less services. Built by a function so tests can drive it without a socket. Rejections become
 //! replies in [`crate::http::error`].
 
 use std::convert::Infallible;
@@ -58,6 +59,9 @@ struct Apis {
     started: crate::status::bodies::Started,
     status: ApiService,
     operator: ApiService,
+    /// `whoami`, `token` and the JWKS, served without warp ([`crate::auth::service`]).
+    auth_calls: crate::auth::service::AuthService,
+    /// The sign-in flow.
     auth: ApiService,
     sql: ApiService,
     /// Served without warp ([`crate::cache::service`]).
@@ -87,7 +91,8 @@ pub fn router(context: RouteContext) -> Router {
         started: cx.started.clone(),
         status: api(crate::status::routes::routes(&context.status)),
         operator: api(crate::operator::routes::routes(context.operator.clone())),
-        auth: api(crate::auth::routes::routes(context.auth.clone(), context.dev_simple_key)),
+        auth_calls: crate::auth::service::AuthService::new(&context.auth),
+        auth: api(crate::auth::routes::sign_in_routes(context.auth.clone(), context.dev_simple_key)),
         sql: api(crate::sql::routes::routes(&context.auth, &context.sql)),
         cache: crate::cache::service::CacheService::new(context.cache.clone()),
         storage: api(crate::storage::routes::routes(&context.auth, &context.storage)),
@@ -150,6 +155,9 @@ where
         let path = request.uri().path();
         if crate::status::routes::is_health(path) {
             return Either::Left(ready(Ok(crate::status::routes::health_reply(&self.apis.started))));
+        }
+        if let Some(route) = crate::auth::service::Route::of(path) {
+            return Either::Left(ready(Ok(self.apis.auth_calls.answer(route, &request))));
         }
         if path.strip_prefix("/v1/cache").is_some_and(|rest| rest.is_empty() || rest.starts_with('/')) {
             let cache = self.apis.cache.clone();

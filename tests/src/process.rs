@@ -20,17 +20,34 @@ pub fn bin(name: &str) -> PathBuf {
 /// A free TCP port on 127.0.0.1, never one this process was given before: the kernel may hand
 /// a just-released port out again, and a test asking for two ports (a gateway's and a
 /// bridge's) must not get the same one twice.
+///
+/// The port is below the kernel's ephemeral range. A port from that range (what binding port 0
+/// gives) can be taken by any process listening on port 0, such as the pub/sub bridge's libp2p
+/// listener, or by an outgoing connection, between the moment it is handed out and the moment
+/// its owner binds it. Tests running in parallel processes start at different points of the
+/// range, and each candidate is checked free by binding it.
 pub fn free_port() -> u16 {
     static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
-    loop {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
-        let port = listener.local_addr().expect("local addr").port();
-        let mut given = GIVEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if !given.contains(&port) {
+    let (low, high) = below_ephemeral();
+    let span = u32::from(high - low);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let seed = std::process::id().wrapping_mul(2_654_435_761) ^ nanos;
+    let mut given = GIVEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    for step in 0..span {
+        let port = low + (seed.wrapping_add(step) % span) as u16;
+        if !given.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
             given.push(port);
             return port;
         }
     }
+    panic!("no free port in {low}..{high}");
+}
+
+/// The ports tests take: from 10000 up to the start of the kernel's ephemeral range.
+fn below_ephemeral() -> (u16, u16) {
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
+    let start = range.split_whitespace().next().and_then(|p| p.parse::<u16>().ok()).unwrap_or(32768);
+    (10_000, start.max(20_000))
 }
 
 /// True while `pid` exists and is not a zombie.

@@ -11,6 +11,7 @@ mod jwt_material;
 pub mod login_page;
 pub mod request;
 pub mod routes;
+pub mod service;
 pub mod sessions;
 pub mod shared_keys;
 pub mod sign_in;

@@ -37,11 +37,13 @@ where
         .boxed()
 }
 
-/// `reply` marked with the namespace it acted in (for the access log) and the caller's rate
-/// limit allowance.
+/// `reply` marked with the namespace it acted in (for the access log, when it is written) and
+/// the caller's rate limit allowance.
 pub fn in_namespace(principal: &Principal, reply: impl Reply) -> warp::reply::Response {
     let mut response = reply.into_response();
-    response.extensions_mut().insert(Namespace(principal.namespace.clone()));
+    if crate::http::observe::access_log_on() {
+        response.extensions_mut().insert(Namespace(principal.namespace.clone()));
+    }
     if let Some(allowance) = &principal.allowance {
         crate::http::allowance::add_headers(response.headers_mut(), allowance);
     }

@@ -1,14 +1,14 @@
-//! The authentication routes built so far: `whoami`, `token` (an API key exchanged for a
-//! JWT) and the JWKS (public, at both of the reference's paths).
+//! The authentication API's own replies: `whoami`, `token` (an API key exchanged for a JWT) and
+//! the JWKS (public, at both of the reference's paths), which [`super::service`] serves; and
+//! the sign-in flow's routes (wallet, login page), served by warp filters.
 
 use serde::Serialize;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::{Filter, Reply as _};
 
-use super::{
-    authenticate::Authenticator, authenticate::Credential, authenticate::Principal, authenticate::authenticated,
-};
+use super::jwt::JwtKeys;
+use super::{authenticate::Authenticator, authenticate::Credential, authenticate::Principal};
 use crate::auth::request::in_namespace;
 use crate::http::error::ApiError;
 
@@ -76,10 +76,9 @@ pub fn whoami(principal: &Principal) -> WhoAmI {
 
 /// `POST /v1/auth/token`: a JWT for the API key of the request. The token's subject is
 /// `apikey:<id>`, never the key itself (the reference puts the secret in the readable payload).
-fn token(auth: &Authenticator, principal: &Principal) -> Result<Response, ApiError> {
+pub fn token(jwt: &JwtKeys, principal: &Principal) -> Result<Response, ApiError> {
     let Credential::ApiKey(holder) = &principal.credential else { return Err(ApiError::MissingCredential) };
-    let (access_token, expires_in) = auth
-        .jwt
+    let (access_token, expires_in) = jwt
         .issue(&format!("apikey:{}", holder.id), &principal.namespace)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let body = serde_json::json!({
@@ -88,25 +87,14 @@ fn token(auth: &Authenticator, principal: &Principal) -> Result<Response, ApiErr
     Ok(in_namespace(principal, warp::reply::json(&body)))
 }
 
-/// Every authentication route (`simple-key` only with the development flag).
-pub fn routes(auth: Authenticator, dev_simple_key: bool) -> BoxedFilter<(Response,)> {
-    let jwks_keys = auth.jwt.clone();
-    let jwks = warp::path!("v1" / "auth" / "jwks")
-        .or(warp::path!(".well-known" / "jwks.json"))
-        .unify()
-        .map(move || warp::reply::json(&jwks_keys.jwks()).into_response());
-    let whoami = warp::path!("v1" / "auth" / "whoami")
-        .and(authenticated(auth.clone()))
-        .map(|principal: Principal| in_namespace(&principal, warp::reply::json(&whoami(&principal))));
-    let token_auth_for_wallet = auth.clone();
-    let token = warp::path!("v1" / "auth" / "token")
-        .and(warp::post())
-        .and(authenticated(auth.clone()))
-        .and(crate::http::state::with(auth))
-        .and_then(move |principal: Principal, auth: Authenticator| async move {
-            token(&auth, &principal).map_err(warp::reject::custom)
-        });
-    let wallet = super::wallet_routes::routes(token_auth_for_wallet, dev_simple_key);
-    let login = super::login_page::route();
-    jwks.or(whoami).unify().or(token).unify().or(wallet).unify().or(login).unify().boxed()
+/// `/v1/auth/jwks` and `/.well-known/jwks.json`: the public keys tokens are verified with.
+pub fn jwks(jwt: &JwtKeys) -> Response {
+    warp::reply::json(&jwt.jwks()).into_response()
+}
+
+/// The sign-in flow's routes: wallet challenge and verification, refresh, logout, API key
+/// issuance (`simple-key` only with the development flag) and the login page.
+pub fn sign_in_routes(auth: Authenticator, dev_simple_key: bool) -> BoxedFilter<(Response,)> {
+    let wallet = super::wallet_routes::routes(auth, dev_simple_key);
+    wallet.or(super::login_page::route()).unify().boxed()
 }

@@ -35,27 +35,41 @@ pub struct Bounds {
 #[derive(Debug, Clone)]
 pub struct RouteBounds {
     default: Bounds,
-    overrides: Arc<[(&'static str, Bounds)]>,
+    overrides: Arc<[Override]>,
+}
+
+/// A path pattern with its own bounds.
+#[derive(Debug)]
+struct Override {
+    pattern: &'static str,
+    /// The pattern up to its first `*`: a path that does not start with it is not matched,
+    /// which is all most requests need to learn (every request looks its bounds up).
+    literal: &'static str,
+    bounds: Bounds,
 }
 
 impl RouteBounds {
     /// `default` everywhere but under the given path patterns.
     pub fn new(default: Bounds, overrides: Vec<(&'static str, Bounds)>) -> Self {
-        RouteBounds { default, overrides: overrides.into() }
+        let overrides = overrides.into_iter().map(|(pattern, bounds)| Override {
+            pattern,
+            literal: pattern.split_once('*').map_or(pattern, |(literal, _)| literal),
+            bounds,
+        });
+        RouteBounds { default, overrides: overrides.collect() }
     }
 
     /// The bounds of a request for `path`.
     pub fn for_path(&self, path: &str) -> Bounds {
-        self.overrides.iter().find(|(pattern, _)| matches(pattern, path)).map_or(self.default, |(_, b)| *b)
+        let matching = |o: &&Override| {
+            path.starts_with(o.literal) && (o.literal.len() == o.pattern.len() || segments_match(o.pattern, path))
+        };
+        self.overrides.iter().find(matching).map_or(self.default, |o| o.bounds)
     }
 }
 
 /// Whether `path` starts with `pattern`, segment by segment, a `*` segment matching any one.
-fn matches(pattern: &str, path: &str) -> bool {
-    let Some((literal, _)) = pattern.split_once('*') else { return path.starts_with(pattern) };
-    if !path.starts_with(literal) {
-        return false;
-    }
+fn segments_match(pattern: &str, path: &str) -> bool {
     let mut segments = path.split('/');
     pattern.split('/').all(|wanted| segments.next().is_some_and(|segment| wanted == "*" || wanted == segment))
 }

@@ -10,7 +10,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 const LATENCY_BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
 /// Routes matched exactly.
-const EXACT: &[&str] = &[
+static EXACT: &[&str] = &[
     "/health",
     "/status",
     "/metrics",
@@ -48,7 +48,7 @@ const EXACT: &[&str] = &[
 ];
 
 /// Route families with one variable part: (prefix, label).
-const PREFIXED: &[(&str, &str)] = &[
+static PREFIXED: &[(&str, &str)] = &[
     ("/v1/rqlite/", "/v1/rqlite/{op}"),
     ("/v1/cache/", "/v1/cache/{op}"),
     ("/v1/storage/status/", "/v1/storage/status/{cid}"),
@@ -59,7 +59,7 @@ const PREFIXED: &[(&str, &str)] = &[
 ];
 
 /// The function routes' labels.
-const FUNCTION_ROUTES: &[&str] = &[
+static FUNCTION_ROUTES: &[&str] = &[
     "/v1/functions/{name}",
     "/v1/functions/{name}/invoke",
     "/v1/functions/{name}/versions",
@@ -91,8 +91,11 @@ pub fn route_label(path: &str) -> &'static str {
             _ => FUNCTION_ROUTES[0],
         };
     }
-    "unmatched"
+    UNMATCHED
 }
+
+/// The label of paths no route serves: a `static`, so every use is one address.
+static UNMATCHED: &str = "unmatched";
 
 /// How often histogram samples are folded into their buckets. The exporter keeps raw samples
 /// until this runs, so without it memory would grow with every request between scrapes.
@@ -108,13 +111,48 @@ pub async fn upkeep(shutdown: tokio_util::sync::CancellationToken) {
     }
 }
 
-/// Handles resolved once: the per-request path then touches no registry.
+/// Handles resolved once: the per-request path then touches no registry. Both maps are keyed
+/// by the addresses of their labels, hashing a few words, not strings. Route labels come from
+/// the `static` tables above (a `const` table may be copied per use, each copy its own
+/// address); a label text at another address finds no histogram, and its counter only shares
+/// its Prometheus series.
 pub struct Handles {
     in_flight: metrics::Gauge,
-    latency: std::collections::HashMap<&'static str, metrics::Histogram>,
-    /// Counters by the addresses of their (static) labels: hashing three words, not three
-    /// strings. Two copies of one label text would only share one Prometheus series.
-    requests: std::sync::RwLock<std::collections::HashMap<(usize, usize, usize), metrics::Counter>>,
+    latency: AddressMap<usize, metrics::Histogram>,
+    requests: std::sync::RwLock<AddressMap<(usize, usize, usize), metrics::Counter>>,
+}
+
+/// A map keyed by label addresses.
+type AddressMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<AddressHasher>>;
+
+/// Where a static label lives.
+fn address(label: &'static str) -> usize {
+    label.as_ptr() as usize
+}
+
+/// Hashes machine words (label addresses) with a rotate, xor and multiply per word: no
+/// attacker picks these keys, and every request looks two of them up.
+#[derive(Debug, Default)]
+pub struct AddressHasher(u64);
+
+impl std::hash::Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.write_u64(u64::from(*byte));
+        }
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_usize(&mut self, word: usize) {
+        self.write_u64(word as u64);
+    }
 }
 
 impl Handles {
@@ -126,8 +164,10 @@ impl Handles {
             let labels =
                 EXACT.iter().copied().chain(PREFIXED.iter().map(|(_, l)| *l)).chain(FUNCTION_ROUTES.iter().copied());
             let latency = labels
-                .chain(["unmatched"])
-                .map(|route| (route, metrics::histogram!("orama_http_request_duration_seconds", "route" => route)))
+                .chain([UNMATCHED])
+                .map(|route| {
+                    (address(route), metrics::histogram!("orama_http_request_duration_seconds", "route" => route))
+                })
                 .collect();
             Handles {
                 in_flight: metrics::gauge!("orama_http_requests_in_flight"),
@@ -144,10 +184,10 @@ impl Handles {
 
     /// Records one finished request.
     pub fn record(&self, route: &'static str, method: &'static str, status: &'static str, seconds: f64) {
-        if let Some(histogram) = self.latency.get(route) {
+        if let Some(histogram) = self.latency.get(&address(route)) {
             histogram.record(seconds);
         }
-        let key = (route.as_ptr() as usize, method.as_ptr() as usize, status.as_ptr() as usize);
+        let key = (address(route), address(method), address(status));
         let known = self.requests.read().unwrap_or_else(|p| p.into_inner()).get(&key).cloned();
         let counter = known.unwrap_or_else(|| {
             let counter = metrics::counter!("orama_http_requests_total", "route" => route, "method" => method, "status" => status);
@@ -245,5 +285,15 @@ mod tests {
         assert_eq!(route_label("/v1/functions/hello@2/invoke"), "/v1/functions/{name}/invoke");
         assert_eq!(route_label("/v1/functions/hello"), "/v1/functions/{name}");
         assert_eq!(route_label("/random/attacker/path"), "unmatched");
+    }
+
+    #[test]
+    fn every_label_route_label_gives_has_its_histogram() {
+        let handles = Handles::get();
+        let paths = ["/v1/health", "/v1/cache/get", "/v1/functions/f/logs", "/v1/invoke/ns/f", "/nope", "/v1/nope"];
+        let labels = route_templates().chain(paths.iter().map(|path| route_label(path)));
+        for label in labels {
+            assert!(handles.latency.contains_key(&address(label)), "{label}");
+        }
     }
 }

@@ -19,6 +19,12 @@ use super::metrics::{Handles, method_label, route_label, status_label};
 #[derive(Debug, Clone)]
 pub struct Namespace(pub Arc<str>);
 
+/// Whether the access log is written (at `info` for its target): when it is not, nothing needs
+/// a reply's [`Namespace`].
+pub fn access_log_on() -> bool {
+    tracing::enabled!(target: "orama_gateway::access", tracing::Level::INFO)
+}
+
 /// The client address resolved for a request, put in its extensions for the layers below.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub IpAddr);
@@ -56,7 +62,7 @@ impl Observation {
         let status = response.status().as_u16();
         Handles::get().record(self.route, self.method, status_label(status), elapsed.as_secs_f64());
         super::history::record_request(status, elapsed);
-        if !tracing::enabled!(target: "orama_gateway::access", tracing::Level::INFO) {
+        if !access_log_on() {
             return;
         }
         let bytes = http_body::Body::size_hint(response.body()).exact().or_else(|| {

@@ -12,40 +12,45 @@ use std::time::{Duration, SystemTime};
 /// assert_eq!(orama_gateway::http::wire::go_duration(Duration::from_micros(850_300)), "850.3ms");
 /// ```
 pub fn go_duration(d: Duration) -> String {
-    // Written digit by digit into one buffer: `/health` prints one on every request.
     let mut out = String::with_capacity(24);
-    let nanos = d.as_nanos();
+    push_go_duration(&mut out, d);
+    out
+}
+
+/// Appends `d` as [`go_duration`] prints it: `/health` writes one into every reply, digit by
+/// digit, in 64-bit arithmetic (a duration's nanoseconds fit in it for 584 years).
+pub fn push_go_duration(out: &mut String, d: Duration) {
+    let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
     if nanos < 1_000 {
-        push_decimal(&mut out, nanos, 1);
+        push_decimal(out, nanos, 1);
         out.push_str(if nanos == 0 { "s" } else { "ns" });
-        return out;
+        return;
     }
     if nanos < 1_000_000_000 {
         let (unit, suffix) = if nanos < 1_000_000 { (1_000, "µs") } else { (1_000_000, "ms") };
-        push_decimal(&mut out, nanos, unit);
+        push_decimal(out, nanos, unit);
         out.push_str(suffix);
-        return out;
+        return;
     }
-    let total_secs = d.as_secs();
+    let total_secs = nanos / 1_000_000_000;
     let (hours, minutes) = (total_secs / 3600, (total_secs / 60) % 60);
     if hours > 0 {
-        push_decimal(&mut out, u128::from(hours), 1);
+        push_decimal(out, hours, 1);
         out.push('h');
     }
     if hours > 0 || minutes > 0 {
-        push_decimal(&mut out, u128::from(minutes), 1);
+        push_decimal(out, minutes, 1);
         out.push('m');
     }
-    push_decimal(&mut out, nanos % 60_000_000_000, 1_000_000_000);
+    push_decimal(out, nanos % 60_000_000_000, 1_000_000_000);
     out.push('s');
-    out
 }
 
 /// Appends `value / unit` (`unit` a power of ten) with the fraction's trailing zeros trimmed,
 /// as Go does.
-fn push_decimal(out: &mut String, value: u128, unit: u128) {
+fn push_decimal(out: &mut String, value: u64, unit: u64) {
     let (whole, mut frac) = (value / unit, value % unit);
-    let mut digits = [0u8; 40];
+    let mut digits = [0u8; 20];
     let mut at = digits.len();
     let mut whole_left = whole;
     loop {
@@ -66,7 +71,7 @@ fn push_decimal(out: &mut String, value: u128, unit: u128) {
         width -= 1;
     }
     out.push('.');
-    let mut place = 10u128.pow(width - 1);
+    let mut place = 10u64.pow(width - 1);
     while place > 0 {
         out.push(char::from(b'0' + (frac / place % 10) as u8));
         place /= 10;
@@ -187,6 +192,10 @@ mod tests {
             (Duration::from_secs(59), "59s"),
             (Duration::from_secs(120), "2m0s"),
             (Duration::from_secs(100 * 3600 + 7), "100h0m7s"),
+            // Go's longest duration (i64 nanoseconds), and past what u64 nanoseconds hold.
+            (Duration::from_nanos(i64::MAX as u64), "2562047h47m16.854775807s"),
+            (Duration::from_nanos(u64::MAX), "5124095h34m33.709551615s"),
+            (Duration::from_secs(u64::MAX), "5124095h34m33.709551615s"),
         ];
         for (d, expected) in cases {
             assert_eq!(go_duration(d), expected, "{d:?}");

@@ -40,7 +40,9 @@ pub fn is_health(path: &str) -> bool {
 
 /// The health route's reply.
 pub fn health_reply(started: &Started) -> Response {
-    warp::reply::json(&bodies::health(started)).into_response()
+    let mut reply = Response::new(started.health_json().into());
+    reply.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    reply
 }
 
 /// `/v1/version`, `/status`, `/v1/status`, `/metrics` and `/v1/openapi.json` (health is
