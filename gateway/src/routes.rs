@@ -213,20 +213,8 @@ mod tests {
 
     /// A router context over embedded engines in `dir`.
     async fn context(dir: &std::path::Path) -> RouteContext {
-        let db = crate::database::SqliteDb::open(&dir.join("t.db"), 1, Default::default()).expect("db");
-        crate::database::migrate(&db).await.expect("migrate");
-        let db: Arc<dyn crate::database::Database> = Arc::new(db);
-        let api_keys = crate::auth::api_keys::ApiKeys::new(db.clone());
+        let (auth, db) = crate::auth::testing::authenticator(dir).await;
         let secret = orama_service::cluster::ClusterSecret::parse(&"s".repeat(40)).expect("secret");
-        let shared = crate::auth::shared_keys::SharedKeys::new(db.clone(), &secret);
-        let jwt = crate::auth::jwt::JwtKeys::open(shared, &dir.join("jwt")).await.expect("jwt");
-        let auth = Authenticator {
-            sessions: crate::auth::sessions::Sessions::new(db.clone(), api_keys.clone()),
-            api_keys,
-            jwt,
-            limits: crate::http::rate_limit::RateLimits::new(&Default::default()),
-            site: crate::auth::sign_in::SignInSite { domain: None, https: false },
-        };
         let status = crate::status::routes::StatusContext {
             started: crate::status::bodies::Started::now(),
             metrics_allow: Arc::from([]),

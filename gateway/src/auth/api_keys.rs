@@ -132,15 +132,10 @@ impl ApiKeys {
 
     /// The holder of `presented` (a full key or its secret part), if it is a live key.
     pub async fn authenticate(&self, presented: &str) -> Result<Option<KeyHolder>, DbError> {
-        let secret = presented.split(':').next().unwrap_or_default();
-        if !(secret.len() == 27 && secret.starts_with("ak_")) {
-            return Ok(None);
+        if let Some(known) = self.cached_holder(presented) {
+            return Ok(known);
         }
-        let digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
-        if let Some(cached) = self.cached(&digest) {
-            self.note_use(&cached);
-            return Ok(cached);
-        }
+        let Some(digest) = digest(presented) else { return Ok(None) };
         let rows = self
             .db
             .query(
@@ -217,6 +212,15 @@ impl ApiKeys {
         self.db.transaction(statements).await.map(drop)
     }
 
+    /// [`Self::authenticate`] without a wait: the answer when it is known without the store
+    /// (a malformed key, or a lookup cached), `None` when the store must be asked.
+    pub fn cached_holder(&self, presented: &str) -> Option<Option<KeyHolder>> {
+        let Some(digest) = digest(presented) else { return Some(None) };
+        let cached = self.cached(&digest)?;
+        self.note_use(&cached);
+        Some(cached)
+    }
+
     fn cached(&self, digest: &[u8; 32]) -> Option<Option<KeyHolder>> {
         let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         cache.get(digest).filter(|(_, at)| at.elapsed() < CACHE_TTL).map(|(holder, _)| holder.clone())
@@ -249,6 +253,13 @@ pub async fn ensure_namespace(db: &dyn Database, namespace: &str) -> Result<i64,
     rows.get(0, "id")
         .and_then(|v| v.as_i64())
         .ok_or_else(|| DbError::Internal(format!("namespace {namespace:?} vanished")))
+}
+
+/// The SHA-256 of a presented key's secret (the part before any `:namespace`), or `None` when
+/// it is not shaped like one of our keys.
+fn digest(presented: &str) -> Option<[u8; 32]> {
+    let secret = presented.split(':').next().unwrap_or_default();
+    (secret.len() == 27 && secret.starts_with("ak_")).then(|| Sha256::digest(secret.as_bytes()).into())
 }
 
 fn hash(secret: &str) -> String {

@@ -124,7 +124,33 @@ impl Authenticator {
         get: bool,
         client: Option<ClientIp>,
     ) -> Result<Principal, ApiError> {
-        match self.authenticate(headers, query, get).await {
+        let outcome = self.authenticate(headers, query, get).await;
+        self.charge(outcome, client)
+    }
+
+    /// [`Self::admit`] when it needs no wait: the credential is an API key whose lookup is
+    /// cached (what almost every request of a busy app presents), or there is no usable
+    /// credential at all. `None` when deciding would wait (a JWT, a key not cached).
+    pub(crate) fn admit_at_once(
+        &self,
+        headers: &HeaderMap,
+        query: &HashMap<String, String>,
+        get: bool,
+        client: Option<ClientIp>,
+    ) -> Option<Result<Principal, ApiError>> {
+        let outcome = match self.credentials(headers, query, get) {
+            Err(refusal) => Err(refusal),
+            Ok((Some(_jwt), _)) => return None,
+            Ok((None, None)) => Err(ApiError::MissingCredential),
+            Ok((None, Some(api_key))) => key_principal(Ok(self.api_keys.cached_holder(&api_key)?)),
+        };
+        Some(self.charge(outcome, client))
+    }
+
+    /// `outcome` charged to the rate limits: a principal to its own bucket, a failed
+    /// authentication to the client address's.
+    fn charge(&self, outcome: Result<Principal, ApiError>, client: Option<ClientIp>) -> Result<Principal, ApiError> {
+        match outcome {
             Ok(mut principal) => {
                 principal.allowance = self.limits.charge_caller(&caller_of(&principal))?;
                 Ok(principal)
@@ -139,16 +165,16 @@ impl Authenticator {
         }
     }
 
-    /// A valid JWT wins; otherwise the API key decides (as the reference orders them). The
-    /// query string is read for a credential only on a WebSocket upgrade (a `GET` asking for
-    /// one), where browsers cannot set headers; elsewhere a credential there is refused (it
-    /// would land in logs and proxies).
-    async fn authenticate(
+    /// The credentials presented: a JWT-shaped bearer token and an API key. The query string
+    /// is read for a credential only on a WebSocket upgrade (a `GET` asking for one), where
+    /// browsers cannot set headers; elsewhere a credential there is refused (it would land in
+    /// logs and proxies).
+    fn credentials(
         &self,
         headers: &HeaderMap,
         query: &HashMap<String, String>,
         get: bool,
-    ) -> Result<Principal, ApiError> {
+    ) -> Result<(Option<String>, Option<String>), ApiError> {
         let upgrade = get && super::credentials::is_websocket_upgrade(headers);
         let (jwt, api_key) = super::credentials::presented(headers, query, upgrade);
         if jwt.is_none() && api_key.is_none() && !upgrade && super::credentials::in_query(query) {
@@ -157,6 +183,17 @@ impl Authenticator {
                     .into(),
             ));
         }
+        Ok((jwt, api_key))
+    }
+
+    /// A valid JWT wins; otherwise the API key decides (as the reference orders them).
+    async fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        query: &HashMap<String, String>,
+        get: bool,
+    ) -> Result<Principal, ApiError> {
+        let (jwt, api_key) = self.credentials(headers, query, get)?;
         let verified = match jwt.as_deref() {
             Some(token) => Some(self.jwt.verify_current(token).await),
             None => None,
@@ -176,15 +213,21 @@ impl Authenticator {
                 None => ApiError::MissingCredential,
             });
         };
-        match self.api_keys.authenticate(&api_key).await {
-            Ok(Some(holder)) => Ok(Principal {
-                namespace: holder.namespace.clone(),
-                credential: Credential::ApiKey(holder),
-                allowance: None,
-            }),
-            Ok(None) => Err(ApiError::InvalidCredential("invalid API key".into())),
-            Err(err) => Err(ApiError::Unavailable(format!("key store: {err}"))),
-        }
+        key_principal(self.api_keys.authenticate(&api_key).await)
+    }
+}
+
+/// The principal of an API key's lookup: its holder, or 401 for an unknown key, or 503 when
+/// the key store could not answer.
+fn key_principal(lookup: Result<Option<KeyHolder>, crate::database::DbError>) -> Result<Principal, ApiError> {
+    match lookup {
+        Ok(Some(holder)) => Ok(Principal {
+            namespace: holder.namespace.clone(),
+            credential: Credential::ApiKey(holder),
+            allowance: None,
+        }),
+        Ok(None) => Err(ApiError::InvalidCredential("invalid API key".into())),
+        Err(err) => Err(ApiError::Unavailable(format!("key store: {err}"))),
     }
 }
 
@@ -198,4 +241,35 @@ fn caller_of(principal: &Principal) -> Caller {
 /// True for namespace names we accept: 1-64 of `A-Z a-z 0-9 . _ -`.
 pub fn valid_namespace(name: &str) -> bool {
     (1..=64).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        pairs.iter().map(|(name, value)| (http::HeaderName::from_static(name), value.parse().expect("value"))).collect()
+    }
+
+    #[tokio::test]
+    async fn a_cached_key_is_admitted_at_once_as_the_waiting_path_admits_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (auth, _db) = crate::auth::testing::authenticator(dir.path()).await;
+        let key = auth.api_keys.create("alpha", "k").await.expect("key").api_key;
+        let query = HashMap::new();
+        let with_key = headers(&[("x-api-key", &key)]);
+        assert!(auth.admit_at_once(&with_key, &query, false, None).is_none(), "not cached yet: the store is asked");
+        let waited = auth.admit(&with_key, &query, false, None).await.expect("admitted");
+        let at_once = auth.admit_at_once(&with_key, &query, false, None).expect("cached now").expect("admitted");
+        assert_eq!((&*at_once.namespace, &at_once.credential), (&*waited.namespace, &waited.credential));
+        let refused = |h: &HeaderMap| auth.admit_at_once(h, &query, false, None).map(|a| a.map_err(|e| e.status()));
+        assert_eq!(refused(&headers(&[])), Some(Err(http::StatusCode::UNAUTHORIZED)), "no credential");
+        let malformed = headers(&[("x-api-key", "not-a-key")]);
+        assert_eq!(refused(&malformed), Some(Err(http::StatusCode::UNAUTHORIZED)), "not shaped like a key");
+        let jwt = headers(&[("authorization", "Bearer a.b.c")]);
+        assert!(auth.admit_at_once(&jwt, &query, false, None).is_none(), "a token is verified in the waiting path");
+        let in_query: HashMap<String, String> = [("api_key".to_owned(), key)].into();
+        let refusal = auth.admit_at_once(&HeaderMap::new(), &in_query, false, None).expect("decided");
+        assert!(matches!(refusal, Err(ApiError::InvalidCredential(_))), "a key in the query is refused off upgrades");
+    }
 }

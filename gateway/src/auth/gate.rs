@@ -6,7 +6,8 @@
 //!
 //! The gate authenticates once and leaves the [`Principal`] in the request's extensions, where
 //! [`authenticated`](super::authenticate::authenticated) finds it: the key is looked up and the caller's
-//! bucket charged once per request.
+//! bucket charged once per request. A key whose lookup is cached (most requests) is decided in
+//! the gate's call, with no future of its own; a JWT or a key not yet cached is decided in one.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -15,11 +16,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use futures_util::future::Either;
+use futures_util::future::{Either, Ready, ready};
 use http::{Method, Request};
 use tower::Service;
 
 use super::authenticate::Authenticator;
+use crate::http::error::api_error_reply;
 use crate::http::observe::ClientIp;
 
 /// Paths anyone may call (REFERENCE-API §2.4, and this node's own public routes).
@@ -79,7 +81,7 @@ where
 {
     type Response = Reply;
     type Error = Infallible;
-    type Future = Either<S::Future, Pin<Box<dyn Future<Output = Result<Reply, Infallible>> + Send>>>;
+    type Future = Either<Either<S::Future, Ready<Result<Reply, Infallible>>>, Waiting>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
@@ -87,30 +89,42 @@ where
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         if request.method() == Method::OPTIONS || is_public(request.uri().path()) {
-            return Either::Left(self.inner.call(request));
+            return Either::Left(Either::Left(self.inner.call(request)));
+        }
+        let query: HashMap<String, String> = request
+            .uri()
+            .query()
+            .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+            .unwrap_or_default();
+        let client = request.extensions().get::<ClientIp>().copied();
+        let get = request.method() == Method::GET;
+        // A cached key (or no usable credential) is decided here and now, without a future.
+        match self.auth.admit_at_once(request.headers(), &query, get, client) {
+            Some(Ok(principal)) => {
+                request.extensions_mut().insert(principal);
+                return Either::Left(Either::Left(self.inner.call(request)));
+            }
+            Some(Err(refusal)) => return Either::Left(Either::Right(ready(Ok(api_error_reply(&refusal))))),
+            None => {}
         }
         // The clone that was made ready serves this request; the fresh one waits for the next.
         let fresh = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, fresh);
         let auth = Arc::clone(&self.auth);
         Either::Right(Box::pin(async move {
-            let query: HashMap<String, String> = request
-                .uri()
-                .query()
-                .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-                .unwrap_or_default();
-            let client = request.extensions().get::<ClientIp>().copied();
-            let get = request.method() == Method::GET;
             match auth.admit(request.headers(), &query, get, client).await {
                 Ok(principal) => {
                     request.extensions_mut().insert(principal);
                     inner.call(request).await
                 }
-                Err(refusal) => crate::http::error::rejection_reply(warp::reject::custom(refusal)).await,
+                Err(refusal) => Ok(api_error_reply(&refusal)),
             }
         }))
     }
 }
+
+/// A request whose authentication waits (a JWT, a key not cached yet).
+type Waiting = Pin<Box<dyn Future<Output = Result<Reply, Infallible>> + Send>>;
 
 #[cfg(test)]
 mod tests {

@@ -15,6 +15,8 @@ pub mod service;
 pub mod sessions;
 pub mod shared_keys;
 pub mod sign_in;
+#[cfg(test)]
+pub mod testing;
 pub mod wallet;
 pub mod wallet_keys;
 pub mod wallet_routes;

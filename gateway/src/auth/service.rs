@@ -82,22 +82,11 @@ impl AuthService {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use http_body_util::BodyExt;
 
     use super::*;
     use crate::auth::Credential;
     use crate::auth::api_keys::KeyHolder;
-
-    /// Signing keys over a fresh store in `dir`.
-    async fn keys(dir: &std::path::Path) -> JwtKeys {
-        let db = crate::database::SqliteDb::open(&dir.join("t.db"), 1, Default::default()).expect("db");
-        crate::database::migrate(&db).await.expect("migrate");
-        let secret = orama_service::cluster::ClusterSecret::parse(&"s".repeat(40)).expect("secret");
-        let shared = crate::auth::shared_keys::SharedKeys::new(Arc::new(db), &secret);
-        JwtKeys::open(shared, &dir.join("jwt")).await.expect("jwt")
-    }
 
     /// What `service` answers to `method` `path` from `caller` (`None`: nobody was admitted).
     async fn answer(
@@ -119,7 +108,7 @@ mod tests {
     #[tokio::test]
     async fn warps_rules_are_kept_and_nobody_is_served_without_the_gate() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let service = AuthService { jwt: keys(dir.path()).await };
+        let service = AuthService::new(&crate::auth::testing::authenticator(dir.path()).await.0);
         let key = || Some(Credential::ApiKey(KeyHolder { id: 7, namespace: "ns".into(), hint: "ak_abc…".into() }));
         assert_eq!(answer(&service, "GET", "/v1/auth/whoami", None).await.0, StatusCode::UNAUTHORIZED);
         assert_eq!(answer(&service, "POST", "/v1/auth/token", None).await.0, StatusCode::UNAUTHORIZED);

@@ -3,7 +3,8 @@
 //! put on the response, the client is resolved, and when the reply is ready any error body
 //! that is not JSON becomes `{"error": "..."}` and the request is observed (metrics and one
 //! access-log event, [`super::observe`]). These were five tower layers, each with its own
-//! future and header work; fused, they cost a tenth of a request less.
+//! future and header work; fused, they cost a tenth of a request less. Its future is named,
+//! not boxed.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -13,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use futures_util::future::{Either, Ready, ready};
 use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
 use ipnet::IpNet;
 use orama_ipc::{Body, error_response};
@@ -67,7 +69,7 @@ where
 {
     type Response = Response<Body>;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+    type Future = FrontFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
@@ -84,12 +86,39 @@ where
             }
         };
         let observation = Observation::begin(&mut request, &settings.trusted_proxies);
-        if head_size(&request) > settings.max_header_bytes {
+        let inner = if head_size(&request) > settings.max_header_bytes {
             let response = error_response(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "request headers too large");
-            return Box::pin(std::future::ready(Ok(finish(response, id, observation))));
-        }
-        let future = self.inner.call(request);
-        Box::pin(async move { Ok(finish(future.await?, id, observation)) })
+            Either::Left(ready(Ok(response)))
+        } else {
+            Either::Right(self.inner.call(request))
+        };
+        FrontFuture { inner, leaving: Some((id, observation)) }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A request's reply, [`finish`]ed as it leaves: a named future rather than a boxed one,
+    /// so the outermost layer costs no allocation.
+    pub struct FrontFuture<F> {
+        #[pin]
+        inner: Either<Ready<Result<Response<Body>, Infallible>>, F>,
+        leaving: Option<(HeaderValue, Observation)>,
+    }
+}
+
+impl<F> Future for FrontFuture<F>
+where
+    F: Future<Output = Result<Response<Body>, Infallible>>,
+{
+    type Output = Result<Response<Body>, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let Poll::Ready(Ok(response)) = this.inner.poll(cx) else { return Poll::Pending };
+        Poll::Ready(Ok(match this.leaving.take() {
+            Some((id, observation)) => finish(response, id, observation),
+            None => response,
+        }))
     }
 }
 

@@ -11,12 +11,15 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_util::future::{Either, FutureExt, Map, Ready, ready};
+use std::future::Future;
+use std::pin::Pin;
+
+use futures_util::future::{Either, Ready, ready};
 use http::{Request, Response, StatusCode, header};
 use http_body_util::Limited;
 use hyper::body::Incoming;
 use orama_ipc::body::{Body, error_response};
-use tokio::time::{Timeout, error::Elapsed};
+use tokio::time::Sleep;
 use tower::{Layer, Service};
 
 /// The body the routes see.
@@ -94,7 +97,6 @@ pub struct Bounded<S> {
 }
 
 type Outcome = Result<Response<Body>, Infallible>;
-type Timed<F> = Map<Timeout<F>, fn(Result<Outcome, Elapsed>) -> Outcome>;
 
 impl<S> Service<Request<Incoming>> for Bounded<S>
 where
@@ -102,7 +104,7 @@ where
 {
     type Response = Response<Body>;
     type Error = Infallible;
-    type Future = Either<Ready<Outcome>, Timed<S::Future>>;
+    type Future = Either<Ready<Outcome>, Deadline<S::Future>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
@@ -115,13 +117,42 @@ where
             return Either::Left(ready(Ok(error_response(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"))));
         }
         let request = request.map(|body| Limited::new(body, bounds.max_body));
-        let timed: Timed<S::Future> = tokio::time::timeout(bounds.timeout, self.inner.call(request)).map(timed_out);
-        Either::Right(timed)
+        Either::Right(Deadline { inner: self.inner.call(request), timeout: bounds.timeout, timer: None })
     }
 }
 
-fn timed_out(outcome: Result<Outcome, Elapsed>) -> Outcome {
-    outcome.unwrap_or_else(|_| Ok(error_response(StatusCode::SERVICE_UNAVAILABLE, "request timed out")))
+pin_project_lite::pin_project! {
+    /// A route's reply, or 503 once it has waited `timeout`. The timer starts the first time
+    /// the route waits: most replies (health, a cached key's `whoami`) are ready at the first
+    /// poll and never touch the clock or the timer wheel, and the time a first poll takes
+    /// without waiting could not be cut short by a timer anyway.
+    pub struct Deadline<F> {
+        #[pin]
+        inner: F,
+        timeout: Duration,
+        #[pin]
+        timer: Option<Sleep>,
+    }
+}
+
+impl<F: Future<Output = Outcome>> Future for Deadline<F> {
+    type Output = Outcome;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
+        let mut this = self.project();
+        if let Poll::Ready(outcome) = this.inner.poll(cx) {
+            return Poll::Ready(outcome);
+        }
+        if this.timer.is_none() {
+            this.timer.set(Some(tokio::time::sleep(*this.timeout)));
+        }
+        match this.timer.as_pin_mut().map(|timer| timer.poll(cx)) {
+            Some(Poll::Ready(())) => {
+                Poll::Ready(Ok(error_response(StatusCode::SERVICE_UNAVAILABLE, "request timed out")))
+            }
+            _ => Poll::Pending,
+        }
+    }
 }
 
 /// The routes whose bodies and time limits differ from `gateway.limits`: uploads, function
@@ -167,5 +198,30 @@ mod tests {
         assert_eq!(routes.for_path("/v1/functions/hello").max_body, 36);
         assert_eq!(routes.for_path("/v1/invoke/ns/hello").max_body, 1);
         assert_eq!(routes.for_path("/v1/cache/get").max_body, 10);
+    }
+
+    #[tokio::test]
+    async fn a_reply_ready_at_once_takes_no_timer_and_a_waiting_one_gets_503_in_time() {
+        let ok = || Ok(Response::new(orama_ipc::body::full("ok")));
+        let at_once = Deadline { inner: std::future::ready(ok()), timeout: Duration::from_millis(1), timer: None };
+        let mut at_once = std::pin::pin!(at_once);
+        let (answer, untimed) =
+            std::future::poll_fn(|cx| at_once.as_mut().poll(cx).map(|a| (a, at_once.timer.is_none()))).await;
+        assert_eq!(answer.map(|r| r.status()).ok(), Some(StatusCode::OK));
+        assert!(untimed, "no timer for a reply ready at once");
+        let slow = async move {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            ok()
+        };
+        let started = std::time::Instant::now();
+        let waited = Deadline { inner: slow, timeout: Duration::from_millis(200), timer: None }.await;
+        assert_eq!(waited.map(|r| r.status()).ok(), Some(StatusCode::SERVICE_UNAVAILABLE));
+        assert!((Duration::from_millis(200)..Duration::from_secs(10)).contains(&started.elapsed()));
+        let quick = async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            ok()
+        };
+        let answered = Deadline { inner: quick, timeout: Duration::from_secs(2), timer: None }.await;
+        assert_eq!(answered.map(|r| r.status()).ok(), Some(StatusCode::OK));
     }
 }
