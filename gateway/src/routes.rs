@@ -120,7 +120,6 @@ impl Router {
         let Some(rest) = path.strip_prefix("/v1/") else {
             return match path.split('/').nth(1) {
                 Some("health" | "status" | "metrics") => &apis.status,
-                Some(".well-known") => &apis.auth,
                 _ => &apis.none,
             };
         };

@@ -43,11 +43,12 @@ pub fn free_port() -> u16 {
     panic!("no free port in {low}..{high}");
 }
 
-/// The ports tests take: from 10000 up to the start of the kernel's ephemeral range.
+/// The ports tests take: from 10000 (or half the range's start, on a host whose range starts
+/// lower) up to the start of the kernel's ephemeral range.
 fn below_ephemeral() -> (u16, u16) {
     let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
-    let start = range.split_whitespace().next().and_then(|p| p.parse::<u16>().ok()).unwrap_or(32768);
-    (10_000, start.max(20_000))
+    let start = range.split_whitespace().next().and_then(|p| p.parse::<u16>().ok()).unwrap_or(32768).max(2);
+    (10_000.min(start / 2), start)
 }
 
 /// True while `pid` exists and is not a zombie.

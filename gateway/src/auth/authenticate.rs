@@ -272,4 +272,31 @@ mod tests {
         let refusal = auth.admit_at_once(&HeaderMap::new(), &in_query, false, None).expect("decided");
         assert!(matches!(refusal, Err(ApiError::InvalidCredential(_))), "a key in the query is refused off upgrades");
     }
+
+    #[tokio::test]
+    async fn the_fast_path_charges_like_the_waiting_one_and_forgets_a_revoked_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (auth, _db) = crate::auth::testing::authenticator(dir.path()).await;
+        let created = auth.api_keys.create("alpha", "k").await.expect("key");
+        let (query, with_key) = (HashMap::new(), headers(&[("x-api-key", &created.api_key)]));
+        auth.admit(&with_key, &query, false, None).await.expect("admitted");
+        let admitted = auth.admit_at_once(&with_key, &query, false, None).expect("cached").expect("admitted");
+        let allowance = admitted.allowance.expect("charged to the key's own bucket");
+        assert_eq!(allowance.limit, 200, "the default per-key burst");
+        // Failed attempts are charged to the client address: the default burst is 50.
+        let client = Some(ClientIp("192.0.2.7".parse().expect("ip")));
+        let malformed = headers(&[("x-api-key", "not-a-key")]);
+        for _ in 0..50 {
+            let refusal = auth.admit_at_once(&malformed, &query, false, client).expect("decided");
+            assert_eq!(refusal.map_err(|e| e.status()).err(), Some(http::StatusCode::UNAUTHORIZED));
+        }
+        let over = auth.admit_at_once(&malformed, &query, false, client).expect("decided");
+        assert_eq!(over.map_err(|e| e.status()).err(), Some(http::StatusCode::TOO_MANY_REQUESTS));
+        assert!(auth.api_keys.revoke(created.id).await.expect("revoke"));
+        assert!(auth.admit_at_once(&with_key, &query, false, None).is_none(), "a revocation empties the cache");
+        let refused = auth.admit(&with_key, &query, false, None).await.map_err(|e| e.status());
+        assert_eq!(refused.err(), Some(http::StatusCode::UNAUTHORIZED));
+        let cached = auth.admit_at_once(&with_key, &query, false, None).expect("cached as unknown");
+        assert_eq!(cached.map_err(|e| e.status()).err(), Some(http::StatusCode::UNAUTHORIZED));
+    }
 }

@@ -94,7 +94,9 @@ fn namespace_of(requested: &str) -> Result<String, ApiError> {
 
 fn json_reply(namespace: &str, body: serde_json::Value) -> Response {
     let mut response = warp::reply::json(&body).into_response();
-    response.extensions_mut().insert(Namespace(namespace.into()));
+    if crate::http::observe::access_log_on() {
+        response.extensions_mut().insert(Namespace(namespace.into()));
+    }
     response
 }
 

@@ -1,5 +1,5 @@
-//! Per-route request bounds: the body size limit and the time from request head to response
-//! head. Most routes share the configured defaults; a few (storage uploads, deploys,
+//! Per-route request bounds: the body size limit and how long a route may wait before its
+//! response head ([`Deadline`]). Most routes share the configured defaults; a few (storage uploads, deploys,
 //! invocations) declare their own by path pattern (a prefix, where a `*` segment stands for
 //! any one segment), because a 1 GiB upload is neither 10 MiB nor done in a minute. The first
 //! pattern that matches wins. An oversized
@@ -19,6 +19,7 @@ use http::{Request, Response, StatusCode, header};
 use http_body_util::Limited;
 use hyper::body::Incoming;
 use orama_ipc::body::{Body, error_response};
+use tokio::task::coop::{Unconstrained, unconstrained};
 use tokio::time::Sleep;
 use tower::{Layer, Service};
 
@@ -123,15 +124,17 @@ where
 
 pin_project_lite::pin_project! {
     /// A route's reply, or 503 once it has waited `timeout`. The timer starts the first time
-    /// the route waits: most replies (health, a cached key's `whoami`) are ready at the first
-    /// poll and never touch the clock or the timer wheel, and the time a first poll takes
-    /// without waiting could not be cut short by a timer anyway.
+    /// the route waits, so the time its first poll took is not counted: most replies (health,
+    /// a cached key's `whoami`) are ready at that poll and never touch the clock or the timer
+    /// wheel, and work done without waiting could not be cut short by a timer anyway. The
+    /// timer is polled outside tokio's cooperative budget, as `tokio::time::timeout` does: a
+    /// route that spends the budget on every poll still gets its 503.
     pub struct Deadline<F> {
         #[pin]
         inner: F,
         timeout: Duration,
         #[pin]
-        timer: Option<Sleep>,
+        timer: Option<Unconstrained<Sleep>>,
     }
 }
 
@@ -144,7 +147,7 @@ impl<F: Future<Output = Outcome>> Future for Deadline<F> {
             return Poll::Ready(outcome);
         }
         if this.timer.is_none() {
-            this.timer.set(Some(tokio::time::sleep(*this.timeout)));
+            this.timer.set(Some(unconstrained(tokio::time::sleep(*this.timeout))));
         }
         match this.timer.as_pin_mut().map(|timer| timer.poll(cx)) {
             Some(Poll::Ready(())) => {
@@ -223,5 +226,17 @@ mod tests {
         };
         let answered = Deadline { inner: quick, timeout: Duration::from_secs(2), timer: None }.await;
         assert_eq!(answered.map(|r| r.status()).ok(), Some(StatusCode::OK));
+    }
+
+    #[tokio::test]
+    async fn a_route_spending_its_whole_budget_on_every_poll_still_times_out() {
+        let busy = async {
+            loop {
+                tokio::task::coop::consume_budget().await;
+            }
+        };
+        let deadline = Deadline { inner: busy, timeout: Duration::from_millis(100), timer: None };
+        let answer = tokio::time::timeout(Duration::from_secs(10), deadline).await.expect("the deadline fired");
+        assert_eq!(answer.map(|r| r.status()).ok(), Some(StatusCode::SERVICE_UNAVAILABLE));
     }
 }
