@@ -115,6 +115,21 @@ pub fn optionally_authenticated(
     })
 }
 
+/// How a request's authentication is decided: at once, or after a wait for the credentials
+/// it presented.
+pub(crate) enum Admission {
+    /// Decided without a wait: a cached API key, or no usable credential.
+    Decided(Result<Principal, ApiError>),
+    /// A JWT to verify or a key to look up, read from the request once.
+    Waits(Credentials),
+}
+
+/// The credentials a request presented, as read from its headers (and query string).
+pub(crate) struct Credentials {
+    jwt: Option<String>,
+    api_key: Option<String>,
+}
+
 impl Authenticator {
     /// Authenticates and charges the rate limits (see [`authenticated`]).
     pub(crate) async fn admit(
@@ -124,27 +139,42 @@ impl Authenticator {
         get: bool,
         client: Option<ClientIp>,
     ) -> Result<Principal, ApiError> {
-        let outcome = self.authenticate(headers, query, get).await;
-        self.charge(outcome, client)
+        match self.admission(headers, query, get, client) {
+            Admission::Decided(outcome) => outcome,
+            Admission::Waits(credentials) => self.admit_waiting(credentials, client).await,
+        }
     }
 
-    /// [`Self::admit`] when it needs no wait: the credential is an API key whose lookup is
-    /// cached (what almost every request of a busy app presents), or there is no usable
-    /// credential at all. `None` when deciding would wait (a JWT, a key not cached).
-    pub(crate) fn admit_at_once(
+    /// Decides at once what needs no wait: an API key whose lookup is cached (what almost every
+    /// request of a busy app presents), or no usable credential at all; else the credentials
+    /// for [`Self::admit_waiting`].
+    pub(crate) fn admission(
         &self,
         headers: &HeaderMap,
         query: &HashMap<String, String>,
         get: bool,
         client: Option<ClientIp>,
-    ) -> Option<Result<Principal, ApiError>> {
+    ) -> Admission {
         let outcome = match self.credentials(headers, query, get) {
             Err(refusal) => Err(refusal),
-            Ok((Some(_jwt), _)) => return None,
-            Ok((None, None)) => Err(ApiError::MissingCredential),
-            Ok((None, Some(api_key))) => key_principal(Ok(self.api_keys.cached_holder(&api_key)?)),
+            Ok(Credentials { jwt: None, api_key: None }) => Err(ApiError::MissingCredential),
+            Ok(Credentials { jwt: None, api_key: Some(key) }) => match self.api_keys.cached_holder(&key) {
+                Some(holder) => key_principal(Ok(holder)),
+                None => return Admission::Waits(Credentials { jwt: None, api_key: Some(key) }),
+            },
+            Ok(credentials) => return Admission::Waits(credentials),
         };
-        Some(self.charge(outcome, client))
+        Admission::Decided(self.charge(outcome, client))
+    }
+
+    /// Authenticates `credentials` (verifying a JWT, looking a key up) and charges the limits.
+    pub(crate) async fn admit_waiting(
+        &self,
+        credentials: Credentials,
+        client: Option<ClientIp>,
+    ) -> Result<Principal, ApiError> {
+        let outcome = self.authenticate(credentials).await;
+        self.charge(outcome, client)
     }
 
     /// `outcome` charged to the rate limits: a principal to its own bucket, a failed
@@ -174,7 +204,7 @@ impl Authenticator {
         headers: &HeaderMap,
         query: &HashMap<String, String>,
         get: bool,
-    ) -> Result<(Option<String>, Option<String>), ApiError> {
+    ) -> Result<Credentials, ApiError> {
         let upgrade = get && super::credentials::is_websocket_upgrade(headers);
         let (jwt, api_key) = super::credentials::presented(headers, query, upgrade);
         if jwt.is_none() && api_key.is_none() && !upgrade && super::credentials::in_query(query) {
@@ -183,17 +213,11 @@ impl Authenticator {
                     .into(),
             ));
         }
-        Ok((jwt, api_key))
+        Ok(Credentials { jwt, api_key })
     }
 
     /// A valid JWT wins; otherwise the API key decides (as the reference orders them).
-    async fn authenticate(
-        &self,
-        headers: &HeaderMap,
-        query: &HashMap<String, String>,
-        get: bool,
-    ) -> Result<Principal, ApiError> {
-        let (jwt, api_key) = self.credentials(headers, query, get)?;
+    async fn authenticate(&self, Credentials { jwt, api_key }: Credentials) -> Result<Principal, ApiError> {
         let verified = match jwt.as_deref() {
             Some(token) => Some(self.jwt.verify_current(token).await),
             None => None,
@@ -246,6 +270,22 @@ pub fn valid_namespace(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Authenticator {
+        /// [`Authenticator::admission`]'s decision, `None` when it waits.
+        fn admit_at_once(
+            &self,
+            headers: &HeaderMap,
+            query: &HashMap<String, String>,
+            get: bool,
+            client: Option<ClientIp>,
+        ) -> Option<Result<Principal, ApiError>> {
+            match self.admission(headers, query, get, client) {
+                Admission::Decided(outcome) => Some(outcome),
+                Admission::Waits(_) => None,
+            }
+        }
+    }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         pairs.iter().map(|(name, value)| (http::HeaderName::from_static(name), value.parse().expect("value"))).collect()

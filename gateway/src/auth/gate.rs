@@ -20,7 +20,7 @@ use futures_util::future::{Either, Ready, ready};
 use http::{Method, Request};
 use tower::Service;
 
-use super::authenticate::Authenticator;
+use super::authenticate::{Admission, Authenticator};
 use crate::http::error::api_error_reply;
 use crate::http::observe::ClientIp;
 
@@ -99,20 +99,22 @@ where
         let client = request.extensions().get::<ClientIp>().copied();
         let get = request.method() == Method::GET;
         // A cached key (or no usable credential) is decided here and now, without a future.
-        match self.auth.admit_at_once(request.headers(), &query, get, client) {
-            Some(Ok(principal)) => {
+        let credentials = match self.auth.admission(request.headers(), &query, get, client) {
+            Admission::Decided(Ok(principal)) => {
                 request.extensions_mut().insert(principal);
                 return Either::Left(Either::Left(self.inner.call(request)));
             }
-            Some(Err(refusal)) => return Either::Left(Either::Right(ready(Ok(api_error_reply(&refusal))))),
-            None => {}
-        }
+            Admission::Decided(Err(refusal)) => {
+                return Either::Left(Either::Right(ready(Ok(api_error_reply(&refusal)))));
+            }
+            Admission::Waits(credentials) => credentials,
+        };
         // The clone that was made ready serves this request; the fresh one waits for the next.
         let fresh = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, fresh);
         let auth = Arc::clone(&self.auth);
         Either::Right(Box::pin(async move {
-            match auth.admit(request.headers(), &query, get, client).await {
+            match auth.admit_waiting(credentials, client).await {
                 Ok(principal) => {
                     request.extensions_mut().insert(principal);
                     inner.call(request).await
