@@ -49,3 +49,27 @@ pub fn in_namespace(principal: &Principal, reply: impl Reply) -> warp::reply::Re
     }
     response
 }
+
+/// The caller the authentication gate admitted for `request`, for the routes served without
+/// warp. Without the gate nobody is admitted: 401.
+pub fn admitted<B>(request: &http::Request<B>) -> Result<&Principal, crate::http::error::ApiError> {
+    request.extensions().get::<Principal>().ok_or(crate::http::error::ApiError::MissingCredential)
+}
+
+/// A handler's outcome for `principal`: the reply marked as [`in_namespace`] does, or the
+/// error's reply.
+pub fn answered(
+    principal: &Principal,
+    outcome: Result<warp::reply::Response, crate::http::error::ApiError>,
+) -> warp::reply::Response {
+    match outcome {
+        Ok(reply) => in_namespace(principal, reply),
+        Err(err) => crate::http::error::api_error_reply(&err),
+    }
+}
+
+/// `204 No Content`, what the routes served without warp answer to `OPTIONS` (REFERENCE-API
+/// §2.2).
+pub fn no_content() -> warp::reply::Response {
+    warp::reply::with_status(warp::reply(), http::StatusCode::NO_CONTENT).into_response()
+}

@@ -12,11 +12,11 @@ use http::{Method, Request, StatusCode};
 use warp::Reply as _;
 use warp::reply::Response;
 
-use super::authenticate::{Authenticator, Principal};
+use super::authenticate::Authenticator;
 use super::jwt::JwtKeys;
-use super::request::in_namespace;
+use super::request::{admitted, answered, no_content};
 use super::routes::{jwks, token, whoami};
-use crate::http::error::{ApiError, api_error_reply};
+use crate::http::error::api_error_reply;
 
 /// The routes served here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +57,7 @@ impl AuthService {
     /// The reply to `request` for `route`. Nothing here waits, so the answer is made in place.
     pub fn answer<B>(&self, route: Route, request: &Request<B>) -> Response {
         if request.method() == Method::OPTIONS {
-            return warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT).into_response();
+            return no_content();
         }
         if route == Route::Token && request.method() != Method::POST {
             return crate::http::error::error_reply(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
@@ -66,17 +66,15 @@ impl AuthService {
             return jwks(&self.jwt);
         }
         // The gate admits every caller of these routes; without it, nobody is admitted.
-        let Some(principal) = request.extensions().get::<Principal>() else {
-            return api_error_reply(&ApiError::MissingCredential);
+        let principal = match admitted(request) {
+            Ok(principal) => principal,
+            Err(refusal) => return api_error_reply(&refusal),
         };
         let reply = match route {
             Route::Token => token(&self.jwt, principal),
             _ => Ok(warp::reply::json(&whoami(principal)).into_response()),
         };
-        match reply {
-            Ok(reply) => in_namespace(principal, reply),
-            Err(err) => api_error_reply(&err),
-        }
+        answered(principal, reply)
     }
 }
 
@@ -85,8 +83,8 @@ mod tests {
     use http_body_util::BodyExt;
 
     use super::*;
-    use crate::auth::Credential;
     use crate::auth::api_keys::KeyHolder;
+    use crate::auth::{Credential, Principal};
 
     /// What `service` answers to `method` `path` from `caller` (`None`: nobody was admitted).
     async fn answer(

@@ -10,12 +10,10 @@
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use serde::de::DeserializeOwned;
-use warp::Reply as _;
 use warp::reply::Response;
 
 use super::handlers::{CacheContext, delete, get, health, mget, put, scan};
-use crate::auth::Principal;
-use crate::auth::request::in_namespace;
+use crate::auth::request::{admitted, answered, no_content};
 use crate::http::body::read_json;
 use crate::http::error::{ApiError, api_error_reply, error_reply};
 
@@ -67,15 +65,16 @@ impl CacheService {
     {
         let route = Route::of(request.uri().path());
         if request.method() == Method::OPTIONS {
-            return warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT).into_response();
+            return no_content();
         }
         let Some(route) = route else { return error_reply(StatusCode::NOT_FOUND, "not found") };
         if route != Route::Health && request.method() != Method::POST {
             return error_reply(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
         }
         // The gate admits every caller of these routes; without it, nobody is admitted.
-        let Some(principal) = request.extensions().get::<Principal>().cloned() else {
-            return api_error_reply(&ApiError::MissingCredential);
+        let principal = match admitted(&request) {
+            Ok(principal) => principal.clone(),
+            Err(refusal) => return api_error_reply(&refusal),
         };
         let (cx, body) = (self.cx, request.into_body());
         let reply = match route {
@@ -86,10 +85,7 @@ impl CacheService {
             Route::Scan => with_json(body, |b| scan(cx, &principal, b)).await,
             Route::Health => health(cx, &principal).await,
         };
-        match reply {
-            Ok(reply) => in_namespace(&principal, reply),
-            Err(err) => api_error_reply(&err),
-        }
+        answered(&principal, reply)
     }
 }
 
@@ -112,8 +108,8 @@ mod tests {
     use http_body_util::BodyExt;
 
     use super::*;
-    use crate::auth::Credential;
     use crate::auth::api_keys::KeyHolder;
+    use crate::auth::{Credential, Principal};
 
     /// What the service answers to `method` `path` with `body`, from `caller` when given.
     async fn answer(method: &str, path: &str, body: &str, caller: Option<&str>) -> (StatusCode, serde_json::Value) {
