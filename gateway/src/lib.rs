@@ -226,7 +226,6 @@ async fn assemble(
     let cluster = status::cluster::ClusterContext::new(config, store.clone());
     tasks.extend([
         tokio::spawn(auth::api_keys::flush_usage_every(api_keys.clone(), shutdown.clone())),
-        tokio::spawn(http::metrics::upkeep(shutdown.clone())),
         tokio::spawn(jwt.clone().keep_fresh(shutdown.clone())),
         tokio::spawn(database::system_store::keep_probing(
             store.clone(),

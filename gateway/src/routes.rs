@@ -289,7 +289,7 @@ mod tests {
             let documented: Vec<String> =
                 operations.as_object().expect("operations").keys().map(|m| m.to_uppercase()).collect();
             let path = concrete(template);
-            assert_ne!(crate::http::metrics::route_label(&path), "unmatched", "{template} has no metrics label");
+            assert_ne!(crate::http::labels::route_label(&path), "unmatched", "{template} has no metrics label");
             let mut served = Vec::new();
             for method in METHODS {
                 if serves(&router, method, &path).await {
@@ -308,7 +308,7 @@ mod tests {
             }
         }
         // Every route template the router labels (its route table) is in the document.
-        for label in crate::http::metrics::route_templates() {
+        for label in crate::http::labels::route_templates() {
             let family = label.split('{').next().unwrap_or(label);
             assert!(
                 paths.keys().any(|p| p == label || (label.contains('{') && p.starts_with(family))),

@@ -7,7 +7,7 @@ use orama_gateway::auth::credentials::presented;
 use orama_gateway::auth::wallet::{self, Chain};
 use orama_gateway::http::body::parse_json;
 use orama_gateway::http::client_ip::client_ip;
-use orama_gateway::http::metrics::route_label;
+use orama_gateway::http::labels::route_label;
 use orama_gateway::tls::redirect::redirect;
 use proptest::prelude::*;
 use warp::http::{HeaderMap, HeaderValue, Request};

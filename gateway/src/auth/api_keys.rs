@@ -8,36 +8,20 @@
 //!
 //! Lookups are cached for a few seconds (a revocation here empties the cache at once; another
 //! gateway sharing the store sees it within [`CACHE_TTL`]), and last-use times are written in
-//! batches, so an authenticated request costs no database write.
+//! batches, so an authenticated request costs no database write ([`super::key_cache`]).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::key_cache::{KeyCache, KeyDigest};
 use crate::database::{Database, DbError, Statement};
 
-/// How long a lookup is trusted.
-pub const CACHE_TTL: Duration = Duration::from_secs(5);
-
-/// Most cached lookups; past this the cache starts over (guards against random-key floods).
-const CACHE_MAX: usize = 100_000;
-
-/// A key holder as authentication sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyHolder {
-    /// The key's id.
-    pub id: i64,
-    /// Its namespace.
-    pub namespace: Arc<str>,
-    /// A recognisable, non-secret prefix such as `ak_X32jj2…` (shared: a holder is cloned
-    /// into every request it authenticates).
-    pub hint: Arc<str>,
-}
+pub use super::key_cache::{CACHE_TTL, KeyHolder};
 
 /// A freshly created key: the only time its secret is shown.
 #[derive(Debug, Clone, Serialize)]
@@ -71,16 +55,11 @@ pub struct KeyInfo {
     pub revoked_at: Option<i64>,
 }
 
-/// Recent lookups by the key's SHA-256: the holder (or `None` for an unknown key) and when it
-/// was read.
-type LookupCache = HashMap<[u8; 32], (Option<KeyHolder>, Instant)>;
-
 /// The key store.
 #[derive(Clone)]
 pub struct ApiKeys {
     db: Arc<dyn Database>,
-    cache: Arc<Mutex<LookupCache>>,
-    used: Arc<Mutex<HashMap<i64, i64>>>,
+    cache: Arc<KeyCache>,
 }
 
 impl std::fmt::Debug for ApiKeys {
@@ -92,7 +71,7 @@ impl std::fmt::Debug for ApiKeys {
 impl ApiKeys {
     /// Keys stored in `db`.
     pub fn new(db: Arc<dyn Database>) -> ApiKeys {
-        ApiKeys { db, cache: Default::default(), used: Default::default() }
+        ApiKeys { db, cache: Default::default() }
     }
 
     /// Creates a key in `namespace` (created if new), owned by that key.
@@ -132,10 +111,11 @@ impl ApiKeys {
 
     /// The holder of `presented` (a full key or its secret part), if it is a live key.
     pub async fn authenticate(&self, presented: &str) -> Result<Option<KeyHolder>, DbError> {
-        if let Some(known) = self.cached_holder(presented) {
+        let Some(digest) = digest(presented) else { return Ok(None) };
+        if let Some(known) = self.cache.holder(&digest) {
             return Ok(known);
         }
-        let Some(digest) = digest(presented) else { return Ok(None) };
+        let generation = self.cache.generation();
         let rows = self
             .db
             .query(
@@ -153,8 +133,7 @@ impl ApiKeys {
                 hint: rows.get(0, "hint")?.as_str()?.into(),
             })
         })();
-        self.remember(digest, holder.clone());
-        self.note_use(&holder);
+        self.cache.remember(digest, holder.clone(), generation, unix_now());
         Ok(holder)
     }
 
@@ -195,13 +174,13 @@ impl ApiKeys {
             .bind(unix_now())
             .bind(id);
         let done = self.db.execute(statement).await?;
-        self.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.cache.forget_all();
         Ok(done.rows_affected == 1)
     }
 
     /// Writes the last-use times gathered since the previous flush, in one transaction.
     pub async fn flush_usage(&self) -> Result<(), DbError> {
-        let used: Vec<(i64, i64)> = self.used.lock().unwrap_or_else(|p| p.into_inner()).drain().collect();
+        let used = self.cache.take_uses();
         if used.is_empty() {
             return Ok(());
         }
@@ -216,28 +195,7 @@ impl ApiKeys {
     /// (a malformed key, or a lookup cached), `None` when the store must be asked.
     pub fn cached_holder(&self, presented: &str) -> Option<Option<KeyHolder>> {
         let Some(digest) = digest(presented) else { return Some(None) };
-        let cached = self.cached(&digest)?;
-        self.note_use(&cached);
-        Some(cached)
-    }
-
-    fn cached(&self, digest: &[u8; 32]) -> Option<Option<KeyHolder>> {
-        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        cache.get(digest).filter(|(_, at)| at.elapsed() < CACHE_TTL).map(|(holder, _)| holder.clone())
-    }
-
-    fn remember(&self, digest: [u8; 32], holder: Option<KeyHolder>) {
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        if cache.len() >= CACHE_MAX {
-            cache.clear();
-        }
-        cache.insert(digest, (holder, Instant::now()));
-    }
-
-    fn note_use(&self, holder: &Option<KeyHolder>) {
-        if let Some(holder) = holder {
-            self.used.lock().unwrap_or_else(|p| p.into_inner()).insert(holder.id, unix_now());
-        }
+        self.cache.holder(&digest)
     }
 }
 
@@ -257,7 +215,7 @@ pub async fn ensure_namespace(db: &dyn Database, namespace: &str) -> Result<i64,
 
 /// The SHA-256 of a presented key's secret (the part before any `:namespace`), or `None` when
 /// it is not shaped like one of our keys.
-fn digest(presented: &str) -> Option<[u8; 32]> {
+fn digest(presented: &str) -> Option<KeyDigest> {
     let secret = presented.split(':').next().unwrap_or_default();
     (secret.len() == 27 && secret.starts_with("ak_")).then(|| Sha256::digest(secret.as_bytes()).into())
 }
@@ -297,5 +255,36 @@ pub async fn flush_usage_every(api_keys: ApiKeys, shutdown: tokio_util::sync::Ca
         if stopping {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn keys(dir: &std::path::Path) -> ApiKeys {
+        let db = crate::database::SqliteDb::open(&dir.join("k.db"), 1, Default::default()).expect("db");
+        crate::database::migrate(&db).await.expect("migrate");
+        ApiKeys::new(Arc::new(db))
+    }
+
+    #[tokio::test]
+    async fn uses_are_written_in_a_flush_and_a_revoked_key_stops_at_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let keys = keys(dir.path()).await;
+        let key = keys.create("ns", "k").await.expect("create");
+        let last_used = |list: Vec<KeyInfo>| list[0].last_used_at;
+        assert_eq!(last_used(keys.list(Some("ns")).await.expect("list")), None);
+        let holder = keys.authenticate(&key.api_key).await.expect("lookup").expect("live");
+        assert_eq!((holder.id, &*holder.namespace), (key.id, "ns"));
+        assert_eq!(keys.cached_holder(&key.api_key), Some(Some(holder)), "the lookup is cached");
+        keys.flush_usage().await.expect("flush");
+        let used = last_used(keys.list(Some("ns")).await.expect("list")).expect("a use is recorded");
+        assert!((used - unix_now()).abs() <= 2, "{used}");
+        assert!(keys.revoke(key.id).await.expect("revoke"));
+        assert_eq!(keys.cached_holder(&key.api_key), None, "the cache is emptied");
+        assert_eq!(keys.authenticate(&key.api_key).await.expect("lookup"), None);
+        assert_eq!(keys.cached_holder(&key.api_key), Some(None), "the refusal is cached");
+        assert_eq!(keys.cached_holder("ak_short"), Some(None), "a malformed key needs no store");
     }
 }

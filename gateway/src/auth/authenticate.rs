@@ -9,8 +9,8 @@ use warp::http::HeaderMap;
 use super::api_keys::{ApiKeys, KeyHolder};
 use super::jwt::{Claims, JwtKeys};
 use crate::http::allowance::Allowance;
+use crate::http::client_ip::ClientIp;
 use crate::http::error::ApiError;
-use crate::http::observe::ClientIp;
 use crate::http::rate_limit::{Caller, RateLimits};
 
 /// An authenticated caller.

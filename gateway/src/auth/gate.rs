@@ -21,8 +21,8 @@ use http::{Method, Request};
 use tower::Service;
 
 use super::authenticate::{Admission, Authenticator};
+use crate::http::client_ip::ClientIp;
 use crate::http::error::api_error_reply;
-use crate::http::observe::ClientIp;
 
 /// Paths anyone may call (REFERENCE-API §2.4, and this node's own public routes).
 const PUBLIC: &[&str] = &[

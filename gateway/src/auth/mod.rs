@@ -8,6 +8,7 @@ pub mod credentials;
 pub mod gate;
 pub mod jwt;
 mod jwt_material;
+mod key_cache;
 pub mod login_page;
 pub mod request;
 pub mod routes;

@@ -14,8 +14,9 @@ use super::sessions::SessionError;
 use super::sign_in::{self, SignIn, SignInSite};
 use super::wallet::{self, WalletError};
 use super::{authenticate::Authenticator, authenticate::valid_namespace, credentials};
+use crate::http::client_ip::ClientIp;
 use crate::http::error::ApiError;
-use crate::http::observe::{ClientIp, Namespace};
+use crate::http::observe::Namespace;
 use crate::http::rate_limit::RateLimits;
 
 #[derive(Debug, Default, Deserialize)]

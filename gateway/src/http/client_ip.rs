@@ -2,14 +2,16 @@
 //! proxy, the nearest untrusted address of `X-Forwarded-For`. Off by default, so a client cannot
 //! choose its own address for logs and rate limits.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use http::HeaderMap;
 use ipnet::IpNet;
 
-/// The TCP peer of a request, put in its extensions by the server.
+/// The client address of a request, in its extensions. The server puts the connection's peer
+/// there, and the front layer, before any other sees the request, replaces it with the address
+/// [`client_ip`] resolves (when that differs): one extension, allocated once per request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PeerAddr(pub SocketAddr);
+pub struct ClientIp(pub IpAddr);
 
 /// The client address of a request given its peer and headers.
 pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {

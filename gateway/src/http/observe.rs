@@ -12,8 +12,9 @@ use http::{Request, Response, header};
 use ipnet::IpNet;
 use orama_ipc::Body;
 
-use super::client_ip::{PeerAddr, client_ip};
-use super::metrics::{Handles, method_label, route_label, status_label};
+use super::client_ip::{ClientIp, client_ip};
+use super::labels::{method_id, method_name, route_id, route_name, status_id};
+use super::request_metrics;
 
 /// The namespace a request acted in, put in the response extensions by authentication.
 #[derive(Debug, Clone)]
@@ -25,42 +26,35 @@ pub fn access_log_on() -> bool {
     tracing::enabled!(target: "orama_gateway::access", tracing::Level::INFO)
 }
 
-/// The client address resolved for a request, put in its extensions for the layers below.
-#[derive(Debug, Clone, Copy)]
-pub struct ClientIp(pub IpAddr);
-
 /// One request being observed; counted in flight until it ends or is dropped (also when the
 /// client goes away mid-request).
 #[derive(Debug)]
 pub struct Observation {
     started: Instant,
-    method: &'static str,
-    route: &'static str,
+    method: usize,
+    route: usize,
     client: IpAddr,
 }
 
 impl Observation {
-    /// Starts observing `request`, resolving its client (through `trusted_proxies`) into its
-    /// extensions as a [`ClientIp`].
+    /// Starts observing `request`, resolving its client (the peer the server put in its
+    /// extensions, through `trusted_proxies`) into its [`ClientIp`].
     pub fn begin<B>(request: &mut Request<B>, trusted_proxies: &[IpNet]) -> Observation {
         let started = Instant::now();
-        let peer = request.extensions().get::<PeerAddr>().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.0.ip());
-        let client = client_ip(peer, request.headers(), trusted_proxies);
-        request.extensions_mut().insert(ClientIp(client));
-        Handles::get().in_flight().increment(1.0);
-        Observation {
-            started,
-            method: method_label(request.method()),
-            route: route_label(request.uri().path()),
-            client,
+        let peer = request.extensions().get::<ClientIp>().map(|ClientIp(ip)| *ip);
+        let client = client_ip(peer.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), request.headers(), trusted_proxies);
+        if peer != Some(client) {
+            request.extensions_mut().insert(ClientIp(client));
         }
+        request_metrics::begin();
+        Observation { started, method: method_id(request.method()), route: route_id(request.uri().path()), client }
     }
 
     /// Records the request as answered with `response`.
     pub fn end(self, response: &Response<Body>) {
         let elapsed = self.started.elapsed();
         let status = response.status().as_u16();
-        Handles::get().record(self.route, self.method, status_label(status), elapsed.as_secs_f64());
+        request_metrics::record(self.route, self.method, status_id(status), elapsed);
         super::history::record_request(status, elapsed);
         if !access_log_on() {
             return;
@@ -72,8 +66,8 @@ impl Observation {
         let request_id = response.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
         tracing::info!(
             target: "orama_gateway::access",
-            method = self.method,
-            route = self.route,
+            method = method_name(self.method),
+            route = route_name(self.route),
             status,
             bytes,
             duration_ms = elapsed.as_secs_f64() * 1000.0,
@@ -87,6 +81,6 @@ impl Observation {
 
 impl Drop for Observation {
     fn drop(&mut self) {
-        Handles::get().in_flight().decrement(1.0);
+        request_metrics::gone();
     }
 }

@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 use tower::util::Oneshot;
 
-use super::client_ip::PeerAddr;
+use super::client_ip::ClientIp;
 use super::stack::Stack;
 use crate::tls::Tls;
 
@@ -59,7 +59,7 @@ pub async fn serve(
             },
         };
         let _ = stream.set_nodelay(true);
-        let service = ConnectionService { stack: RefCell::new(stack.clone()), peer: PeerAddr(peer) };
+        let service = ConnectionService { stack: RefCell::new(stack.clone()), peer: ClientIp(peer.ip()) };
         let (builder, watcher) = (builder.clone(), graceful.watcher());
         match &tls {
             None => {
@@ -116,7 +116,8 @@ fn builder(limits: &HttpLimits) -> Builder<TokioExecutor> {
 /// clones only when the stack is not ready at once, which none of its layers is today.
 struct ConnectionService<S> {
     stack: RefCell<S>,
-    peer: PeerAddr,
+    /// The connection's peer, the request's client until [`super::front`] resolves it.
+    peer: ClientIp,
 }
 
 impl<S: Stack> hyper::service::Service<Request<Incoming>> for ConnectionService<S> {

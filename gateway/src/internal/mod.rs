@@ -182,7 +182,7 @@ impl Handler for InternalApi {
         let segments: Vec<&str> = path.split('/').skip(1).collect();
         match (request.method().clone(), segments.as_slice()) {
             (Method::GET, ["metrics"]) => {
-                let text = crate::http::metrics::handle().render();
+                let text = crate::http::metrics::render();
                 with_content_type(StatusCode::OK, full(text), "text/plain; version=0.0.4")
             }
             (Method::POST, ["v1", "apikeys"]) => self.create_key(request).await,

@@ -12,7 +12,7 @@ use warp::{Filter, Reply as _};
 use super::context::OperatorContext;
 use super::page::{self, POLICY};
 use super::session::{COOKIE, LIFETIME};
-use crate::http::observe::ClientIp;
+use crate::http::client_ip::ClientIp;
 
 /// The page's path.
 pub const STATUS_PATH: &str = "/v1/operator/status";

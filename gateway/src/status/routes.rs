@@ -12,8 +12,8 @@ use warp::{Filter, Rejection, Reply};
 use super::bodies::{self, Started};
 use super::cluster::ClusterContext;
 use crate::anon::AnonContext;
+use crate::http::client_ip::ClientIp;
 use crate::http::error::error_reply;
-use crate::http::observe::ClientIp;
 use crate::pubsub::PubsubContext;
 
 /// What the status routes read.
@@ -83,6 +83,6 @@ fn metrics_reply(client: Option<ClientIp>, allow: &[ipnet::IpNet]) -> warp::repl
     if !allowed {
         return error_reply(StatusCode::FORBIDDEN, "metrics are not served to this address");
     }
-    let text = crate::http::metrics::handle().render();
+    let text = crate::http::metrics::render();
     warp::reply::with_header(text, "content-type", "text/plain; version=0.0.4").into_response()
 }
