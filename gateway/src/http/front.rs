@@ -80,9 +80,11 @@ where
         let id = match request.headers().get(X_REQUEST_ID) {
             Some(id) => id.clone(),
             None => {
+                // Two copies rather than one shared: a clone of a fresh value would allocate its
+                // share count and cost atomics on every drop.
                 let id = settings.ids.next();
-                request.headers_mut().insert(X_REQUEST_ID, id.clone());
-                id
+                request.headers_mut().insert(X_REQUEST_ID, id.value());
+                id.value()
             }
         };
         let observation = Observation::begin(&mut request, &settings.trusted_proxies);
@@ -152,14 +154,27 @@ impl RequestIds {
         RequestIds { prefix, counter: AtomicU64::new(0) }
     }
 
-    fn next(&self) -> HeaderValue {
+    fn next(&self) -> RequestId {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let mut digits = [0u8; 32];
         let width = 16 + (64 - n.leading_zeros() as usize).div_ceil(4).max(8);
         hex_into(self.prefix, &mut digits[..16]);
         hex_into(n, &mut digits[16..width]);
+        RequestId { digits, width }
+    }
+}
+
+/// A request id's digits.
+struct RequestId {
+    digits: [u8; 32],
+    width: usize,
+}
+
+impl RequestId {
+    /// The id as a header value (a new copy each time).
+    fn value(&self) -> HeaderValue {
         // Hex digits are always a valid header value.
-        HeaderValue::from_bytes(&digits[..width]).unwrap_or(HeaderValue::from_static("0"))
+        HeaderValue::from_bytes(&self.digits[..self.width]).unwrap_or(HeaderValue::from_static("0"))
     }
 }
 
@@ -197,8 +212,8 @@ mod tests {
     #[test]
     fn ids_are_24_hex_digits_and_grow_past_the_counter_width() {
         let ids = RequestIds { prefix: 0xabc, counter: AtomicU64::new(0xffff_fffe) };
-        assert_eq!(ids.next(), "0000000000000abcfffffffe");
-        assert_eq!(ids.next(), "0000000000000abcffffffff");
-        assert_eq!(ids.next(), "0000000000000abc100000000");
+        assert_eq!(ids.next().value(), "0000000000000abcfffffffe");
+        assert_eq!(ids.next().value(), "0000000000000abcffffffff");
+        assert_eq!(ids.next().value(), "0000000000000abc100000000");
     }
 }

@@ -21,6 +21,7 @@ pub mod cors;
 pub mod error;
 pub mod front;
 pub mod guard;
+pub mod head_timer;
 pub mod history;
 pub mod labels;
 pub mod limits;

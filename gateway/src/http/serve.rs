@@ -24,6 +24,7 @@ use tower::ServiceExt;
 use tower::util::Oneshot;
 
 use super::client_ip::ClientIp;
+use super::head_timer::HeadTimer;
 use super::stack::Stack;
 use crate::tls::Tls;
 
@@ -101,7 +102,7 @@ fn builder(limits: &HttpLimits) -> Builder<TokioExecutor> {
     // hyper refuses heads beyond its buffer on its own; ours (JsonErrors) answers 431 in JSON
     // below that, so the buffer leaves room above the configured limit.
     let buffer = usize::try_from(limits.max_header_bytes.saturating_mul(2)).unwrap_or(usize::MAX).max(16 * 1024);
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout).max_buf_size(buffer);
+    builder.http1().timer(HeadTimer).header_read_timeout(limits.header_read_timeout).max_buf_size(buffer);
     builder
         .http2()
         .timer(TokioTimer::new())
