@@ -118,6 +118,7 @@ pub async fn run(
 ) -> Result<(), GatewayError> {
     let Listeners { public, internal, host_calls, plain_http } = listeners;
     http::metrics::handle();
+    http::observe::start_clock();
     let readiness = Readiness::new();
     let serving = readiness.pending("public listener not serving yet");
     let store_ready = readiness.pending("system store not open yet");

@@ -213,3 +213,33 @@ async fn huge_heads_and_slow_clients_are_cut_off_without_hurting_others() {
     assert_eq!(status(&garbage), 400, "{garbage}");
     assert_eq!(status(&exchange(fe.addr, get("/ok", "")).await), 200);
 }
+
+#[tokio::test]
+async fn each_head_on_a_kept_alive_connection_gets_its_own_deadline() {
+    // The head deadline (300 ms) runs from when the server starts waiting for each head. Three
+    // requests 200 ms apart on one connection are all served, the last after the first head's
+    // deadline had passed; once the client goes quiet, the connection is closed.
+    let fe = front_end(config()).await;
+    let addr = fe.addr;
+    let (served, closed_after) = tokio::task::spawn_blocking(move || {
+        let mut stream = TcpStream::connect(addr).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+        let mut served = 0;
+        for _ in 0..3 {
+            stream.write_all(b"GET /ok HTTP/1.1\r\nHost: t\r\n\r\n").expect("write");
+            let mut reply = [0u8; 1024];
+            let n = stream.read(&mut reply).expect("reply");
+            if String::from_utf8_lossy(&reply[..n]).starts_with("HTTP/1.1 200") {
+                served += 1;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let quiet = Instant::now();
+        let _ = stream.read_to_end(&mut Vec::new());
+        (served, quiet.elapsed())
+    })
+    .await
+    .expect("client thread");
+    assert_eq!(served, 3, "every head within its own deadline is served");
+    assert!(closed_after < Duration::from_secs(3), "an idle connection is closed, after {closed_after:?}");
+}

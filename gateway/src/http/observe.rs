@@ -25,6 +25,12 @@ pub fn access_log_on() -> bool {
     tracing::enabled!(target: "orama_gateway::access", tracing::Level::INFO)
 }
 
+/// Calibrates the clock requests are timed with. quanta measures the TSC against the OS clock
+/// on first use, for up to 200 ms: at start-up, not in the first request.
+pub fn start_clock() {
+    let _ = quanta::Instant::now();
+}
+
 /// One request being observed; counted in flight until it ends or is dropped (also when the
 /// client goes away mid-request).
 #[derive(Debug)]

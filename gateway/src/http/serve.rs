@@ -24,7 +24,7 @@ use tower::ServiceExt;
 use tower::util::Oneshot;
 
 use super::client_ip::ClientIp;
-use super::head_timer::HeadTimer;
+use super::head_timer::{HeadTimer, serve_with_head_timer};
 use super::stack::Stack;
 use crate::tls::Tls;
 
@@ -92,7 +92,7 @@ where
     S: Stack,
 {
     let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
-    if let Err(err) = watcher.watch(connection.into_owned()).await {
+    if let Err(err) = serve_with_head_timer(watcher.watch(connection.into_owned())).await {
         tracing::debug!(error = %err, "connection ended with an error");
     }
 }
