@@ -1,14 +1,13 @@
 //! Recent API key lookups and their last uses, under one lock, so an authenticated request
 //! with a cached key costs one map lookup: the entry holds the holder, when it was read from
-//! the store and when it was last used since the last flush. Keyed by the key's SHA-256,
-//! which needs no second hash: no one picks a SHA-256 output, so its first word spreads keys
-//! as well as SipHash would.
+//! the store and when it was last used since the last flush. Keyed by the key's SHA-256 under
+//! std's seeded hasher: unknown keys are cached too, and an unseeded hash of the digest would
+//! let a client who grinds digests offline pile its keys into one probe chain.
 //!
 //! A revocation empties the cache and starts a new generation; a store read begun in an older
 //! generation is not remembered, so a lookup racing a revocation cannot cache the revoked key.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -41,7 +40,7 @@ pub struct KeyCache {
 
 #[derive(Default)]
 struct Lookups {
-    entries: HashMap<KeyDigest, Entry, BuildHasherDefault<DigestHasher>>,
+    entries: HashMap<KeyDigest, Entry>,
     /// Digests of the entries used since the last flush (a digest may be listed twice).
     used: Vec<KeyDigest>,
     /// Last uses of entries dropped before a flush wrote them, by key id.
@@ -90,11 +89,13 @@ impl KeyCache {
     }
 
     /// Caches what the store said of `digest` (a use at `read_unix`, unix seconds, when it
-    /// names a holder), unless the cache was emptied since `read` began.
+    /// names a holder), unless the cache was emptied since `read` began: then only the use is
+    /// kept.
     pub fn remember(&self, digest: KeyDigest, holder: Option<KeyHolder>, read: Generation, read_unix: i64) {
         let read_at = Instant::now();
         let mut lookups = self.lock();
         if lookups.generation != read.0 {
+            lookups.orphan(Entry { holder, read_at, read_unix, used_unix: Some(read_unix) });
             return;
         }
         if lookups.entries.len() >= CACHE_MAX {
@@ -156,23 +157,6 @@ impl Lookups {
     }
 }
 
-/// Hashes a SHA-256 digest by its first eight bytes (see the module docs).
-#[derive(Default)]
-struct DigestHasher(u64);
-
-impl Hasher for DigestHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut word = [0u8; 8];
-        let n = bytes.len().min(8);
-        word[..n].copy_from_slice(&bytes[..n]);
-        self.0 ^= u64::from_le_bytes(word);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +192,7 @@ mod tests {
         cache.forget_all();
         cache.remember([1; 32], holder(7), before, NOW);
         assert!(cache.holder(&[1; 32]).is_none(), "the stale read must not be cached");
+        assert_eq!(cache.take_uses(), [(7, NOW)], "but its use is kept");
         cache.remember([1; 32], None, cache.generation(), NOW);
         assert_eq!(cache.holder(&[1; 32]), Some(None));
     }
